@@ -1,0 +1,43 @@
+/* buf: a growable byte buffer with a hard cap (curl's dynbuf "toobig").
+ *
+ * The data is always NUL-terminated so it can be used as a C string; len does
+ * not count the terminator. Caller storage: buf_init / buf_fini. */
+#ifndef RELRUN_BUF_H
+#define RELRUN_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data; /* NULL until the first append; use buf_str() for a C string */
+	size_t len;
+	size_t alloc;
+	size_t max; /* len never exceeds this */
+};
+
+/* Empty buffer that may hold at most max bytes. */
+void buf_init(struct buf *b, size_t max);
+/* Release the memory; the buffer may be reused after buf_init. */
+void buf_fini(struct buf *b);
+/* Forget the contents, keep the memory. */
+void buf_reset(struct buf *b);
+
+/* Append n bytes. Returns 0, or -1 (nothing appended) if the cap would be
+ * passed or memory ran out (errno ENOBUFS or ENOMEM). */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+
+/* Drop the first n bytes (n <= len). */
+void buf_consume(struct buf *b, size_t n);
+
+/* The contents as a C string ("" when empty); borrowed. */
+const char *buf_str(const struct buf *b);
+
+/* Take the heap string out (caller frees with free()); the buffer is emptied.
+ * Returns NULL on allocation failure. */
+char *buf_detach(struct buf *b);
+
+#endif
