@@ -1,0 +1,66 @@
+/* kubeconfig: where the Kubernetes API is and how to authenticate, resolved
+ * like kubectl does (libyaml).
+ *
+ * Sources, in kubectl's precedence: --kubeconfig, else $KUBECONFIG (a
+ * ':'-separated list merged by kubectl's rules: the first file to set a map key
+ * wins, current-context from the first file that sets it), else
+ * $HOME/.kube/config; when none exists and the process runs in a pod, the
+ * in-cluster config (KUBERNETES_SERVICE_HOST/PORT, the service-account token,
+ * CA and namespace under /var/run/secrets/kubernetes.io/serviceaccount).
+ *
+ * CONTRACT (shared with pkg/kube and cmd/relrun; change only together). */
+#ifndef RELRUN_KUBECONFIG_H
+#define RELRUN_KUBECONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+struct kubeconfig_opts {
+	const char *kubeconfig; /* --kubeconfig, or NULL */
+	const char *context;    /* --context, or NULL for current-context */
+	const char *namespace_; /* -n, or NULL */
+	/* Overrides for tests; NULL means the real thing ($KUBECONFIG, $HOME,
+	 * /var/run/secrets/kubernetes.io/serviceaccount). */
+	const char *env_kubeconfig;
+	const char *home;
+	const char *sa_dir;
+};
+
+/* The resolved connection. All strings and blobs are owned by the struct. */
+struct kubeconfig_rest {
+	char *server;       /* "https://host:port", no trailing slash */
+	char *context;      /* context used; NULL in-cluster */
+	char *cluster;      /* cluster name; NULL in-cluster */
+	char *user;         /* user (authinfo) name; NULL in-cluster */
+	char *namespace_;   /* resolved: -n, context, in-cluster file, "default" */
+	bool in_cluster;
+	/* TLS: PEM blobs, read from *-data (base64-decoded) or from the files. */
+	unsigned char *ca;
+	size_t ca_len;
+	unsigned char *client_cert;
+	size_t client_cert_len;
+	unsigned char *client_key;
+	size_t client_key_len;
+	bool insecure_skip_tls_verify;
+	char *tls_server_name;
+	/* Auth: bearer token (token, tokenFile, or the exec plugin's status.token;
+	 * an exec plugin may also return clientCertificateData/clientKeyData, which
+	 * land in client_cert/client_key). NULL when none. Never print it. */
+	char *token;
+	char *token_file; /* kept to re-read on 401, NULL if none */
+	char *username;   /* basic auth, rarely used */
+	char *password;
+};
+
+/* Resolve the connection. On success *out is a new struct for
+ * kubeconfig_rest_free. Errors: ERR_CONFIG for a missing/unreadable/malformed
+ * file, unknown context/cluster/user, failing exec plugin; the message names
+ * the file and line ("kubeconfig '/x': line 12: ..."), never a secret. */
+int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest **out,
+		    struct err *e);
+
+void kubeconfig_rest_free(struct kubeconfig_rest *r);
+
+#endif
