@@ -9,10 +9,10 @@
 #include <stddef.h>
 
 struct buf {
-	char *data; /* NULL until the first append; use buf_str() for a C string */
-	size_t len;
-	size_t alloc;
-	size_t max; /* len never exceeds this */
+        char *data; /* NULL until the first append; use buf_str() for a C string */
+        size_t len;
+        size_t alloc;
+        size_t max; /* len never exceeds this */
 };
 
 /* Empty buffer that may hold at most max bytes. */

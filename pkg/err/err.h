@@ -10,23 +10,23 @@
 
 /* The exit codes of DESIGN.md; a library classifies, cmd/ exits. */
 enum err_code {
-	ERR_OK = 0,
-	ERR_TASK = 1,          /* the task itself failed */
-	ERR_USAGE = 64,        /* bad flag, bad expression */
-	ERR_UNAVAILABLE = 69,  /* API unreachable or failing after retries */
-	ERR_SOFTWARE = 70,     /* release failed to start or become ready; internal */
-	ERR_KILLED = 75,       /* killed from outside */
-	ERR_NOPERM = 77,       /* authentication or authorisation refused */
-	ERR_CONFIG = 78,       /* kubeconfig, missing context */
-	ERR_TIMEOUT = 124,     /* a deadline passed */
+        ERR_OK = 0,
+        ERR_TASK = 1,         /* the task itself failed */
+        ERR_USAGE = 64,       /* bad flag, bad expression */
+        ERR_UNAVAILABLE = 69, /* API unreachable or failing after retries */
+        ERR_SOFTWARE = 70,    /* release failed to start or become ready; internal */
+        ERR_KILLED = 75,      /* killed from outside */
+        ERR_NOPERM = 77,      /* authentication or authorisation refused */
+        ERR_CONFIG = 78,      /* kubeconfig, missing context */
+        ERR_TIMEOUT = 124,    /* a deadline passed */
 };
 
 #define ERR_MSG_MAX 1024
 
 struct err {
-	int code;      /* enum err_code, or a task's own exit code */
-	int sys_errno; /* errno at the failure, 0 if none */
-	char msg[ERR_MSG_MAX];
+        int code;      /* enum err_code, or a task's own exit code */
+        int sys_errno; /* errno at the failure, 0 if none */
+        char msg[ERR_MSG_MAX];
 };
 
 /* Reset to "no error". */

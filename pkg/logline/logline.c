@@ -1,0 +1,872 @@
+#include "logline.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *const level_names[] = {
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
+};
+
+const char *logline_level_name(enum logline_level l)
+{
+        return (unsigned)l < 8 ? level_names[l] : "info";
+}
+
+int logline_level_parse(const char *s, size_t n, enum logline_level *out)
+{
+        for (size_t i = 0; i < 8; i++) {
+                if (strlen(level_names[i]) == n && strncasecmp(s, level_names[i], n) == 0) {
+                        *out = (enum logline_level)i;
+                        return 0;
+                }
+        }
+        if (n == 4 && strncasecmp(s, "warn", 4) == 0) {
+                *out = LOGLINE_WARNING;
+                return 0;
+        }
+        if (n == 3 && strncasecmp(s, "err", 3) == 0) {
+                *out = LOGLINE_ERROR;
+                return 0;
+        }
+        return -1;
+}
+
+const char *logline_src_name(enum logline_src s)
+{
+        switch (s) {
+        case LOGLINE_SRC_APP: return "app";
+        case LOGLINE_SRC_RPC: return "rpc";
+        case LOGLINE_SRC_RELRUN: return "relrun";
+        }
+        return "app";
+}
+
+int logline_out_parse(const char *s, enum logline_out *out, struct err *e)
+{
+        if (strcmp(s, "json") == 0)
+                *out = LOGLINE_OUT_JSON;
+        else if (strcmp(s, "logfmt") == 0)
+                *out = LOGLINE_OUT_LOGFMT;
+        else if (strcmp(s, "text") == 0)
+                *out = LOGLINE_OUT_TEXT;
+        else
+                return err_set(e, ERR_USAGE, "--log-format \"%s\": expected json, logfmt or text",
+                               s);
+        return 0;
+}
+
+void logline_format_ts(int64_t unix_ms, char *ts)
+{
+        time_t secs = (time_t)(unix_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t n = strftime(ts, LOGLINE_TS_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ts + n, LOGLINE_TS_MAX - n, ".%03dZ", (int)(unix_ms % 1000));
+}
+
+/* ---- the app's console format ---- */
+
+enum tok_kind { TOK_LIT, TOK_DATE, TOK_TIME, TOK_LEVEL, TOK_LEVELPAD, TOK_META, TOK_MSG, TOK_NODE };
+
+struct tok {
+        enum tok_kind kind;
+        const char *lit; /* TOK_LIT: points into logline_format.text */
+        size_t lit_len;
+};
+
+#define MAX_TOKS 32
+
+struct logline_format {
+        char *text;
+        struct tok toks[MAX_TOKS];
+        size_t ntoks;
+        bool has_date;
+};
+
+static const struct {
+        const char *name;
+        enum tok_kind kind;
+} placeholders[] = {
+    /* longest first: "$levelpad" before "$level" */
+    {"levelpad", TOK_LEVELPAD}, {"level", TOK_LEVEL}, {"date", TOK_DATE}, {"time", TOK_TIME},
+    {"metadata", TOK_META},     {"message", TOK_MSG}, {"node", TOK_NODE},
+};
+
+int logline_format_new(const char *fmt, struct logline_format **out, struct err *e)
+{
+        if (!fmt)
+                fmt = "\n$time $metadata[$level] $message\n";
+        struct logline_format *f = calloc(1, sizeof *f);
+        if (!f || !(f->text = strdup(fmt))) {
+                free(f);
+                return err_set(e, ERR_SOFTWARE, "out of memory");
+        }
+        /* Newlines around the format only separate events; lines are matched one by one. */
+        char *p = f->text;
+        while (*p == '\n')
+                p++;
+        size_t len = strlen(p);
+        while (len > 0 && p[len - 1] == '\n')
+                p[--len] = '\0';
+        bool has_msg = false;
+        while (*p) {
+                if (f->ntoks == MAX_TOKS)
+                        goto toolong;
+                struct tok *t = &f->toks[f->ntoks];
+                if (*p == '$') {
+                        size_t i, n = 0;
+                        for (i = 0; i < sizeof placeholders / sizeof placeholders[0]; i++) {
+                                n = strlen(placeholders[i].name);
+                                if (strncmp(p + 1, placeholders[i].name, n) == 0)
+                                        break;
+                        }
+                        if (i == sizeof placeholders / sizeof placeholders[0]) {
+                                err_set(e, ERR_USAGE, "--app-format: unknown placeholder \"%.20s\"",
+                                        p);
+                                logline_format_free(f);
+                                return -1;
+                        }
+                        t->kind = placeholders[i].kind;
+                        has_msg |= t->kind == TOK_MSG;
+                        f->has_date |= t->kind == TOK_DATE;
+                        p += 1 + n;
+                } else {
+                        char *q = strchr(p, '$');
+                        size_t n = q ? (size_t)(q - p) : strlen(p);
+                        t->kind = TOK_LIT;
+                        t->lit = p;
+                        t->lit_len = n;
+                        p += n;
+                }
+                f->ntoks++;
+        }
+        if (!has_msg) {
+                logline_format_free(f);
+                return err_set(e, ERR_USAGE, "--app-format \"%s\": has no $message", fmt);
+        }
+        *out = f;
+        return 0;
+toolong:
+        logline_format_free(f);
+        return err_set(e, ERR_USAGE, "--app-format: too many parts (at most %d)", MAX_TOKS);
+}
+
+void logline_format_free(struct logline_format *f)
+{
+        if (!f)
+                return;
+        free(f->text);
+        free(f);
+}
+
+static bool digits(const char *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (p[i] < '0' || p[i] > '9')
+                        return false;
+        return true;
+}
+
+/* Find lit in line[pos..n); returns its offset or -1. */
+static long find_lit(const char *line, size_t pos, size_t n, const struct tok *t)
+{
+        if (t->lit_len == 0)
+                return (long)pos;
+        for (size_t i = pos; i + t->lit_len <= n; i++) {
+                if (line[i] == t->lit[0] && memcmp(line + i, t->lit, t->lit_len) == 0)
+                        return (long)i;
+        }
+        return -1;
+}
+
+static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
+{
+        size_t i = 0;
+        while (i < n && ev->nfields < LOGLINE_MAX_FIELDS) {
+                while (i < n && p[i] == ' ')
+                        i++;
+                size_t start = i;
+                while (i < n && p[i] != ' ')
+                        i++;
+                const char *eq = memchr(p + start, '=', i - start);
+                if (!eq || eq == p + start) {
+                        /* a value with a space in it: glue to the previous field */
+                        if (ev->nfields > 0 && i > start) {
+                                struct logline_field *f = &ev->fields[ev->nfields - 1];
+                                f->val_len = (size_t)(p + i - f->val);
+                        }
+                        continue;
+                }
+                struct logline_field *f = &ev->fields[ev->nfields++];
+                f->key = p + start;
+                f->key_len = (size_t)(eq - (p + start));
+                f->val = eq + 1;
+                f->val_len = (size_t)(p + i - (eq + 1));
+                f->raw_json = false;
+        }
+}
+
+bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
+                          int64_t now_ms, struct logline_event *ev)
+{
+        size_t pos = 0;
+        const char *date = NULL, *time_ = NULL;
+        const char *msg = NULL;
+        size_t msg_len = 0;
+        const char *meta = NULL;
+        size_t meta_len = 0;
+        enum logline_level level = LOGLINE_INFO;
+        bool have_level = false;
+
+        for (size_t i = 0; i < f->ntoks; i++) {
+                const struct tok *t = &f->toks[i];
+                const struct tok *next = i + 1 < f->ntoks ? &f->toks[i + 1] : NULL;
+                switch (t->kind) {
+                case TOK_LIT:
+                        if (n - pos < t->lit_len || memcmp(line + pos, t->lit, t->lit_len) != 0)
+                                return false;
+                        pos += t->lit_len;
+                        break;
+                case TOK_DATE:
+                        if (n - pos < 10 || !digits(line + pos, 4) || line[pos + 4] != '-' ||
+                            !digits(line + pos + 5, 2) || line[pos + 7] != '-' ||
+                            !digits(line + pos + 8, 2))
+                                return false;
+                        date = line + pos;
+                        pos += 10;
+                        break;
+                case TOK_TIME:
+                        if (n - pos < 12 || !digits(line + pos, 2) || line[pos + 2] != ':' ||
+                            !digits(line + pos + 3, 2) || line[pos + 5] != ':' ||
+                            !digits(line + pos + 6, 2) || line[pos + 8] != '.' ||
+                            !digits(line + pos + 9, 3))
+                                return false;
+                        time_ = line + pos;
+                        pos += 12;
+                        break;
+                case TOK_LEVEL: {
+                        size_t s = pos;
+                        while (pos < n && ((line[pos] >= 'a' && line[pos] <= 'z') ||
+                                           (line[pos] >= 'A' && line[pos] <= 'Z')))
+                                pos++;
+                        if (logline_level_parse(line + s, pos - s, &level) < 0)
+                                return false;
+                        have_level = true;
+                        break;
+                }
+                case TOK_LEVELPAD:
+                        while (pos < n && line[pos] == ' ')
+                                pos++;
+                        break;
+                case TOK_META:
+                case TOK_NODE:
+                case TOK_MSG: {
+                        size_t end = n;
+                        if (next && next->kind == TOK_LIT) {
+                                long at = find_lit(line, pos, n, next);
+                                if (at < 0)
+                                        return false;
+                                end = (size_t)at;
+                        } else if (next && t->kind == TOK_META) {
+                                /* metadata directly followed by a placeholder: take k=v words */
+                                size_t q = pos;
+                                end = pos;
+                                while (q < n) {
+                                        size_t w = q;
+                                        while (q < n && line[q] != ' ')
+                                                q++;
+                                        if (!memchr(line + w, '=', q - w))
+                                                break;
+                                        if (q < n)
+                                                q++;
+                                        end = q;
+                                }
+                        }
+                        if (t->kind == TOK_META) {
+                                meta = line + pos;
+                                meta_len = end - pos;
+                        } else if (t->kind == TOK_MSG) {
+                                msg = line + pos;
+                                msg_len = end - pos;
+                        }
+                        pos = end;
+                        break;
+                }
+                }
+        }
+        if (pos != n && !(msg && msg + msg_len == line + n))
+                return false;
+        /* A format of only "$message" would claim every line; require some anchor. */
+        if (!date && !time_ && !have_level)
+                return false;
+
+        if (time_) {
+                char d[11];
+                if (date) {
+                        memcpy(d, date, 10);
+                } else {
+                        char today[LOGLINE_TS_MAX];
+                        logline_format_ts(now_ms, today);
+                        memcpy(d, today, 10);
+                }
+                d[10] = '\0';
+                snprintf(ev->ts, sizeof ev->ts, "%.10sT%.12sZ", d, time_);
+        } else {
+                logline_format_ts(now_ms, ev->ts);
+        }
+        ev->level = have_level ? level : LOGLINE_INFO;
+        ev->msg = msg;
+        ev->msg_len = msg_len;
+        ev->nfields = 0;
+        ev->split = false;
+        if (meta)
+                parse_metadata(meta, meta_len, ev);
+        return true;
+}
+
+/* ---- encoding ---- */
+
+/* Length of a valid UTF-8 sequence at p, or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+        unsigned char c = p[0];
+        size_t len;
+        unsigned min;
+        unsigned cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+                len = 2;
+                cp = c & 0x1f;
+                min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+                len = 3;
+                cp = c & 0x0f;
+                min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                len = 4;
+                cp = c & 0x07;
+                min = 0x10000;
+        } else {
+                return 0;
+        }
+        if (n < len)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return len;
+}
+
+/* 1 where a byte cannot be copied as is into a JSON or logfmt string. */
+static unsigned char special[256];
+
+static void init_special(void)
+{
+        if (special['"'])
+                return;
+        for (int i = 0; i < 0x20; i++)
+                special[i] = 1;
+        for (int i = 0x80; i < 0x100; i++)
+                special[i] = 1;
+        special['\\'] = 1;
+        special['"'] = 1;
+}
+
+int logline_json_escape(struct buf *out, const char *s, size_t n)
+{
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *)s;
+        size_t i = 0, run = 0;
+        init_special();
+        while (i < n) {
+                if (!special[p[i]]) {
+                        i++;
+                        continue;
+                }
+                if (p[i] >= 0x80) {
+                        size_t l = utf8_len(p + i, n - i);
+                        if (l) {
+                                i += l;
+                                continue;
+                        }
+                }
+                if (buf_append(out, s + run, i - run) < 0)
+                        return -1;
+                char esc[8];
+                size_t el = 2;
+                esc[0] = '\\';
+                switch (p[i]) {
+                case '"': esc[1] = '"'; break;
+                case '\\': esc[1] = '\\'; break;
+                case '\n': esc[1] = 'n'; break;
+                case '\t': esc[1] = 't'; break;
+                case '\r': esc[1] = 'r'; break;
+                default:
+                        if (p[i] >= 0x80) { /* invalid UTF-8: the replacement character */
+                                memcpy(esc, "\\ufffd", 6);
+                        } else {
+                                memcpy(esc, "\\u00", 4);
+                                esc[4] = hex[p[i] >> 4];
+                                esc[5] = hex[p[i] & 15];
+                        }
+                        el = 6;
+                }
+                if (buf_append(out, esc, el) < 0)
+                        return -1;
+                run = ++i;
+        }
+        return buf_append(out, s + run, n - run);
+}
+
+static bool reserved_key(const char *k, size_t n)
+{
+        static const char *const keys[] = {"ts", "level", "src", "msg", "node", "split"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0)
+                        return true;
+        return false;
+}
+
+static int put_json_str(struct buf *out, const char *s, size_t n)
+{
+        if (buf_putc(out, '"') < 0 || logline_json_escape(out, s, n) < 0)
+                return -1;
+        return buf_putc(out, '"');
+}
+
+static int encode_json(const struct logline_event *ev, struct buf *out)
+{
+        if (buf_puts(out, "{\"ts\":") < 0 || put_json_str(out, ev->ts, strlen(ev->ts)) < 0 ||
+            buf_printf(out, ",\"level\":\"%s\",\"src\":\"%s\",\"msg\":",
+                       logline_level_name(ev->level), logline_src_name(ev->src)) < 0 ||
+            put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len) < 0)
+                return -1;
+        if (ev->node &&
+            (buf_puts(out, ",\"node\":") < 0 || put_json_str(out, ev->node, strlen(ev->node)) < 0))
+                return -1;
+        for (size_t i = 0; i < ev->nfields; i++) {
+                const struct logline_field *f = &ev->fields[i];
+                if (reserved_key(f->key, f->key_len))
+                        continue;
+                if (buf_putc(out, ',') < 0 || put_json_str(out, f->key, f->key_len) < 0 ||
+                    buf_putc(out, ':') < 0)
+                        return -1;
+                if (f->raw_json ? buf_append(out, f->val, f->val_len)
+                                : put_json_str(out, f->val, f->val_len))
+                        return -1;
+        }
+        if (ev->split && buf_puts(out, ",\"split\":true") < 0)
+                return -1;
+        return buf_puts(out, "}\n");
+}
+
+static bool logfmt_needs_quotes(const char *s, size_t n)
+{
+        if (n == 0)
+                return true;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c <= ' ' || c == '=' || c == '"' || c == '\\' || c == 0x7f)
+                        return true;
+        }
+        return false;
+}
+
+static int put_logfmt_val(struct buf *out, const char *s, size_t n)
+{
+        if (!logfmt_needs_quotes(s, n))
+                return buf_append(out, s, n);
+        return put_json_str(out, s, n);
+}
+
+static int put_logfmt_pair(struct buf *out, const char *k, size_t kn, const char *v, size_t vn)
+{
+        if (buf_putc(out, ' ') < 0 || buf_append(out, k, kn) < 0 || buf_putc(out, '=') < 0)
+                return -1;
+        return put_logfmt_val(out, v, vn);
+}
+
+static int encode_fields_logfmt(const struct logline_event *ev, struct buf *out)
+{
+        if (ev->node && put_logfmt_pair(out, "node", 4, ev->node, strlen(ev->node)) < 0)
+                return -1;
+        for (size_t i = 0; i < ev->nfields; i++) {
+                const struct logline_field *f = &ev->fields[i];
+                if (reserved_key(f->key, f->key_len))
+                        continue;
+                if (put_logfmt_pair(out, f->key, f->key_len, f->val, f->val_len) < 0)
+                        return -1;
+        }
+        if (ev->split && buf_puts(out, " split=true") < 0)
+                return -1;
+        return 0;
+}
+
+static int encode_logfmt(const struct logline_event *ev, struct buf *out)
+{
+        const char *lvl = logline_level_name(ev->level);
+        const char *src = logline_src_name(ev->src);
+        if (buf_puts(out, "ts=") < 0 || buf_puts(out, ev->ts) < 0 ||
+            put_logfmt_pair(out, "level", 5, lvl, strlen(lvl)) < 0 ||
+            put_logfmt_pair(out, "src", 3, src, strlen(src)) < 0 ||
+            put_logfmt_pair(out, "msg", 3, ev->msg ? ev->msg : "", ev->msg_len) < 0 ||
+            encode_fields_logfmt(ev, out) < 0)
+                return -1;
+        return buf_putc(out, '\n');
+}
+
+static int encode_text(const struct logline_event *ev, struct buf *out)
+{
+        if (buf_printf(out, "%s %-7s %-6s ", ev->ts, logline_level_name(ev->level),
+                       logline_src_name(ev->src)) < 0)
+                return -1;
+        const char *m = ev->msg ? ev->msg : "";
+        size_t n = ev->msg_len;
+        while (n > 0) {
+                const char *nl = memchr(m, '\n', n);
+                size_t l = nl ? (size_t)(nl - m) : n;
+                if (buf_append(out, m, l) < 0)
+                        return -1;
+                if (!nl)
+                        break;
+                /* continuation lines indented, so the text form stays one event per start line */
+                if (buf_puts(out, "\n    ") < 0)
+                        return -1;
+                m += l + 1;
+                n -= l + 1;
+        }
+        if (encode_fields_logfmt(ev, out) < 0)
+                return -1;
+        return buf_putc(out, '\n');
+}
+
+int logline_encode(const struct logline_event *ev, enum logline_out fmt, struct buf *out)
+{
+        switch (fmt) {
+        case LOGLINE_OUT_JSON: return encode_json(ev, out);
+        case LOGLINE_OUT_LOGFMT: return encode_logfmt(ev, out);
+        case LOGLINE_OUT_TEXT: return encode_text(ev, out);
+        }
+        return -1;
+}
+
+/* ---- streams ---- */
+
+struct field_ref {
+        size_t k, kl, v, vl;
+        bool raw;
+};
+
+struct logline_stream {
+        struct logline_stream_opts o;
+        struct buf line; /* the partial line not yet ended by '\n' */
+        bool line_split; /* the line buffer overflowed: its next part continues it */
+        unsigned chunk;  /* read counter */
+        /* the pending event */
+        bool pending;
+        unsigned pending_chunk;
+        char ts[LOGLINE_TS_MAX];
+        enum logline_level level;
+        struct buf msg;
+        struct buf fieldtext;
+        struct field_ref fields[LOGLINE_MAX_FIELDS];
+        size_t nfields;
+        bool split;
+};
+
+static int64_t real_clock(void *ctx)
+{
+        (void)ctx;
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+struct logline_stream *logline_stream_new(const struct logline_stream_opts *o)
+{
+        struct logline_stream *s = calloc(1, sizeof *s);
+        if (!s)
+                return NULL;
+        s->o = *o;
+        if (!s->o.clock)
+                s->o.clock = real_clock;
+        if (!s->o.max_line)
+                s->o.max_line = 64 * 1024;
+        if (!s->o.max_event)
+                s->o.max_event = 256 * 1024;
+        buf_init(&s->line, s->o.max_line);
+        buf_init(&s->msg, s->o.max_event);
+        buf_init(&s->fieldtext, 16 * 1024);
+        return s;
+}
+
+void logline_stream_free(struct logline_stream *s)
+{
+        if (!s)
+                return;
+        buf_fini(&s->line);
+        buf_fini(&s->msg);
+        buf_fini(&s->fieldtext);
+        free(s);
+}
+
+bool logline_stream_pending(const struct logline_stream *s)
+{
+        return s->pending || s->line.len > 0;
+}
+
+static int emit_pending(struct logline_stream *s, bool part)
+{
+        if (!s->pending)
+                return 0;
+        size_t n = s->msg.len;
+        if (!part)
+                while (n > 0 && (s->msg.data[n - 1] == '\n' || s->msg.data[n - 1] == '\r'))
+                        n--;
+        struct logline_event ev;
+        memcpy(ev.ts, s->ts, sizeof ev.ts);
+        ev.level = s->level;
+        ev.src = s->o.src;
+        ev.node = s->o.node;
+        ev.msg = buf_str(&s->msg);
+        ev.msg_len = n;
+        ev.split = part || s->split;
+        ev.nfields = s->nfields;
+        const char *ft = buf_str(&s->fieldtext);
+        for (size_t i = 0; i < s->nfields; i++) {
+                ev.fields[i].key = ft + s->fields[i].k;
+                ev.fields[i].key_len = s->fields[i].kl;
+                ev.fields[i].val = ft + s->fields[i].v;
+                ev.fields[i].val_len = s->fields[i].vl;
+                ev.fields[i].raw_json = s->fields[i].raw;
+        }
+        int r = s->o.emit(s->o.emit_ctx, &ev);
+        buf_reset(&s->msg);
+        if (part) {
+                s->split = true; /* the rest keeps the header and is marked too */
+        } else {
+                s->pending = false;
+                s->split = false;
+                s->nfields = 0;
+                buf_reset(&s->fieldtext);
+        }
+        return r;
+}
+
+int logline_stream_flush(struct logline_stream *s)
+{
+        return emit_pending(s, false);
+}
+
+/* Append to the pending message, emitting parts when it would pass the cap. */
+static int append_msg(struct logline_stream *s, const char *p, size_t n)
+{
+        while (n > s->msg.max - s->msg.len) {
+                size_t room = s->msg.max - s->msg.len;
+                buf_append(&s->msg, p, room);
+                p += room;
+                n -= room;
+                if (emit_pending(s, true) < 0)
+                        return -1;
+        }
+        buf_append(&s->msg, p, n);
+        return 0;
+}
+
+static void begin_pending(struct logline_stream *s, const struct logline_event *ev)
+{
+        s->pending = true;
+        s->split = false;
+        memcpy(s->ts, ev->ts, sizeof s->ts);
+        s->level = ev->level;
+        s->nfields = 0;
+        buf_reset(&s->fieldtext);
+        buf_reset(&s->msg);
+        for (size_t i = 0; i < ev->nfields; i++) {
+                const struct logline_field *f = &ev->fields[i];
+                struct field_ref *r = &s->fields[s->nfields];
+                r->k = s->fieldtext.len;
+                r->kl = f->key_len;
+                if (buf_append(&s->fieldtext, f->key, f->key_len) < 0)
+                        break;
+                r->v = s->fieldtext.len;
+                r->vl = f->val_len;
+                if (buf_append(&s->fieldtext, f->val, f->val_len) < 0)
+                        break;
+                r->raw = f->raw_json;
+                s->nfields++;
+        }
+}
+
+static void plain_event(struct logline_stream *s, struct logline_event *ev)
+{
+        logline_format_ts(s->o.clock(s->o.clock_ctx), ev->ts);
+        ev->level = s->o.plain_level;
+        ev->nfields = 0;
+        ev->split = false;
+}
+
+/* A line that is a JSON object keeps its fields. Returns 1 if handled. */
+static int json_line(struct logline_stream *s, const char *p, size_t n)
+{
+        struct json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return 0;
+        struct json_object *obj = json_tokener_parse_ex(tok, p, (int)n);
+        bool whole = obj && json_tokener_get_parse_end(tok) == n;
+        json_tokener_free(tok);
+        if (!whole || !json_object_is_type(obj, json_type_object)) {
+                json_object_put(obj);
+                return 0;
+        }
+        struct logline_event ev;
+        plain_event(s, &ev);
+        ev.src = s->o.src;
+        ev.node = s->o.node;
+        ev.msg = "";
+        ev.msg_len = 0;
+        ev.level = LOGLINE_INFO;
+        json_object_object_foreach(obj, key, val)
+        {
+                size_t kl = strlen(key);
+                bool str = json_object_is_type(val, json_type_string);
+                const char *sv = str ? json_object_get_string(val) : NULL;
+                if (str && (!strcmp(key, "msg") || !strcmp(key, "message"))) {
+                        ev.msg = sv;
+                        ev.msg_len = (size_t)json_object_get_string_len(val);
+                } else if (str && (!strcmp(key, "level") || !strcmp(key, "severity"))) {
+                        if (logline_level_parse(sv, strlen(sv), &ev.level) < 0)
+                                ev.level = LOGLINE_INFO;
+                } else if (str && (!strcmp(key, "ts") || !strcmp(key, "time") ||
+                                   !strcmp(key, "timestamp") || !strcmp(key, "@timestamp"))) {
+                        snprintf(ev.ts, sizeof ev.ts, "%s", sv);
+                } else if (ev.nfields < LOGLINE_MAX_FIELDS && !reserved_key(key, kl)) {
+                        struct logline_field *f = &ev.fields[ev.nfields++];
+                        f->key = key;
+                        f->key_len = kl;
+                        if (str) {
+                                f->val = sv;
+                                f->val_len = (size_t)json_object_get_string_len(val);
+                                f->raw_json = false;
+                        } else {
+                                f->val =
+                                    json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
+                                f->val_len = strlen(f->val);
+                                f->raw_json = true;
+                        }
+                }
+        }
+        int r = s->o.emit(s->o.emit_ctx, &ev);
+        json_object_put(obj);
+        return r < 0 ? -1 : 1;
+}
+
+/* One whole line (without '\n'). cont: it is the next part of a line that
+ * was too long for the line buffer. */
+static int process_line(struct logline_stream *s, const char *p, size_t n, bool cont)
+{
+        if (n > 0 && p[n - 1] == '\r' && !cont)
+                n--;
+        if (cont && s->pending)
+                return append_msg(s, p, n);
+        if (n == 0) {
+                if (s->pending)
+                        return append_msg(s, "\n", 1);
+                return 0; /* an empty line outside any event carries nothing */
+        }
+        if (p[0] == '{') {
+                int r = json_line(s, p, n);
+                if (r != 0) {
+                        if (emit_pending(s, false) < 0)
+                                return -1;
+                        /* the JSON event was emitted after the older pending one */
+                        return r < 0 ? -1 : 0;
+                }
+        }
+        struct logline_event ev;
+        if (s->o.fmt && logline_format_match(s->o.fmt, p, n, s->o.clock(s->o.clock_ctx), &ev)) {
+                if (emit_pending(s, false) < 0)
+                        return -1;
+                begin_pending(s, &ev);
+                s->pending_chunk = s->chunk;
+                return append_msg(s, ev.msg, ev.msg_len);
+        }
+        if (s->pending && (p[0] == ' ' || p[0] == '\t' || s->pending_chunk == s->chunk)) {
+                s->pending_chunk = s->chunk;
+                if (append_msg(s, "\n", 1) < 0)
+                        return -1;
+                return append_msg(s, p, n);
+        }
+        if (emit_pending(s, false) < 0)
+                return -1;
+        plain_event(s, &ev);
+        begin_pending(s, &ev);
+        s->pending_chunk = s->chunk;
+        return append_msg(s, p, n);
+}
+
+int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
+{
+        while (n > 0) {
+                const char *nl = memchr(data, '\n', n);
+                size_t l = nl ? (size_t)(nl - data) : n;
+                if (s->line.len == 0 && nl) {
+                        /* fast path: a whole line straight from the caller's bytes */
+                        bool cont = s->line_split;
+                        s->line_split = false;
+                        if (process_line(s, data, l, cont) < 0)
+                                return -1;
+                } else {
+                        size_t room = s->line.max - s->line.len;
+                        size_t take = l < room ? l : room;
+                        buf_append(&s->line, data, take);
+                        if (take < l || (!nl && s->line.len == s->line.max)) {
+                                /* over-long line: emit what we have as a part, keep going */
+                                bool cont = s->line_split;
+                                s->line_split = true;
+                                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                                        return -1;
+                                buf_reset(&s->line);
+                                data += take;
+                                n -= take;
+                                continue;
+                        }
+                        if (nl) {
+                                bool cont = s->line_split;
+                                s->line_split = false;
+                                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                                        return -1;
+                                buf_reset(&s->line);
+                        }
+                }
+                if (!nl)
+                        break;
+                data += l + 1;
+                n -= l + 1;
+        }
+        return 0;
+}
+
+void logline_stream_chunk_end(struct logline_stream *s)
+{
+        s->chunk++;
+}
+
+int logline_stream_finish(struct logline_stream *s)
+{
+        if (s->line.len > 0) {
+                bool cont = s->line_split;
+                s->line_split = false;
+                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                        return -1;
+                buf_reset(&s->line);
+        }
+        return emit_pending(s, false);
+}

@@ -1,0 +1,136 @@
+/* logline: the uniform log event of relrun (DESIGN.md "The uniform log line").
+ *
+ * Every line from every child of relrun-pod goes through a logline_stream:
+ * bytes in, whole events out. A stream splits lines, recognises the start of
+ * an event (the app's Logger console format, or a JSON object), groups the
+ * lines that continue an event (stack traces, multi-line messages), and hands
+ * each finished event to a callback, which usually encodes it with
+ * logline_encode as json, logfmt or text. Memory per stream is bounded: an
+ * over-long line or event is emitted in parts, each marked split, never
+ * dropped. */
+#ifndef RELRUN_LOGLINE_H
+#define RELRUN_LOGLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct logline_format;
+struct logline_stream;
+
+enum logline_src { LOGLINE_SRC_APP, LOGLINE_SRC_RPC, LOGLINE_SRC_RELRUN };
+
+/* Erlang/Elixir levels, least to most severe. */
+enum logline_level {
+        LOGLINE_DEBUG,
+        LOGLINE_INFO,
+        LOGLINE_NOTICE,
+        LOGLINE_WARNING,
+        LOGLINE_ERROR,
+        LOGLINE_CRITICAL,
+        LOGLINE_ALERT,
+        LOGLINE_EMERGENCY,
+};
+
+enum logline_out { LOGLINE_OUT_JSON, LOGLINE_OUT_LOGFMT, LOGLINE_OUT_TEXT };
+
+#define LOGLINE_MAX_FIELDS 16
+#define LOGLINE_TS_MAX     40
+
+struct logline_field {
+        const char *key;
+        size_t key_len;
+        const char *val;
+        size_t val_len;
+        bool raw_json; /* val is a JSON value (number, bool, object...) to copy as is */
+};
+
+/* One event. All pointers are borrowed from whoever built it. */
+struct logline_event {
+        char ts[LOGLINE_TS_MAX]; /* "2026-11-23T06:00:00.123Z" */
+        enum logline_level level;
+        enum logline_src src;
+        const char *msg;
+        size_t msg_len;
+        const char *node; /* may be NULL */
+        struct logline_field fields[LOGLINE_MAX_FIELDS];
+        size_t nfields;
+        bool split; /* one part of a line or event too long to keep whole */
+};
+
+/* Level names: "debug", "info", ... Parsing accepts "warn" and any case. */
+const char *logline_level_name(enum logline_level l);
+int logline_level_parse(const char *s, size_t n, enum logline_level *out);
+const char *logline_src_name(enum logline_src s);
+/* "json", "logfmt" or "text"; ERR_USAGE otherwise. */
+int logline_out_parse(const char *s, enum logline_out *out, struct err *e);
+
+/* Format a UTC time in milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ"
+ * into ts (at least LOGLINE_TS_MAX bytes). */
+void logline_format_ts(int64_t unix_ms, char *ts);
+
+/* The app's console format, compiled from a Logger format string such as
+ * "$time $metadata[$level] $message\n" (Elixir's default, used when fmt is
+ * NULL). Known: $date $time $level $levelpad $metadata $message $node. ERR_USAGE
+ * for an unknown $word or a format without $message. Free with
+ * logline_format_free. */
+int logline_format_new(const char *fmt, struct logline_format **out, struct err *e);
+void logline_format_free(struct logline_format *f);
+
+/* Match one line (no newline) against the format. Returns true when the line
+ * starts an event; then fills ev->ts (the line's time; the date of now_ms when
+ * the format has $time but no $date), level, msg (points into line) and the
+ * metadata fields (pointing into line). ev->src and ev->node are left alone. */
+bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
+                          int64_t now_ms, struct logline_event *ev);
+
+/* Encode one event as a single line (ending in '\n') onto out. Text form keeps
+ * a multi-line message readable: continuation lines are indented. Returns -1
+ * only if out's cap is reached. */
+int logline_encode(const struct logline_event *ev, enum logline_out fmt, struct buf *out);
+
+/* Append s as the inside of a JSON string (no quotes). */
+int logline_json_escape(struct buf *out, const char *s, size_t n);
+
+typedef int (*logline_emit_fn)(void *ctx, const struct logline_event *ev);
+typedef int64_t (*logline_clock_fn)(void *ctx); /* UTC ms since the epoch */
+
+struct logline_stream_opts {
+        enum logline_src src;
+        enum logline_level plain_level;   /* level of lines that carry none */
+        const struct logline_format *fmt; /* borrowed; NULL = lines never start events by format */
+        const char *node;                 /* borrowed; may be NULL */
+        logline_emit_fn emit;
+        void *emit_ctx;
+        logline_clock_fn clock; /* NULL = the real clock */
+        void *clock_ctx;
+        size_t max_line;  /* 0 = 64 KiB */
+        size_t max_event; /* 0 = 256 KiB */
+};
+
+/* New stream; NULL only when out of memory. */
+struct logline_stream *logline_stream_new(const struct logline_stream_opts *o);
+void logline_stream_free(struct logline_stream *s);
+
+/* Feed bytes as they were read; any split is fine. Emits every event that is
+ * known to be complete. Returns -1 if the emit callback failed. */
+int logline_stream_feed(struct logline_stream *s, const char *data, size_t n);
+
+/* Mark the end of one read from the child. A line that does not look like an
+ * event start continues the pending event only if it came in the same read
+ * (one Logger write) or is indented; this keeps IO.puts output apart. */
+void logline_stream_chunk_end(struct logline_stream *s);
+
+/* Emit the pending event, if any (the child went quiet). */
+int logline_stream_flush(struct logline_stream *s);
+
+/* End of input: the partial last line becomes an event too, then flush. */
+int logline_stream_finish(struct logline_stream *s);
+
+/* True while an event is held back waiting for continuation lines. */
+bool logline_stream_pending(const struct logline_stream *s);
+
+#endif

@@ -1,0 +1,354 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "logline.h"
+
+/* 2026-11-23T06:00:00.123Z */
+#define FIXED_NOW INT64_C(1795413600123)
+
+static int64_t fixed_clock(void *ctx)
+{
+        (void)ctx;
+        return FIXED_NOW;
+}
+
+struct sink {
+        struct buf out;
+        int events;
+        enum logline_out fmt;
+};
+
+static int sink_emit(void *ctx, const struct logline_event *ev)
+{
+        struct sink *k = ctx;
+        k->events++;
+        return logline_encode(ev, k->fmt, &k->out);
+}
+
+static const char *fixture_fmt = "$date $time [$level] $metadata| $message\n";
+
+static struct logline_stream *mk_stream(struct sink *k, const struct logline_format *f,
+                                        enum logline_src src, size_t max_event)
+{
+        buf_init(&k->out, 1 << 24);
+        k->events = 0;
+        struct logline_stream_opts o = {
+            .src = src,
+            .plain_level = src == LOGLINE_SRC_RPC ? LOGLINE_ERROR : LOGLINE_INFO,
+            .fmt = f,
+            .node = "live_stream@pod",
+            .emit = sink_emit,
+            .emit_ctx = k,
+            .clock = fixed_clock,
+            .max_line = 64,
+            .max_event = max_event,
+        };
+        struct logline_stream *s = logline_stream_new(&o);
+        assert_non_null(s);
+        return s;
+}
+
+static struct logline_format *mk_fmt(const char *fmt)
+{
+        struct logline_format *f = NULL;
+        struct err e;
+        assert_int_equal(logline_format_new(fmt, &f, &e), 0);
+        return f;
+}
+
+static void test_match_fixture_format(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct logline_event ev = {0};
+        const char *line = "2026-11-23 11:18:16.254 [warning] stream_id=s1 | segment 3 late";
+        assert_true(logline_format_match(f, line, strlen(line), FIXED_NOW, &ev));
+        assert_string_equal(ev.ts, "2026-11-23T11:18:16.254Z");
+        assert_int_equal(ev.level, LOGLINE_WARNING);
+        assert_int_equal(ev.nfields, 1);
+        assert_memory_equal(ev.fields[0].key, "stream_id", 9);
+        assert_int_equal(ev.fields[0].val_len, 2);
+        assert_memory_equal(ev.fields[0].val, "s1", 2);
+        assert_int_equal(ev.msg_len, strlen("segment 3 late"));
+        assert_memory_equal(ev.msg, "segment 3 late", ev.msg_len);
+
+        const char *nometa = "2026-11-23 11:18:16.254 [info] | started";
+        assert_true(logline_format_match(f, nometa, strlen(nometa), FIXED_NOW, &ev));
+        assert_int_equal(ev.nfields, 0);
+        assert_int_equal(ev.level, LOGLINE_INFO);
+
+        const char *bad[] = {
+            "11:18:16.254 [info] hello",              /* Elixir default, not the app's */
+            "2026-11-23 11:18:16.254 [bogus] | x",    /* unknown level */
+            "2026-11-23 11:18:16 [info] | no millis", /* time shape */
+            "progress s1 50%",
+            "    lib/live_stream.ex:31: LiveStream.fail/0",
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                assert_false(logline_format_match(f, bad[i], strlen(bad[i]), FIXED_NOW, &ev));
+        logline_format_free(f);
+}
+
+static void test_match_default_format_adds_today(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(NULL);
+        struct logline_event ev = {0};
+        const char *line = "11:23:13.315 request_id=abc [error] about to fail";
+        assert_true(logline_format_match(f, line, strlen(line), FIXED_NOW, &ev));
+        assert_string_equal(ev.ts, "2026-11-23T11:23:13.315Z");
+        assert_int_equal(ev.level, LOGLINE_ERROR);
+        assert_int_equal(ev.nfields, 1);
+        assert_memory_equal(ev.msg, "about to fail", ev.msg_len);
+        const char *warn = "11:23:13.315 [warn] old name";
+        assert_true(logline_format_match(f, warn, strlen(warn), FIXED_NOW, &ev));
+        assert_int_equal(ev.level, LOGLINE_WARNING);
+        logline_format_free(f);
+}
+
+static void test_format_errors(void **state)
+{
+        (void)state;
+        struct logline_format *f = NULL;
+        struct err e;
+        assert_int_equal(logline_format_new("$time $bogus $message", &f, &e), -1);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_non_null(strstr(e.msg, "$bogus"));
+        assert_int_equal(logline_format_new("$time [$level]", &f, &e), -1);
+        assert_non_null(strstr(e.msg, "has no $message"));
+        assert_null(f);
+}
+
+static const char *app_log = "2026-11-23 11:18:15.943 [info] | live_stream application started\n"
+                             "2026-11-23 11:18:16.254 [info] stream_id=s1 | encoder settings:\n"
+                             "codec=h264\n"
+                             "  preset=fast\n"
+                             "2026-11-23 11:18:16.254 [warning] stream_id=s1 | segment 3 \"late\"\n"
+                             "2026-11-23 11:18:16.455 [error] | crash\n"
+                             "    lib/live_stream.ex:31: LiveStream.fail/0\n"
+                             "\n"
+                             "2026-11-23 11:18:16.500 [info] | last line without newline";
+
+static const char *app_json =
+    "{\"ts\":\"2026-11-23T11:18:15.943Z\",\"level\":\"info\",\"src\":\"app\","
+    "\"msg\":\"live_stream application started\",\"node\":\"live_stream@pod\"}\n"
+    "{\"ts\":\"2026-11-23T11:18:16.254Z\",\"level\":\"info\",\"src\":\"app\","
+    "\"msg\":\"encoder settings:\\ncodec=h264\\n  preset=fast\",\"node\":\"live_stream@pod\","
+    "\"stream_id\":\"s1\"}\n"
+    "{\"ts\":\"2026-11-23T11:18:16.254Z\",\"level\":\"warning\",\"src\":\"app\","
+    "\"msg\":\"segment 3 \\\"late\\\"\",\"node\":\"live_stream@pod\",\"stream_id\":\"s1\"}\n"
+    "{\"ts\":\"2026-11-23T11:18:16.455Z\",\"level\":\"error\",\"src\":\"app\","
+    "\"msg\":\"crash\\n    lib/live_stream.ex:31: LiveStream.fail/0\","
+    "\"node\":\"live_stream@pod\"}\n"
+    "{\"ts\":\"2026-11-23T11:18:16.500Z\",\"level\":\"info\",\"src\":\"app\","
+    "\"msg\":\"last line without newline\",\"node\":\"live_stream@pod\"}\n";
+
+/* The whole log arrives as one read: the expected events. */
+static void test_stream_whole(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct sink k = {.fmt = LOGLINE_OUT_JSON};
+        struct logline_stream *s = mk_stream(&k, f, LOGLINE_SRC_APP, 0);
+        assert_int_equal(logline_stream_feed(s, app_log, strlen(app_log)), 0);
+        logline_stream_chunk_end(s);
+        assert_true(logline_stream_pending(s));
+        assert_int_equal(logline_stream_finish(s), 0);
+        assert_false(logline_stream_pending(s));
+        assert_string_equal(buf_str(&k.out), app_json);
+        assert_int_equal(k.events, 5);
+        logline_stream_free(s);
+        buf_fini(&k.out);
+        logline_format_free(f);
+}
+
+/* Byte by byte, and at random split points: the same events. */
+static void test_stream_any_split(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        size_t n = strlen(app_log);
+        srand(42);
+        for (int round = 0; round < 300; round++) {
+                struct sink k = {.fmt = LOGLINE_OUT_JSON};
+                struct logline_stream *s = mk_stream(&k, f, LOGLINE_SRC_APP, 0);
+                size_t i = 0;
+                while (i < n) {
+                        size_t step = round == 0 ? 1 : 1 + (size_t)rand() % 40;
+                        if (step > n - i)
+                                step = n - i;
+                        assert_int_equal(logline_stream_feed(s, app_log + i, step), 0);
+                        i += step;
+                }
+                assert_int_equal(logline_stream_finish(s), 0);
+                assert_string_equal(buf_str(&k.out), app_json);
+                logline_stream_free(s);
+                buf_fini(&k.out);
+        }
+        logline_format_free(f);
+}
+
+/* A plain line in a later read is not glued to the event before it (IO.puts
+ * after a Logger call), but an indented one is. */
+static void test_stream_chunk_rule(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct sink k = {.fmt = LOGLINE_OUT_TEXT};
+        struct logline_stream *s = mk_stream(&k, f, LOGLINE_SRC_APP, 0);
+        const char *a = "2026-11-23 11:18:16.254 [info] | one\n";
+        assert_int_equal(logline_stream_feed(s, a, strlen(a)), 0);
+        logline_stream_chunk_end(s);
+        assert_int_equal(logline_stream_feed(s, "progress 50%\n", 13), 0);
+        logline_stream_chunk_end(s);
+        assert_int_equal(logline_stream_feed(s, "  indented goes with progress\n", 30), 0);
+        logline_stream_chunk_end(s);
+        assert_int_equal(logline_stream_flush(s), 0);
+        assert_string_equal(buf_str(&k.out),
+                            "2026-11-23T11:18:16.254Z info    app    one node=live_stream@pod\n"
+                            "2026-11-23T06:00:00.123Z info    app    progress 50%\n"
+                            "      indented goes with progress node=live_stream@pod\n");
+        logline_stream_free(s);
+        buf_fini(&k.out);
+        logline_format_free(f);
+}
+
+static void test_stream_rpc_stderr_plain(void **state)
+{
+        (void)state;
+        struct sink k = {.fmt = LOGLINE_OUT_LOGFMT};
+        struct logline_stream *s = mk_stream(&k, NULL, LOGLINE_SRC_RPC, 0);
+        const char *err = "** (RuntimeError) encoder crashed\n    lib/live_stream.ex:31: x\n";
+        assert_int_equal(logline_stream_feed(s, err, strlen(err)), 0);
+        assert_int_equal(logline_stream_finish(s), 0);
+        assert_string_equal(
+            buf_str(&k.out),
+            "ts=2026-11-23T06:00:00.123Z level=error src=rpc "
+            "msg=\"** (RuntimeError) encoder crashed\\n    lib/live_stream.ex:31: x\" "
+            "node=live_stream@pod\n");
+        assert_int_equal(k.events, 1);
+        logline_stream_free(s);
+        buf_fini(&k.out);
+}
+
+static void test_stream_json_passthrough(void **state)
+{
+        (void)state;
+        struct sink k = {.fmt = LOGLINE_OUT_JSON};
+        struct logline_stream *s = mk_stream(&k, NULL, LOGLINE_SRC_APP, 0);
+        const char *j =
+            "{\"time\":\"2026-01-01T00:00:00Z\",\"severity\":\"WARN\",\"message\":\"m\","
+            "\"count\":3,\"ok\":true,\"user\":\"u\"}\n{not json\n";
+        assert_int_equal(logline_stream_feed(s, j, strlen(j)), 0);
+        assert_int_equal(logline_stream_finish(s), 0);
+        assert_string_equal(
+            buf_str(&k.out),
+            "{\"ts\":\"2026-01-01T00:00:00Z\",\"level\":\"warning\",\"src\":\"app\","
+            "\"msg\":\"m\",\"node\":\"live_stream@pod\",\"count\":3,\"ok\":true,"
+            "\"user\":\"u\"}\n"
+            "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"info\",\"src\":\"app\","
+            "\"msg\":\"{not json\",\"node\":\"live_stream@pod\"}\n");
+        logline_stream_free(s);
+        buf_fini(&k.out);
+}
+
+/* An event past the cap comes out in marked parts; together they hold every byte. */
+static void test_stream_overlong_split(void **state)
+{
+        (void)state;
+        struct sink k = {.fmt = LOGLINE_OUT_LOGFMT};
+        struct logline_stream *s = mk_stream(&k, NULL, LOGLINE_SRC_APP, 100);
+        char big[1001];
+        for (int i = 0; i < 1000; i++)
+                big[i] = (char)('a' + i % 26);
+        big[1000] = '\n';
+        /* fed in small pieces so the 64-byte line buffer overflows many times */
+        for (int i = 0; i < 1001; i += 7)
+                assert_int_equal(logline_stream_feed(s, big + i, i + 7 > 1001 ? 1001 - i : 7), 0);
+        assert_int_equal(logline_stream_finish(s), 0);
+        assert_int_equal(k.events, 10);
+        /* reassemble the msg values */
+        char joined[1100] = "";
+        const char *p = buf_str(&k.out);
+        int parts = 0;
+        while ((p = strstr(p, "msg="))) {
+                p += 4;
+                size_t l = strcspn(p, " ");
+                strncat(joined, p, l);
+                p += l;
+                parts++;
+        }
+        assert_int_equal(parts, 10);
+        assert_int_equal(strlen(joined), 1000);
+        assert_memory_equal(joined, big, 1000);
+        assert_non_null(strstr(buf_str(&k.out), "split=true"));
+        logline_stream_free(s);
+        buf_fini(&k.out);
+}
+
+static void test_encode_escapes(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 4096);
+        struct logline_event ev = {.level = LOGLINE_DEBUG, .src = LOGLINE_SRC_RELRUN};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        const char msg[] = "tab\there \x01 bad\xff utf8 \xc3\xa9 quote\" back\\";
+        ev.msg = msg;
+        ev.msg_len = sizeof msg - 1;
+        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
+        assert_string_equal(buf_str(&b),
+                            "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"debug\",\"src\":"
+                            "\"relrun\",\"msg\":\"tab\\there \\u0001 bad\\ufffd utf8 \xc3\xa9 "
+                            "quote\\\" back\\\\\"}\n");
+        buf_reset(&b);
+        ev.msg = "plain";
+        ev.msg_len = 5;
+        ev.split = true;
+        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_LOGFMT, &b), 0);
+        assert_string_equal(buf_str(&b), "ts=2026-11-23T06:00:00.123Z level=debug src=relrun "
+                                         "msg=plain split=true\n");
+        buf_fini(&b);
+}
+
+static void test_level_and_out_parse(void **state)
+{
+        (void)state;
+        enum logline_level l;
+        assert_int_equal(logline_level_parse("WARNING", 7, &l), 0);
+        assert_int_equal(l, LOGLINE_WARNING);
+        assert_int_equal(logline_level_parse("emergency", 9, &l), 0);
+        assert_int_equal(l, LOGLINE_EMERGENCY);
+        assert_int_equal(logline_level_parse("verbose", 7, &l), -1);
+        enum logline_out o;
+        struct err e;
+        assert_int_equal(logline_out_parse("logfmt", &o, &e), 0);
+        assert_int_equal(o, LOGLINE_OUT_LOGFMT);
+        assert_int_equal(logline_out_parse("yaml", &o, &e), -1);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_non_null(strstr(e.msg, "\"yaml\""));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_match_fixture_format),
+            cmocka_unit_test(test_match_default_format_adds_today),
+            cmocka_unit_test(test_format_errors),
+            cmocka_unit_test(test_stream_whole),
+            cmocka_unit_test(test_stream_any_split),
+            cmocka_unit_test(test_stream_chunk_rule),
+            cmocka_unit_test(test_stream_rpc_stderr_plain),
+            cmocka_unit_test(test_stream_json_passthrough),
+            cmocka_unit_test(test_stream_overlong_split),
+            cmocka_unit_test(test_encode_escapes),
+            cmocka_unit_test(test_level_and_out_parse),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
