@@ -1,0 +1,68 @@
+/* expr: Elixir expressions for relrun tasks — checking a raw expression before
+ * it is sent, building a call safely from --mfa/--args JSON, and deriving a
+ * short name for the Job.
+ *
+ * Nothing here evaluates or fully parses Elixir; the checker is a tokenizer
+ * that knows enough (strings, heredocs, sigils, char literals, comments,
+ * interpolation) to find unbalanced brackets and unclosed quotes, so a typo
+ * fails on the laptop with a column number instead of in the pod. */
+#ifndef RELRUN_EXPR_H
+#define RELRUN_EXPR_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* The longest expression accepted, in bytes. */
+#define EXPR_MAX (64 * 1024)
+/* The longest slug expr_slug writes, without the terminator. */
+#define EXPR_SLUG_MAX 40
+
+/* Check a raw expression: non-empty, at most EXPR_MAX bytes, valid UTF-8, no
+ * NUL, no control characters other than "\n" and "\t", no Unicode
+ * bidirectional formatting characters, () [] {} <<>> balanced and correctly
+ * nested, strings "..." '...' heredocs """...""" '''...''' and sigils closed,
+ * "#{...}" inside strings and lowercase sigils tracked, ?c char literals and
+ * "# ..." comments skipped.
+ * Returns 0, or -1 with ERR_USAGE and a message that names what and where:
+ *   expression: unclosed "(" opened at column 12
+ *   expression: unexpected ")" at line 2, column 5
+ *   expression: control character 0x01 at column 3
+ * Lines are given only for expressions spanning several lines; columns count
+ * characters (code points) from 1. */
+int expr_check(const char *s, struct err *e);
+
+/* The same for a buffer of n bytes that may contain NUL bytes. */
+int expr_check_n(const char *s, size_t n, struct err *e);
+
+/* Build the Elixir call for mfa with arguments from args_json.
+ *
+ * mfa is "Mod.fun", "Mod.Sub.fun" (aliases: capitalised segments
+ * [A-Z][A-Za-z0-9_]*) or ":erlang_mod.fun" (atom [a-z][a-zA-Z0-9_@]*); the
+ * function name is [a-z_][a-zA-Z0-9_]*[?!]?.
+ * args_json is a JSON array (NULL means no arguments). JSON maps to Elixir as
+ *   string  -> "..." with \\ \" \#{ escaped and control, C1 and bidi
+ *              characters as \n \t \r or \u{XX}: no interpolation can run,
+ *              the value round-trips byte for byte
+ *   object  -> %{"key" => value} (string keys, insertion order; a trailing
+ *              object stays a map, never keywords)
+ *   array   -> [a, b]
+ *   number  -> its JSON text (any size integer); a float without a fraction
+ *              gets one ("1e3" -> "1.0e3") because Elixir needs it
+ *   true/false/null -> true/false/nil
+ * On success *out is a new NUL-terminated string (free with free()); it passes
+ * expr_check. Errors (ERR_USAGE):
+ *   --mfa "foo": want Module.function or :module.function
+ *   --args: invalid JSON at offset 7: unexpected character
+ *   --args: want a JSON array, got an object */
+int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err *e);
+
+/* Derive a DNS-1123 label from the expression's leading call for use in Job
+ * names and labels: "LiveStream.run(\"x\")" -> "live-stream-run",
+ * ":erlang.halt()" -> "erlang-halt". At most min(n - 1, EXPR_SLUG_MAX)
+ * characters of [a-z0-9-], starting and ending with a letter or digit; "task"
+ * when nothing usable is found. n must be at least 5. Returns the length
+ * written. */
+size_t expr_slug(const char *expr, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,258 @@
+/* pkg/expr: the raw-expression checker, --mfa/--args serialisation, slugs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "expr.h"
+
+static void assert_ok(const char *s)
+{
+        struct err e;
+        err_clear(&e);
+        if (expr_check(s, &e) != 0)
+                fail_msg("rejected %s: %s", s, e.msg);
+}
+
+static void assert_rejected(const char *s, const char *msg)
+{
+        struct err e;
+        err_clear(&e);
+        if (expr_check(s, &e) != -1)
+                fail_msg("accepted %s", s);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_string_equal(e.msg, msg);
+}
+
+static void test_check_accepts(void **state)
+{
+        static const char *ok[] = {
+            "LiveStream.run(\"stream-42\", bitrate: 4000)",
+            "IO.puts(\"hi\")\nLiveStream.run(\"s\")\n",
+            "Enum.each([1, 2, 3], fn x ->\n  IO.inspect(x)\nend)",
+            "~r/a(b/i |> Regex.match?(\"ab\")",
+            "~s(string with \"quotes\" and [ )",
+            "~w[a b c]a",
+            "~S|no #{interp here|",
+            "~r{a\\}b}",
+            "~S\"\"\"\nraw ( [ {\n\"\"\"",
+            "~HTML\"<div>\"",
+            "?( + ?) + ?[ + ?\" + ?\\\\ + ?\\n + ?#",
+            "String.ends_with?(\"a)\", \")\") and not valid?(x)",
+            "IO.puts(\"brackets ([{ inside\")",
+            "IO.puts('charlist ) ]')",
+            "IO.puts(\"#{Enum.join([\"a\", \"#{1 + (2 * 3)}\"], \"}\")}\")",
+            "\"\"\"\nheredoc ( with \"quotes\" and #{1 + 1}\n\"\"\"",
+            "'''\ncharlist heredoc )\n'''",
+            "x = 1 # trailing comment with ( and \"\nIO.inspect(x)",
+            "<<1, 2, x::binary>> <> <<3>>",
+            "Bitwise.<<<(1, 2) + (1 >>> 2)",
+            "%{\"k\" => [1, {2, 3}], k2: %{}}",
+            "Kernel.\"foo\"()",
+            ":\"quoted atom (\"",
+            "f(\"\\\"(\")",
+            "\"ünïcødé 🎉\"",
+            "a ~> b ~>> c",
+            "\tIO.puts(1)\t",
+            NULL,
+        };
+        for (const char **p = ok; *p; p++)
+                assert_ok(*p);
+}
+
+static void test_check_rejects(void **state)
+{
+        assert_rejected("", "expression: empty");
+        assert_rejected("  \n ", "expression: empty");
+        assert_rejected("LiveStream.run(\"x\"", "expression: unclosed \"(\" opened at column 15");
+        assert_rejected("Foo.bar(1,\n  [2, 3)\n",
+                        "expression: unexpected \")\" at line 2, column 8 "
+                        "(expected \"]\" to close \"[\" at line 2, "
+                        "column 3)");
+        assert_rejected("f(1))", "expression: unexpected \")\" at column 5");
+        assert_rejected("x\n  )", "expression: unexpected \")\" at line 2, column 3");
+        assert_rejected("f(\"abc)", "expression: unclosed string opened at column 3");
+        assert_rejected("f('abc)", "expression: unclosed charlist opened at column 3");
+        assert_rejected("\"\"\"\nabc\n\"\"",
+                        "expression: unclosed heredoc \"\"\" opened at line 1, "
+                        "column 1");
+        assert_rejected("~r/abc", "expression: unclosed sigil ~r/ opened at column 1");
+        assert_rejected("~s(a(b)c)", "expression: unexpected \")\" at column 9");
+        assert_rejected("\"#{f(1}\"", "expression: unexpected \"}\" at column 7 (expected \")\" "
+                                      "to close \"(\" at column 5)");
+        assert_rejected("\"a #{b\"", "expression: unclosed string opened at column 7");
+        assert_rejected("<<1, 2", "expression: unclosed \"<<\" opened at column 1");
+        assert_rejected("[1 >> 2]", "expression: unexpected \">>\" at column 4 (expected \"]\" to "
+                                    "close \"[\" at column 1)");
+        assert_rejected("x = ?", "expression: incomplete character literal \"?\" at column 5");
+        assert_rejected("~x", "expression: sigil \"~x\" without a delimiter at column 1");
+        assert_rejected("f(\x01)", "expression: control character 0x01 at column 3");
+        assert_rejected("f()\r\n", "expression: control character 0x0D at line 1, column 4");
+        assert_rejected("ab\x7f", "expression: control character 0x7F at column 3");
+        assert_rejected("é\xc2\x85", "expression: control character U+0085 at column 2");
+        assert_rejected("\"a\xe2\x80\xae\"", "expression: bidirectional formatting character "
+                                             "U+202E at column 3");
+        assert_rejected("ab\xc3(", "expression: invalid UTF-8 at column 3");
+        assert_rejected("\xc0\xaf", "expression: invalid UTF-8 at column 1");     /* overlong */
+        assert_rejected("\xed\xa0\x80", "expression: invalid UTF-8 at column 1"); /* surrogate */
+
+        struct err e;
+        assert_int_equal(expr_check_n("f(\0)", 4, &e), -1);
+        assert_string_equal(e.msg, "expression: NUL byte at column 3");
+
+        /* nesting and length bounds */
+        char *deep = malloc(1001);
+        memset(deep, '(', 1000);
+        deep[1000] = '\0';
+        assert_int_equal(expr_check(deep, &e), -1);
+        assert_string_equal(e.msg, "expression: nested deeper than 256 at column 257");
+        free(deep);
+        char *big = malloc(EXPR_MAX + 2);
+        memset(big, 'a', EXPR_MAX + 1);
+        big[EXPR_MAX + 1] = '\0';
+        assert_int_equal(expr_check(big, &e), -1);
+        assert_string_equal(e.msg, "expression: longer than 65536 bytes");
+        big[EXPR_MAX] = '\0';
+        assert_int_equal(expr_check(big, &e), 0);
+        free(big);
+}
+
+static void assert_mfa(const char *mfa, const char *args, const char *want)
+{
+        struct err e;
+        err_clear(&e);
+        char *out = (char *)0x1;
+        if (expr_from_mfa(mfa, args, &out, &e) != 0)
+                fail_msg("%s %s: %s", mfa, args ? args : "(null)", e.msg);
+        assert_string_equal(out, want);
+        free(out);
+}
+
+static void assert_mfa_err(const char *mfa, const char *args, const char *msg)
+{
+        struct err e;
+        err_clear(&e);
+        char *out = NULL;
+        assert_int_equal(expr_from_mfa(mfa, args, &out, &e), -1);
+        assert_null(out);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_string_equal(e.msg, msg);
+}
+
+static void test_mfa_values(void **state)
+{
+        assert_mfa("LiveStream.run", "[\"stream-42\", {\"bitrate\": 4000}]",
+                   "LiveStream.run(\"stream-42\", %{\"bitrate\" => 4000})");
+        assert_mfa("LiveStream.run", NULL, "LiveStream.run()");
+        assert_mfa("A.B.C.valid?", "[]", "A.B.C.valid?()");
+        assert_mfa(":erlang.halt", "[0]", ":erlang.halt(0)");
+        assert_mfa(":my_mod@x.f!", " [ 1 , 2 ] ", ":my_mod@x.f!(1, 2)");
+        assert_mfa("M.f", "[true, false, null, [], {}, [[1], {\"a\": [null]}]]",
+                   "M.f(true, false, nil, [], %{}, [[1], %{\"a\" => [nil]}])");
+        /* numbers keep their digits; floats get the fraction Elixir needs */
+        assert_mfa("M.f", "[123456789012345678901234567890, -9223372036854775809, -0, 0]",
+                   "M.f(123456789012345678901234567890, -9223372036854775809, -0, 0)");
+        assert_mfa("M.f", "[1.5, -0.0, 1e3, 2E-2, 1.25e+2, 0.1]",
+                   "M.f(1.5, -0.0, 1.0e3, 2.0e-2, 1.25e+2, 0.1)");
+        /* insertion order of keys, nested maps; a trailing object stays a map */
+        assert_mfa("M.f", "[{\"z\": 1, \"a\": {\"k\": \"v\"}}]",
+                   "M.f(%{\"z\" => 1, \"a\" => %{\"k\" => \"v\"}})");
+}
+
+static void test_mfa_hostile_strings(void **state)
+{
+        assert_mfa("M.f", "[\"#{System.halt()}\"]", "M.f(\"\\#{System.halt()}\")");
+        assert_mfa("M.f", "[\"a#b#\", \"##{{\"]", "M.f(\"a#b#\", \"#\\#{{\")");
+        assert_mfa("M.f", "[\"back\\\\slash \\\"quote\\\"\"]",
+                   "M.f(\"back\\\\slash \\\"quote\\\"\")");
+        assert_mfa("M.f", "[\"line1\\nline2\\ttab\\rcr\"]", "M.f(\"line1\\nline2\\ttab\\rcr\")");
+        assert_mfa("M.f", "[\"\\u0000\\u0001\\u001f\\u007f\\u0085\"]",
+                   "M.f(\"\\u{0}\\u{1}\\u{1F}\\u{7F}\\u{85}\")");
+        assert_mfa("M.f", "[\"ünï \\u00e9 \\ud83c\\udf89 🎉\"]", "M.f(\"ünï é 🎉 🎉\")");
+        assert_mfa("M.f", "[\"\\u202e evil\"]", "M.f(\"\\u{202E} evil\")");
+        assert_mfa("M.f", "[{\"#{k}\": \"\\\\#{v}\"}]", "M.f(%{\"\\#{k}\" => \"\\\\\\#{v}\"})");
+        assert_mfa("M.f", "[\"\\/ ' ) ] } >>\"]", "M.f(\"/ ' ) ] } >>\")");
+}
+
+static void test_mfa_errors(void **state)
+{
+        assert_mfa_err("", NULL, "--mfa: empty");
+        assert_mfa_err("run", NULL, "--mfa \"run\": want Module.function or :module.function");
+        assert_mfa_err("liveStream.run", NULL,
+                       "--mfa \"liveStream.run\": want Module.function or :module.function");
+        assert_mfa_err("Live..run", NULL,
+                       "--mfa \"Live..run\": want Module.function or :module.function");
+        assert_mfa_err("System.cmd(\"rm\")", NULL,
+                       "--mfa \"System.cmd(\"rm\")\": \"cmd(\"rm\")\" is not a function name "
+                       "([a-z_][a-zA-Z0-9_]*[?!]?)");
+        assert_mfa_err(
+            "M.Run", NULL,
+            "--mfa \"M.Run\": \"Run\" is not a function name ([a-z_][a-zA-Z0-9_]*[?!]?)");
+        assert_mfa_err(
+            "M.f?x", NULL,
+            "--mfa \"M.f?x\": \"f?x\" is not a function name ([a-z_][a-zA-Z0-9_]*[?!]?)");
+        assert_mfa_err(":Erl.f", NULL,
+                       "--mfa \":Erl.f\": want Module.function or :module.function");
+        assert_mfa_err("M.f", "{\"a\": 1}", "--args: want a JSON array, got an object");
+        assert_mfa_err("M.f", "\"x\"", "--args: want a JSON array, got a string");
+        assert_mfa_err("M.f", "[1, 2", "--args: invalid JSON at offset 5: unexpected end of input");
+        assert_mfa_err("M.f", "[1, x]", "--args: invalid JSON at offset 4: unexpected character");
+        assert_mfa_err("M.f", "[1] [2]", "--args: invalid JSON at offset 4: unexpected character");
+        assert_mfa_err("M.f", "['a']", "--args: invalid JSON at offset 1: unexpected character");
+        assert_mfa_err("M.f", "[\"\\ud800\"]",
+                       "--args: argument 1: unpaired surrogate \\uD800 in a string");
+        assert_mfa_err("M.f", "[1, 1e999]",
+                       "--args: argument 2: number 1e999 is out of range for "
+                       "a float");
+}
+
+static void assert_slug(const char *expr, const char *want)
+{
+        char b[64];
+        size_t n = expr_slug(expr, b, sizeof b);
+        assert_string_equal(b, want);
+        assert_int_equal(n, strlen(want));
+}
+
+static void test_slug(void **state)
+{
+        assert_slug("LiveStream.run(\"x\")", "live-stream-run");
+        assert_slug("  :erlang.halt()", "erlang-halt");
+        assert_slug("IO.puts(1)", "io-puts");
+        assert_slug("MyApp.HTTPServer.start_link", "my-app-http-server-start-link");
+        assert_slug("Mod.valid?(x)", "mod-valid");
+        assert_slug("Mod2.run3", "mod2-run3");
+        assert_slug("\"just a string\"", "task");
+        assert_slug("", "task");
+        assert_slug("__x__", "x");
+        assert_slug("VeryLongModuleName.AnotherVeryLongSegment.yet_another_function_name()",
+                    "very-long-module-name-another-very-long");
+        char small[8];
+        assert_int_equal(expr_slug("LiveStream.run", small, sizeof small), 4);
+        assert_string_equal(small, "live");
+        /* each result is a DNS-1123 label */
+        static const char *odd[] = {"A.B", "9x", "x__y", "É.f", "_.a_", "A_B.c", NULL};
+        for (const char **p = odd; *p; p++) {
+                char b[64];
+                size_t n = expr_slug(*p, b, sizeof b);
+                assert_true(n >= 1 && n <= EXPR_SLUG_MAX);
+                assert_true(b[0] != '-' && b[n - 1] != '-');
+                for (size_t i = 0; i < n; i++)
+                        assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz0123456789-", b[i]));
+                assert_null(strstr(b, "--"));
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_check_accepts), cmocka_unit_test(test_check_rejects),
+            cmocka_unit_test(test_mfa_values),    cmocka_unit_test(test_mfa_hostile_strings),
+            cmocka_unit_test(test_mfa_errors),    cmocka_unit_test(test_slug),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
