@@ -1,0 +1,82 @@
+/* kube internals shared by kube_client.c and kube_stream.c. */
+#ifndef RELRUN_KUBE_INTERNAL_H
+#define RELRUN_KUBE_INTERNAL_H
+
+#include <curl/curl.h>
+
+#include "kube.h"
+
+#define KUBE_STREAM_MAX (16u << 20) /* one watch event or log line */
+#define KUBE_BODY_MAX   (64u << 20) /* a plain response (a big list) */
+
+struct kube_xfer;
+typedef void (*kube_xfer_done_fn)(struct kube_xfer *x);
+
+/* One HTTP transfer on the client's multi handle. */
+struct kube_xfer {
+        struct kube_client *c;
+        CURL *h;
+        struct curl_slist *hdrs;
+        char *body_out;
+        bool stream;     /* 200 bodies go to lines, not resp */
+        struct buf resp; /* non-stream body, or a stream's error body */
+        struct kube_lines lines;
+        bool paused;         /* the write callback asked libcurl to wait */
+        bool toolong;        /* a single line passed KUBE_STREAM_MAX */
+        long http;           /* status of the final response */
+        long retry_after_ms; /* -1 when absent */
+        bool done;
+        CURLcode result;
+        char errbuf[CURL_ERROR_SIZE];
+        kube_xfer_done_fn on_done; /* NULL for synchronous requests */
+        void *owner;
+        struct kube_xfer *next; /* client's list of active transfers */
+};
+
+/* Streams register a tick that starts due reconnections and drains lines. */
+struct kube_stream_ops {
+        void (*tick)(void *self, int64_t now);
+        int64_t (*next_due)(const void *self); /* ms, or INT64_MAX */
+};
+
+struct kube_stream_reg {
+        const struct kube_stream_ops *ops;
+        void *self;
+        struct kube_stream_reg *next;
+};
+
+struct kube_client {
+        CURLM *m;
+        char *base; /* scheme://host:port[/prefix], host replaced by tls-server-name */
+        struct curl_slist *connect_to;
+        unsigned char *ca, *cert, *key;
+        size_t ca_len, cert_len, key_len;
+        bool insecure;
+        char *token;
+        char *token_file;
+        char *username, *password;
+        struct kube_client_opts opts;
+        char ua[64];
+        char noproxy[512];
+        struct kube_xfer *xfers;
+        struct kube_stream_reg *streams;
+};
+
+/* Start a transfer: method, path (with query), body (copied) or NULL.
+ * stream: long-running, no total timeout. Returns NULL with e set. */
+struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, const char *path,
+                                  const char *body, bool stream, kube_xfer_done_fn on_done,
+                                  void *owner, struct err *e);
+/* Remove from the multi handle and free. NULL is a no-op. */
+void kube_xfer_free(struct kube_xfer *x);
+/* Classify a finished transfer's failure: true when worth retrying. */
+bool kube_xfer_retryable(const struct kube_xfer *x);
+/* Describe a finished, failed transfer into e ("what: ..."). */
+int kube_xfer_err(const struct kube_xfer *x, const char *what, struct err *e);
+/* Backoff for the attempt'th retry (0-based), jittered. */
+long kube_backoff_ms(const struct kube_client *c, int attempt);
+
+void kube_stream_register(struct kube_client *c, const struct kube_stream_ops *ops, void *self);
+void kube_stream_unregister(struct kube_client *c, void *self);
+
+#endif
