@@ -224,8 +224,8 @@ static int b64_val(unsigned char c)
 
 /* Decode standard, padded base64. Whitespace is skipped (YAML folds a wrapped
  * scalar's line breaks into spaces); anything else outside the alphabet, bad
- * padding, data after padding or a length that is not a multiple of 4 is an
- * error. Returns 0 with a new buffer, -1 on bad input (errno EINVAL) or no
+ * padding, data after padding, non-zero padding bits or a length that is not a
+ * multiple of 4 is an error. Returns 0 with a new buffer, -1 on bad input (errno EINVAL) or no
  * memory. */
 static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
 {
@@ -250,6 +250,9 @@ static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *outl
                         v[q++] = (unsigned)d;
                 }
                 if (q == 4) {
+                        /* Canonical only: the bits padding drops must be 0. */
+                        if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
+                                goto bad;
                         unsigned w = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
                         o[len++] = (unsigned char)(w >> 16);
                         if (pad < 2)
