@@ -254,6 +254,56 @@ static void merge_current_context_from_first_that_sets_it(void **state)
         assert_null(f->r->token);
 }
 
+static void yaml_merge_keys(void **state)
+{
+        struct fx *f = *state;
+        f->o.kubeconfig = put(f, "config",
+                              "current-context: c\n"
+                              "base: &base {cluster: k, namespace: shared-ns}\n"
+                              "contexts:\n"
+                              "- name: c\n"
+                              "  context:\n"
+                              "    <<: *base\n"
+                              "    user: u\n"
+                              "    namespace: own-ns\n"
+                              "- name: d\n"
+                              "  context: {<<: [*base]}\n"
+                              "clusters: [{name: k, cluster: {server: https://k}}]\n"
+                              "users: [{name: u, user: {token: t}}]\n");
+        assert_int_equal(load(f), 0);
+        assert_string_equal(f->r->server, "https://k");
+        assert_string_equal(f->r->namespace_, "own-ns"); /* explicit key wins */
+        assert_string_equal(f->r->token, "t");
+        f->o.context = "d";
+        assert_int_equal(load(f), 0);
+        assert_string_equal(f->r->namespace_, "shared-ns");
+        assert_null(f->r->user);
+}
+
+static void many_entries_load_fast(void **state)
+{
+        struct fx *f = *state;
+        /* 50k users: a pairwise duplicate check would take seconds. */
+        size_t cap = 4u << 20, len = 0;
+        char *cfg = malloc(cap);
+        len += (size_t)snprintf(cfg, cap,
+                                "current-context: c\n"
+                                "contexts: [{name: c, context: {cluster: k, user: u49999}}]\n"
+                                "clusters: [{name: k, cluster: {server: https://k}}]\n"
+                                "users:\n");
+        for (int i = 0; i < 50000; i++)
+                len += (size_t)snprintf(cfg + len, cap - len, "- {name: u%d, user: {token: t%d}}\n",
+                                        i, i);
+        f->o.kubeconfig = put(f, "config", cfg);
+        assert_int_equal(load(f), 0);
+        assert_string_equal(f->r->token, "t49999");
+        /* The same with a repeat is rejected, naming the later entry. */
+        snprintf(cfg + len, cap - len, "- {name: u7, user: {}}\n");
+        put(f, "config", cfg);
+        expect_fail(f, "line 50005, column 3: duplicate user name \"u7\"");
+        free(cfg);
+}
+
 static void kubeconfig_flag_missing_file(void **state)
 {
         struct fx *f = *state;
@@ -564,6 +614,15 @@ static void in_cluster(void **state)
         f->o.env_service_port = "6443";
         assert_int_equal(load(f), 0);
         assert_string_equal(f->r->server, "https://[fd00:10:96::1]:6443");
+
+        /* An empty kubeconfig does not stop the in-cluster fallback ... */
+        put(f, "nohome/.kube/config", "# nothing yet\n");
+        assert_int_equal(load(f), 0);
+        assert_true(f->r->in_cluster);
+        /* ... unless a --context asks for one from it. */
+        f->o.context = "dev";
+        expect_fail(f, "context \"dev\" not found");
+        f->o.context = NULL;
 
         /* A kubeconfig wins over in-cluster. */
         put(f, "nohome/.kube/config", basic_config);
@@ -957,6 +1016,8 @@ int main(void)
             T(kubeconfig_flag_beats_env),
             T(merge_first_wins),
             T(merge_current_context_from_first_that_sets_it),
+            T(yaml_merge_keys),
+            T(many_entries_load_fast),
             T(kubeconfig_flag_missing_file),
             T(env_only_missing_files),
             T(nothing_at_all),

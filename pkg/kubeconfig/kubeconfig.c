@@ -396,19 +396,51 @@ static bool node_is_null(const yaml_node_t *n)
 }
 
 /* The value of key in map, NULL when absent or null. */
-static yaml_node_t *map_get(struct kc_doc *d, yaml_node_t *map, const char *key)
+/* Look key up in map, then in the maps merged into it with "<<" (YAML 1.1
+ * merge keys, which kubectl's YAML reader honours; explicit keys win).
+ * *budget bounds the maps visited, since aliases can make merges exponential. */
+static yaml_node_t *map_find(struct kc_doc *d, yaml_node_t *map, const char *key, int depth,
+                             int *budget)
 {
-        if (!map || map->type != YAML_MAPPING_NODE)
+        if (!map || map->type != YAML_MAPPING_NODE || depth > 8 || --*budget < 0)
                 return NULL;
+        yaml_node_t *merge = NULL;
         for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
              p++) {
                 yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
-                if (!k || k->type != YAML_SCALAR_NODE || strcmp((char *)k->data.scalar.value, key))
+                if (!k || k->type != YAML_SCALAR_NODE)
                         continue;
                 yaml_node_t *v = yaml_document_get_node(&d->doc, p->value);
+                if (!strcmp((char *)k->data.scalar.value, "<<") &&
+                    k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+                        merge = v;
+                        continue;
+                }
+                if (strcmp((char *)k->data.scalar.value, key))
+                        continue;
                 return v && !node_is_null(v) ? v : NULL;
         }
+        if (!merge)
+                return NULL;
+        if (merge->type == YAML_MAPPING_NODE)
+                return map_find(d, merge, key, depth + 1, budget);
+        if (merge->type != YAML_SEQUENCE_NODE)
+                return NULL;
+        for (yaml_node_item_t *it = merge->data.sequence.items.start;
+             it < merge->data.sequence.items.top; it++) {
+                yaml_node_t *v =
+                    map_find(d, yaml_document_get_node(&d->doc, *it), key, depth + 1, budget);
+                if (v)
+                        return v;
+        }
         return NULL;
+}
+
+/* The value of key in map, NULL when absent or null. */
+static yaml_node_t *map_get(struct kc_doc *d, yaml_node_t *map, const char *key)
+{
+        int budget = 64;
+        return map_find(d, map, key, 0, &budget);
 }
 
 /* A string field: *out is borrowed from the document, NULL when absent.
@@ -493,6 +525,43 @@ static void set_fini(struct kc_set *s)
 static const char *const kc_lists[][2] = {
     {"clusters", "cluster"}, {"contexts", "context"}, {"users", "user"}};
 
+struct kc_named {
+        const char *name;
+        size_t idx;
+        yaml_node_t *item;
+};
+
+static int named_cmp(const void *a, const void *b)
+{
+        const struct kc_named *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* kubectl rejects a name repeated within one file. Sorted, not pairwise, so a
+ * generated file with many entries cannot stall us. */
+static int check_duplicates(struct kc_doc *d, yaml_node_t *seq, const char *what, struct err *e)
+{
+        size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+        if (n < 2)
+                return 0;
+        struct kc_named *v = calloc(n, sizeof *v);
+        if (!v)
+                return err_sys(e, ERR_SOFTWARE, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                v[i].item = seq_item(d, seq, &seq->data.sequence.items.start[i]);
+                v[i].idx = i;
+                (void)get_str(d, v[i].item, "name", "", &v[i].name, NULL);
+        }
+        qsort(v, n, sizeof *v, named_cmp);
+        int rc = 0;
+        for (size_t i = 1; i < n && !rc; i++)
+                if (!strcmp(v[i - 1].name, v[i].name))
+                        rc = at(e, d, v[i].item, "duplicate %s name \"%.200s\"", what, v[i].name);
+        free(v);
+        return rc;
+}
+
 /* kubectl rejects a file whose named lists are malformed, used or not. */
 static int validate_doc(struct kc_doc *d, struct err *e)
 {
@@ -522,15 +591,9 @@ static int validate_doc(struct kc_doc *d, struct err *e)
                         snprintf(of, sizeof of, "%s \"%.200s\"", kc_lists[l][1], name);
                         if (get_typed(d, item, kc_lists[l][1], of, YAML_MAPPING_NODE, &body, e) < 0)
                                 return -1;
-                        for (yaml_node_item_t *j = seq->data.sequence.items.start; j < it; j++) {
-                                const char *other = NULL;
-                                yaml_node_t *prev = seq_item(d, seq, j);
-                                (void)get_str(d, prev, "name", "", &other, NULL);
-                                if (other && !strcmp(other, name))
-                                        return at(e, d, item, "duplicate %s name \"%.200s\"",
-                                                  kc_lists[l][1], name);
-                        }
                 }
+                if (check_duplicates(d, seq, kc_lists[l][1], e) < 0)
+                        return -1;
         }
         return 0;
 }
@@ -613,7 +676,7 @@ static void set_paths(struct kc_set *s, struct buf *b)
 /* The distinct names of a list across the set, quoted, for messages. */
 static void set_names(struct kc_set *s, size_t list, struct buf *b)
 {
-        size_t count = 0;
+        size_t count = 0, seen = 0;
         for (size_t i = 0; i < s->n; i++) {
                 struct kc_doc *d = &s->docs[i];
                 yaml_node_t *seq = map_get(d, d->root, kc_lists[list][0]);
@@ -621,16 +684,20 @@ static void set_names(struct kc_set *s, size_t list, struct buf *b)
                         continue;
                 for (yaml_node_item_t *it = seq->data.sequence.items.start;
                      it < seq->data.sequence.items.top; it++) {
-                        const char *n = NULL;
-                        (void)get_str(d, seq_item(d, seq, it), "name", "", &n, NULL);
-                        struct kc_entry first;
-                        if (!n || !set_find(s, list, n, &first) ||
-                            first.item != seq_item(d, seq, it))
-                                continue; /* shadowed by an earlier file */
                         if (b->len > KC_LIST_MAX) {
                                 (void)buf_puts(b, ", ...");
                                 return;
                         }
+                        const char *n = NULL;
+                        (void)get_str(d, seq_item(d, seq, it), "name", "", &n, NULL);
+                        struct kc_entry first;
+                        if (++seen > 200) {
+                                (void)buf_puts(b, ", ...");
+                                return;
+                        }
+                        if (!n || !set_find(s, list, n, &first) ||
+                            first.item != seq_item(d, seq, it))
+                                continue; /* shadowed by an earlier file */
                         if (buf_printf(b, "%s\"%s\"", count++ ? ", " : "", n) < 0)
                                 return;
                 }
