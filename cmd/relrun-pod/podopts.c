@@ -1,0 +1,165 @@
+#include "podopts.h"
+
+#include <string.h>
+
+#include "cli.h"
+
+const char podopts_usage[] =
+    "usage: relrun-pod [options] -- EXPR\n"
+    "       relrun-pod --install DEST\n"
+    "\n"
+    "Start an Elixir/Erlang release, wait until it is up, run EXPR on it, stream\n"
+    "every log line in one format, stop the release and exit with the task's code.\n"
+    "\n"
+    "options:\n"
+    "  --release PATH         the release's bin script (default $RELRUN_RELEASE)\n"
+    "  --ready-timeout D      give up when not ready after D (default 120s); exit 124\n"
+    "  --ready-expr EXPR      also wait until EXPR is truthy on the node\n"
+    "  --log-format F         json (default), logfmt or text\n"
+    "  --app-format FMT       the app's Logger console format\n"
+    "                         (default \"$time $metadata[$level] $message\")\n"
+    "  --grace D              time the release gets to stop (default 30s), then kill\n"
+    "  --rpc script|dist      how to reach the node (default script)\n"
+    "  --termination-log PATH write the JSON result there (Kubernetes termination message)\n"
+    "  --error-exit N         exit N (1-63) when EXPR returns {:error, _}\n"
+    "  --install DEST         copy this binary to DEST (for an init container) and exit\n"
+    "  -h, --help             this text\n"
+    "      --version          print the version\n"
+    "\n"
+    "exit codes: task's own (0-63), 64 usage, 70 release failed to start or get ready,\n"
+    "75 stopped by a signal, 124 ready timeout\n";
+
+enum flag {
+        F_RELEASE,
+        F_READY_TIMEOUT,
+        F_READY_EXPR,
+        F_LOG_FORMAT,
+        F_APP_FORMAT,
+        F_GRACE,
+        F_RPC,
+        F_TERMLOG,
+        F_ERROR_EXIT,
+        F_INSTALL,
+};
+
+static const struct {
+        const char *name;
+        enum flag f;
+} flags[] = {
+    {"--release", F_RELEASE},
+    {"--ready-timeout", F_READY_TIMEOUT},
+    {"--ready-expr", F_READY_EXPR},
+    {"--log-format", F_LOG_FORMAT},
+    {"--app-format", F_APP_FORMAT},
+    {"--grace", F_GRACE},
+    {"--rpc", F_RPC},
+    {"--termination-log", F_TERMLOG},
+    {"--error-exit", F_ERROR_EXIT},
+    {"--install", F_INSTALL},
+};
+
+static int set_flag(struct podopts *o, enum flag f, const char *name, const char *v, struct err *e)
+{
+        int64_t n;
+        switch (f) {
+        case F_RELEASE: o->release = v; return 0;
+        case F_READY_EXPR: o->ready_expr = v; return 0;
+        case F_APP_FORMAT: o->app_format = v; return 0;
+        case F_TERMLOG: o->termination_log = v; return 0;
+        case F_INSTALL: o->install_dest = v; return 0;
+        case F_READY_TIMEOUT: return cli_parse_duration(name, v, &o->ready_timeout_ms, e);
+        case F_GRACE: return cli_parse_duration(name, v, &o->grace_ms, e);
+        case F_LOG_FORMAT: return logline_out_parse(v, &o->log_format, e);
+        case F_ERROR_EXIT:
+                if (cli_parse_int(name, v, 1, 63, &n, e) < 0)
+                        return -1;
+                o->error_exit = (int)n;
+                return 0;
+        case F_RPC:
+                if (strcmp(v, "script") == 0)
+                        o->rpc = PODOPTS_RPC_SCRIPT;
+                else if (strcmp(v, "dist") == 0)
+                        o->rpc = PODOPTS_RPC_DIST;
+                else
+                        return err_set(e, ERR_USAGE, "--rpc \"%s\": expected script or dist", v);
+                return 0;
+        }
+        return err_set(e, ERR_USAGE, "%s: unknown", name);
+}
+
+int podopts_parse(int argc, char **argv, const char *env_release, struct podopts *o, struct err *e)
+{
+        struct podopts r = {
+            .release = env_release && *env_release ? env_release : NULL,
+            .ready_timeout_ms = 120 * 1000,
+            .grace_ms = 30 * 1000,
+            .log_format = LOGLINE_OUT_JSON,
+            .rpc = PODOPTS_RPC_SCRIPT,
+        };
+        const char *positional = NULL;
+        int i;
+        for (i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (strcmp(a, "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                        r.help = true;
+                        continue;
+                }
+                if (strcmp(a, "--version") == 0) {
+                        r.version = true;
+                        continue;
+                }
+                if (a[0] != '-' || a[1] == '\0') {
+                        if (positional)
+                                return err_set(
+                                    e, ERR_USAGE,
+                                    "expected one expression, got a second one: \"%.60s\" "
+                                    "(quote the whole expression as one argument)",
+                                    a);
+                        positional = a;
+                        continue;
+                }
+                size_t k;
+                const char *eq = strchr(a, '=');
+                size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+                for (k = 0; k < sizeof flags / sizeof flags[0]; k++)
+                        if (strlen(flags[k].name) == nl && strncmp(a, flags[k].name, nl) == 0)
+                                break;
+                if (k == sizeof flags / sizeof flags[0])
+                        return err_set(e, ERR_USAGE, "unknown option \"%.*s\" (see --help)",
+                                       (int)nl, a);
+                const char *v;
+                if (eq) {
+                        v = eq + 1;
+                } else {
+                        if (i + 1 >= argc)
+                                return err_set(e, ERR_USAGE, "%s: needs a value", flags[k].name);
+                        v = argv[++i];
+                }
+                if (set_flag(&r, flags[k].f, flags[k].name, v, e) < 0)
+                        return -1;
+        }
+        if (i < argc) {
+                if (positional || argc - i > 1)
+                        return err_set(e, ERR_USAGE,
+                                       "expected one expression after \"--\", got %d arguments "
+                                       "(quote the whole expression as one argument)",
+                                       argc - i + (positional ? 1 : 0));
+                positional = argv[i];
+        }
+        r.expr = positional;
+        if (!r.help && !r.version && !r.install_dest) {
+                if (!r.expr || !*r.expr)
+                        return err_set(e, ERR_USAGE,
+                                       "no expression given (relrun-pod [options] -- EXPR)");
+                if (!r.release)
+                        return err_set(e, ERR_USAGE,
+                                       "no release given: pass --release /app/bin/NAME or set "
+                                       "RELRUN_RELEASE");
+        }
+        *o = r;
+        return 0;
+}

@@ -1,0 +1,38 @@
+/* podopts: relrun-pod's command line, parsed into a struct (no printing). */
+#ifndef RELRUN_PODOPTS_H
+#define RELRUN_PODOPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "logline.h"
+
+enum podopts_rpc { PODOPTS_RPC_SCRIPT, PODOPTS_RPC_DIST };
+
+struct podopts {
+        const char *release;         /* path to bin/<app> */
+        const char *expr;            /* the task */
+        const char *ready_expr;      /* NULL or an expression */
+        const char *app_format;      /* NULL = Elixir's default console format */
+        const char *termination_log; /* NULL = none */
+        const char *install_dest;    /* --install DEST: copy ourselves, nothing else */
+        int64_t ready_timeout_ms;    /* default 120 s */
+        int64_t grace_ms;            /* default 30 s */
+        int error_exit;              /* 0 = {:error, _} is a success */
+        enum logline_out log_format; /* default json */
+        enum podopts_rpc rpc;
+        bool help;
+        bool version;
+};
+
+/* Parse argv (argv[0] skipped). Flags take "--flag value" or "--flag=value";
+ * the expression is the one argument after "--" or the only positional one.
+ * env_release is $RELRUN_RELEASE (default for --release), may be NULL.
+ * ERR_USAGE with a message naming the flag on error. Strings point into argv. */
+int podopts_parse(int argc, char **argv, const char *env_release, struct podopts *o, struct err *e);
+
+/* The --help text. */
+extern const char podopts_usage[];
+
+#endif

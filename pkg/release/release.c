@@ -1,0 +1,211 @@
+#include "release.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int release_base64_encode(const void *src, size_t n, struct buf *out)
+{
+        const unsigned char *p = src;
+        char q[4];
+        for (size_t i = 0; i < n; i += 3) {
+                unsigned v = (unsigned)p[i] << 16;
+                if (i + 1 < n)
+                        v |= (unsigned)p[i + 1] << 8;
+                if (i + 2 < n)
+                        v |= p[i + 2];
+                q[0] = b64[(v >> 18) & 63];
+                q[1] = b64[(v >> 12) & 63];
+                q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+                q[3] = i + 2 < n ? b64[v & 63] : '=';
+                if (buf_append(out, q, 4) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int release_base64_decode(const char *s, size_t n, struct buf *out)
+{
+        if (n % 4)
+                return -1;
+        for (size_t i = 0; i < n; i += 4) {
+                unsigned v = 0;
+                int pad = 0;
+                for (int j = 0; j < 4; j++) {
+                        char c = s[i + j];
+                        const char *at = c ? strchr(b64, c) : NULL;
+                        if (c == '=' && i + 4 == n && j >= 2) {
+                                pad++;
+                                v <<= 6;
+                                continue;
+                        }
+                        if (!at || pad)
+                                return -1;
+                        v = (v << 6) | (unsigned)(at - b64);
+                }
+                char bytes[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
+                if (buf_append(out, bytes, (size_t)(3 - pad)) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* The expressions travel base64-encoded, so no quoting or interpolation of
+ * the user's text can happen in the wrapper, and syntax errors are reported
+ * against the user's own text. */
+int release_rpc_expr(const struct release_call *c, struct buf *out)
+{
+        int r = buf_printf(
+            out,
+            "relrun_gl = Process.group_leader(); "
+            "relrun_deadline = System.monotonic_time(:millisecond) + %lld; "
+            "relrun_eval = fn b64 -> elem(Code.eval_string(Base.decode64!(b64)), 0) end; ",
+            (long long)c->ready_timeout_ms);
+        r |= buf_puts(out, "relrun_up = fn -> :init.get_status() == {:started, :started}");
+        if (c->ready_expr) {
+                r |= buf_puts(out, " and (try do relrun_eval.(\"");
+                r |= release_base64_encode(c->ready_expr, strlen(c->ready_expr), out);
+                r |= buf_puts(out,
+                              "\") not in [false, nil] rescue _ -> false catch _, _ -> false end)");
+        }
+        r |= buf_puts(out, " end; ");
+        r |= buf_puts(out, "relrun_wait = fn w -> cond do relrun_up.() -> :ok; "
+                           "System.monotonic_time(:millisecond) >= relrun_deadline -> :timeout; "
+                           "true -> Process.sleep(5); w.(w) end end; ");
+        r |= buf_printf(out,
+                        "case relrun_wait.(relrun_wait) do "
+                        ":timeout -> IO.puts(relrun_gl, \"%s not-ready\"); "
+                        ":ok -> IO.puts(relrun_gl, \"%s ready\"); "
+                        ":erlang.group_leader(Process.whereis(:user), self()); "
+                        "relrun_value = relrun_eval.(\"",
+                        c->tag, c->tag);
+        r |= release_base64_encode(c->expr, strlen(c->expr), out);
+        r |= buf_printf(
+            out,
+            "\"); "
+            ":erlang.group_leader(relrun_gl, self()); "
+            /* the task's last log lines reach the app's stdout before its result */
+            "if Code.ensure_loaded?(Logger), do: Logger.flush(); "
+            "relrun_text = inspect(relrun_value, limit: 50, printable_limit: %d); "
+            "IO.puts(relrun_gl, \"%s result \" <> "
+            "(if match?({:error, _}, relrun_value), do: \"error \", else: \"ok \") <> "
+            "Base.encode64(binary_part(relrun_text, 0, min(byte_size(relrun_text), %d)))) "
+            "end; :ok",
+            RELEASE_RETURN_MAX, c->tag, RELEASE_RETURN_MAX + 4);
+        return r ? -1 : 0;
+}
+
+/* Cut at most max bytes of s at a UTF-8 character boundary. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+        if (n <= max)
+                return n;
+        size_t i = max;
+        while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+                i--;
+        return i;
+}
+
+void release_parse_marker(const char *tag, const char *line, size_t n, struct release_marker *m)
+{
+        m->kind = RELEASE_MARK_NONE;
+        m->error_tuple = false;
+        m->truncated = false;
+        m->value[0] = '\0';
+        size_t tl = strlen(tag);
+        if (n < tl + 1 || memcmp(line, tag, tl) != 0 || line[tl] != ' ')
+                return;
+        const char *p = line + tl + 1;
+        size_t rest = n - tl - 1;
+        if (rest == 5 && memcmp(p, "ready", 5) == 0) {
+                m->kind = RELEASE_MARK_READY;
+        } else if (rest == 9 && memcmp(p, "not-ready", 9) == 0) {
+                m->kind = RELEASE_MARK_NOT_READY;
+        } else if (rest > 7 && memcmp(p, "result ", 7) == 0) {
+                p += 7;
+                rest -= 7;
+                const char *sp = memchr(p, ' ', rest);
+                if (!sp)
+                        return;
+                m->error_tuple = (size_t)(sp - p) == 5 && memcmp(p, "error", 5) == 0;
+                struct buf v;
+                buf_init(&v, RELEASE_RETURN_MAX * 2);
+                size_t bl = rest - (size_t)(sp + 1 - p);
+                if (release_base64_decode(sp + 1, bl, &v) == 0) {
+                        size_t cut = utf8_cut(buf_str(&v), v.len, RELEASE_RETURN_MAX);
+                        memcpy(m->value, buf_str(&v), cut);
+                        m->value[cut] = '\0';
+                        m->truncated = cut < v.len;
+                }
+                buf_fini(&v);
+                m->kind = RELEASE_MARK_RESULT;
+        }
+}
+
+void release_node_name(const char *release_path, char *out, size_t n)
+{
+        const char *node = getenv("RELEASE_NODE");
+        const char *name;
+        size_t len;
+        if (node && *node) {
+                name = node;
+                const char *at = strchr(node, '@');
+                len = at ? (size_t)(at - node) : strlen(node);
+        } else {
+                const char *slash = strrchr(release_path, '/');
+                name = slash ? slash + 1 : release_path;
+                len = strlen(name);
+        }
+        if (len >= n)
+                len = n - 1;
+        memcpy(out, name, len);
+        out[len] = '\0';
+}
+
+/* EPMD's PORT_PLEASE2_REQ: a 2-byte length, 122, the name; the answer starts
+ * with 119 and a result byte, 0 when the node is registered. */
+int release_epmd_registered(const char *name, struct err *e)
+{
+        const char *ps = getenv("ERL_EPMD_PORT");
+        int port = ps && *ps ? atoi(ps) : 4369;
+        size_t nl = strlen(name);
+        if (nl == 0 || nl > 255)
+                return err_set(e, ERR_SOFTWARE, "node name \"%s\": bad length", name);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return err_sys(e, ERR_SOFTWARE, "socket");
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ret = 0;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+                goto out; /* EPMD not up yet: not registered */
+        unsigned char req[260];
+        req[0] = (unsigned char)((nl + 1) >> 8);
+        req[1] = (unsigned char)(nl + 1);
+        req[2] = 122;
+        memcpy(req + 3, name, nl);
+        if (write(fd, req, nl + 3) != (ssize_t)(nl + 3))
+                goto out;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 1000) <= 0) {
+                ret = err_set(e, ERR_SOFTWARE, "epmd did not answer");
+                goto out;
+        }
+        unsigned char resp[2];
+        ssize_t r = read(fd, resp, sizeof resp);
+        if (r < 2 || resp[0] != 119) {
+                ret = r <= 0 ? 0 : err_set(e, ERR_SOFTWARE, "epmd: unexpected answer");
+                goto out;
+        }
+        ret = resp[1] == 0 ? 1 : 0;
+out:
+        close(fd);
+        return ret;
+}
