@@ -1064,9 +1064,9 @@ static int exec_parse(const char *label, const char *api, struct buf *outb,
 {
         struct kc_doc d = {0};
         int rc = -1;
-        if (!(d.label = xasprintf(e, "%s output", label)))
+        if (!(d.label = xasprintf(e, "%s: output", label)))
                 return -1;
-        /* Strip NULs so a garbled output cannot shorten what libyaml sees. */
+        /* A NUL would silently end the strings we copy out: refuse it. */
         if (memchr(buf_str(outb), '\0', outb->len)) {
                 err_set(e, ERR_CONFIG, "%s: contains a NUL byte, not an ExecCredential", d.label);
                 goto out;
