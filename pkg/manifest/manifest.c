@@ -976,7 +976,8 @@ static bool yaml_ambiguous(const char *s, size_t n)
                                       "On",    "ON",    "off",  "Off",   "OFF",   "<<",    "=",
                                       ".inf",  ".Inf",  ".INF", "-.inf", "-.Inf", "-.INF", "+.inf",
                                       "+.Inf", "+.INF", ".nan", ".NaN",  ".NAN",  NULL};
-        if (n == 0)
+        /* ":sym" is a Symbol to Ruby's Psych */
+        if (n == 0 || s[0] == ':')
                 return true;
         for (const char **w = words; *w; w++)
                 if (strlen(*w) == n && memcmp(*w, s, n) == 0)
@@ -1028,6 +1029,10 @@ static int emit_string(struct emit *m, const char *s, size_t n)
 {
         if (yaml_ambiguous(s, n))
                 return emit_scalar(m, s, n, YAML_SINGLE_QUOTED_SCALAR_STYLE, false);
+        /* U+0085, U+2028 and U+2029 are line breaks to a YAML 1.1 reader */
+        if (memmem(s, n, "\xc2\x85", 2) || memmem(s, n, "\xe2\x80\xa8", 3) ||
+            memmem(s, n, "\xe2\x80\xa9", 3))
+                return emit_scalar(m, s, n, YAML_DOUBLE_QUOTED_SCALAR_STYLE, false);
         if (memchr(s, '\n', n)) /* libyaml falls back to double quotes if inexact */
                 return emit_scalar(m, s, n, YAML_LITERAL_SCALAR_STYLE, false);
         return emit_scalar(m, s, n, YAML_ANY_SCALAR_STYLE, true);
