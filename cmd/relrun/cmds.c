@@ -1,0 +1,441 @@
+/* relrun: the subcommands. Each returns the process exit code and leaves a
+ * message in e when relrun itself failed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "kubeconfig.h"
+#include "relrun.h"
+
+int cmd_run(const struct opts *o, struct err *e);
+int cmd_render(const struct opts *o, struct err *e);
+int cmd_logs(const struct opts *o, struct err *e);
+int cmd_wait(const struct opts *o, struct err *e);
+int cmd_list(const struct opts *o, struct err *e);
+int cmd_cancel(const struct opts *o, struct err *e);
+int cmd_version(const struct opts *o, struct err *e);
+
+struct conn {
+        struct kubeconfig_rest *rest;
+        struct kube_client *c;
+        const char *ns;
+};
+
+static int conn_open(const struct opts *o, struct conn *k, struct err *e)
+{
+        memset(k, 0, sizeof *k);
+        struct kubeconfig_opts ko = {0};
+        ko.kubeconfig = o->kubeconfig;
+        ko.context = o->context;
+        ko.namespace_ = o->namespace_;
+        if (kubeconfig_load(&ko, &k->rest, e) < 0)
+                return -1;
+        struct kube_client_opts co = {0};
+        if (o->request_timeout_ms > 0)
+                co.request_timeout_ms = (long)o->request_timeout_ms;
+        else if (o->request_timeout_ms == 0)
+                co.request_timeout_ms = 24L * 3600 * 1000;
+        if (kube_client_new(k->rest, &co, &k->c, e) < 0) {
+                kubeconfig_rest_free(k->rest);
+                k->rest = NULL;
+                return -1;
+        }
+        k->ns = k->rest->namespace_ && k->rest->namespace_[0] ? k->rest->namespace_ : "default";
+        return 0;
+}
+
+static void conn_close(struct conn *k)
+{
+        kube_client_free(k->c);
+        kubeconfig_rest_free(k->rest);
+}
+
+static int fail(struct err *e)
+{
+        return e->code ? e->code : ERR_SOFTWARE;
+}
+
+static bool use_color(void)
+{
+        const char *term = getenv("TERM");
+        return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
+}
+
+static void follow_defaults(const struct opts *o, const struct conn *k, const char *job,
+                            struct follow_opts *fo)
+{
+        memset(fo, 0, sizeof *fo);
+        fo->namespace_ = k->ns;
+        fo->job = job;
+        fo->tty = isatty(STDERR_FILENO);
+        fo->render.json = o->output && !strcmp(o->output, "json");
+        fo->render.color = !fo->render.json && use_color();
+        fo->boot_retries = o->boot_retries;
+}
+
+static void jobs_path(struct buf *b, const char *ns)
+{
+        buf_puts(b, "/apis/batch/v1/namespaces/");
+        kube_query_escape(b, ns);
+        buf_puts(b, "/jobs");
+}
+
+/* ---- run / render ------------------------------------------------------ */
+
+int cmd_render(const struct opts *o, struct err *e)
+{
+        char *expr = NULL, *text = NULL;
+        struct json_object *job = NULL;
+        int rc = -1;
+        if (o->output && strcmp(o->output, "yaml") && strcmp(o->output, "json")) {
+                err_set(e, ERR_USAGE, "render: -o \"%s\": expected yaml or json", o->output);
+                goto out;
+        }
+        if (job_expr(o, &expr, e) < 0 || job_build(o, expr, o->namespace_, &job, e) < 0 ||
+            job_format(job, o->output ? o->output : "yaml", &text, e) < 0)
+                goto out;
+        fputs(text, stdout);
+        rc = 0;
+out:
+        free(expr);
+        free(text);
+        json_object_put(job);
+        return rc < 0 ? fail(e) : 0;
+}
+
+int cmd_run(const struct opts *o, struct err *e)
+{
+        char *expr = NULL;
+        struct json_object *job = NULL, *created = NULL;
+        struct conn k = {0};
+        struct buf path;
+        buf_init(&path, 4096);
+        int rc = -1;
+        if (o->output && strcmp(o->output, "json") && strcmp(o->output, "text")) {
+                err_set(e, ERR_USAGE, "run: -o \"%s\": expected json or text", o->output);
+                goto out;
+        }
+        if (job_expr(o, &expr, e) < 0)
+                goto out;
+        if (conn_open(o, &k, e) < 0)
+                goto out;
+        if (job_build(o, expr, k.ns, &job, e) < 0)
+                goto out;
+        jobs_path(&path, k.ns);
+        if (kube_request(k.c, "POST", buf_str(&path),
+                         json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN), "create jobs",
+                         &created, NULL, e) < 0)
+                goto out;
+        struct json_object *md, *nm;
+        if (!created || !json_object_object_get_ex(created, "metadata", &md) ||
+            !json_object_object_get_ex(md, "name", &nm)) {
+                err_set(e, ERR_UNAVAILABLE, "create jobs: the API returned no job name");
+                goto out;
+        }
+        const char *name = json_object_get_string(nm);
+        if (o->detach) {
+                printf("%s\n", name);
+                rc = 0;
+                goto out;
+        }
+        fprintf(stderr, "relrun: job/%s created in namespace %s\n", name, k.ns);
+        struct follow_opts fo;
+        follow_defaults(o, &k, name, &fo);
+        fo.logs = true;
+        fo.summary = true;
+        rc = follow_job(k.c, &fo, e);
+        if (e->msg[0])
+                err_prefix(e, "job/%s", name);
+        else
+                err_clear(e);
+out:
+        free(expr);
+        json_object_put(job);
+        json_object_put(created);
+        buf_fini(&path);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : rc;
+}
+
+/* ---- logs / wait ------------------------------------------------------- */
+
+static int print_log(void *ud, const struct kube_ts *ts, const char *line, size_t len)
+{
+        (void)ts;
+        render_line(ud, line, len, stdout);
+        return 0;
+}
+
+/* The newest pod of a Job. */
+static int newest_pod(struct conn *k, const char *job, char *name, size_t n, struct err *e)
+{
+        struct buf p;
+        buf_init(&p, 4096);
+        buf_puts(&p, "/api/v1/namespaces/");
+        kube_query_escape(&p, k->ns);
+        buf_puts(&p, "/pods?labelSelector=");
+        struct buf sel;
+        buf_init(&sel, 1024);
+        buf_printf(&sel, "batch.kubernetes.io/job-name=%s", job);
+        kube_query_escape(&p, buf_str(&sel));
+        buf_fini(&sel);
+        struct json_object *list = NULL, *items;
+        int rc = kube_request(k->c, "GET", buf_str(&p), NULL, "list pods", &list, NULL, e);
+        buf_fini(&p);
+        if (rc < 0)
+                return -1;
+        const char *best = NULL;
+        struct kube_ts best_ts = {0, 0};
+        if (list && json_object_object_get_ex(list, "items", &items)) {
+                for (size_t i = 0; i < json_object_array_length(items); i++) {
+                        struct json_object *it = json_object_array_get_idx(items, i), *md, *v;
+                        if (!json_object_object_get_ex(it, "metadata", &md) ||
+                            !json_object_object_get_ex(md, "name", &v))
+                                continue;
+                        const char *nm = json_object_get_string(v);
+                        struct kube_ts ts = {0, 0};
+                        if (json_object_object_get_ex(md, "creationTimestamp", &v))
+                                kube_ts_parse(json_object_get_string(v),
+                                              (size_t)json_object_get_string_len(v), &ts);
+                        if (!best || kube_ts_cmp(&ts, &best_ts) > 0) {
+                                best = nm;
+                                best_ts = ts;
+                        }
+                }
+        }
+        if (best)
+                snprintf(name, n, "%s", best);
+        json_object_put(list);
+        if (!best)
+                return err_set(e, ERR_USAGE, "logs: no pods found for job \"%s\" in namespace %s",
+                               job, k->ns);
+        return 0;
+}
+
+static int job_exists(struct conn *k, const char *job, const char *what, struct err *e)
+{
+        struct buf p;
+        buf_init(&p, 4096);
+        jobs_path(&p, k->ns);
+        buf_putc(&p, '/');
+        kube_query_escape(&p, job);
+        int rc = kube_request(k->c, "GET", buf_str(&p), NULL, what, NULL, NULL, e);
+        buf_fini(&p);
+        return rc;
+}
+
+int cmd_logs(const struct opts *o, struct err *e)
+{
+        struct conn k;
+        const char *job = o->pos[0];
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        int rc = -1;
+        struct follow_opts fo;
+        follow_defaults(o, &k, job, &fo);
+        if (job_exists(&k, job, "get job", e) < 0)
+                goto out;
+        if (o->follow) {
+                fo.logs = true;
+                fo.tty = false;
+                follow_job(k.c, &fo, e);
+                rc = e->msg[0] ? -1 : 0;
+                goto out;
+        }
+        char pod[256];
+        if (newest_pod(&k, job, pod, sizeof pod, e) < 0)
+                goto out;
+        struct kube_logs *l;
+        if (kube_logs_new(k.c, k.ns, pod, "task", false, print_log, &fo.render, &l, e) < 0)
+                goto out;
+        struct err le;
+        err_clear(&le);
+        while (!kube_logs_done(l, &le) && !relrun_interrupted)
+                if (kube_client_poll(k.c, 250, e) < 0)
+                        break;
+        kube_logs_free(l);
+        if (le.code) {
+                *e = le;
+                goto out;
+        }
+        rc = 0;
+out:
+        conn_close(&k);
+        return rc < 0 ? fail(e) : rc;
+}
+
+int cmd_wait(const struct opts *o, struct err *e)
+{
+        struct conn k;
+        const char *job = o->pos[0];
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        int rc = -1;
+        if (job_exists(&k, job, "get job", e) < 0)
+                goto out;
+        struct follow_opts fo;
+        follow_defaults(o, &k, job, &fo);
+        fo.tty = false;
+        fo.summary = true;
+        fo.deadline_ms = o->timeout_ms;
+        fo.boot_retries = 1; /* the Job's own retries decide; wait for its verdict */
+        rc = follow_job(k.c, &fo, e);
+out:
+        conn_close(&k);
+        return rc < 0 ? fail(e) : rc;
+}
+
+/* ---- list / cancel / version ---------------------------------------------- */
+
+static const char *job_status(struct json_object *job)
+{
+        struct json_object *st, *conds, *v;
+        if (!json_object_object_get_ex(job, "status", &st))
+                return "Pending";
+        if (json_object_object_get_ex(st, "conditions", &conds)) {
+                for (size_t i = 0; i < json_object_array_length(conds); i++) {
+                        struct json_object *c = json_object_array_get_idx(conds, i), *t, *s;
+                        if (json_object_object_get_ex(c, "type", &t) &&
+                            json_object_object_get_ex(c, "status", &s) &&
+                            !strcmp(json_object_get_string(s), "True")) {
+                                if (!strcmp(json_object_get_string(t), "Complete"))
+                                        return "Complete";
+                                if (!strcmp(json_object_get_string(t), "Failed"))
+                                        return "Failed";
+                        }
+                }
+        }
+        if (json_object_object_get_ex(st, "active", &v) && json_object_get_int(v) > 0)
+                return "Running";
+        return "Pending";
+}
+
+static void age(const char *created, char *out, size_t n)
+{
+        struct kube_ts ts;
+        if (!created || kube_ts_parse(created, strlen(created), &ts) < 0) {
+                snprintf(out, n, "<unknown>");
+                return;
+        }
+        long long d = (long long)time(NULL) - ts.sec;
+        if (d < 0)
+                d = 0;
+        if (d < 120)
+                snprintf(out, n, "%llds", d);
+        else if (d < 7200)
+                snprintf(out, n, "%lldm", d / 60);
+        else if (d < 172800)
+                snprintf(out, n, "%lldh", d / 3600);
+        else
+                snprintf(out, n, "%lldd", d / 86400);
+}
+
+int cmd_list(const struct opts *o, struct err *e)
+{
+        struct conn k;
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        struct buf p;
+        buf_init(&p, 4096);
+        jobs_path(&p, k.ns);
+        buf_puts(&p, "?labelSelector=");
+        kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
+        struct json_object *list = NULL, *items;
+        int rc = -1;
+        char *text = NULL;
+        if (kube_request(k.c, "GET", buf_str(&p), NULL, "list jobs", &list, NULL, e) < 0)
+                goto out;
+        if (o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"))) {
+                if (job_format(list, o->output, &text, e) < 0)
+                        goto out;
+                fputs(text, stdout);
+                rc = 0;
+                goto out;
+        }
+        bool names = o->output && !strcmp(o->output, "name");
+        if (!list || !json_object_object_get_ex(list, "items", &items) ||
+            !json_object_array_length(items)) {
+                if (!names)
+                        fprintf(stderr, "No relrun jobs found in %s namespace.\n", k.ns);
+                rc = 0;
+                goto out;
+        }
+        if (!names)
+                printf("%-48s %-9s %-6s %s\n", "NAME", "STATUS", "AGE", "EXPRESSION");
+        for (size_t i = 0; i < json_object_array_length(items); i++) {
+                struct json_object *j = json_object_array_get_idx(items, i), *md, *v, *ann;
+                const char *name = "", *created = NULL, *expr = "";
+                if (json_object_object_get_ex(j, "metadata", &md)) {
+                        if (json_object_object_get_ex(md, "name", &v))
+                                name = json_object_get_string(v);
+                        if (json_object_object_get_ex(md, "creationTimestamp", &v))
+                                created = json_object_get_string(v);
+                        if (json_object_object_get_ex(md, "annotations", &ann) &&
+                            json_object_object_get_ex(ann, "relrun.dev/expr", &v))
+                                expr = json_object_get_string(v);
+                }
+                if (names) {
+                        printf("job.batch/%s\n", name);
+                        continue;
+                }
+                char a[32], ex[81];
+                age(created, a, sizeof a);
+                size_t n = 0;
+                for (const char *s = expr; *s && n < 80; s++)
+                        ex[n++] = (*s == '\n' || *s == '\t' || *s == '\r') ? ' ' : *s;
+                ex[n] = '\0';
+                printf("%-48s %-9s %-6s %s%s\n", name, job_status(j), a, ex,
+                       strlen(expr) > 80 ? "..." : "");
+        }
+        rc = 0;
+out:
+        free(text);
+        json_object_put(list);
+        buf_fini(&p);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : 0;
+}
+
+int cmd_cancel(const struct opts *o, struct err *e)
+{
+        struct conn k;
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        const char *job = o->pos[0];
+        /* batch/v1 orphans the pods unless the policy is explicit. */
+        const char *policy = !strcmp(o->cascade, "foreground") ? "Foreground" : "Background";
+        struct buf p, body;
+        buf_init(&p, 4096);
+        buf_init(&body, 256);
+        jobs_path(&p, k.ns);
+        buf_putc(&p, '/');
+        kube_query_escape(&p, job);
+        buf_printf(&p, "?propagationPolicy=%s", policy);
+        buf_printf(
+            &body,
+            "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":\"%s\"}",
+            policy);
+        int rc =
+            kube_request(k.c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL, NULL, e);
+        if (rc == 0)
+                printf("job.batch/%s deleted\n", job);
+        buf_fini(&p);
+        buf_fini(&body);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : 0;
+}
+
+int cmd_version(const struct opts *o, struct err *e)
+{
+        (void)e;
+        curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+        if (o->output && !strcmp(o->output, "json"))
+                printf("{\"relrun\":\"%s\",\"libcurl\":\"%s\"}\n", RELRUN_VERSION, v->version);
+        else
+                printf("relrun %s (libcurl %s)\n", RELRUN_VERSION, v->version);
+        return 0;
+}

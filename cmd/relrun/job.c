@@ -1,0 +1,88 @@
+/* relrun: the Job of a run — options to pkg/manifest, the expression from
+ * EXPR or --mfa/--args (pkg/expr). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr.h"
+#include "manifest.h"
+#include "relrun.h"
+
+int job_expr(const struct opts *o, char **out, struct err *e)
+{
+        if (o->mfa) {
+                if (o->n_pos)
+                        return err_set(e, ERR_USAGE, "give either EXPR or --mfa/--args, not both");
+                return expr_from_mfa(o->mfa, o->args, out, e);
+        }
+        if (o->args)
+                return err_set(e, ERR_USAGE, "--args needs --mfa Module.function");
+        if (!o->n_pos)
+                return err_set(e, ERR_USAGE,
+                               "%s: no expression given (relrun %s [flags] EXPR, or --mfa M.f "
+                               "--args JSON)",
+                               opts_cmd_name(o->cmd), opts_cmd_name(o->cmd));
+        if (expr_check(o->pos[0], e) < 0)
+                return -1;
+        char *s = strdup(o->pos[0]);
+        if (!s)
+                return err_set(e, ERR_SOFTWARE, "out of memory");
+        *out = s;
+        return 0;
+}
+
+static long secs(int64_t ms)
+{
+        return ms <= 0 ? 0 : (long)((ms + 999) / 1000);
+}
+
+int job_build(const struct opts *o, const char *expr, const char *namespace_,
+              struct json_object **out, struct err *e)
+{
+        if (!o->image)
+                return err_set(e, ERR_USAGE, "%s: --image is required (or set RELRUN_IMAGE)",
+                               opts_cmd_name(o->cmd));
+        if (!o->release)
+                return err_set(e, ERR_USAGE,
+                               "%s: --release is required, e.g. --release /app/bin/my_app (or set "
+                               "RELRUN_RELEASE)",
+                               opts_cmd_name(o->cmd));
+        struct manifest_job_opts m;
+        manifest_job_opts_init(&m);
+        m.image = o->image;
+        m.release = o->release;
+        m.expr = expr;
+        m.namespace_ = namespace_;
+        m.env = o->n_env ? o->env : NULL;
+        m.env_from_secrets = o->n_env_from_secret ? o->env_from_secret : NULL;
+        m.cookie_secret = o->cookie_secret;
+        m.cpu = o->cpu;
+        m.memory = o->memory;
+        m.service_account = o->service_account;
+        m.active_deadline_seconds = secs(o->timeout_ms);
+        m.backoff_limit = (int)o->backoff_limit;
+        m.boot_retries = (int)o->boot_retries;
+        m.ttl_seconds = o->ttl_ms < 0 ? -1 : (long)(o->ttl_ms / 1000);
+        m.inject = !strcmp(o->inject, "none") ? MANIFEST_INJECT_NONE : MANIFEST_INJECT_INIT;
+        m.pod_image = o->pod_image;
+        m.log_format = o->log_format;
+        m.ready_timeout_seconds = secs(o->ready_timeout_ms);
+        m.grace_seconds = secs(o->grace_ms);
+        m.rpc = o->rpc;
+        m.error_exit = (int)o->error_exit;
+        return manifest_job_new(&m, out, e);
+}
+
+int job_format(struct json_object *obj, const char *format, char **out, struct err *e)
+{
+        struct buf b;
+        buf_init(&b, 64u << 20);
+        int rc = format && !strcmp(format, "json") ? manifest_to_json(obj, true, &b, e)
+                                                   : manifest_to_yaml(obj, &b, e);
+        if (rc < 0) {
+                buf_fini(&b);
+                return -1;
+        }
+        *out = buf_detach(&b);
+        return 0;
+}

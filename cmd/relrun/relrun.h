@@ -1,0 +1,111 @@
+/* relrun: the coordinator's internal interfaces (cmd/relrun only). */
+#ifndef RELRUN_RELRUN_H
+#define RELRUN_RELRUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "err.h"
+#include "kube.h"
+
+enum relrun_cmd {
+        CMD_NONE,
+        CMD_RUN,
+        CMD_RENDER,
+        CMD_LOGS,
+        CMD_WAIT,
+        CMD_LIST,
+        CMD_CANCEL,
+        CMD_VERSION,
+        CMD_HELP,
+};
+
+#define OPTS_MAX_LIST 64
+
+/* Everything the command line says; strings borrow argv. */
+struct opts {
+        enum relrun_cmd cmd;
+        bool help;
+        /* global, kubectl-compatible */
+        const char *namespace_;
+        const char *context;
+        const char *kubeconfig;
+        const char *output; /* NULL, "json", "yaml", "wide", "name" */
+        int64_t request_timeout_ms;
+        /* run / render */
+        const char *image;
+        const char *release;
+        const char *mfa;
+        const char *args;
+        const char *env[OPTS_MAX_LIST + 1];
+        size_t n_env;
+        const char *env_from_secret[OPTS_MAX_LIST + 1];
+        size_t n_env_from_secret;
+        const char *cookie_secret;
+        const char *cpu;
+        const char *memory;
+        const char *service_account;
+        int64_t timeout_ms; /* --timeout: run's activeDeadlineSeconds, wait's deadline */
+        int64_t backoff_limit;
+        int64_t boot_retries;
+        int64_t ttl_ms; /* -1 unset */
+        bool detach;
+        const char *inject; /* "init" | "none" */
+        const char *pod_image;
+        int64_t error_exit;
+        int64_t ready_timeout_ms;
+        int64_t grace_ms;
+        const char *rpc;
+        const char *log_format;
+        /* logs / cancel */
+        bool follow;
+        const char *cascade; /* background | foreground */
+        /* positional */
+        const char *pos[8];
+        size_t n_pos;
+};
+
+/* args.c: parse argv into o. Returns 0, or -1 with ERR_USAGE. */
+int opts_parse(int argc, char **argv, struct opts *o, struct err *e);
+/* Print the help of cmd (CMD_NONE: the overview) to f. */
+void opts_help(enum relrun_cmd cmd, FILE *f);
+const char *opts_cmd_name(enum relrun_cmd cmd);
+
+/* job.c: the Job for a run, from options and the expression. */
+int job_build(const struct opts *o, const char *expr, const char *namespace_,
+              struct json_object **out, struct err *e);
+/* Text of obj as "json" or "yaml" into a new heap string. */
+int job_format(struct json_object *obj, const char *format, char **out, struct err *e);
+/* The expression of a run/render: the positional EXPR or --mfa/--args. *out
+ * is a new string. ERR_USAGE for a bad or missing expression. */
+int job_expr(const struct opts *o, char **out, struct err *e);
+
+/* render.c: one pod log line for people or machines. */
+struct render {
+        bool json;  /* pass lines through unchanged */
+        bool color; /* ANSI colours */
+};
+void render_line(const struct render *r, const char *line, size_t len, FILE *out);
+
+/* follow.c: follow a Job until it ends. */
+struct follow_opts {
+        const char *namespace_;
+        const char *job;
+        bool logs;    /* stream the task's logs to stdout */
+        bool summary; /* one-line summary on stderr */
+        bool tty;     /* stderr is a terminal: show the pending phase */
+        struct render render;
+        int64_t deadline_ms; /* 0: none (wait --timeout) */
+        int64_t boot_retries;
+};
+/* Returns the exit code for the run (DESIGN table); writes a message to e on
+ * failures of relrun itself (its code is the return value then). */
+int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *e);
+
+/* Set by the signal handler; the loops stop following. */
+extern volatile int relrun_interrupted;
+
+#endif
