@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expr.h"
 #include "manifest.h"
 
 #define LIST_MAX 32
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
             {"time-zone", 1, 0, 'z'},
             {"output", 1, 0, 'o'},
             {"retry-on-disruption", 0, 0, 'D'},
+            {"mfa", 1, 0, 'm'},
+            {"args", 1, 0, 'a'},
             {0, 0, 0, 0},
         };
         struct manifest_job_opts o;
@@ -56,7 +59,7 @@ int main(int argc, char **argv)
         const char *env[LIST_MAX] = {0}, *from[LIST_MAX] = {0}, *labels[LIST_MAX] = {0},
                    *annots[LIST_MAX] = {0};
         size_t nenv = 0, nfrom = 0, nlabels = 0, nannots = 0;
-        const char *output = "json";
+        const char *output = "json", *mfa = NULL, *args = NULL;
         o.env = env;
         o.env_from_secrets = from;
         o.labels = labels;
@@ -93,17 +96,33 @@ int main(int argc, char **argv)
                 case 'z': c.time_zone = optarg; break;
                 case 'o': output = optarg; break;
                 case 'D': o.retry_on_disruption = true; break;
+                case 'm': mfa = optarg; break;
+                case 'a': args = optarg; break;
                 default: return 64;
                 }
         }
-        if (optind != argc - 1) {
-                fprintf(stderr, "usage: manifest_dump [flags] [--cron NAME --schedule S] EXPR\n");
+        if (optind != argc - (mfa ? 0 : 1)) {
+                fprintf(stderr, "usage: manifest_dump [flags] [--cron NAME --schedule S] "
+                                "EXPR|--mfa M.f [--args JSON]\n");
                 return 64;
         }
-        o.expr = argv[optind];
-
         struct err e;
         err_clear(&e);
+        char *built = NULL;
+        if (mfa && expr_from_mfa(mfa, args, &built, &e) < 0) {
+                fprintf(stderr, "manifest_dump: %s\n", e.msg);
+                return e.code;
+        }
+        o.expr = mfa ? built : argv[optind];
+        if (strcmp(output, "expr") == 0) { /* the expression alone, NUL-free */
+                int bad = expr_check(o.expr, &e);
+                if (bad == 0)
+                        fputs(o.expr, stdout);
+                else
+                        fprintf(stderr, "manifest_dump: %s\n", e.msg);
+                free(built);
+                return bad ? e.code : 0;
+        }
         json_object *obj = NULL;
         int rc = c.name ? manifest_cronjob_new(&o, &c, &obj, &e) : manifest_job_new(&o, &obj, &e);
         struct buf b;
@@ -113,11 +132,13 @@ int main(int argc, char **argv)
                                                  : manifest_to_json(obj, true, &b, &e);
         if (rc < 0) {
                 fprintf(stderr, "manifest_dump: %s\n", e.msg);
+                free(built);
                 json_object_put(obj);
                 buf_fini(&b);
                 return e.code;
         }
         fwrite(buf_str(&b), 1, b.len, stdout);
+        free(built);
         json_object_put(obj);
         buf_fini(&b);
         return 0;

@@ -1,0 +1,228 @@
+"""Manifests checked by real tools: the upstream Kubernetes schemas (npm
+kubernetes-models, each model's .validate()), an independent YAML parser
+(npm yaml, YAML 1.1 and 1.2) reading relrun's YAML back to the same JSON, and
+Debian's elixir evaluating --mfa/--args serialisations without running any
+interpolated code.
+
+Built objects come from the test-only driver pkg/manifest/manifest_dump.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_DIR = os.path.join(HERE, "node")
+VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
+BUILD = os.environ.get("RELRUN_BUILD_DIR", os.path.join(HERE, "..", "build"))
+DUMP = os.path.join(BUILD, "pkg", "manifest", "manifest_dump")
+
+BASE = ["--image", "ghcr.io/acme/app:1.2.3", "--release", "/app/bin/my_app",
+        "--pod-image", "ghcr.io/relrun/relrun-pod:0.1.0"]
+FULL = BASE + ["-n", "streams", "--env", "FOO=bar", "--env", "EMPTY=",
+               "--env-from-secret", "app-env", "--cookie-secret", "app-cookie",
+               "--cpu", "500m", "--memory", "256Mi", "--service-account", "relrun-task",
+               "--timeout", "7200", "--boot-retries", "2", "--ttl", "3600",
+               "--log-format", "json", "--grace", "20", "--rpc", "dist", "--error-exit", "3",
+               "--label", "team=video", "--annotation", "sidecar.istio.io/inject=false"]
+TRICKY_EXPR = ('IO.puts("true: yes # no")\n'
+               '  LiveStream.run("stream-42", bitrate: 4000, tag: "\\#{x}") # ok\n')
+
+CASES = {
+    "job-minimal": BASE + ["M.f()"],
+    "job-full": FULL + ['LiveStream.run("stream-42", bitrate: 4000)'],
+    "job-inject-none": ["--image", "app:1", "--release", "/app/bin/a", "--inject", "none",
+                        "--retry-on-disruption", TRICKY_EXPR],
+    "job-yaml-words": BASE + ["--env", "A=true", "--env", "B=1", "--env", "C=0o7",
+                              "--env", "D=~", "--env", "E=", "--env", "F=: x",
+                              "--env", "G= lead", "--label", "v=1.0", "--annotation",
+                              "note=line1\nline2\n", "x(\"null\")"],
+    "cron": FULL + ["--cron", "nightly-report", "--schedule", "30 3 * * 1-5",
+                    "--time-zone", "Europe/Berlin", "Report.nightly()"],
+    "cron-macro": BASE + ["--cron", "hourly", "--schedule", "@hourly", "Report.hourly()"],
+}
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, **kw)
+
+
+class ManifestSchema(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(DUMP):
+            raise unittest.SkipTest(f"{DUMP} not built")
+        if shutil.which("node") is None:
+            raise AssertionError("node is required (Debian nodejs)")
+        if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "kubernetes-models")):
+            r = run(["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"])
+            if r.returncode != 0:
+                raise AssertionError(f"npm ci failed:\n{r.stderr}")
+        cls.tmp = tempfile.mkdtemp(prefix="relrun-manifest-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def dump(self, name, args, fmt):
+        r = run([DUMP, "-o", fmt] + args)
+        self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
+        path = os.path.join(self.tmp, f"{name}.{fmt}")
+        with open(path, "w") as f:
+            f.write(r.stdout)
+        return path
+
+    def validate(self, *paths, stdin=None):
+        return run(["node", VALIDATE, *paths], input=stdin)
+
+    def test_built_objects_pass_the_upstream_schemas(self):
+        paths = []
+        for name, args in CASES.items():
+            paths.append(self.dump(name, args, "json"))
+            paths.append(self.dump(name, args, "yaml"))
+        r = self.validate(*paths)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertEqual(r.stdout.count("\nok ") + r.stdout.startswith("ok "), len(paths),
+                         r.stdout)
+        # and the same objects as one JSON list on stdin
+        objs = [load(p) for p in paths if p.endswith(".json")]
+        r = self.validate(stdin=json.dumps(objs))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_yaml_reads_back_as_the_json(self):
+        for name, args in CASES.items():
+            with self.subTest(name):
+                j = self.dump(name, args, "json")
+                y = self.dump(name, args, "yaml")
+                r = self.validate("--same-yaml", j, y)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                obj = load(j)
+                if name == "job-yaml-words":
+                    env = {e["name"]: e.get("value")
+                           for e in obj["spec"]["template"]["spec"]["containers"][0]["env"]}
+                    self.assertEqual(env, {"A": "true", "B": "1", "C": "0o7", "D": "~", "E": "",
+                                           "F": ": x", "G": " lead"})
+
+    def test_yaml_check_can_fail(self):
+        j = os.path.join(self.tmp, "want.json")
+        y = os.path.join(self.tmp, "got.yaml")
+        with open(j, "w") as f:
+            json.dump({"a": "true", "b": "0o7"}, f)
+        for text in ("a: true\nb: '0o7'\n", "a: 'true'\nb: 0o7\n"):
+            with open(y, "w") as f:
+                f.write(text)
+            r = self.validate("--same-yaml", j, y)
+            self.assertNotEqual(r.returncode, 0, text)
+        with open(y, "w") as f:
+            f.write("a: 'true'\nb: \"0o7\"\n")
+        self.assertEqual(self.validate("--same-yaml", j, y).returncode, 0)
+
+    def test_job_shape(self):
+        obj = load(self.dump("job-full", CASES["job-full"], "json"))
+        self.assertEqual(obj["metadata"]["generateName"], "relrun-live-stream-run-")
+        c = obj["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(c["args"][-2:], ["--", 'LiveStream.run("stream-42", bitrate: 4000)'])
+        self.assertEqual(obj["spec"]["template"]["spec"]["restartPolicy"], "Never")
+        rules = obj["spec"]["podFailurePolicy"]["rules"]
+        self.assertEqual([r["action"] for r in rules], ["FailJob", "Count", "FailJob"])
+
+    def test_broken_objects_fail_validation(self):
+        good = load(self.dump("job-minimal", CASES["job-minimal"], "json"))
+        r = self.validate(stdin=json.dumps(good))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        bad = json.loads(json.dumps(good))
+        bad["spec"]["template"]["spec"]["restartPolicy"] = 7
+        r = self.validate(stdin=json.dumps(bad))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("restartPolicy", r.stderr)
+
+        bad = json.loads(json.dumps(good))
+        bad["spec"]["podFailurePolicy"]["rules"][0]["action"] = "Retry"
+        r = self.validate(stdin=json.dumps(bad))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("action", r.stderr)
+
+        bad = json.loads(json.dumps(good))
+        bad["spec"]["backoffLimit"] = "0"
+        r = self.validate(stdin=json.dumps([good, bad]))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("backoffLimit", r.stderr)
+
+    def test_usage_errors(self):
+        r = run([DUMP] + BASE + ["--memory", "12XB", "M.f()"])
+        self.assertEqual(r.returncode, 64)
+        self.assertIn('--memory "12XB": not a Kubernetes quantity', r.stderr)
+        r = run([DUMP] + BASE + ['M.f("x"'])
+        self.assertEqual(r.returncode, 64)
+        self.assertIn('expression: unclosed "(" opened at column 4', r.stderr)
+        r = run([DUMP] + BASE + ["--mfa", "M.f", "--args", '{"a": 1}'])
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("--args: want a JSON array, got an object", r.stderr)
+
+
+HOSTILE = [
+    "#{System.halt(3)}",
+    "#{File.write!(\"PWNED\", \"x\")}",
+    "\\#{x}",
+    "\\\\#{x}",
+    "back\\slash \"quoted\" 'single'",
+    "line1\nline2\r\n\ttab",
+    "ctrl \u0000 \u0001 \u001b[31m \u007f \u0085",
+    "unicode ünïcødé 🎉 \u202e bidi \u2028",
+    "brackets ( [ { << >> } ] ) ~r/x/ ?a",
+    "",
+    "#",
+    "#{",
+    "##{{}}",
+]
+
+
+@unittest.skipIf(shutil.which("elixir") is None, "elixir not installed")
+class MfaEvaluates(unittest.TestCase):
+    """The serialised calls evaluate to exactly the JSON values; no code in a
+    string runs."""
+
+    def test_hostile_strings_round_trip_in_elixir(self):
+        if not os.path.exists(DUMP):
+            self.skipTest(f"{DUMP} not built")
+        lines = []
+        for s in HOSTILE:
+            r = run([DUMP, "--mfa", "M.f", "--args", json.dumps([s]), "-o", "expr"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("\n", r.stdout)  # one line: controls are escaped
+            lines.append(r.stdout)
+        r = run([DUMP, "--mfa", "M.g", "--args",
+                 json.dumps([123456789012345678901234567890, -1.5e3, True, None,
+                             {"k": [1, "#{1+1}"], "z": {}}]), "-o", "expr"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines.append(r.stdout)
+        script = (
+            "defmodule M do\n"
+            "  def f(s), do: IO.puts(Base.encode16(s))\n"
+            "  def g(a, b, c, d, e), do: IO.puts(inspect({a, b, c, d, e}))\n"
+            "end\n" + "\n".join(lines) + "\n")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "t.exs")
+            with open(path, "w") as f:
+                f.write(script)
+            r = run(["elixir", path], cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr + "\n" + script)
+            self.assertFalse(os.path.exists(os.path.join(d, "PWNED")))
+        out = r.stdout.splitlines()
+        self.assertEqual(len(out), len(HOSTILE) + 1, r.stdout)
+        for s, hexed in zip(HOSTILE, out):
+            self.assertEqual(bytes.fromhex(hexed).decode("utf-8"), s)
+        self.assertEqual(out[-1], '{123456789012345678901234567890, -1500.0, true, nil, '
+                                  '%{"k" => [1, "\\#{1+1}"], "z" => %{}}}')
+
+
+if __name__ == "__main__":
+    unittest.main()
