@@ -1,0 +1,64 @@
+"""Helpers for tests that run relrun-pod on the real fixture release."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import uuid
+
+POD = os.environ.get("RELRUN_POD_BIN", "")
+REL = os.environ.get("RELRUN_FIXTURE_REL", "")
+RELEASE = os.path.join(REL, "bin", "live_stream")
+APP_FORMAT = "$date $time [$level] $metadata| $message\n"
+ELIXIR_DEFAULT_LINE = re.compile(r"^\n?\d\d:\d\d:\d\d\.\d{3} .*\[(debug|info|notice|warn|warning|error)\]")
+
+
+def node_env(extra=None):
+    """A unique node name per run: tests run in parallel on one EPMD."""
+    env = dict(os.environ)
+    env["RELEASE_NODE"] = "t" + uuid.uuid4().hex[:12]
+    env.update(extra or {})
+    return env
+
+
+def beam_running(node):
+    """True while a BEAM of that node name is alive."""
+    out = subprocess.run(["pgrep", "-f", "--", f"-sname {node}( |$)"], capture_output=True, text=True)
+    return out.returncode == 0
+
+
+class Run:
+    def __init__(self, proc, stdout, stderr, term_path, node):
+        self.code = proc.returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.node = node
+        self.events = [json.loads(line) for line in stdout.splitlines() if line.strip()] \
+            if stdout.startswith("{") else []
+        self.term = None
+        if term_path and os.path.exists(term_path):
+            with open(term_path, "rb") as f:
+                self.raw_term = f.read()
+            self.term = json.loads(self.raw_term)
+
+    def msgs(self, src=None):
+        return [e["msg"] for e in self.events if src is None or e["src"] == src]
+
+    def relrun(self, event):
+        return [e for e in self.events if e["src"] == "relrun" and e.get("event") == event]
+
+
+def run_pod(expr, *flags, env=None, timeout=120, app_format=True, term=True):
+    env = node_env(env)
+    tmp = tempfile.mkdtemp(prefix="relrun-pod-test-")
+    term_path = os.path.join(tmp, "termination-log") if term else None
+    argv = [POD, "--release", RELEASE]
+    if app_format:
+        argv += ["--app-format", APP_FORMAT]
+    if term_path:
+        argv += ["--termination-log", term_path]
+    argv += list(flags)
+    if expr is not None:
+        argv += ["--", expr]
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    return Run(p, p.stdout, p.stderr, term_path, env["RELEASE_NODE"])
