@@ -35,6 +35,8 @@ enum {
         O_RPC,
         O_LOG_FORMAT,
         O_CASCADE,
+        O_APP_FORMAT,
+        O_READY_EXPR,
 };
 
 /* Which flags each subcommand takes, beyond the global ones. */
@@ -80,6 +82,8 @@ static const struct flag flags[] = {
     {{"grace", required_argument, NULL, O_GRACE}, F_TASK},
     {{"rpc", required_argument, NULL, O_RPC}, F_TASK},
     {{"log-format", required_argument, NULL, O_LOG_FORMAT}, F_TASK},
+    {{"app-format", required_argument, NULL, O_APP_FORMAT}, F_TASK},
+    {{"ready-expr", required_argument, NULL, O_READY_EXPR}, F_TASK},
     {{"follow", no_argument, NULL, 'f'}, F_LOGS},
     {{"cascade", required_argument, NULL, O_CASCADE}, F_CANCEL},
 };
@@ -188,6 +192,8 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
                                        "--log-format \"%s\": expected json, logfmt or text", v);
                 o->log_format = v;
                 return 0;
+        case O_APP_FORMAT: o->app_format = v; return 0;
+        case O_READY_EXPR: o->ready_expr = v; return 0;
         case 'f': o->follow = true; return 0;
         case O_CASCADE:
                 if (strcmp(v, "background") && strcmp(v, "foreground"))
@@ -353,7 +359,10 @@ static const char task_help[] =
     "      --ready-timeout D    give up when the release is not ready after D\n"
     "      --grace D            time the release gets to stop after the task\n"
     "      --rpc script|dist    how relrun-pod reaches the node (default script)\n"
-    "      --log-format F       relrun-pod's log format: json (default), logfmt, text\n";
+    "      --log-format F       relrun-pod's log format: json (default), logfmt, text\n"
+    "      --app-format FMT     the app's Logger console format, e.g.\n"
+    "                           '$time $metadata[$level] $message' (Elixir's default)\n"
+    "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n";
 
 static const char exit_help[] =
     "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 69 API unreachable;\n"

@@ -271,25 +271,25 @@ static void decide_terminated(const struct follower *f, struct outcome *o)
                 snprintf(o->what, sizeof o->what, "succeeded");
         } else if (!strcmp(p->term_reason, "OOMKilled")) {
                 o->code = ERR_KILLED;
-                snprintf(o->what, sizeof o->what, "killed: out of memory (OOMKilled, exit %d)", x);
+                snprintf(o->what, sizeof o->what, "killed: out of memory (OOMKilled)");
         } else if (x >= 128) {
                 o->code = ERR_KILLED;
                 snprintf(o->what, sizeof o->what, "killed by signal %d", x - 128);
         } else if (x == ERR_SOFTWARE || !strcmp(phase, "boot") || !strcmp(phase, "ready")) {
                 o->code = x;
-                snprintf(o->what, sizeof o->what, "release never ready (exit %d)", x);
+                snprintf(o->what, sizeof o->what, "release never ready");
         } else if (x == ERR_KILLED || !strcmp(phase, "killed")) {
                 o->code = ERR_KILLED;
-                snprintf(o->what, sizeof o->what, "killed (exit %d)", x);
+                snprintf(o->what, sizeof o->what, "killed");
         } else if (x == ERR_TIMEOUT) {
                 o->code = x;
-                snprintf(o->what, sizeof o->what, "deadline: release not ready in time (exit 124)");
+                snprintf(o->what, sizeof o->what, "deadline: release not ready in time");
         } else if (x == ERR_USAGE || !strcmp(phase, "usage")) {
                 o->code = x;
-                snprintf(o->what, sizeof o->what, "relrun-pod refused its arguments (exit %d)", x);
+                snprintf(o->what, sizeof o->what, "relrun-pod refused its arguments");
         } else {
                 o->code = x;
-                snprintf(o->what, sizeof o->what, "task failed with exit code %d", x);
+                snprintf(o->what, sizeof o->what, "task failed");
         }
 }
 

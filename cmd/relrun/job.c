@@ -66,6 +66,8 @@ int job_build(const struct opts *o, const char *expr, const char *namespace_,
         m.inject = !strcmp(o->inject, "none") ? MANIFEST_INJECT_NONE : MANIFEST_INJECT_INIT;
         m.pod_image = o->pod_image;
         m.log_format = o->log_format;
+        m.app_format = o->app_format;
+        m.ready_expr = o->ready_expr;
         m.ready_timeout_seconds = secs(o->ready_timeout_ms);
         m.grace_seconds = secs(o->grace_ms);
         m.rpc = o->rpc;

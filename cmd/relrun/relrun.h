@@ -60,6 +60,8 @@ struct opts {
         int64_t grace_ms;
         const char *rpc;
         const char *log_format;
+        const char *app_format;
+        const char *ready_expr;
         /* logs / cancel */
         bool follow;
         const char *cascade; /* background | foreground */
