@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,12 +248,137 @@ static void test_slug(void **state)
         }
 }
 
+/* Append code point cp as UTF-8. */
+static size_t put_utf8(char *p, unsigned cp)
+{
+        if (cp < 0x80) {
+                p[0] = (char)cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                p[0] = (char)(0xc0 | (cp >> 6));
+                p[1] = (char)(0x80 | (cp & 0x3f));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                p[0] = (char)(0xe0 | (cp >> 12));
+                p[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                p[2] = (char)(0x80 | (cp & 0x3f));
+                return 3;
+        }
+        p[0] = (char)(0xf0 | (cp >> 18));
+        p[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        p[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        p[3] = (char)(0x80 | (cp & 0x3f));
+        return 4;
+}
+
+/* Undo the Elixir escapes expr_from_mfa uses; fails on anything else. */
+static size_t elixir_unescape(const char *s, size_t n, char *out)
+{
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '#' && i + 1 < n && s[i + 1] == '{')
+                        fail_msg("unescaped #{ in %.*s", (int)n, s);
+                if (s[i] == '"')
+                        fail_msg("unescaped quote in %.*s", (int)n, s);
+                if (s[i] != '\\') {
+                        out[o++] = s[i];
+                        continue;
+                }
+                char c = s[++i];
+                switch (c) {
+                case '\\':
+                case '"':
+                case '#': out[o++] = c; break;
+                case 'n': out[o++] = '\n'; break;
+                case 't': out[o++] = '\t'; break;
+                case 'r': out[o++] = '\r'; break;
+                case 'u': {
+                        assert_int_equal(s[i + 1], '{');
+                        char *end;
+                        unsigned long cp = strtoul(s + i + 2, &end, 16);
+                        assert_int_equal(*end, '}');
+                        o += put_utf8(out + o, (unsigned)cp);
+                        i = (size_t)(end - s);
+                        break;
+                }
+                default: fail_msg("unknown escape \\%c", c);
+                }
+        }
+        return o;
+}
+
+/* Random strings of the nastiest characters survive the trip exactly. */
+static void test_mfa_random_strings(void **state)
+{
+        static const unsigned alphabet[] = {'"',  '\\', '#',    '{',    '}',    '\n',    '\t',
+                                            '\r', 0x01, 0x00,   0x7f,   'a',    ' ',     0xe9,
+                                            0x85, 0x9f, 0x202e, 0x2028, 0xfeff, 0x1f389, '\''};
+        srand(42);
+        for (int round = 0; round < 2000; round++) {
+                char raw[256], json[1024], args[1100];
+                size_t rn = 0, jn = 0;
+                int len = rand() % 24;
+                for (int k = 0; k < len; k++) {
+                        unsigned cp =
+                            alphabet[(size_t)rand() % (sizeof alphabet / sizeof *alphabet)];
+                        rn += put_utf8(raw + rn, cp);
+                        if (cp < 0x20 || cp == '"' || cp == '\\')
+                                jn += (size_t)snprintf(json + jn, sizeof json - jn, "\\u%04x", cp);
+                        else
+                                jn += put_utf8(json + jn, cp);
+                }
+                json[jn] = '\0';
+                snprintf(args, sizeof args, "[\"%s\"]", json);
+                char *out = NULL;
+                struct err e;
+                if (expr_from_mfa("M.f", args, &out, &e) != 0)
+                        fail_msg("%s: %s", args, e.msg);
+                size_t on = strlen(out);
+                assert_true(on >= 7);
+                assert_memory_equal(out, "M.f(\"", 5);
+                assert_memory_equal(out + on - 2, "\")", 2);
+                assert_null(strchr(out, '\n'));
+                char back[1024];
+                size_t bn = elixir_unescape(out + 5, on - 7, back);
+                assert_int_equal(bn, rn);
+                assert_memory_equal(back, raw, rn);
+                free(out);
+        }
+}
+
+/* Random bytes never crash the checker, and a rejection always says why. */
+static void test_check_random_input(void **state)
+{
+        static const char alphabet[] = "()[]{}<>\"'#?~\\ \n\tazAZ:|/=-\x01\xc3\xa9\xe2\x80\xae";
+        srand(7);
+        int rejected = 0;
+        for (int round = 0; round < 20000; round++) {
+                char s[64];
+                size_t n = (size_t)(rand() % 40) + 1;
+                for (size_t k = 0; k < n; k++)
+                        s[k] = alphabet[(size_t)rand() % (sizeof alphabet - 1)];
+                struct err e;
+                err_clear(&e);
+                int rc = expr_check_n(s, n, &e);
+                if (rc != 0) {
+                        assert_int_equal(rc, -1);
+                        assert_int_equal(e.code, ERR_USAGE);
+                        assert_true(strncmp(e.msg, "expression: ", 12) == 0);
+                        rejected++;
+                }
+        }
+        assert_true(rejected > 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_check_accepts), cmocka_unit_test(test_check_rejects),
-            cmocka_unit_test(test_mfa_values),    cmocka_unit_test(test_mfa_hostile_strings),
-            cmocka_unit_test(test_mfa_errors),    cmocka_unit_test(test_slug),
+            cmocka_unit_test(test_check_accepts),      cmocka_unit_test(test_check_rejects),
+            cmocka_unit_test(test_mfa_values),         cmocka_unit_test(test_mfa_hostile_strings),
+            cmocka_unit_test(test_mfa_errors),         cmocka_unit_test(test_slug),
+            cmocka_unit_test(test_mfa_random_strings), cmocka_unit_test(test_check_random_input),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
