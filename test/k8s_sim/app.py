@@ -29,7 +29,7 @@ class Simulator:
         self.verbose = verbose
         self.sim_id = "sim" + secrets.token_hex(6)
         self.token = token or secrets.token_hex(24)
-        self.auth = Authenticator(self.token)
+        self.auth = Authenticator(self.token, allow_anonymous=not tls)
         self.store = Store(history)
         self.faults = Faults()
         self.images = Images(image_map, entrypoints)

@@ -16,6 +16,7 @@ env sets it, RELEASE_NODE=<pod name with '-' replaced by '_'>.
 import base64
 import os
 import re
+import selectors
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from .logs import LogBuffer, rfc3339nano
 NODE = "sim-node"
 TERM_MSG_CAP = 4096
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
+MAX_PARTIAL = 64 * 1024
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -109,7 +111,7 @@ class PodWorker(threading.Thread):
                 "imageID": "sim://" + c.get("image", ""), "started": "running" in state,
                 **({"containerID": state.get("_cid")} if state.get("_cid") else {})}
 
-    def _set_container_state(self, c, state, init=False, ready=False, restarts=0):
+    def _set_container_state(self, c, state, init=False, ready=False, restarts=0, also=None):
         field = "initContainerStatuses" if init else "containerStatuses"
         st = self._cstatus(c, state, init, ready, restarts)
         for v in state.values():
@@ -125,6 +127,8 @@ class PodWorker(threading.Thread):
                     break
             else:
                 lst.append(st)
+            if also:
+                also(pod)
         self._mutate(fn)
 
     def _waiting_all(self, reason, message=None, init_reason=None):
@@ -442,26 +446,23 @@ class PodWorker(threading.Thread):
         with self.lock:
             self.procs[c["name"]] = p
         self.started_any = True
-        readers = [threading.Thread(target=_pump, args=(s, log), daemon=True)
-                   for s in (p.stdout, p.stderr)]
-        for t in readers:
-            t.start()
+        reader = threading.Thread(target=_pump, args=(p.stdout, p.stderr, log), daemon=True)
+        reader.start()
+        def running(pod):
+            if init:
+                return
+            pod["status"].update({"phase": "Running", "podIP": "127.0.0.1",
+                                  "podIPs": [{"ip": "127.0.0.1"}]})
+            if all(x.get("ready") for x in pod["status"].get("containerStatuses", [])):
+                _set_conds(pod, [("Ready", "True", None), ("ContainersReady", "True", None)])
         self._set_container_state(c, {"running": {"startedAt": started, "_cid": cid}}, init,
-                                  ready=not init, restarts=restarts)
-        if not init:
-            def running(pod):
-                pod["status"].update({"phase": "Running", "podIP": "127.0.0.1",
-                                      "podIPs": [{"ip": "127.0.0.1"}]})
-                if all(x.get("ready") for x in pod["status"].get("containerStatuses", [])):
-                    _set_conds(pod, [("Ready", "True", None), ("ContainersReady", "True", None)])
-            self._mutate(running)
+                                  ready=not init, restarts=restarts, also=running)
         rc = self._wait(p)
         # The container's PID 1 is gone: everything else in it dies too.
         procs.killpg(p.pid, signal.SIGKILL)
         procs.kill_marked("%s/%s/%s" % (self.k.sim_id, self.uid, c["name"]),
                           spare_comms=("epmd",))
-        for t in readers:
-            t.join(2)
+        reader.join(2)
         log.close()
         with self.lock:
             self.procs.pop(c["name"], None)
@@ -520,13 +521,39 @@ class PodWorker(threading.Thread):
         procs.kill_marked("%s/%s/" % (self.k.sim_id, self.uid), spare_comms=("epmd",))
 
 
-def _pump(stream, log):
-    """Reads a pipe line by line into the log; a partial last line is kept as is."""
+def _pump(out, err, log):
+    """One thread polls both pipes so lines keep their arrival order across stdout and
+    stderr; a partial line is held until its newline (or EOF) arrives."""
+    sel = selectors.DefaultSelector()
+    pending = {}
+    for s in (out, err):
+        os.set_blocking(s.fileno(), False)
+        sel.register(s, selectors.EVENT_READ)
+        pending[s] = b""
     try:
-        for raw in iter(stream.readline, b""):
-            log.append(raw.decode("utf-8", "replace"))
+        while sel.get_map():
+            for key, _ in sel.select(timeout=1.0):
+                s = key.fileobj
+                try:
+                    data = os.read(s.fileno(), 65536)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    if pending[s]:
+                        log.append(pending[s].decode("utf-8", "replace"))
+                    sel.unregister(s)
+                    continue
+                buf = pending[s] + data
+                *lines, pending[s] = buf.split(b"\n")
+                for line in lines:
+                    log.append(line.decode("utf-8", "replace") + "\n")
+                if len(pending[s]) > MAX_PARTIAL:  # bounded: flush an endless line in pieces
+                    log.append(pending[s].decode("utf-8", "replace"))
+                    pending[s] = b""
     finally:
-        stream.close()
+        sel.close()
+        out.close()
+        err.close()
 
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")

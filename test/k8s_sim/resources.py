@@ -214,6 +214,10 @@ def apply_defaults(rt, obj):
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
     elif rt.kind == "Secret":
         obj.setdefault("type", "Opaque")
+        if obj.get("stringData"):
+            import base64
+            obj.setdefault("data", {}).update(
+                {k: base64.b64encode(v.encode()).decode() for k, v in obj.pop("stringData").items()})
 
 
 # ---------------------------------------------------------------- Table (kubectl get)

@@ -10,7 +10,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import discovery
+from . import discovery, protobuf
 from . import resources as R
 from .errors import ApiError, forbidden, qualified, status_body
 from .logs import rfc3339nano
@@ -60,6 +60,15 @@ class Handler(BaseHTTPRequestHandler):
         return b""
 
     def _json_body(self):
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            # Typed clients (kubectl create namespace/secret) post protobuf only.
+            try:
+                return protobuf.decode(self.body)
+            except (ValueError, IndexError, KeyError) as e:
+                raise ApiError(415, "the body of the request was in an unknown format - accepted "
+                               "media types include: application/json, application/yaml (%s)" % e,
+                               "UnsupportedMediaType")
         if not self.body:
             raise ApiError(400, "the request body is empty", "BadRequest")
         try:
@@ -420,6 +429,10 @@ class SimHTTPServer(ThreadingHTTPServer):
         # The TLS handshake happens here, on the connection's own thread, so a slow or
         # broken client never stalls accept().
         raw = request
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if self.ssl_ctx:
             try:
                 request.settimeout(10)

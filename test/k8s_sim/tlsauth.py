@@ -94,8 +94,11 @@ def kubeconfig_yaml(url, token, pki_dir=None):
 
 
 class Authenticator:
-    def __init__(self, token):
+    def __init__(self, token, allow_anonymous=False):
         self.token = token
+        # Plain-HTTP mode: client-go never sends a bearer token over http, so requests
+        # without credentials are served as system:anonymous (like the old insecure port).
+        self.allow_anonymous = allow_anonymous
 
     def authenticate(self, headers, peercert, path):
         """Returns (user, kind) where kind is bearer|cert|anonymous; raises 401."""
@@ -110,6 +113,6 @@ class Authenticator:
                 for k, v in rdn:
                     if k == "commonName":
                         return v, "cert"
-        if path in ANONYMOUS_PATHS:
+        if path in ANONYMOUS_PATHS or self.allow_anonymous:
             return "system:anonymous", "anonymous"
         raise unauthorized()
