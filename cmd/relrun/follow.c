@@ -35,6 +35,7 @@ struct job_view {
         bool seen, complete, failed, deleted;
         char reason[64];
         char message[256];
+        char target[64]; /* FailureTarget reason */
 };
 
 struct follower {
@@ -49,6 +50,7 @@ struct follower {
         int64_t t0;
         int64_t pull_since; /* image pull failing since (ms), 0 if not */
         int64_t complete_since;
+        int64_t killed_since; /* the pod was killed or deleted (ms), 0 if not */
         unsigned long lines;
 };
 
@@ -201,6 +203,10 @@ static int on_job(void *ud, enum kube_event_type type, struct json_object *obj)
                  * SuccessCriteriaMet). */
                 if (!strcmp(t, "Complete")) {
                         f->jv.complete = true;
+                } else if (!strcmp(t, "FailureTarget")) {
+                        /* Not terminal, but it names the cause early
+                         * (1.31+: Failed comes after the pods are gone). */
+                        copy_str(f->jv.target, sizeof f->jv.target, cd, "reason");
                 } else if (!strcmp(t, "Failed")) {
                         f->jv.failed = true;
                         copy_str(f->jv.reason, sizeof f->jv.reason, cd, "reason");
@@ -306,25 +312,41 @@ static const char *reached(const struct follower *f)
         return "release never ready";
 }
 
+/* True once a kill has been seen for long enough without a Job verdict. */
+static bool killed_grace(struct follower *f, int64_t now)
+{
+        if (!f->killed_since)
+                f->killed_since = now;
+        return now - f->killed_since > 3000;
+}
+
 static void decide(struct follower *f, struct outcome *o)
 {
         const struct pod_view *p = &f->pod;
-        if (f->jv.failed && !strcmp(f->jv.reason, "DeadlineExceeded")) {
+        bool pod_over = !p->set || p->terminated || p->deleted;
+        if ((f->jv.failed && !strcmp(f->jv.reason, "DeadlineExceeded")) ||
+            (pod_over && !strcmp(f->jv.target, "DeadlineExceeded"))) {
                 o->decided = true;
                 o->code = ERR_TIMEOUT;
                 snprintf(o->what, sizeof o->what, "deadline exceeded (%s)", reached(f));
                 return;
         }
+        int64_t now = kube_now_ms();
         if (p->set && p->terminated) {
                 struct outcome t;
                 decide_terminated(f, &t);
+                /* Killed: the Job's verdict (DeadlineExceeded, deleted) may
+                 * be on its way and names the real cause. */
+                if (t.code == ERR_KILLED && !f->jv.failed && !f->jv.deleted &&
+                    !killed_grace(f, now))
+                        return;
                 /* A boot failure with retries left: the Job makes a new pod. */
                 if (t.code == ERR_SOFTWARE && f->fo->boot_retries > 0 && !f->jv.failed)
                         return;
                 *o = t;
                 return;
         }
-        if ((p->set && p->deleted) || f->jv.deleted) {
+        if (((p->set && p->deleted) || f->jv.deleted) && (f->jv.deleted || killed_grace(f, now))) {
                 o->decided = true;
                 o->code = ERR_KILLED;
                 snprintf(o->what, sizeof o->what, "killed: %s deleted before the task ended",
@@ -359,7 +381,6 @@ static void decide(struct follower *f, struct outcome *o)
                         return;
                 }
         }
-        int64_t now = kube_now_ms();
         bool pulling = strstr(p->waiting, "ImagePull") || strstr(p->init_waiting, "ImagePull") ||
                        !strcmp(p->waiting, "ErrImagePull") ||
                        !strcmp(p->init_waiting, "ErrImagePull");

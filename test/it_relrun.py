@@ -1,0 +1,412 @@
+"""relrun (the coordinator) end to end: relrun -> k8s_sim -> kubelet runs relrun-pod ->
+the fixture release -> logs back -> exit code. Also the failure paths a user meets:
+API faults, bad kubeconfig, auth refused, bad expressions, plain http."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from simlib import Sim
+
+RELRUN = os.environ.get("RELRUN_BIN", "")
+POD_BIN = os.environ.get("RELRUN_POD_BIN", "")
+REL = os.environ.get("RELRUN_FIXTURE_REL", "")
+BUILD = os.environ.get("RELRUN_BUILD_DIR", "")
+
+APP_IMAGE = "live-stream:test"
+POD_IMAGE = "relrun-pod:test"
+APP_FORMAT = "$date $time [$level] $metadata| $message"
+TASK_FLAGS = ["--image", APP_IMAGE, "--release", "/app/bin/live_stream",
+              "--pod-image", POD_IMAGE, "--app-format", APP_FORMAT]
+
+# The messages LiveStream.run/1 logs, in the order it logs them.
+RUN_MSGS = ["encode start {id} bitrate=3000",
+            "encoder settings:\n  codec=h264\n  preset=fast",
+            "segment 3 of {id} arrived late",
+            "uploader for {id} running",
+            "encode done {id}"]
+
+
+def have_all():
+    return all(os.path.exists(p) for p in (RELRUN, POD_BIN, os.path.join(REL, "bin", "live_stream")))
+
+
+def images():
+    """Image roots: the app image has the fixture release at /app, the relrun-pod image
+    the runner at /relrun-pod."""
+    root = tempfile.mkdtemp(prefix="relrun-it-")
+    app = os.path.join(root, "app-image")
+    os.makedirs(app)
+    os.symlink(os.path.abspath(REL), os.path.join(app, "app"))
+    pod = os.path.join(root, "pod-image")
+    os.makedirs(pod)
+    shutil.copy(POD_BIN, os.path.join(pod, "relrun-pod"))
+    return root, {APP_IMAGE: app, POD_IMAGE: pod}
+
+
+class Result:
+    def __init__(self, p, elapsed):
+        self.code = p.returncode
+        self.stdout = p.stdout
+        self.stderr = p.stderr
+        self.elapsed = elapsed
+
+    def events(self):
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+    def msgs(self, src="app"):
+        return [e["msg"] for e in self.events() if e.get("src") == src]
+
+    def __repr__(self):
+        return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (self.code, self.stdout, self.stderr)
+
+
+class Base(unittest.TestCase):
+    sim = None
+    tls = True
+
+    @classmethod
+    def setUpClass(cls):
+        if not have_all():
+            raise unittest.SkipTest("relrun, relrun-pod or the fixture release not built")
+        cls.root, imgs = images()
+        cls.sim = Sim(tls=cls.tls, images=imgs).start()
+        cls.outputs = []
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.sim:
+            left = cls.sim.stop()
+            shutil.rmtree(cls.root, ignore_errors=True)
+            if left:
+                raise AssertionError("processes left behind: %s" % left)
+
+    def tearDown(self):
+        self.sim.clear_faults()
+        # The token never shows up in anything relrun printed.
+        for out in self.outputs:
+            self.assertNotIn(self.sim.token, out)
+        self.outputs.clear()
+
+    def relrun(self, *args, kubeconfig=True, env=None, timeout=120, context=None):
+        argv = [RELRUN]
+        if kubeconfig:
+            argv += ["--kubeconfig", self.sim.kubeconfig]
+        if context:
+            argv += ["--context", context]
+        argv += list(args)
+        e = dict(os.environ)
+        e.pop("KUBECONFIG", None)
+        e["NO_COLOR"] = "1"
+        e.update(env or {})
+        t = time.monotonic()
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=e)
+        r = Result(p, time.monotonic() - t)
+        self.outputs += [r.stdout, r.stderr]
+        return r
+
+    def run_task(self, expr, *flags, **kw):
+        return self.relrun("run", *TASK_FLAGS, *flags, expr, **kw)
+
+    def assert_full_log(self, r, sid):
+        msgs = r.msgs("app")
+        want = [m.format(id=sid) for m in RUN_MSGS]
+        for m in want:
+            self.assertEqual(msgs.count(m), 1, "%r once in %r\n%r" % (m, msgs, r))
+        self.assertEqual([m for m in msgs if m in want], want, r)
+        # the runner's own events: each once, the exit last
+        kinds = [e.get("event") for e in r.events() if e.get("src") == "relrun"]
+        for k in ("start", "ready", "result", "exit"):
+            self.assertEqual(kinds.count(k), 1, "%s in %s" % (k, kinds))
+        self.assertEqual(kinds[-1], "exit")
+        # no line of the pod log twice
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), len(set(lines)), r)
+
+    def jobs(self):
+        return self.sim.get("/apis/batch/v1/namespaces/default/jobs")[2]["items"]
+
+
+class RunOk(Base):
+    def test_logs_in_order_once_and_exit_0(self):
+        r = self.run_task('LiveStream.run("s1")', "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "s1")
+        self.assertRegex(r.stderr, r"job/relrun-live-stream-run-\w+ pod/relrun-live-stream-run-"
+                                   r"\w+-\w+: succeeded, exit 0, [0-9.]+s, returned "
+                                   r"\{:ok, \"s1\"\}")
+        # json lines pass through unchanged: every stdout line is a JSON event
+        for line in r.stdout.splitlines():
+            json.loads(line)
+
+    def test_human_output(self):
+        r = self.run_task('LiveStream.run("s2")')
+        self.assertEqual(r.code, 0, r)
+        self.assertRegex(r.stdout, r"(?m)^\d\d:\d\d:\d\d\.\d{3} warning +app +segment 3 of s2 "
+                                   r"arrived late stream_id=s2$")
+        self.assertNotIn("\033[", r.stdout)  # NO_COLOR and not a TTY
+        self.assertNotIn("Pending", r.stderr)  # no phase display on a pipe
+
+    def test_mfa_args(self):
+        r = self.relrun("run", *TASK_FLAGS, "-o", "json", "--mfa", "LiveStream.run",
+                        "--args", '["s#{1}"]')
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "s#{1}")
+
+    def test_detach_then_wait_logs_list(self):
+        r = self.run_task('LiveStream.exit_with(5)', "--detach")
+        self.assertEqual(r.code, 0, r)
+        name = r.stdout.strip()
+        self.assertRegex(name, r"^relrun-live-stream-exit-with-\w+$")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.code, 5, w)
+        self.assertIn("task failed, exit 5", w.stderr)
+        lg = self.relrun("logs", name, "-o", "json")
+        self.assertEqual(lg.code, 0, lg)
+        self.assertIn("exit", [e.get("event") for e in lg.events()])
+        ls = self.relrun("list")
+        self.assertEqual(ls.code, 0, ls)
+        self.assertRegex(ls.stdout, r"(?m)^%s +Failed +\d+s +LiveStream\.exit_with\(5\)$" % name)
+
+    def test_wait_unknown_job(self):
+        r = self.relrun("wait", "no-such-job")
+        self.assertEqual(r.code, 64, r)
+        self.assertIn("not found", r.stderr)
+
+    def test_cancel_running_task_gives_75(self):
+        p = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "run", *TASK_FLAGS,
+                              "LiveStream.sleep(30000)"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            name = None
+            while time.monotonic() < deadline and not name:
+                for j in self.jobs():
+                    if "sleep" in j["metadata"]["name"] and j.get("status", {}).get("active"):
+                        name = j["metadata"]["name"]
+                time.sleep(0.2)
+            self.assertIsNotNone(name)
+            time.sleep(2)  # let the task start
+            c = self.relrun("cancel", name)
+            self.assertEqual(c.code, 0, c)
+            self.assertIn("job.batch/%s deleted" % name, c.stdout)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.outputs += [out, err]
+        self.assertEqual(p.returncode, 75, out + err)
+        self.assertIn("killed", err)
+        reqs = [q for q in self.sim.requests() if q["method"] == "DELETE"]
+        self.assertTrue(reqs and reqs[-1]["query"].get("propagationPolicy") == "Background",
+                        reqs)
+
+
+class RunFails(Base):
+    def test_raise_exits_1(self):
+        r = self.run_task("LiveStream.fail()", "-o", "json")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("about to fail", r.msgs("app"))
+        self.assertIn("task failed, exit 1", r.stderr)
+
+    def test_shutdown_3_exits_3(self):
+        r = self.run_task("LiveStream.exit_with(3)")
+        self.assertEqual(r.code, 3, r)
+        self.assertIn("exit 3", r.stderr)
+
+    def test_deadline_gives_124(self):
+        r = self.run_task("LiveStream.sleep(60000)", "--timeout", "3s")
+        self.assertEqual(r.code, 124, r)
+        self.assertIn("deadline exceeded", r.stderr)
+
+    def test_bad_expression_posts_nothing(self):
+        self.sim.clear_requests()
+        r = self.run_task('LiveStream.run("s1"')
+        self.assertEqual(r.code, 64, r)
+        self.assertIn('unclosed "("', r.stderr)
+        self.assertEqual([q for q in self.sim.requests() if q["method"] == "POST"], [])
+
+    def test_usage_errors(self):
+        for args in (["run"], ["frobnicate"], ["run", "--no-such-flag", "X.y()"],
+                     ["wait"], ["run", "--timeout", "soon", "X.y()"],
+                     ["run", *TASK_FLAGS, "--mfa", "nope", "--args", "[1]"]):
+            r = self.relrun(*args)
+            self.assertEqual(r.code, 64, (args, r))
+            self.assertTrue(r.stderr.startswith("relrun: "), r)
+
+
+class ApiFaults(Base):
+    def test_5xx_on_create_is_retried(self):
+        self.sim.fault(kind="status", code=503, count=2, method="POST", path_regex="/jobs$")
+        r = self.run_task('LiveStream.run("f1")', "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "f1")
+        posts = [q for q in self.sim.requests() if q["method"] == "POST" and
+                 q["path"].endswith("/jobs")]
+        self.assertGreaterEqual(len(posts), 3)
+
+    def test_429_plain_text_retry_after(self):
+        self.sim.fault(kind="429", retry_after=1, plain=True, count=1, method="POST",
+                       path_regex="/jobs$")
+        self.sim.clear_requests()
+        r = self.run_task('LiveStream.run("f2")', "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "f2")
+        posts = [q for q in self.sim.requests() if q["method"] == "POST" and
+                 q["path"].endswith("/jobs")]
+        self.assertEqual([q["code"] for q in posts], [429, 201])
+        self.assertGreaterEqual(posts[1]["time"] - posts[0]["time"], 0.9)
+
+    def test_dropped_watch(self):
+        self.sim.fault(kind="drop_watch", after=1, count=3, path_regex="/pods$")
+        r = self.run_task('LiveStream.run("f3")', "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "f3")
+
+    def test_gone_watch_relists(self):
+        self.sim.fault(kind="gone_watch", count=2)
+        r = self.run_task('LiveStream.run("f4")', "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "f4")
+
+    def test_cut_log_stream(self):
+        self.sim.fault(kind="cut_log", after=3, count=3)
+        r = self.run_task('LiveStream.run("f5")', "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "f5")
+        fired = [f for f in self.sim.faults()["fired"] if f["kind"] == "cut_log"]
+        self.assertTrue(fired)
+
+    def test_cut_log_stream_during_a_flood(self):
+        self.sim.fault(kind="cut_log", after=50, count=4)
+        r = self.run_task("LiveStream.flood(400)", "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        msgs = [m for m in r.msgs("app") if m.startswith("flood line ")]
+        self.assertEqual(msgs, ["flood line %d" % i for i in range(1, 401)])
+
+    def test_slow_container_creating(self):
+        self.sim.fault(kind="slow_start", seconds=3, pod_regex="live-stream-run")
+        r = self.run_task('LiveStream.run("slow")', "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "slow")
+        self.assertGreater(r.elapsed, 3)
+
+    def test_5xx_forever_gives_69(self):
+        self.sim.fault(kind="status", code=500, count=-1, path_regex="/jobs$")
+        r = self.run_task('LiveStream.run("x")', "--request-timeout", "5s")
+        self.assertEqual(r.code, 69, r)
+        self.assertIn("create jobs", r.stderr)
+
+
+class AuthAndConfig(Base):
+    def test_forbidden_create(self):
+        self.sim.fault(kind="forbid", verb="create", resource="jobs")
+        r = self.run_task('LiveStream.run("x")')
+        self.assertEqual(r.code, 77, r)
+        self.assertRegex(r.stderr, r"relrun: create jobs: .*forbidden.*cannot create")
+
+    def test_bad_token_401(self):
+        r = self.run_task('LiveStream.run("x")', context="sim-badtoken")
+        self.assertEqual(r.code, 77, r)
+        self.assertIn("Unauthorized", r.stderr)
+
+    def test_client_certificate(self):
+        r = self.run_task('LiveStream.exit_with(4)', context="sim-cert")
+        self.assertEqual(r.code, 4, r)
+
+    def test_unknown_context(self):
+        r = self.run_task('LiveStream.run("x")', context="nope")
+        self.assertEqual(r.code, 78, r)
+        self.assertIn("nope", r.stderr)
+
+    def test_bad_kubeconfig(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("apiVersion: v1\nclusters: [\n")
+        try:
+            r = self.relrun("--kubeconfig", f.name, "run", *TASK_FLAGS, 'LiveStream.run("x")',
+                            kubeconfig=False)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(r.code, 78, r)
+        self.assertIn(f.name, r.stderr)
+
+    def test_user_agent(self):
+        self.sim.clear_requests()
+        self.relrun("list")
+        agents = {q["user_agent"] for q in self.sim.requests() if q["auth"] != "control"}
+        self.assertTrue(agents and all(a.startswith("relrun/") for a in agents), agents)
+
+
+class PlainHttp(Base):
+    tls = False
+
+    def test_token_not_sent_over_http(self):
+        self.sim.clear_requests()
+        r = self.run_task('LiveStream.run("x")')
+        self.assertEqual(r.code, 78, r)
+        self.assertIn("plain http", r.stderr)
+        self.assertEqual([q for q in self.sim.requests() if q["bearer"]], [])
+
+
+class RenderAndKubectl(Base):
+    def test_render_yaml_accepted_by_kubectl(self):
+        r = self.relrun("render", *TASK_FLAGS, "--cookie-secret", "app-cookie",
+                        "--env-from-secret", "app-env", "--env", "MODE=batch",
+                        'LiveStream.run("k1")', "-o", "yaml", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("app-cookie", r.stdout)  # a reference to the secret, no value
+        self.assertIn("secretKeyRef", r.stdout)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(r.stdout)
+        try:
+            k = self.sim.kubectl("create", "-f", f.name)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertRegex(k.stdout, r"job.batch/relrun-live-stream-run-\w+ created")
+
+    def test_render_json(self):
+        r = self.relrun("render", *TASK_FLAGS, "--timeout", "90s", 'LiveStream.run("k2")',
+                        "-o", "json", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        job = json.loads(r.stdout)
+        self.assertEqual(job["kind"], "Job")
+        self.assertEqual(job["spec"]["activeDeadlineSeconds"], 90)
+
+    def test_kubectl_plugin(self):
+        path = os.path.join(BUILD, "cmd", "relrun")
+        env = dict(os.environ, PATH=path + os.pathsep + os.environ["PATH"])
+        k = subprocess.run(["kubectl", "relrun", "version"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertRegex(k.stdout, r"^relrun \d+\.\d+\.\d+")
+        k = subprocess.run(["kubectl", "relrun", "--kubeconfig", self.sim.kubeconfig, "run",
+                            *TASK_FLAGS, "LiveStream.exit_with(7)"], capture_output=True,
+                           text=True, env=env, timeout=120)
+        self.outputs += [k.stdout, k.stderr]
+        self.assertEqual(k.returncode, 7, k.stdout + k.stderr)
+
+    def test_help_covers_every_flag(self):
+        r = self.relrun("run", "--help", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        for flag in ("--image", "--release", "--env", "--env-from-secret", "--cookie-secret",
+                     "--cpu", "--memory", "--service-account", "--timeout", "--backoff-limit",
+                     "--boot-retries", "--ttl", "--detach", "--inject", "--pod-image",
+                     "--error-exit", "--ready-timeout", "--grace", "--rpc", "--namespace",
+                     "--context", "--kubeconfig", "--output", "--request-timeout", "--mfa",
+                     "--args"):
+            self.assertIn(flag, r.stdout)
+        for sub in ("render", "logs", "wait", "list", "cancel", "version"):
+            r = self.relrun(sub, "--help", kubeconfig=False)
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("usage: relrun " + sub, r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
