@@ -352,6 +352,48 @@ class SimKubectlTest(unittest.TestCase):
         self.kubectl("wait", "-n", ns, "--for=condition=complete", "job/" + job["metadata"]["name"],
                      "--timeout=15s")
 
+    def test_eviction_disruption_target_ignored_by_policy(self):
+        ns = self.namespace("evict")
+        policy = {"podFailurePolicy": {"rules": [
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}}
+        self.create(ns, job_manifest("ev", "ticker.sh", ["/dev/null"], grace=1, extra_spec=policy,
+                                     env=[{"name": "N", "value": "1"}]))
+        first = self.wait_pod_phase(ns, "ev", ("Running",))
+        code, _, _ = self.sim.post("/api/v1/namespaces/%s/pods/%s/eviction" % (ns, first["metadata"]["name"]),
+                                   {"apiVersion": "policy/v1", "kind": "Eviction",
+                                    "metadata": {"name": first["metadata"]["name"], "namespace": ns}})
+        self.assertEqual(code, 201)
+        # The evicted pod does not count against backoffLimit 0: a replacement runs.
+        body = self.sim.wait_for(
+            "/api/v1/namespaces/%s/pods?labelSelector=job-name=ev" % ns,
+            lambda b: any(p["metadata"]["uid"] != first["metadata"]["uid"] and
+                          p["status"].get("phase") == "Running" for p in b["items"]))
+        self.assertTrue(body["items"])
+        _, _, job = self.sim.get("/apis/batch/v1/namespaces/%s/jobs/ev" % ns)
+        self.assertNotIn("failed", job["status"])
+        self.kubectl("delete", "-n", ns, "job", "ev")
+
+    def test_fallback_to_logs_on_error_ttl_and_entrypoint(self):
+        ns = self.namespace("fallback")
+        job = job_manifest("fb", "fail.sh", ["/tmp/not-the-termination-log"],
+                           extra_spec={"ttlSecondsAfterFinished": 1})
+        c = job["spec"]["template"]["spec"]["containers"][0]
+        c["terminationMessagePolicy"] = "FallbackToLogsOnError"
+        self.create(ns, job)
+        self.kubectl("wait", "-n", ns, "--for=condition=failed", "job/fb", "--timeout=15s")
+        term = self.pods(ns, "fb")[0]["status"]["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual(term["message"], "first line\nto stderr\nthird line\n")
+        # ttlSecondsAfterFinished: the job and its pod go away on their own.
+        self.sim.wait_for("/apis/batch/v1/namespaces/%s/jobs" % ns, lambda b: b["items"] == [], timeout=10)
+        self.sim.wait_for("/api/v1/namespaces/%s/pods" % ns, lambda b: b["items"] == [], timeout=10)
+        # An image's default entrypoint runs when the container sets no command.
+        self.sim.add_image("entry:1", os.path.join(self.tmp, "image"), ["/app/ok.sh"])
+        job = job_manifest("ep", "ok.sh", image="entry:1")
+        del job["spec"]["template"]["spec"]["containers"][0]["command"]
+        self.create(ns, job)
+        self.kubectl("wait", "-n", ns, "--for=condition=complete", "job/ep", "--timeout=15s")
+        self.assertIn("hello from ep-", self.kubectl("logs", "-n", ns, "job/ep").stdout)
+
     # ---------------------------------------------------------------- auth
     def test_bad_token_is_401(self):
         r = self.kubectl("get", "jobs", context="sim-badtoken", ok=False)
