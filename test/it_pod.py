@@ -129,6 +129,17 @@ class PodFailures(unittest.TestCase):
         self.assertIn("encode done s2", r.msgs("app"))
 
 
+class PodStop(unittest.TestCase):
+    def test_both_stops_run_the_stop_callbacks(self):
+        for how in ["fast", "sigterm"]:
+            r = run_pod('LiveStream.run("s9")', "--stop", how)
+            self.assertEqual(r.code, 0, how)
+            self.assertEqual(r.msgs("app").count("live_stream application stopped"), 1, how)
+            self.assertEqual(r.msgs("app").count("encode done s9"), 1, how)
+            self.assertFalse(beam_running(r.node), how)
+            self.assertTrue(any("release stopped (status 0)" in m for m in r.msgs("relrun")), how)
+
+
 class PodStream(unittest.TestCase):
     def test_flood_nothing_lost_nothing_doubled(self):
         r = run_pod("LiveStream.flood(3000)")
@@ -222,7 +233,8 @@ class PodUsage(unittest.TestCase):
                            (["--grace", "soon", "--", "x"], '--grace "soon": not a duration'),
                            (["--bogus", "--", "x"], 'unknown option "--bogus"'),
                            (["--error-exit", "99", "--", "x"], "--error-exit 99: out of range"),
-                           (["--rpc", "dist", "--", "x"], "--rpc dist")]:
+                           (["--rpc", "dist", "--", "x"], "--rpc dist"),
+                           (["--stop", "later", "--", "x"], '--stop "later"')]:
             r = self.run_raw("--release", RELEASE, *args)
             self.assertEqual(r.returncode, 64, args)
             self.assertIn(want, r.stderr)

@@ -35,6 +35,7 @@ static void test_defaults(void **state)
         assert_int_equal(o.log_format, LOGLINE_OUT_JSON);
         assert_int_equal(o.rpc, PODOPTS_RPC_SCRIPT);
         assert_int_equal(o.error_exit, 0);
+        assert_true(o.fast_stop);
         assert_null(o.termination_log);
         assert_null(o.ready_expr);
 }
@@ -102,6 +103,7 @@ static void test_errors_name_the_flag(void **state)
         expect_usage(ARGV("--ready-timeout", "-5s", "--", "x"), 4, "--ready-timeout");
         expect_usage(ARGV("--log-format", "xml", "--", "x"), 4, "--log-format \"xml\"");
         expect_usage(ARGV("--rpc", "ssh", "--", "x"), 4, "--rpc \"ssh\"");
+        expect_usage(ARGV("--stop", "now", "--", "x"), 4, "--stop \"now\"");
         expect_usage(ARGV("--error-exit", "0", "--", "x"), 4, "--error-exit 0: out of range");
         expect_usage(ARGV("--error-exit", "3x", "--", "x"), 4, "--error-exit \"3x\"");
         expect_usage(ARGV("--nope", "--", "x"), 3, "unknown option \"--nope\"");

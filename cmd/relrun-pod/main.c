@@ -19,17 +19,20 @@
 #include "proc.h"
 #include "release.h"
 
-#define IDLE_FLUSH_MS 20  /* a held-back event goes out after this much quiet */
-#define EOF_WAIT_MS   300 /* after the release exits, how long its pipes may stay open */
+#define IDLE_FLUSH_MS 20   /* a held-back event goes out after this much quiet */
+#define SETTLE_MAX_MS 200  /* after the task, how long its last log lines may trail */
+#define SELF_STOP_MS  3000 /* how long the node gets to stop itself before SIGTERM */
+#define EOF_WAIT_MS   300  /* after the release exits, how long its pipes may stay open */
 #define LAST_LINES    12
 #define READ_CHUNK    65536
 #define OUT_FLUSH_AT  65536
 
 enum phase {
-        PH_BOOT,  /* release starting, waiting for its node in EPMD */
-        PH_CALL,  /* rpc running: readiness on the node, then the task */
-        PH_STOP,  /* outcome known, release (and rpc) stopping */
-        PH_DRAIN, /* children gone, reading what is left in the pipes */
+        PH_BOOT,   /* release starting, waiting for its node in EPMD */
+        PH_CALL,   /* rpc running: readiness on the node, then the task */
+        PH_SETTLE, /* the task ended; its last log lines may still be on their way */
+        PH_STOP,   /* outcome known, release (and rpc) stopping */
+        PH_DRAIN,  /* children gone, reading what is left in the pipes */
         PH_DONE,
 };
 
@@ -54,6 +57,7 @@ struct pod {
         struct buf rpc_line; /* the rpc's stdout, split by us to spot markers */
         enum phase phase;
         int64_t t0, wall0, ready_deadline, next_probe, probe_interval, stop_deadline, eof_deadline;
+        int64_t stop_began, settle_until, term_at; /* term_at: when to SIGTERM the app, 0 = sent */
         bool node_seen;
         int rpc_attempts;
         bool ready_seen, have_result;
@@ -63,6 +67,8 @@ struct pod {
         int exit_code;
         const char *fail_phase; /* termination "phase": task, boot, ready, killed */
         char reason[ERR_MSG_MAX];
+        int settle_code; /* the task's outcome while PH_SETTLE lasts */
+        char settle_reason[ERR_MSG_MAX];
         int signals;
 
         char last[LAST_LINES][256];
@@ -171,11 +177,53 @@ static void finish(int code, const char *phase, const char *fmt, ...)
         vsnprintf(pod.reason, sizeof pod.reason, fmt, ap);
         va_end(ap);
         pod.phase = PH_STOP;
-        pod.stop_deadline = proc_mono_ms() + pod.o.grace_ms;
-        if (pod.app.running)
+        int64_t now = proc_mono_ms();
+        pod.stop_began = now;
+        pod.stop_deadline = now + pod.o.grace_ms;
+        if (pod.rpc.running)
+                kill(-pod.rpc.p.pid, SIGTERM);
+        if (!pod.app.running)
+                return;
+        /* Once the task started, the node stops itself as soon as the rpc's
+         * node is gone (the wrapper armed that before "ready"): its
+         * applications stop, their stop callbacks run, the VM halts, in
+         * milliseconds. SIGTERM (init:stop, about a second) is the fallback. */
+        int64_t self_stop = pod.o.grace_ms < SELF_STOP_MS ? pod.o.grace_ms : SELF_STOP_MS;
+        if (pod.ready_seen && pod.o.fast_stop) {
+                pod.term_at = now + self_stop;
                 note(LOGLINE_INFO, "stop", "stopping the release (grace %lld ms)",
                      (long long)pod.o.grace_ms);
-        stop_children(SIGTERM);
+        } else {
+                pod.term_at = 0;
+                note(LOGLINE_INFO, "stop", "stopping the release with SIGTERM (grace %lld ms)",
+                     (long long)pod.o.grace_ms);
+                kill(pod.app.p.pid, SIGTERM);
+        }
+}
+
+/* The task ended with this outcome; finish once its last log lines are in. */
+static void settle(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void settle(int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(pod.settle_reason, sizeof pod.settle_reason, fmt, ap);
+        va_end(ap);
+        pod.settle_code = code;
+        pod.phase = PH_SETTLE;
+        pod.stop_began = proc_mono_ms();
+        pod.settle_until = pod.stop_began + SETTLE_MAX_MS;
+}
+
+static void settled(void)
+{
+        if (pod.have_result)
+                note(LOGLINE_INFO, "result", "task returned %s%s after %lld ms", pod.result.value,
+                     pod.result.truncated ? "..." : "", (long long)(pod.task_at - pod.ready_at));
+        int64_t began = pod.stop_began;
+        finish(pod.settle_code, "task", "%s", pod.settle_reason);
+        pod.stop_began = began;
 }
 
 /* ---- children ---- */
@@ -240,8 +288,6 @@ static void on_marker(const struct release_marker *m)
                 pod.result = *m;
                 pod.have_result = true;
                 pod.task_at = elapsed();
-                note(LOGLINE_INFO, "result", "task returned %s%s after %lld ms", m->value,
-                     m->truncated ? "..." : "", (long long)(pod.task_at - pod.ready_at));
                 break;
         case RELEASE_MARK_NONE: break;
         }
@@ -274,13 +320,14 @@ static void rpc_stdout(const char *p, size_t n)
         }
 }
 
-/* Read what a child's pipe has. Returns false at EOF (fd closed and set to -1). */
+/* Read what a child's pipe has. Returns false when there is nothing more for
+ * now: at EOF (fd closed and set to -1) or when the pipe is empty. */
 static bool read_pipe(struct child *c, int *fd, bool is_out)
 {
         static char chunk[READ_CHUNK];
         ssize_t r = proc_read(*fd, chunk, sizeof chunk);
         if (r < 0)
-                return true;
+                return false;
         struct logline_stream *s = is_out ? c->out : c->err;
         if (r == 0) {
                 if (c == &pod.rpc && is_out && pod.rpc_line.len)
@@ -305,10 +352,10 @@ static void on_app_exit(int status)
         pod.app.status = status;
         pod.eof_deadline = proc_mono_ms() + EOF_WAIT_MS;
         int code = proc_exit_code(status);
-        if (pod.phase >= PH_STOP) {
+        if (pod.phase >= PH_SETTLE) {
                 note(LOGLINE_INFO, "stop",
-                     "release stopped (status %d) %lld ms after the stop began", code,
-                     (long long)(proc_mono_ms() - (pod.stop_deadline - pod.o.grace_ms)));
+                     "release stopped (status %d) %lld ms after the task ended", code,
+                     (long long)(proc_mono_ms() - pod.stop_began));
                 return;
         }
         struct buf b;
@@ -327,13 +374,12 @@ static void on_rpc_exit(int status)
 {
         pod.rpc.running = false;
         int code = proc_exit_code(status);
-        if (pod.phase >= PH_STOP)
+        if (pod.phase >= PH_SETTLE)
                 return;
         /* Markers may still sit in the pipe: read it dry first. */
         while (pod.rpc.p.out_fd >= 0 && read_pipe(&pod.rpc, &pod.rpc.p.out_fd, true))
-                if (proc_read(pod.rpc.p.out_fd, NULL, 0) < 0 && errno == EAGAIN)
-                        break;
-        if (pod.phase >= PH_STOP)
+                ;
+        if (pod.phase >= PH_SETTLE)
                 return;
         if (!pod.ready_seen) {
                 /* The node was registered but did not take the call yet (nodedown):
@@ -350,14 +396,14 @@ static void on_rpc_exit(int status)
                 return;
         }
         if (code == 0 && !pod.have_result)
-                finish(ERR_TASK, "task", "the rpc ended without reporting a result");
+                settle(ERR_TASK, "the rpc ended without reporting a result");
         else if (code == 0 && pod.result.error_tuple && pod.o.error_exit)
-                finish(pod.o.error_exit, "task", "task returned %s (--error-exit %d)",
-                       pod.result.value, pod.o.error_exit);
+                settle(pod.o.error_exit, "task returned %s (--error-exit %d)", pod.result.value,
+                       pod.o.error_exit);
         else if (code == 0)
-                finish(0, "task", "task succeeded");
+                settle(0, "task succeeded");
         else
-                finish(code, "task", "task failed with exit code %d", code);
+                settle(code, "task failed with exit code %d", code);
 }
 
 static void reap(void)
@@ -380,7 +426,7 @@ static void on_signal(int sig)
                 return;
         }
         pod.signals++;
-        if (pod.signals == 1 && pod.phase < PH_STOP) {
+        if (pod.signals == 1 && pod.phase < PH_SETTLE) {
                 note(LOGLINE_WARNING, "signal", "got %s, stopping the release", strsignal(sig));
                 finish(ERR_KILLED, "killed", "stopped by %s", strsignal(sig));
         } else if (pod.signals >= 2 || pod.phase >= PH_STOP) {
@@ -422,7 +468,17 @@ static void on_timers(int64_t now)
                         }
                 }
                 break;
+        case PH_SETTLE:
+                if (!pod.app.running || now - pod.app.last_data >= IDLE_FLUSH_MS ||
+                    now >= pod.settle_until)
+                        settled();
+                break;
         case PH_STOP:
+                if (pod.term_at && now >= pod.term_at && pod.app.running) {
+                        note(LOGLINE_INFO, "stop", "the release did not stop by itself, SIGTERM");
+                        kill(pod.app.p.pid, SIGTERM);
+                        pod.term_at = 0;
+                }
                 if (now >= pod.stop_deadline && (pod.app.running || pod.rpc.running)) {
                         note(LOGLINE_WARNING, "stop",
                              "the release did not stop within %lld ms, killing",
@@ -450,8 +506,14 @@ static int64_t next_timer(int64_t now)
                 if (pod.ready_deadline < t)
                         t = pod.ready_deadline;
         }
+        if (pod.phase == PH_SETTLE && pod.settle_until < t)
+                t = pod.settle_until;
+        if (pod.phase == PH_SETTLE && pod.app.last_data + IDLE_FLUSH_MS < t)
+                t = pod.app.last_data + IDLE_FLUSH_MS;
         if (pod.phase == PH_STOP && pod.stop_deadline < t)
                 t = pod.stop_deadline;
+        if (pod.phase == PH_STOP && pod.term_at && pod.term_at < t)
+                t = pod.term_at;
         if (!pod.app.running && pod.eof_deadline && pod.eof_deadline < t)
                 t = pod.eof_deadline;
         return t;

@@ -20,6 +20,9 @@ const char podopts_usage[] =
     "                         (default \"$time $metadata[$level] $message\")\n"
     "  --grace D              time the release gets to stop (default 30s), then kill\n"
     "  --rpc script|dist      how to reach the node (default script)\n"
+    "  --stop fast|sigterm    fast (default): after the task the node stops its\n"
+    "                         applications (stop callbacks run) and halts at once;\n"
+    "                         sigterm: init:stop via SIGTERM (about a second)\n"
     "  --termination-log PATH write the JSON result there (Kubernetes termination message)\n"
     "  --error-exit N         exit N (1-63) when EXPR returns {:error, _}\n"
     "  --install DEST         copy this binary to DEST (for an init container) and exit\n"
@@ -40,6 +43,7 @@ enum flag {
         F_TERMLOG,
         F_ERROR_EXIT,
         F_INSTALL,
+        F_STOP,
 };
 
 static const struct {
@@ -56,6 +60,7 @@ static const struct {
     {"--termination-log", F_TERMLOG},
     {"--error-exit", F_ERROR_EXIT},
     {"--install", F_INSTALL},
+    {"--stop", F_STOP},
 };
 
 static int set_flag(struct podopts *o, enum flag f, const char *name, const char *v, struct err *e)
@@ -74,6 +79,14 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
                 if (cli_parse_int(name, v, 1, 63, &n, e) < 0)
                         return -1;
                 o->error_exit = (int)n;
+                return 0;
+        case F_STOP:
+                if (strcmp(v, "fast") == 0)
+                        o->fast_stop = true;
+                else if (strcmp(v, "sigterm") == 0)
+                        o->fast_stop = false;
+                else
+                        return err_set(e, ERR_USAGE, "--stop \"%s\": expected fast or sigterm", v);
                 return 0;
         case F_RPC:
                 if (strcmp(v, "script") == 0)
@@ -95,6 +108,7 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
             .grace_ms = 30 * 1000,
             .log_format = LOGLINE_OUT_JSON,
             .rpc = PODOPTS_RPC_SCRIPT,
+            .fast_stop = true,
         };
         const char *positional = NULL;
         int i;

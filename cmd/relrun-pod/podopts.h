@@ -22,6 +22,7 @@ struct podopts {
         int error_exit;              /* 0 = {:error, _} is a success */
         enum logline_out log_format; /* default json */
         enum podopts_rpc rpc;
+        bool fast_stop; /* --stop fast (default) or sigterm */
         bool help;
         bool version;
 };

@@ -82,7 +82,21 @@ int release_rpc_expr(const struct release_call *c, struct buf *out)
         r |= buf_printf(out,
                         "case relrun_wait.(relrun_wait) do "
                         ":timeout -> IO.puts(relrun_gl, \"%s not-ready\"); "
-                        ":ok -> IO.puts(relrun_gl, \"%s ready\"); "
+                        ":ok -> "
+                        /* armed before the task: when the rpc's node goes away (the call
+                         * returned, or relrun-pod stopped it), stop the applications in
+                         * reverse start order so their stop callbacks run (logging stays up
+                         * to the end), then halt. */
+                        "relrun_peer = node(relrun_gl); "
+                        "spawn(fn -> :erlang.group_leader(Process.whereis(:user), self()); "
+                        ":erlang.monitor_node(relrun_peer, true); "
+                        "receive do {:nodedown, ^relrun_peer} -> "
+                        "for {a, _, _} <- Application.started_applications(), "
+                        "a not in [:kernel, :stdlib, :elixir, :compiler, :logger, :sasl], "
+                        "do: Application.stop(a); "
+                        "if Code.ensure_loaded?(Logger), do: Logger.flush(); "
+                        ":erlang.halt(0) end end); "
+                        "IO.puts(relrun_gl, \"%s ready\"); "
                         ":erlang.group_leader(Process.whereis(:user), self()); "
                         "relrun_value = relrun_eval.(\"",
                         c->tag, c->tag);
