@@ -173,6 +173,20 @@ class RunOk(Base):
         self.assertEqual(ls.code, 0, ls)
         self.assertRegex(ls.stdout, r"(?m)^%s +Failed +\d+s +LiveStream\.exit_with\(5\)$" % name)
 
+    def test_logs_follow_and_list_json(self):
+        r = self.run_task('LiveStream.sleep(1500)', "--detach")
+        self.assertEqual(r.code, 0, r)
+        name = r.stdout.strip()
+        lg = self.relrun("logs", name, "-f", "-o", "json")
+        self.assertEqual(lg.code, 0, lg)
+        self.assertIn("sleeping 1500 ms", lg.msgs("app"))
+        kinds = [e.get("event") for e in lg.events() if e.get("src") == "relrun"]
+        self.assertEqual(kinds[-1], "exit", lg)
+        ls = self.relrun("list", "-o", "json")
+        self.assertEqual(ls.code, 0, ls)
+        names = [j["metadata"]["name"] for j in json.loads(ls.stdout)["items"]]
+        self.assertIn(name, names)
+
     def test_wait_unknown_job(self):
         r = self.relrun("wait", "no-such-job")
         self.assertEqual(r.code, 64, r)
@@ -206,6 +220,59 @@ class RunOk(Base):
         reqs = [q for q in self.sim.requests() if q["method"] == "DELETE"]
         self.assertTrue(reqs and reqs[-1]["query"].get("propagationPolicy") == "Background",
                         reqs)
+
+
+class Terminal(Base):
+    """On a terminal: the pending phase on stderr, colours on stdout unless NO_COLOR."""
+
+    def run_on_pty(self, env_extra):
+        import pty
+        import select
+        out_m, out_s = pty.openpty()
+        err_m, err_s = pty.openpty()
+        env = dict(os.environ)
+        env.pop("NO_COLOR", None)
+        env.pop("KUBECONFIG", None)
+        env["TERM"] = "xterm"
+        env.update(env_extra)
+        p = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "run", *TASK_FLAGS,
+                              'LiveStream.run("tty")'], stdout=out_s, stderr=err_s,
+                             stdin=subprocess.DEVNULL, env=env)
+        os.close(out_s)
+        os.close(err_s)
+        bufs = {out_m: b"", err_m: b""}
+        open_fds = [out_m, err_m]
+        deadline = time.monotonic() + 120
+        while open_fds and time.monotonic() < deadline:
+            ready, _, _ = select.select(open_fds, [], [], 1)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    open_fds.remove(fd)
+                    os.close(fd)
+                else:
+                    bufs[fd] += data
+        code = p.wait(timeout=30)
+        out, err = bufs[out_m].decode(errors="replace"), bufs[err_m].decode(errors="replace")
+        self.outputs += [out, err]
+        return code, out, err
+
+    def test_pending_phase_and_colour(self):
+        self.sim.fault(kind="slow_start", seconds=2, pod_regex="live-stream-run")
+        code, out, err = self.run_on_pty({})
+        self.assertEqual(code, 0, out + err)
+        self.assertRegex(err, r"Pending: (Init:)?ContainerCreating")
+        self.assertIn("\033[33m", out)  # the warning line in yellow
+        self.assertIn("segment 3 of tty arrived late", out)
+
+    def test_no_color(self):
+        code, out, err = self.run_on_pty({"NO_COLOR": "1"})
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("segment 3 of tty arrived late", out)
+        self.assertNotIn("\033[", out)
 
 
 class RunFails(Base):
