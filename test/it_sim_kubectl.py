@@ -528,6 +528,24 @@ class SimKubectlTest(unittest.TestCase):
         self.assertRegex(text.splitlines()[0], r"^\d{4}-\d\d-\d\dT[\d:.]+Z tick \d$")
         self.kubectl("delete", "-n", ns, "job", "cl")
 
+    def test_label_and_field_selectors(self):
+        ns = self.namespace("selectors")
+        for name, labels in (("a", {"app": "x", "tier": "web"}), ("b", {"app": "x"}), ("c", {"app": "y"})):
+            code, _, _ = self.sim.post("/api/v1/namespaces/%s/configmaps" % ns,
+                                       {"metadata": {"name": name, "labels": labels}})
+            self.assertEqual(code, 201)
+
+        def names(q):
+            code, _, body = self.sim.get("/api/v1/namespaces/%s/configmaps?%s" % (ns, q))
+            self.assertEqual(code, 200, body)
+            return [o["metadata"]["name"] for o in body["items"]]
+        self.assertEqual(names("labelSelector=app%3Dx,tier%3Dweb"), ["a"])
+        self.assertEqual(names("labelSelector=app%3Dx,!tier"), ["b"])
+        self.assertEqual(names("labelSelector=app%20in%20(x,y),app!%3Dx"), ["c"])
+        self.assertEqual(names("fieldSelector=metadata.name%3Db"), ["b"])
+        r = self.kubectl("get", "configmaps", "-n", ns, "-l", "app=x", "-o", "name")
+        self.assertEqual(r.stdout.split(), ["configmap/a", "configmap/b"])
+
     def test_request_log(self):
         self.sim.clear_requests()
         self.sim.get("/api/v1/namespaces/default/pods?labelSelector=a%3Db")
