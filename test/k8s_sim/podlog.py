@@ -117,6 +117,6 @@ def serve_log(sim, h, ns, name):
             send(text)
         if closed and not new:
             break
-        if sim.store.closed:
+        if sim.store.closed or h.client_gone():
             break
     h.end_stream()

@@ -3,6 +3,7 @@
 
 import json
 import re
+import select
 import socket
 import ssl
 import threading
@@ -111,6 +112,14 @@ class Handler(BaseHTTPRequestHandler):
     def end_stream(self):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def client_gone(self):
+        """During a stream the client sends nothing; a readable socket means it hung up."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(r)
 
     def cut(self):
         """Drop the connection mid-stream (no terminating chunk)."""

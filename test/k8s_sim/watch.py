@@ -107,7 +107,7 @@ class Watcher:
                 last = ev.rv
                 if ev.rt is rt and matches(ev.obj):
                     send(encode(ev.type, ev.obj))
-            if closed:
+            if closed or h.client_gone():
                 break
             if bookmarks and time.monotonic() >= next_bookmark:
                 next_bookmark = time.monotonic() + self.bookmark_interval
