@@ -685,6 +685,42 @@ static int install(const char *dest)
         return 0;
 }
 
+/* --normalise: the log normaliser alone, stdin to stdout. */
+static int normalise(void)
+{
+        struct err e;
+        buf_init(&pod.out, 8 * 1024 * 1024);
+        if (logline_format_new(pod.o.app_format, &pod.fmt, &e) < 0) {
+                fprintf(stderr, "relrun-pod: %s\n", e.msg);
+                return ERR_USAGE;
+        }
+        struct logline_stream_opts so = {.src = LOGLINE_SRC_APP,
+                                         .plain_level = LOGLINE_INFO,
+                                         .fmt = pod.fmt,
+                                         .emit = emit_plain};
+        struct logline_stream *s = logline_stream_new(&so);
+        static char chunk[READ_CHUNK];
+        for (;;) {
+                struct pollfd pf = {.fd = 0, .events = POLLIN};
+                if (logline_stream_pending(s) && poll(&pf, 1, IDLE_FLUSH_MS) == 0) {
+                        logline_stream_flush(s);
+                        out_flush();
+                        continue;
+                }
+                ssize_t r = proc_read(0, chunk, sizeof chunk);
+                if (r <= 0)
+                        break;
+                logline_stream_feed(s, chunk, (size_t)r);
+                logline_stream_chunk_end(s);
+                if (pod.out.len > OUT_FLUSH_AT)
+                        out_flush();
+        }
+        logline_stream_finish(s);
+        out_flush();
+        logline_stream_free(s);
+        return 0;
+}
+
 static int setup(struct err *e)
 {
         pod.t0 = proc_mono_ms();
@@ -757,6 +793,8 @@ int main(int argc, char **argv)
         }
         if (pod.o.install_dest)
                 return install(pod.o.install_dest);
+        if (pod.o.normalise)
+                return normalise();
         if (setup(&e) < 0) {
                 fprintf(stderr, "relrun-pod: %s\n", e.msg);
                 return e.code ? e.code : ERR_SOFTWARE;

@@ -26,6 +26,8 @@ const char podopts_usage[] =
     "  --termination-log PATH write the JSON result there (Kubernetes termination message)\n"
     "  --error-exit N         exit N (1-63) when EXPR returns {:error, _}\n"
     "  --install DEST         copy this binary to DEST (for an init container) and exit\n"
+    "  --normalise            read a log on stdin, write it as uniform events and exit\n"
+    "                         (uses --log-format and --app-format)\n"
     "  -h, --help             this text\n"
     "      --version          print the version\n"
     "\n"
@@ -122,6 +124,10 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                         r.help = true;
                         continue;
                 }
+                if (strcmp(a, "--normalise") == 0 || strcmp(a, "--normalize") == 0) {
+                        r.normalise = true;
+                        continue;
+                }
                 if (strcmp(a, "--version") == 0) {
                         r.version = true;
                         continue;
@@ -165,7 +171,7 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                 positional = argv[i];
         }
         r.expr = positional;
-        if (!r.help && !r.version && !r.install_dest) {
+        if (!r.help && !r.version && !r.install_dest && !r.normalise) {
                 if (!r.expr || !*r.expr)
                         return err_set(e, ERR_USAGE,
                                        "no expression given (relrun-pod [options] -- EXPR)");

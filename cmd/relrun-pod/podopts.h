@@ -23,6 +23,7 @@ struct podopts {
         enum logline_out log_format; /* default json */
         enum podopts_rpc rpc;
         bool fast_stop; /* --stop fast (default) or sigterm */
+        bool normalise; /* --normalise: stdin to uniform events, nothing else */
         bool help;
         bool version;
 };

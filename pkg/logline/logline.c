@@ -314,7 +314,12 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         memcpy(d, today, 10);
                 }
                 d[10] = '\0';
-                snprintf(ev->ts, sizeof ev->ts, "%.10sT%.12sZ", d, time_);
+                /* "YYYY-MM-DD" "T" "HH:MM:SS.mmm" "Z": no printf on the hot path */
+                memcpy(ev->ts, d, 10);
+                ev->ts[10] = 'T';
+                memcpy(ev->ts + 11, time_, 12);
+                ev->ts[23] = 'Z';
+                ev->ts[24] = '\0';
         } else {
                 logline_format_ts(now_ms, ev->ts);
         }
@@ -444,8 +449,10 @@ static int put_json_str(struct buf *out, const char *s, size_t n)
 static int encode_json(const struct logline_event *ev, struct buf *out)
 {
         if (buf_puts(out, "{\"ts\":") < 0 || put_json_str(out, ev->ts, strlen(ev->ts)) < 0 ||
-            buf_printf(out, ",\"level\":\"%s\",\"src\":\"%s\",\"msg\":",
-                       logline_level_name(ev->level), logline_src_name(ev->src)) < 0 ||
+            buf_puts(out, ",\"level\":\"") < 0 ||
+            buf_puts(out, logline_level_name(ev->level)) < 0 ||
+            buf_puts(out, "\",\"src\":\"") < 0 || buf_puts(out, logline_src_name(ev->src)) < 0 ||
+            buf_puts(out, "\",\"msg\":") < 0 ||
             put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len) < 0)
                 return -1;
         if (ev->node &&
@@ -569,6 +576,7 @@ struct logline_stream {
         struct buf line; /* the partial line not yet ended by '\n' */
         bool line_split; /* the line buffer overflowed: its next part continues it */
         unsigned chunk;  /* read counter */
+        int64_t now;     /* receive time of the current read, 0 = not taken yet */
         /* the pending event */
         bool pending;
         unsigned pending_chunk;
@@ -705,9 +713,18 @@ static void begin_pending(struct logline_stream *s, const struct logline_event *
         }
 }
 
+/* One clock reading per read from the child is enough: lines that come in
+ * one read arrived together. */
+static int64_t stream_now(struct logline_stream *s)
+{
+        if (!s->now)
+                s->now = s->o.clock(s->o.clock_ctx);
+        return s->now;
+}
+
 static void plain_event(struct logline_stream *s, struct logline_event *ev)
 {
-        logline_format_ts(s->o.clock(s->o.clock_ctx), ev->ts);
+        logline_format_ts(stream_now(s), ev->ts);
         ev->level = s->o.plain_level;
         ev->nfields = 0;
         ev->split = false;
@@ -791,7 +808,7 @@ static int process_line(struct logline_stream *s, const char *p, size_t n, bool 
                 }
         }
         struct logline_event ev;
-        if (s->o.fmt && logline_format_match(s->o.fmt, p, n, s->o.clock(s->o.clock_ctx), &ev)) {
+        if (s->o.fmt && logline_format_match(s->o.fmt, p, n, stream_now(s), &ev)) {
                 if (emit_pending(s, false) < 0)
                         return -1;
                 begin_pending(s, &ev);
@@ -857,6 +874,7 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
 void logline_stream_chunk_end(struct logline_stream *s)
 {
         s->chunk++;
+        s->now = 0;
 }
 
 int logline_stream_finish(struct logline_stream *s)
