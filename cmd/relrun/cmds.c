@@ -107,13 +107,41 @@ out:
         return rc < 0 ? fail(e) : 0;
 }
 
+#define RUN_ID_LABEL "relrun.dev/run-id"
+
+/* Label the Job with an id unique to this invocation, so that a create
+ * retried after a lost answer finds the Job instead of making a second. */
+static int tag_run(struct json_object *job, char id[17], struct err *e)
+{
+        unsigned char r[8];
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (!f || fread(r, 1, sizeof r, f) != sizeof r) {
+                if (f)
+                        fclose(f);
+                return err_sys(e, ERR_SOFTWARE, "read /dev/urandom");
+        }
+        fclose(f);
+        for (int i = 0; i < 8; i++)
+                snprintf(id + 2 * i, 3, "%02x", r[i]);
+        struct json_object *md, *labels;
+        if (!json_object_object_get_ex(job, "metadata", &md))
+                return err_set(e, ERR_SOFTWARE, "job manifest without metadata");
+        if (!json_object_object_get_ex(md, "labels", &labels)) {
+                labels = json_object_new_object();
+                json_object_object_add(md, "labels", labels); /* md owns it now */
+        }
+        json_object_object_add(labels, RUN_ID_LABEL, json_object_new_string(id));
+        return 0;
+}
+
 int cmd_run(const struct opts *o, struct err *e)
 {
         char *expr = NULL;
         struct json_object *job = NULL, *created = NULL;
         struct conn k = {0};
-        struct buf path;
+        struct buf path, recheck;
         buf_init(&path, 4096);
+        buf_init(&recheck, 4096);
         int rc = -1;
         if (o->output && strcmp(o->output, "json") && strcmp(o->output, "text")) {
                 err_set(e, ERR_USAGE, "run: -o \"%s\": expected json or text", o->output);
@@ -125,10 +153,16 @@ int cmd_run(const struct opts *o, struct err *e)
                 goto out;
         if (job_build(o, expr, k.ns, &job, e) < 0)
                 goto out;
+        char run_id[17];
+        if (tag_run(job, run_id, e) < 0)
+                goto out;
         jobs_path(&path, k.ns);
-        if (kube_request(k.c, "POST", buf_str(&path),
-                         json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN), "create jobs",
-                         &created, NULL, e) < 0)
+        buf_reset(&recheck);
+        jobs_path(&recheck, k.ns);
+        buf_printf(&recheck, "?labelSelector=" RUN_ID_LABEL "%%3D%s", run_id);
+        if (kube_create(k.c, buf_str(&path),
+                        json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN),
+                        buf_str(&recheck), "create jobs", &created, e) < 0)
                 goto out;
         struct json_object *md, *nm;
         if (!created || !json_object_object_get_ex(created, "metadata", &md) ||
@@ -157,6 +191,7 @@ out:
         json_object_put(job);
         json_object_put(created);
         buf_fini(&path);
+        buf_fini(&recheck);
         conn_close(&k);
         return rc < 0 ? fail(e) : rc;
 }

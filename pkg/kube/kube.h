@@ -70,6 +70,16 @@ int64_t kube_now_ms(void);
 int kube_request(struct kube_client *c, const char *method, const char *path, const char *body,
                  const char *what, struct json_object **out, long *http, struct err *e);
 
+/* POST that is safe to retry. A POST whose answer was lost (a timeout, a
+ * cut connection, a 5xx) may still have created the object; retrying blindly
+ * would run a task twice. So the body must carry a label unique to this call,
+ * and before each retry that follows such a failure the list at recheck (a
+ * GET of the collection with a labelSelector for that label) is asked first;
+ * when it holds the object, that item is the result. Otherwise like
+ * kube_request with method "POST". */
+int kube_create(struct kube_client *c, const char *path, const char *body, const char *recheck,
+                const char *what, struct json_object **out, struct err *e);
+
 /* Percent-encode s for a query value into b. */
 int kube_query_escape(struct buf *b, const char *s);
 

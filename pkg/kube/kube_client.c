@@ -551,45 +551,124 @@ static int pause_ms(struct kube_client *c, long ms, struct err *e)
         }
 }
 
-int kube_request(struct kube_client *c, const char *method, const char *path, const char *body,
-                 const char *what, struct json_object **out, long *http, struct err *e)
+/* One attempt, waited for while the streams go on. NULL with e set when it
+ * could not even start. */
+static struct kube_xfer *attempt_once(struct kube_client *c, const char *method, const char *path,
+                                      const char *body, struct err *e)
+{
+        struct kube_xfer *x = kube_xfer_start(c, method, path, body, false, NULL, NULL, e);
+        if (!x)
+                return NULL;
+        while (!x->done)
+                if (kube_client_poll(c, 1000, e) < 0) {
+                        kube_xfer_free(x);
+                        return NULL;
+                }
+        return x;
+}
+
+static int parse_body(struct kube_xfer *x, const char *what, struct json_object **out,
+                      struct err *e)
+{
+        struct json_object *o = NULL;
+        if (x->resp.len) {
+                o = json_tokener_parse(buf_str(&x->resp));
+                if (!o)
+                        return err_set(e, ERR_UNAVAILABLE, "%s: the API answered with invalid JSON",
+                                       what);
+        }
+        if (out)
+                *out = o;
+        else
+                json_object_put(o);
+        return 0;
+}
+
+/* The request surely never reached the API: nothing to check before a retry. */
+static bool not_sent(const struct kube_xfer *x)
+{
+        switch (x->result) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_SSL_CONNECT_ERROR: return true;
+        case CURLE_OK: return x->http == 429;
+        default: return false;
+        }
+}
+
+/* GET recheck (a list); 1 with *out = its first item, 0 when empty, -1 when
+ * the check itself failed (*x_out keeps the failed transfer for the caller). */
+static int recheck_created(struct kube_client *c, const char *recheck, const char *what,
+                           struct json_object **out, struct kube_xfer **x_out, struct err *e)
+{
+        struct kube_xfer *x = attempt_once(c, "GET", recheck, NULL, e);
+        *x_out = NULL;
+        if (!x)
+                return -1;
+        if (x->result != CURLE_OK || x->http / 100 != 2) {
+                *x_out = x;
+                return -1;
+        }
+        struct json_object *list = NULL, *items;
+        if (parse_body(x, what, &list, e) < 0) {
+                kube_xfer_free(x);
+                return -1;
+        }
+        kube_xfer_free(x);
+        int found = 0;
+        if (list && json_object_object_get_ex(list, "items", &items) &&
+            json_object_is_type(items, json_type_array) && json_object_array_length(items)) {
+                if (out)
+                        *out = json_object_get(json_object_array_get_idx(items, 0));
+                found = 1;
+        }
+        json_object_put(list);
+        return found;
+}
+
+static int request_loop(struct kube_client *c, const char *method, const char *path,
+                        const char *body, const char *recheck, const char *what,
+                        struct json_object **out, long *http, struct err *e)
 {
         int64_t start = kube_now_ms();
-        bool reread = false;
+        bool reread = false, check = false;
         for (int attempt = 0;; attempt++) {
-                struct kube_xfer *x = kube_xfer_start(c, method, path, body, false, NULL, NULL, e);
-                if (!x)
-                        return err_prefix(e, "%s", what);
-                while (!x->done)
-                        if (kube_client_poll(c, 1000, e) < 0) {
-                                kube_xfer_free(x);
-                                return -1;
+                struct kube_xfer *x = NULL;
+                if (check) {
+                        /* The last create may have gone through: look before
+                         * creating again, so a task never runs twice. */
+                        int r = recheck_created(c, recheck, what, out, &x, e);
+                        if (r == 1) {
+                                if (http)
+                                        *http = 201;
+                                return 0;
                         }
-                if (x->result == CURLE_OK && x->http / 100 == 2) {
-                        struct json_object *o = NULL;
-                        if (x->resp.len) {
-                                o = json_tokener_parse(buf_str(&x->resp));
-                                if (!o) {
-                                        kube_xfer_free(x);
-                                        return err_set(e, ERR_UNAVAILABLE,
-                                                       "%s: the API answered with invalid JSON",
-                                                       what);
-                                }
+                        if (r == 0) {
+                                check = false;
+                        } else if (!x) {
+                                return err_prefix(e, "%s", what);
                         }
-                        if (http)
-                                *http = x->http;
-                        if (out)
-                                *out = o;
-                        else
-                                json_object_put(o);
-                        kube_xfer_free(x);
-                        return 0;
                 }
-                if (x->result == CURLE_OK && x->http == 401 && !reread && reread_token(c)) {
-                        reread = true;
-                        kube_xfer_free(x);
-                        attempt--;
-                        continue;
+                if (!x) {
+                        x = attempt_once(c, method, path, body, e);
+                        if (!x)
+                                return err_prefix(e, "%s", what);
+                        if (x->result == CURLE_OK && x->http / 100 == 2) {
+                                int rc = parse_body(x, what, out, e);
+                                if (rc == 0 && http)
+                                        *http = x->http;
+                                kube_xfer_free(x);
+                                return rc;
+                        }
+                        if (x->result == CURLE_OK && x->http == 401 && !reread && reread_token(c)) {
+                                reread = true;
+                                kube_xfer_free(x);
+                                attempt--;
+                                continue;
+                        }
+                        if (recheck && kube_xfer_retryable(x) && !not_sent(x))
+                                check = true;
                 }
                 bool retry = kube_xfer_retryable(x);
                 long delay =
@@ -614,4 +693,16 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
                 if (pause_ms(c, delay, e) < 0)
                         return -1;
         }
+}
+
+int kube_request(struct kube_client *c, const char *method, const char *path, const char *body,
+                 const char *what, struct json_object **out, long *http, struct err *e)
+{
+        return request_loop(c, method, path, body, NULL, what, out, http, e);
+}
+
+int kube_create(struct kube_client *c, const char *path, const char *body, const char *recheck,
+                const char *what, struct json_object **out, struct err *e)
+{
+        return request_loop(c, "POST", path, body, recheck, what, out, NULL, e);
 }

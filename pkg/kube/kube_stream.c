@@ -72,7 +72,10 @@ static void watch_start(struct kube_watch *w)
         buf_puts(&p, w->path);
         char sep = '?';
         if (!w->listing) {
-                buf_puts(&p, "?watch=1&allowWatchBookmarks=true&resourceVersion=");
+                /* The server ends the watch after timeoutSeconds and we
+                 * resume: a silently dead connection cannot hang us. */
+                buf_puts(&p, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=300"
+                             "&resourceVersion=");
                 kube_query_escape(&p, w->rv);
                 sep = '&';
         }
@@ -427,7 +430,7 @@ static void logs_tick(void *self, int64_t now)
                 logs_retry(l, delay);
                 return;
         }
-        if (x->result == CURLE_OK && waiting_to_start(x) && !l->conn_after_done) {
+        if (x->result == CURLE_OK && waiting_to_start(x) && l->follow && !l->conn_after_done) {
                 logs_retry(l, kube_backoff_ms(l->c, l->waits < 4 ? l->waits : 4));
                 l->waits++;
                 return;
