@@ -49,7 +49,7 @@ struct pod {
         int sfd;
         struct logline_format *fmt;
         char name[256]; /* the node's short name, as EPMD knows it */
-        char node[300]; /* name@host */
+        char node[600]; /* name@host */
         char tag[48];
         struct buf call;
 
