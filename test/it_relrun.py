@@ -287,6 +287,17 @@ class RunFails(Base):
         self.assertEqual(r.code, 3, r)
         self.assertIn("exit 3", r.stderr)
 
+    def test_release_never_ready_with_boot_retries(self):
+        r = self.relrun("run", "--image", APP_IMAGE, "--release", "/app/bin/no_such_release",
+                        "--pod-image", POD_IMAGE, "--boot-retries", "1", "-o", "json",
+                        'LiveStream.run("x")')
+        self.assertEqual(r.code, 70, r)
+        self.assertIn("release never ready, exit 70", r.stderr)
+        # both attempts' logs, each once
+        exits = [e for e in r.events() if e.get("event") == "exit"]
+        self.assertEqual(len(exits), 2, r)
+        self.assertIn("following the Job's new pod", r.stderr)
+
     def test_deadline_gives_124(self):
         r = self.run_task("LiveStream.sleep(60000)", "--timeout", "3s")
         self.assertEqual(r.code, 124, r)

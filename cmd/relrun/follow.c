@@ -50,7 +50,8 @@ struct follower {
         int64_t t0;
         int64_t pull_since; /* image pull failing since (ms), 0 if not */
         int64_t complete_since;
-        int64_t killed_since; /* the pod was killed or deleted (ms), 0 if not */
+        int64_t verdict_since; /* the Job failed while a boot retry was possible */
+        int64_t killed_since;  /* the pod was killed or deleted (ms), 0 if not */
         unsigned long lines;
 };
 
@@ -173,10 +174,20 @@ static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
                 f->pod.deleted = deleted;
                 return 0;
         }
-        /* Another pod of the Job: follow the newest one. */
-        if (kube_ts_cmp(&v.created, &f->pod.created) > 0 &&
+        /* An older pod than the one chosen (the list came in name order):
+         * follow pods in creation order while nothing was read yet. */
+        if (kube_ts_cmp(&v.created, &f->pod.created) < 0 && !f->logs) {
+                if (!f->next.set || kube_ts_cmp(&f->pod.created, &f->next.created) > 0)
+                        f->next = f->pod;
+                f->pod = v;
+                return 0;
+        }
+        /* Another pod of the Job: follow the newest one next. */
+        /* creationTimestamp has whole seconds: on a tie the pod that shows
+         * up later is the newer one. */
+        if (kube_ts_cmp(&v.created, &f->pod.created) >= 0 &&
             (!f->next.set || !strcmp(v.name, f->next.name) ||
-             kube_ts_cmp(&v.created, &f->next.created) > 0))
+             kube_ts_cmp(&v.created, &f->next.created) >= 0))
                 f->next = v;
         return 0;
 }
@@ -324,8 +335,12 @@ static void decide(struct follower *f, struct outcome *o)
 {
         const struct pod_view *p = &f->pod;
         bool pod_over = !p->set || p->terminated || p->deleted;
-        if ((f->jv.failed && !strcmp(f->jv.reason, "DeadlineExceeded")) ||
-            (pod_over && !strcmp(f->jv.target, "DeadlineExceeded"))) {
+        bool deadline = (f->jv.failed && !strcmp(f->jv.reason, "DeadlineExceeded")) ||
+                        (pod_over && !strcmp(f->jv.target, "DeadlineExceeded"));
+        /* A newer pod exists: decide on it, not on this one. */
+        if (f->next.set && !deadline)
+                return;
+        if (deadline) {
                 o->decided = true;
                 o->code = ERR_TIMEOUT;
                 snprintf(o->what, sizeof o->what, "deadline exceeded (%s)", reached(f));
@@ -340,9 +355,17 @@ static void decide(struct follower *f, struct outcome *o)
                 if (t.code == ERR_KILLED && !f->jv.failed && !f->jv.deleted &&
                     !killed_grace(f, now))
                         return;
-                /* A boot failure with retries left: the Job makes a new pod. */
-                if (t.code == ERR_SOFTWARE && f->fo->boot_retries > 0 && !f->jv.failed)
-                        return;
+                /* A boot failure with retries left: the Job makes a new pod.
+                 * Its verdict may overtake the new pod's events (two
+                 * watches), so give them a moment to arrive. */
+                if (t.code == ERR_SOFTWARE && f->fo->boot_retries > 0) {
+                        if (!f->jv.failed)
+                                return;
+                        if (!f->verdict_since)
+                                f->verdict_since = now;
+                        if (now - f->verdict_since < 1000)
+                                return;
+                }
                 *o = t;
                 return;
         }
@@ -466,8 +489,29 @@ static void summary(struct follower *f, const struct outcome *o)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
+/* A newer pod (the Job retrying a boot failure) is followed once the current
+ * one is over and its log is read to the end. */
+static bool can_switch(struct follower *f)
+{
+        if (!f->pod.set)
+                return true;
+        if (!f->pod.terminated && !f->pod.deleted)
+                return false;
+        if (!f->fo->logs)
+                return true;
+        if (!f->logs)
+                return !f->pod.terminated; /* deleted before it ran: no log to read */
+        struct err le;
+        return kube_logs_done(f->logs, &le);
+}
+
 static void switch_pod(struct follower *f)
 {
+        if (f->pod.set && f->fo->summary) {
+                clear_shown(f);
+                fprintf(stderr, "relrun: pod/%s ended (exit %d); following the Job's new pod/%s\n",
+                        f->pod.name, f->pod.exit_code, f->next.name);
+        }
         kube_logs_free(f->logs);
         f->logs = NULL;
         f->pod = f->next;
@@ -523,7 +567,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         clear_shown(&f);
                         goto out;
                 }
-                if (f.next.set && !o.decided && (!f.pod.set || f.pod.terminated || f.pod.deleted))
+                if (f.next.set && !o.decided && can_switch(&f))
                         switch_pod(&f);
                 if (!o.decided)
                         show_phase(&f);
