@@ -144,6 +144,12 @@ class RunOk(Base):
         for line in r.stdout.splitlines():
             json.loads(line)
 
+    def test_watch_events_larger_than_64k(self):
+        big = ["--env", "BIG1=" + "a" * 100000, "--env", "BIG2=" + "b" * 100000]
+        r = self.run_task('LiveStream.run("big")', *big, "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assert_full_log(r, "big")
+
     def test_human_output(self):
         r = self.run_task('LiveStream.run("s2")')
         self.assertEqual(r.code, 0, r)
@@ -419,6 +425,38 @@ class AuthAndConfig(Base):
             os.unlink(f.name)
         self.assertEqual(r.code, 78, r)
         self.assertIn(f.name, r.stderr)
+
+    def kubeconfig_with(self, extra_cluster_line, server=None):
+        with open(self.sim.kubeconfig) as f:
+            text = f.read()
+        out = []
+        for line in text.splitlines():
+            if server and line.strip().startswith("server:"):
+                line = "    server: " + server
+            out.append(line)
+            if line.strip().startswith("server:"):
+                out.append("    " + extra_cluster_line)
+        f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        f.write("\n".join(out) + "\n")
+        f.close()
+        self.addCleanup(os.unlink, f.name)
+        return f.name
+
+    def test_tls_server_name(self):
+        # Connect to 127.0.0.1 but verify the certificate as "localhost".
+        kc = self.kubeconfig_with("tls-server-name: localhost")
+        r = self.relrun("--kubeconfig", kc, "list", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        # A name the certificate does not carry fails verification: a config error.
+        kc = self.kubeconfig_with("tls-server-name: wrong.example")
+        r = self.relrun("--kubeconfig", kc, "list", kubeconfig=False)
+        self.assertEqual(r.code, 78, r)
+
+    def test_unreachable_server_gives_69(self):
+        kc = self.kubeconfig_with("tls-server-name: localhost", server="https://127.0.0.1:1")
+        r = self.relrun("--kubeconfig", kc, "list", kubeconfig=False, timeout=120)
+        self.assertEqual(r.code, 69, r)
+        self.assertIn("list jobs", r.stderr)
 
     def test_user_agent(self):
         self.sim.clear_requests()

@@ -118,6 +118,7 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
         while (b.len && b.data[b.len - 1] == '/')
                 b.data[--b.len] = '\0';
         c->base = buf_detach(&b);
+        c->server = strdup(rest->server);
 
         /* Loopback never goes through a proxy (Go's net/http agrees). */
         const char *np = getenv("NO_PROXY");
@@ -138,7 +139,8 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
         c->username = xstrdup(rest->username);
         c->password = xstrdup(rest->password);
         c->m = curl_multi_init();
-        if (!c->base || !c->m || (rest->tls_server_name && !plain && !c->connect_to)) {
+        if (!c->base || !c->server || !c->m ||
+            (rest->tls_server_name && !plain && !c->connect_to)) {
                 kube_client_free(c);
                 return err_set(e, ERR_SOFTWARE, "cannot set up libcurl");
         }
@@ -171,6 +173,7 @@ void kube_client_free(struct kube_client *c)
                 curl_multi_cleanup(c->m);
         curl_slist_free_all(c->connect_to);
         free(c->base);
+        free(c->server);
         free(c->ca);
         free(c->cert);
         if (c->key)
@@ -429,7 +432,7 @@ int kube_xfer_err(const struct kube_xfer *x, const char *what, struct err *e)
                         break;
                 default: break;
                 }
-                return err_set(e, code, "%s: %s: %s", what, x->c->base, detail);
+                return err_set(e, code, "%s: %s: %s", what, x->c->server, detail);
         }
         return kube_status_err(x->http, buf_str(&x->resp), x->resp.len, what, e);
 }

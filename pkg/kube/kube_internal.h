@@ -47,7 +47,8 @@ struct kube_stream_reg {
 
 struct kube_client {
         CURLM *m;
-        char *base; /* scheme://host:port[/prefix], host replaced by tls-server-name */
+        char *base;   /* scheme://host:port[/prefix], host replaced by tls-server-name */
+        char *server; /* as configured, for messages */
         struct curl_slist *connect_to;
         unsigned char *ca, *cert, *key;
         size_t ca_len, cert_len, key_len;
