@@ -1,0 +1,601 @@
+#!/usr/bin/env python3
+"""relrun benchmarks: every comparison runs side by side in one invocation and reports
+medians over repeated runs and ratios against the baseline.
+
+    python3 bench/run.py all --runs 5            # everything (< 10 min on 2 cores)
+    python3 bench/run.py inpod --runs 5          # 1. in-pod: shell wrapper vs relrun-pod
+    python3 bench/run.py normalise --runs 3      # 2. log normaliser vs cat
+    python3 bench/run.py coord --runs 5 --concurrent 100   # 3. relrun vs a kubectl script
+
+Options common to all: --build DIR (default build-bench, then build), --json FILE (raw
+results), --keep (keep bench/out/ scratch files). Python standard library only; the
+simulator comes from test/simlib.py. Every process a run starts is in its own process
+group and is killed (with everything the run's process tree spawned) when the run ends,
+and again on exit or SIGINT/SIGTERM.
+
+See bench/README.md for what each number means and the recorded results.
+"""
+
+import argparse
+import atexit
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "test"))
+
+APP_FORMAT = "$date $time [$level] $metadata| $message"
+TASK = 'LiveStream.run("b", sleep: 200)'
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+EPMD_PORT = 4369
+
+# ------------------------------------------------------------------ process hygiene
+
+_groups = {}  # pgid -> Popen (leader still unreaped or just reaped)
+_members = {}  # pid -> starttime, every process seen in a measured run's tree
+
+
+def _starttime(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            s = f.read()
+    except OSError:
+        return None
+    return int(s[s.rindex(b")") + 2:].split()[19])
+
+
+def spawn(argv, **kw):
+    """Popen in a new session (so its own process group), registered for cleanup."""
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    _groups[p.pid] = p
+    return p
+
+
+def kill_run(p, members=()):
+    """Kill a run's process group and every process its tree spawned (checked by start
+    time, so a recycled pid is never hit), then reap the leader."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    for pid, st in list(members):
+        if _starttime(pid) == st:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _members.pop(pid, None)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+    _groups.pop(p.pid, None)
+
+
+def cleanup():
+    for p in list(_groups.values()):
+        kill_run(p)
+    for pid, st in list(_members.items()):
+        if _starttime(pid) == st:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    _members.clear()
+
+
+def _on_signal(sig, _frame):
+    cleanup()
+    sys.exit(128 + sig)
+
+
+atexit.register(cleanup)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+# ------------------------------------------------------------------ probes
+
+
+class TreeSampler(threading.Thread):
+    """Every `interval` s: find every process descended from `root` (by parent pid,
+    remembered once seen, so reparented orphans stay counted), sum the resident set
+    (/proc/PID/statm) of the app node (the BEAM whose argv has `-sname NODE`, and its
+    children) and of everything else ("extra"), and note when the app BEAM exited
+    (gone from /proc or a zombie)."""
+
+    def __init__(self, root, node, interval=0.01):
+        super().__init__(daemon=True)
+        self.root, self.node, self.interval = root, node, interval
+        self.members = {root: _starttime(root)}
+        _members[root] = self.members[root]
+        self.ppid = {}
+        self.app_side = set()
+        self.app_pid = None
+        self.app_seen = None
+        self.app_exit = None
+        self.samples = []  # (t, extra_kb, app_kb, n_procs)
+        self.stopping = threading.Event()
+        self.notmember = set()
+
+    def _stat(self, pid):
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                s = f.read()
+        except OSError:
+            return None
+        rest = s[s.rindex(b")") + 2:].split()
+        return rest[0], int(rest[1]), int(rest[19])  # state, ppid, starttime
+
+    def _is_app(self, pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            return False
+        if not argv or not argv[0].endswith(b"beam.smp"):
+            return False
+        for i, a in enumerate(argv[:-1]):
+            if a in (b"-sname", b"-name") and argv[i + 1].split(b"@")[0] == self.node.encode():
+                return True
+        return False
+
+    def scan(self):
+        t = time.monotonic()
+        new = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            pid = int(d)
+            if pid in self.members or pid in self.notmember:
+                continue
+            st = self._stat(pid)
+            if st:
+                new[pid] = st
+        changed = True
+        while changed:
+            changed = False
+            for pid, (state, ppid, start) in list(new.items()):
+                if ppid in self.members:
+                    self.members[pid] = start
+                    _members[pid] = start
+                    self.ppid[pid] = ppid
+                    del new[pid]
+                    changed = True
+        self.notmember.update(new)
+        if self.app_pid is None:  # argv changes on exec: look again until found
+            for pid in self.members:
+                if pid != self.root and self._is_app(pid):
+                    self.app_pid, self.app_seen = pid, t
+                    break
+        if self.app_pid is not None:
+            for pid in self.members:
+                q = pid
+                while q in self.ppid and q not in self.app_side and q != self.app_pid:
+                    q = self.ppid[q]
+                if q == self.app_pid or q in self.app_side:
+                    self.app_side.add(pid)
+        extra = app = n = 0
+        for pid in list(self.members):
+            try:
+                with open("/proc/%d/statm" % pid, "rb") as f:
+                    rss = int(f.read().split()[1]) * PAGE_KB
+            except OSError:
+                rss = None
+            if pid == self.app_pid and self.app_exit is None:
+                st = self._stat(pid)
+                if rss is None or st is None or st[0] == b"Z":
+                    self.app_exit = t
+            if not rss:
+                continue
+            n += 1
+            if pid in self.app_side:
+                app += rss
+            else:
+                extra += rss
+        self.samples.append((t, extra, app, n))
+
+    def run(self):
+        while not self.stopping.is_set():
+            t = time.monotonic()
+            try:
+                self.scan()
+            except Exception as e:  # a probe must never take the harness down
+                log("sampler:", e)
+            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - t)))
+
+    def stop(self):
+        self.stopping.set()
+        self.join(5)
+
+    def peak_extra(self, t_from, t_to):
+        xs = [s[1] for s in self.samples if t_from <= s[0] <= t_to]
+        return max(xs) if xs else None
+
+    def peak_app(self, t_from, t_to):
+        xs = [s[2] for s in self.samples if t_from <= s[0] <= t_to]
+        return max(xs) if xs else None
+
+    def member_list(self):
+        return list(self.members.items())
+
+
+class EpmdPoller(threading.Thread):
+    """Asks EPMD (NAMES_REQ on port 4369) every `interval` s whether NODE is registered;
+    once it is, connects to the node's distribution port until that succeeds. Records
+    both instants (time.monotonic())."""
+
+    def __init__(self, node, interval=0.001):
+        super().__init__(daemon=True)
+        self.node, self.interval = node, interval
+        self.registered = None
+        self.reachable = None
+        self.port = None
+        self.stopping = threading.Event()
+        self.pat = re.compile(rb"^name %s at port (\d+)$" % re.escape(node.encode()), re.M)
+
+    def names(self):
+        with socket.create_connection(("127.0.0.1", EPMD_PORT), timeout=1) as s:
+            s.sendall(b"\x00\x01n")
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        return data[4:]
+
+    def run(self):
+        while not self.stopping.is_set() and self.reachable is None:
+            try:
+                if self.registered is None:
+                    m = self.pat.search(self.names())
+                    if m:
+                        self.registered = time.monotonic()
+                        self.port = int(m.group(1))
+                if self.port is not None:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        self.reachable = time.monotonic()
+            except OSError:
+                pass
+            time.sleep(self.interval)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(5)
+
+
+class LineReader(threading.Thread):
+    """Reads a pipe line by line; records (arrival time, line)."""
+
+    def __init__(self, f):
+        super().__init__(daemon=True)
+        self.f = f
+        self.lines = []
+
+    def run(self):
+        for line in iter(self.f.readline, b""):
+            self.lines.append((time.monotonic(), line.decode("utf-8", "replace")))
+
+    def first(self, pred):
+        for t, line in self.lines:
+            if pred(line):
+                return t
+        return None
+
+    def count(self, pred):
+        return sum(1 for _, line in self.lines if pred(line))
+
+
+def ensure_epmd(build):
+    """EPMD is a machine-wide daemon shared by every node; start it before measuring so
+    no run pays for (or owns) it. Left running, like any release would leave it."""
+    try:
+        socket.create_connection(("127.0.0.1", EPMD_PORT), timeout=1).close()
+        return
+    except OSError:
+        pass
+    epmd = shutil.which("epmd")
+    subprocess.run([epmd, "-daemon"], check=True)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", EPMD_PORT), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("epmd did not come up")
+
+
+# ------------------------------------------------------------------ 1. in-pod
+
+WRAPPER = """#!/bin/bash
+# The shell wrapper users write today (DESIGN.md: the baseline), verbatim.
+bin/live_stream start & until bin/live_stream pid; do sleep 1; done; bin/live_stream rpc %s; bin/live_stream stop
+"""
+
+
+def shq(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def inpod_once(variant, paths, out):
+    node = "bench" + uuid.uuid4().hex[:10]
+    env = dict(os.environ, RELEASE_NODE=node, ERL_CRASH_DUMP_SECONDS="0")
+    rel = paths["rel"]
+    if variant == "wrapper":
+        script = os.path.join(out, "wrapper.sh")
+        if not os.path.exists(script):
+            with open(script, "w") as f:
+                f.write(WRAPPER % shq(TASK))
+            os.chmod(script, 0o755)
+        argv = ["/bin/bash", script]
+        stderr = subprocess.STDOUT
+    else:
+        argv = [paths["pod"], "--release", os.path.join(rel, "bin", "live_stream"),
+                "--app-format", APP_FORMAT, "--rpc", variant.rsplit("-", 1)[1], "--", TASK]
+        stderr = subprocess.PIPE
+    epmd = EpmdPoller(node)
+    epmd.start()
+    t0 = time.monotonic()
+    p = spawn(argv, cwd=rel, env=env, stdout=subprocess.PIPE, stderr=stderr)
+    tree = TreeSampler(p.pid, node)
+    tree.start()
+    reader = LineReader(p.stdout)
+    reader.start()
+    errs = LineReader(p.stderr) if p.stderr else None
+    if errs:
+        errs.start()
+    try:
+        rc = p.wait(90)
+    except subprocess.TimeoutExpired:
+        rc = None
+    t_client = time.monotonic()
+    deadline = time.monotonic() + 30
+    while tree.app_pid is not None and tree.app_exit is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    tree.stop()
+    epmd.stop()
+    kill_run(p, tree.member_list())
+    reader.join(5)
+    if errs:
+        errs.join(5)
+
+    def ms(t):
+        return None if t is None else round((t - t0) * 1000, 1)
+
+    is_start = lambda l: "encode start b" in l  # noqa: E731
+    is_done = lambda l: "encode done b" in l  # noqa: E731
+    t_first = reader.first(is_start)
+    t_done = reader.first(is_done)
+    if variant == "wrapper":
+        t_task = t_first
+        ok = rc == 0 and t_done is not None
+    else:
+        t_task = reader.first(lambda l: '"event":"ready"' in l)
+        ok = rc == 0 and reader.first(lambda l: '"event":"result"' in l) is not None
+    r = {
+        "variant": variant, "rc": rc, "ok": ok, "node": node,
+        "registered_ms": ms(epmd.registered), "reachable_ms": ms(epmd.reachable),
+        "task_running_ms": ms(t_task), "first_task_line_ms": ms(t_first),
+        "task_done_ms": ms(t_done), "client_exit_ms": ms(t_client),
+        "vm_exit_ms": ms(tree.app_exit), "app_pid": tree.app_pid,
+        "extra_rss_kb": tree.peak_extra(t_task, t_done) if t_task and t_done else None,
+        "app_rss_kb": tree.peak_app(t_task, t_done) if t_task and t_done else None,
+        "start_lines": reader.count(is_start), "done_lines": reader.count(is_done),
+        "samples": len(tree.samples),
+        "stderr": "".join(l for _, l in errs.lines)[-2000:] if errs else "",
+    }
+    if r["task_running_ms"] is not None and r["registered_ms"] is not None:
+        r["reach_to_task_ms"] = round(r["task_running_ms"] - r["registered_ms"], 1)
+    if r["task_running_ms"] is not None and r["reachable_ms"] is not None:
+        r["connect_to_task_ms"] = round(r["task_running_ms"] - r["reachable_ms"], 1)
+    if not ok:
+        r["tail"] = "".join(l for _, l in reader.lines[-15:])
+    return r
+
+
+def dist_available(paths):
+    """The dist backend is 'available' once relrun-pod accepts --rpc dist (before it lands
+    the option exits 64 at once, without starting anything)."""
+    p = subprocess.run([paths["pod"], "--rpc", "dist", "--release", "/nonexistent/bin/x",
+                        "--ready-timeout", "1s", "--", "1"], capture_output=True, text=True,
+                       timeout=30, env=dict(os.environ, RELEASE_NODE="benchprobe"))
+    if p.returncode == 64:
+        return False, p.stderr.strip()
+    return True, ""
+
+
+def bench_inpod(paths, runs, out):
+    ensure_epmd(paths["build"])
+    variants = ["wrapper", "relrun-pod-script"]
+    avail, why = dist_available(paths)
+    notes = {}
+    if avail:
+        variants.append("relrun-pod-dist")
+    else:
+        notes["relrun-pod-dist"] = "not available: " + why
+    results = {v: [] for v in variants}
+    # warm the page cache and EPMD once, unmeasured
+    inpod_once("relrun-pod-script", paths, out)
+    for i in range(runs):
+        for v in variants:  # interleaved, so drift hits every variant alike
+            r = inpod_once(v, paths, out)
+            results[v].append(r)
+            log("inpod run %d %-18s rc=%s reg=%s task=%s reach->task=%s total=%s extra=%s kB lines=%s/%s"
+                % (i + 1, v, r["rc"], r["registered_ms"], r["task_running_ms"],
+                   r.get("reach_to_task_ms"), r["vm_exit_ms"], r["extra_rss_kb"],
+                   r["start_lines"], r["done_lines"]))
+            if not r["ok"]:
+                log("  FAILED:", r.get("tail", ""), r["stderr"])
+    return summarise_inpod(results, notes)
+
+
+INPOD_KEYS = ["registered_ms", "reachable_ms", "task_running_ms", "reach_to_task_ms",
+              "connect_to_task_ms", "first_task_line_ms", "task_done_ms", "vm_exit_ms",
+              "client_exit_ms", "extra_rss_kb", "app_rss_kb", "start_lines", "done_lines"]
+
+
+def summarise_inpod(results, notes):
+    summary = {}
+    for v, rs in results.items():
+        good = [r for r in rs if r["ok"]]
+        s = {"runs": len(rs), "ok": len(good)}
+        for k in INPOD_KEYS:
+            s[k] = med([r.get(k) for r in good])
+            s[k + "_range"] = _range([r.get(k) for r in good])
+        summary[v] = s
+    base = summary.get("wrapper")
+    for v, s in summary.items():
+        if base:
+            for k in ("task_running_ms", "reach_to_task_ms", "vm_exit_ms", "extra_rss_kb"):
+                if s.get(k) is not None and base.get(k):
+                    s[k + "_ratio"] = round(s[k] / base[k], 3)
+    for v, why in notes.items():
+        summary[v] = {"runs": 0, "ok": 0, "note": why}
+    return {"summary": summary, "runs": results}
+
+
+def _range(xs):
+    xs = [x for x in xs if x is not None]
+    return [min(xs), max(xs)] if xs else None
+
+
+def fmt_inpod(res):
+    s = res["summary"]
+    base = s.get("wrapper", {})
+    rows = [("", "runs ok", "node registered", "task running", "registered → task",
+             "VM exited (total)", "total vs wrapper", "extra RSS during task",
+             "task lines (start/done)")]
+    for v, x in s.items():
+        if x.get("note"):
+            rows.append((v, "–", x["note"], "", "", "", "", "", ""))
+            continue
+        rows.append((
+            v, "%d/%d" % (x["ok"], x["runs"]),
+            _ms(x["registered_ms"]), _ms(x["task_running_ms"]), _ms(x["reach_to_task_ms"]),
+            _ms(x["vm_exit_ms"]),
+            "%.2fx" % (x["vm_exit_ms"] / base["vm_exit_ms"]) if base.get("vm_exit_ms") and x["vm_exit_ms"] else "",
+            _mb(x["extra_rss_kb"]),
+            "%s/%s" % (_n(x["start_lines"]), _n(x["done_lines"])),
+        ))
+    return table(rows)
+
+
+def _ms(v):
+    return "" if v is None else "%.0f ms" % v if v >= 10 else "%.1f ms" % v
+
+
+def _mb(kb):
+    return "" if kb is None else "%.1f MB" % (kb / 1024)
+
+
+def _n(v):
+    return "" if v is None else ("%g" % v)
+
+
+def table(rows):
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    for r in rows[1:]:
+        out.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ main
+
+
+def find_paths(build):
+    cands = [build] if build else [os.path.join(ROOT, "build-bench"), os.path.join(ROOT, "build")]
+    for b in cands:
+        b = os.path.abspath(b)
+        pod = os.path.join(b, "cmd", "relrun-pod", "relrun-pod")
+        if os.path.exists(pod):
+            return {"build": b, "pod": pod, "relrun": os.path.join(b, "cmd", "relrun", "relrun"),
+                    "rel": os.path.join(b, "fixture", "rel")}
+    sys.exit("no build with cmd/relrun-pod/relrun-pod in %s; build first (see bench/README.md)" % cands)
+
+
+def machine():
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpus": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem, 1),
+            "kernel": platform.release(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord"])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--build")
+    ap.add_argument("--json")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--lines", type=int, default=1_000_000, help="normalise: small log size")
+    ap.add_argument("--big-lines", type=int, default=4_000_000, help="normalise: large log size")
+    ap.add_argument("--concurrent", type=int, default=100, help="coord: concurrent relrun runs")
+    a = ap.parse_args()
+    sys.setswitchinterval(0.0005)  # probe threads timestamp within ~0.5 ms
+    paths = find_paths(a.build)
+    os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
+    out = tempfile.mkdtemp(prefix="run-", dir=os.path.join(HERE, "out"))
+    report = {"machine": machine(), "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
+              "build": paths["build"]}
+    t0 = time.monotonic()
+    try:
+        if a.what in ("all", "inpod"):
+            report["inpod"] = bench_inpod(paths, a.runs, out)
+            print("\n## 1. in-pod (%s, medians of %d runs)\n" % (TASK, a.runs))
+            print(fmt_inpod(report["inpod"]), flush=True)
+        if a.what in ("all", "normalise"):
+            report["normalise"] = bench_normalise(paths, a.runs, out, a.lines, a.big_lines)
+            print("\n## 2. log normaliser\n")
+            print(fmt_normalise(report["normalise"]), flush=True)
+        if a.what in ("all", "coord"):
+            report["coord"] = bench_coord(paths, a.runs, out, a.concurrent)
+            print("\n## 3. coordinator vs kubectl script\n")
+            print(fmt_coord(report["coord"]), flush=True)
+    finally:
+        report["wall_s"] = round(time.monotonic() - t0, 1)
+        path = a.json or os.path.join(out, "results.json")
+        with open(path, "w") as f:
+            json.dump(report, f, indent=1)
+        log("raw results: %s (%.0f s)" % (path, report["wall_s"]))
+        if not a.keep:
+            for name in os.listdir(out):
+                if name != "results.json":
+                    p = os.path.join(out, name)
+                    shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+
+
+if __name__ == "__main__":
+    main()
