@@ -8,7 +8,7 @@ import time
 import unittest
 
 from podlib import (APP_FORMAT, ELIXIR_DEFAULT_LINE, POD, RELEASE, beam_running, node_env,
-                    run_pod)
+                    pod_argv, run_pod)
 
 
 class PodSuccess(unittest.TestCase):
@@ -179,8 +179,9 @@ class PodSignals(unittest.TestCase):
         env = node_env()
         tmp = tempfile.mkdtemp()
         term = os.path.join(tmp, "term")
-        p = subprocess.Popen([POD, "--release", RELEASE, "--app-format", APP_FORMAT,
-                              "--termination-log", term, "--", "LiveStream.sleep(60000)"],
+        p = subprocess.Popen(pod_argv() + ["--app-format", APP_FORMAT,
+                                           "--termination-log", term, "--",
+                                           "LiveStream.sleep(60000)"],
                              stdout=subprocess.PIPE, text=True, env=env)
         lines = []
         for line in p.stdout:
@@ -204,8 +205,7 @@ class PodSignals(unittest.TestCase):
 
     def test_second_signal_kills_at_once(self):
         env = node_env({"LIVE_STREAM_BOOT_DELAY_MS": "0"})
-        p = subprocess.Popen([POD, "--release", RELEASE, "--grace", "60s", "--",
-                              "LiveStream.sleep(60000)"],
+        p = subprocess.Popen(pod_argv() + ["--grace", "60s", "--", "LiveStream.sleep(60000)"],
                              stdout=subprocess.PIPE, text=True, env=env)
         for line in p.stdout:
             if "sleeping 60000 ms" in line:
@@ -233,7 +233,7 @@ class PodUsage(unittest.TestCase):
                            (["--grace", "soon", "--", "x"], '--grace "soon": not a duration'),
                            (["--bogus", "--", "x"], 'unknown option "--bogus"'),
                            (["--error-exit", "99", "--", "x"], "--error-exit 99: out of range"),
-                           (["--rpc", "dist", "--", "x"], "--rpc dist"),
+                           (["--rpc", "ssh", "--", "x"], '--rpc "ssh"'),
                            (["--stop", "later", "--", "x"], '--stop "later"')]:
             r = self.run_raw("--release", RELEASE, *args)
             self.assertEqual(r.returncode, 64, args)

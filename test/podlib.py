@@ -10,6 +10,8 @@ POD = os.environ.get("RELRUN_POD_BIN", "")
 REL = os.environ.get("RELRUN_FIXTURE_REL", "")
 RELEASE = os.path.join(REL, "bin", "live_stream")
 APP_FORMAT = "$date $time [$level] $metadata| $message\n"
+# The backend under test: it_pod runs script, it_pod_dist runs the same tests on dist.
+RPC = {"backend": "script"}
 ELIXIR_DEFAULT_LINE = re.compile(r"^\n?\d\d:\d\d:\d\d\.\d{3} .*\[(debug|info|notice|warn|warning|error)\]")
 
 
@@ -49,11 +51,15 @@ class Run:
         return [e for e in self.events if e["src"] == "relrun" and e.get("event") == event]
 
 
+def pod_argv():
+    return [POD, "--release", RELEASE, "--rpc", RPC["backend"]]
+
+
 def run_pod(expr, *flags, env=None, timeout=120, app_format=True, term=True):
     env = node_env(env)
     tmp = tempfile.mkdtemp(prefix="relrun-pod-test-")
     term_path = os.path.join(tmp, "termination-log") if term else None
-    argv = [POD, "--release", RELEASE]
+    argv = pod_argv()
     if app_format:
         argv += ["--app-format", APP_FORMAT]
     if term_path:

@@ -33,7 +33,8 @@ static void test_defaults(void **state)
         assert_int_equal(o.ready_timeout_ms, 120000);
         assert_int_equal(o.grace_ms, 30000);
         assert_int_equal(o.log_format, LOGLINE_OUT_JSON);
-        assert_int_equal(o.rpc, PODOPTS_RPC_SCRIPT);
+        assert_int_equal(o.rpc, PODOPTS_RPC_AUTO);
+        assert_null(o.cookie_file);
         assert_int_equal(o.error_exit, 0);
         assert_true(o.fast_stop);
         assert_null(o.termination_log);
@@ -57,6 +58,7 @@ static void test_all_flags_both_spellings(void **state)
                      "--termination-log",
                      "/dev/termination-log",
                      "--error-exit=7",
+                     "--cookie-file=/etc/cookie",
                      "Mod.f(1)",
                      NULL};
         struct podopts o;
@@ -71,6 +73,7 @@ static void test_all_flags_both_spellings(void **state)
         assert_int_equal(o.rpc, PODOPTS_RPC_DIST);
         assert_string_equal(o.termination_log, "/dev/termination-log");
         assert_int_equal(o.error_exit, 7);
+        assert_string_equal(o.cookie_file, "/etc/cookie");
         assert_string_equal(o.expr, "Mod.f(1)");
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dist.h"
 #include "err.h"
 #include "logline.h"
 #include "podopts.h"
@@ -54,6 +55,12 @@ struct pod {
         struct buf call;
 
         struct child app, rpc;
+        enum podopts_rpc backend; /* script or dist, once chosen */
+        struct dist_conn *dist;   /* the dist backend's connection to the node */
+        char cookie[256];         /* the node's cookie: never printed */
+        char host[256];           /* host part of the node's name */
+        int dist_port;
+        char dist_error[ERR_MSG_MAX];
         struct buf rpc_line; /* the rpc's stdout, split by us to spot markers */
         enum phase phase;
         int64_t t0, wall0, ready_deadline, next_probe, probe_interval, stop_deadline, eof_deadline;
@@ -182,6 +189,11 @@ static void finish(int code, const char *phase, const char *fmt, ...)
         pod.stop_deadline = now + pod.o.grace_ms;
         if (pod.rpc.running)
                 kill(-pod.rpc.p.pid, SIGTERM);
+        if (pod.dist) {
+                /* the node sees us go: its armed stopper stops it */
+                dist_close(pod.dist);
+                pod.dist = NULL;
+        }
         if (!pod.app.running)
                 return;
         /* Once the task started, the node stops itself as soon as the rpc's
@@ -291,6 +303,120 @@ static void on_marker(const struct release_marker *m)
                 break;
         case RELEASE_MARK_NONE: break;
         }
+}
+
+/* An error the task raised, reported by the dist backend: shown like the
+ * script backend's rpc prints it. */
+static void rpc_event(enum logline_level level, const char *text)
+{
+        struct logline_event ev = {.level = level, .src = LOGLINE_SRC_RPC, .msg = text};
+        ev.msg_len = strlen(text);
+        while (ev.msg_len > 0 && text[ev.msg_len - 1] == '\n')
+                ev.msg_len--;
+        logline_format_ts(proc_wall_ms(), ev.ts);
+        out_event(&ev);
+}
+
+static void use_script(const char *why)
+{
+        note(LOGLINE_WARNING, "rpc", "dist backend unavailable (%s), using the script backend",
+             why);
+        pod.backend = PODOPTS_RPC_SCRIPT;
+        start_rpc();
+}
+
+/* Connect over distribution and send the call; on failure fall back (auto)
+ * or try again until the ready deadline (dist). */
+static void start_dist(void)
+{
+        struct err e;
+        struct buf text;
+        buf_init(&text, 256 * 1024);
+        pod.rpc_attempts++;
+        if (dist_connect(pod.host, pod.dist_port, pod.cookie, 1000, &pod.dist, &e) < 0 ||
+            release_dist_expr(&(struct release_call){.expr = pod.o.expr,
+                                                     .ready_expr = pod.o.ready_expr,
+                                                     .ready_timeout_ms = pod.o.ready_timeout_ms,
+                                                     .tag = pod.tag},
+                              dist_self(pod.dist), &text) < 0 ||
+            dist_eval(pod.dist, buf_str(&text), &e) < 0) {
+                dist_close(pod.dist);
+                pod.dist = NULL;
+                snprintf(pod.dist_error, sizeof pod.dist_error, "%s", e.msg);
+                if (pod.backend == PODOPTS_RPC_AUTO) {
+                        use_script(e.msg);
+                } else {
+                        pod.node_seen = false;
+                        pod.next_probe = proc_mono_ms() + 50;
+                }
+                buf_fini(&text);
+                return;
+        }
+        buf_fini(&text);
+        if (pod.backend == PODOPTS_RPC_AUTO)
+                pod.backend = PODOPTS_RPC_DIST;
+        pod.phase = PH_CALL;
+        note(LOGLINE_INFO, "rpc", "node %s registered after %lld ms, calling it over distribution",
+             pod.node, (long long)elapsed());
+}
+
+static void on_dist_reply(const struct dist_reply *r)
+{
+        struct release_marker m = {.kind = RELEASE_MARK_READY};
+        switch (r->kind) {
+        case DIST_NOTHING: return;
+        case DIST_READY: on_marker(&m); return;
+        case DIST_NOT_READY:
+                m.kind = RELEASE_MARK_NOT_READY;
+                on_marker(&m);
+                return;
+        case DIST_OK:
+                m.kind = RELEASE_MARK_RESULT;
+                m.error_tuple = r->error_tuple;
+                m.truncated = r->truncated;
+                memcpy(m.value, r->value, sizeof m.value);
+                on_marker(&m);
+                if (r->error_tuple && pod.o.error_exit)
+                        settle(pod.o.error_exit, "task returned %s (--error-exit %d)", r->value,
+                               pod.o.error_exit);
+                else
+                        settle(0, "task succeeded");
+                return;
+        case DIST_EXIT:
+                if (r->text[0])
+                        rpc_event(LOGLINE_ERROR, r->text);
+                settle(r->code, "task exited with code %d", r->code);
+                return;
+        case DIST_RAISE:
+                rpc_event(LOGLINE_ERROR, r->text);
+                settle(ERR_TASK, "task failed with exit code 1");
+                return;
+        case DIST_BADRPC:
+                rpc_event(LOGLINE_ERROR, r->text);
+                if (pod.ready_seen)
+                        settle(ERR_TASK, "the call failed: %.300s", r->text);
+                else
+                        finish(ERR_SOFTWARE, "boot", "the node refused the call: %.300s", r->text);
+                return;
+        }
+}
+
+static void read_dist(void)
+{
+        struct dist_reply r;
+        struct err e;
+        if (dist_receive(pod.dist, &r, &e) == 0) {
+                on_dist_reply(&r);
+                return;
+        }
+        dist_close(pod.dist);
+        pod.dist = NULL;
+        if (pod.phase >= PH_SETTLE)
+                return;
+        if (pod.ready_seen)
+                finish(ERR_SOFTWARE, "task", "lost the connection to the node while the task ran");
+        else if (pod.app.running)
+                pod.phase = PH_BOOT, pod.node_seen = false, pod.next_probe = proc_mono_ms() + 20;
 }
 
 /* The rpc's stdout: marker lines are ours, everything else is the rpc's output. */
@@ -452,15 +578,24 @@ static void on_timers(int64_t now)
         switch (pod.phase) {
         case PH_BOOT:
                 if (now >= pod.ready_deadline) {
-                        finish(ERR_TIMEOUT, "ready", "release not ready within %lld ms",
-                               (long long)pod.o.ready_timeout_ms);
+                        finish(ERR_TIMEOUT, "ready", "release not ready within %lld ms%s%s",
+                               (long long)pod.o.ready_timeout_ms,
+                               pod.dist_error[0] ? "; last distribution error: " : "",
+                               pod.dist_error);
                 } else if (now >= pod.next_probe) {
                         struct err e;
-                        int r = pod.node_seen ? 1 : release_epmd_registered(pod.name, &e);
+                        int r = pod.node_seen
+                                    ? 1
+                                    : release_epmd_registered(pod.name, &pod.dist_port, &e);
+                        bool script = pod.backend == PODOPTS_RPC_SCRIPT;
                         /* After a while without the node in EPMD (a custom node name,
                          * RELEASE_DISTRIBUTION=none) the rpc itself is the probe. */
-                        if (r == 1 || now - pod.t0 > 5000) {
+                        if (r == 1 && !script) {
+                                start_dist();
+                        } else if (r == 1 || (script && now - pod.t0 > 5000)) {
                                 start_rpc();
+                        } else if (pod.backend == PODOPTS_RPC_AUTO && now - pod.t0 > 5000) {
+                                use_script("the node is not in EPMD");
                         } else {
                                 pod.next_probe = now + pod.probe_interval;
                                 if (pod.probe_interval < 50)
@@ -550,12 +685,14 @@ static void close_pipes(void)
 static void loop(void)
 {
         while (pod.phase != PH_DONE) {
-                struct pollfd pf[5];
-                int *fds[5];
-                struct child *owner[5];
-                bool is_out[5];
+                struct pollfd pf[6];
+                int *fds[6];
+                struct child *owner[6];
+                bool is_out[6];
                 int n = 0;
                 pf[n++] = (struct pollfd){.fd = pod.sfd, .events = POLLIN};
+                pf[n++] =
+                    (struct pollfd){.fd = pod.dist ? dist_fd(pod.dist) : -1, .events = POLLIN};
                 struct child *cs[] = {&pod.app, &pod.rpc};
                 for (int i = 0; i < 2; i++) {
                         int *both[] = {&cs[i]->p.out_fd, &cs[i]->p.err_fd};
@@ -576,9 +713,11 @@ static void loop(void)
                         finish(ERR_SOFTWARE, "boot", "poll: %s", strerror(errno));
                         break;
                 }
-                for (int i = 1; r > 0 && i < n; i++)
+                for (int i = 2; r > 0 && i < n; i++)
                         if (pf[i].revents && *fds[i] >= 0)
                                 read_pipe(owner[i], fds[i], is_out[i]);
+                if (r > 0 && pf[1].revents && pod.dist)
+                        read_dist();
                 if (r > 0 && pf[0].revents) {
                         int sig;
                         while ((sig = proc_read_signal(pod.sfd)) > 0)
@@ -721,6 +860,66 @@ static int normalise(void)
         return 0;
 }
 
+/* The host part of the node's name, as the release's env.sh makes it. */
+static void node_host(char *out, size_t n)
+{
+        const char *rn = getenv("RELEASE_NODE");
+        const char *at = rn ? strchr(rn, '@') : NULL;
+        if (at) {
+                snprintf(out, n, "%s", at + 1);
+                return;
+        }
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        host[sizeof host - 1] = '\0';
+        const char *d = getenv("RELEASE_DISTRIBUTION");
+        if (!d || strcmp(d, "name") != 0)
+                host[strcspn(host, ".")] = '\0'; /* sname: the short host name */
+        snprintf(out, n, "%s", host);
+}
+
+/* The node's cookie: --cookie-file, $RELEASE_COOKIE, or the release's
+ * releases/COOKIE, as its bin script does. Never printed. */
+static int load_cookie(struct err *e)
+{
+        const char *d = getenv("RELEASE_DISTRIBUTION");
+        if (d && strcmp(d, "none") == 0)
+                return err_set(e, ERR_CONFIG, "RELEASE_DISTRIBUTION=none");
+        const char *env = getenv("RELEASE_COOKIE");
+        char path[4096];
+        if (!pod.o.cookie_file && env && *env) {
+                snprintf(pod.cookie, sizeof pod.cookie, "%s", env);
+                return 0;
+        }
+        if (pod.o.cookie_file) {
+                snprintf(path, sizeof path, "%s", pod.o.cookie_file);
+        } else {
+                /* <root>/bin/<name> -> <root>/releases/COOKIE */
+                snprintf(path, sizeof path, "%s", pod.o.release);
+                for (int i = 0; i < 2; i++) {
+                        char *slash = strrchr(path, '/');
+                        if (slash)
+                                *slash = '\0';
+                        else
+                                snprintf(path, sizeof path, "..");
+                }
+                size_t l = strlen(path);
+                snprintf(path + l, sizeof path - l, "/releases/COOKIE");
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_sys(e, ERR_CONFIG, "cannot read the cookie file '%s'", path);
+        ssize_t r = proc_read(fd, pod.cookie, sizeof pod.cookie - 1);
+        close(fd);
+        if (r <= 0)
+                return err_set(e, ERR_CONFIG, "the cookie file '%s' is empty", path);
+        pod.cookie[r] = '\0';
+        pod.cookie[strcspn(pod.cookie, "\r\n \t")] = '\0';
+        if (!pod.cookie[0])
+                return err_set(e, ERR_CONFIG, "the cookie file '%s' is empty", path);
+        return 0;
+}
+
 static int setup(struct err *e)
 {
         pod.t0 = proc_mono_ms();
@@ -729,19 +928,21 @@ static int setup(struct err *e)
         buf_init(&pod.out, 8 * 1024 * 1024);
         buf_init(&pod.rpc_line, 64 * 1024);
         buf_init(&pod.call, 256 * 1024);
-        if (pod.o.rpc == PODOPTS_RPC_DIST)
-                return err_set(e, ERR_USAGE,
-                               "--rpc dist: the distribution backend is not in this build yet; "
-                               "use --rpc script");
         if (logline_format_new(pod.o.app_format, &pod.fmt, e) < 0)
                 return -1;
         if ((pod.sfd = proc_signalfd(e)) < 0 || proc_become_subreaper(e) < 0)
                 return -1;
-        char host[256] = "localhost";
-        gethostname(host, sizeof host - 1);
-        host[strcspn(host, ".")] = '\0';
         release_node_name(pod.o.release, pod.name, sizeof pod.name);
-        snprintf(pod.node, sizeof pod.node, "%s@%s", pod.name, host);
+        node_host(pod.host, sizeof pod.host);
+        snprintf(pod.node, sizeof pod.node, "%s@%s", pod.name, pod.host);
+        pod.backend = pod.o.rpc;
+        if (pod.backend != PODOPTS_RPC_SCRIPT && load_cookie(e) < 0) {
+                if (pod.backend == PODOPTS_RPC_DIST)
+                        return -1;
+                note(LOGLINE_WARNING, "rpc",
+                     "dist backend unavailable (%s), using the script backend", e->msg);
+                pod.backend = PODOPTS_RPC_SCRIPT;
+        }
         make_tag();
         struct release_call call = {.expr = pod.o.expr,
                                     .ready_expr = pod.o.ready_expr,

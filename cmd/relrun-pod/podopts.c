@@ -19,7 +19,11 @@ const char podopts_usage[] =
     "  --app-format FMT       the app's Logger console format\n"
     "                         (default \"$time $metadata[$level] $message\")\n"
     "  --grace D              time the release gets to stop (default 30s), then kill\n"
-    "  --rpc script|dist      how to reach the node (default script)\n"
+    "  --rpc auto|dist|script how to reach the node: dist (a hidden C node over\n"
+    "                         Erlang distribution), script (the release's own\n"
+    "                         bin/NAME rpc) or auto (default: dist, else script)\n"
+    "  --cookie-file PATH     the node's cookie (default $RELEASE_COOKIE, else\n"
+    "                         the release's releases/COOKIE)\n"
     "  --stop fast|sigterm    fast (default): after the task the node stops its\n"
     "                         applications (stop callbacks run) and halts at once;\n"
     "                         sigterm: init:stop via SIGTERM (about a second)\n"
@@ -42,6 +46,7 @@ enum flag {
         F_APP_FORMAT,
         F_GRACE,
         F_RPC,
+        F_COOKIE_FILE,
         F_TERMLOG,
         F_ERROR_EXIT,
         F_INSTALL,
@@ -59,6 +64,7 @@ static const struct {
     {"--app-format", F_APP_FORMAT},
     {"--grace", F_GRACE},
     {"--rpc", F_RPC},
+    {"--cookie-file", F_COOKIE_FILE},
     {"--termination-log", F_TERMLOG},
     {"--error-exit", F_ERROR_EXIT},
     {"--install", F_INSTALL},
@@ -74,6 +80,7 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
         case F_APP_FORMAT: o->app_format = v; return 0;
         case F_TERMLOG: o->termination_log = v; return 0;
         case F_INSTALL: o->install_dest = v; return 0;
+        case F_COOKIE_FILE: o->cookie_file = v; return 0;
         case F_READY_TIMEOUT: return cli_parse_duration(name, v, &o->ready_timeout_ms, e);
         case F_GRACE: return cli_parse_duration(name, v, &o->grace_ms, e);
         case F_LOG_FORMAT: return logline_out_parse(v, &o->log_format, e);
@@ -91,12 +98,15 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
                         return err_set(e, ERR_USAGE, "--stop \"%s\": expected fast or sigterm", v);
                 return 0;
         case F_RPC:
-                if (strcmp(v, "script") == 0)
+                if (strcmp(v, "auto") == 0)
+                        o->rpc = PODOPTS_RPC_AUTO;
+                else if (strcmp(v, "script") == 0)
                         o->rpc = PODOPTS_RPC_SCRIPT;
                 else if (strcmp(v, "dist") == 0)
                         o->rpc = PODOPTS_RPC_DIST;
                 else
-                        return err_set(e, ERR_USAGE, "--rpc \"%s\": expected script or dist", v);
+                        return err_set(e, ERR_USAGE, "--rpc \"%s\": expected auto, dist or script",
+                                       v);
                 return 0;
         }
         return err_set(e, ERR_USAGE, "%s: unknown", name);
@@ -109,7 +119,7 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
             .ready_timeout_ms = 120 * 1000,
             .grace_ms = 30 * 1000,
             .log_format = LOGLINE_OUT_JSON,
-            .rpc = PODOPTS_RPC_SCRIPT,
+            .rpc = PODOPTS_RPC_AUTO,
             .fast_stop = true,
         };
         const char *positional = NULL;

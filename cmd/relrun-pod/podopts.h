@@ -8,7 +8,7 @@
 #include "err.h"
 #include "logline.h"
 
-enum podopts_rpc { PODOPTS_RPC_SCRIPT, PODOPTS_RPC_DIST };
+enum podopts_rpc { PODOPTS_RPC_AUTO, PODOPTS_RPC_SCRIPT, PODOPTS_RPC_DIST };
 
 struct podopts {
         const char *release;         /* path to bin/<app> */
@@ -17,6 +17,7 @@ struct podopts {
         const char *app_format;      /* NULL = Elixir's default console format */
         const char *termination_log; /* NULL = none */
         const char *install_dest;    /* --install DEST: copy ourselves, nothing else */
+        const char *cookie_file;     /* NULL: $RELEASE_COOKIE, else releases/COOKIE */
         int64_t ready_timeout_ms;    /* default 120 s */
         int64_t grace_ms;            /* default 30 s */
         int error_exit;              /* 0 = {:error, _} is a success */

@@ -30,6 +30,13 @@ struct release_call {
 /* The Elixir text for `bin/app rpc`. Returns -1 only when out is full. */
 int release_rpc_expr(const struct release_call *c, struct buf *out);
 
+/* The Elixir text the dist backend evaluates with 'Elixir.Code':eval_string/1
+ * on the node. It sends {relrun_ready} to {relrun, self_node} when the task
+ * starts and returns {relrun_ok, Inspected, IsErrorTuple} | {relrun_exit, N, _}
+ * | {relrun_raise, FormattedError} | {relrun_not_ready}. The node stops itself
+ * when self_node disconnects. */
+int release_dist_expr(const struct release_call *c, const char *self_node, struct buf *out);
+
 enum release_marker_kind {
         RELEASE_MARK_NONE,      /* not a marker line */
         RELEASE_MARK_READY,     /* boot finished, the task starts now */
@@ -52,8 +59,9 @@ void release_parse_marker(const char *tag, const char *line, size_t n, struct re
 void release_node_name(const char *release_path, char *out, size_t n);
 
 /* Ask EPMD (ERL_EPMD_PORT or 4369 on loopback) whether name is registered:
- * 1 yes, 0 no (or EPMD not running yet), -1 on a protocol error. */
-int release_epmd_registered(const char *name, struct err *e);
+ * 1 yes (and *port, if not NULL, is the node's distribution port), 0 no (or
+ * EPMD not running yet), -1 on a protocol error. */
+int release_epmd_registered(const char *name, int *port, struct err *e);
 
 /* Base64 (standard alphabet, padded). decode returns -1 on bad input. */
 int release_base64_encode(const void *p, size_t n, struct buf *out);

@@ -1,0 +1,61 @@
+/* dist: relrun-pod as a hidden C node (erl_interface): connect to the
+ * release's node over Erlang distribution, evaluate an Elixir expression
+ * there without blocking, and read the replies from the event loop.
+ *
+ * No DNS anywhere: the node's port comes from EPMD (release module) and the
+ * connection goes to 127.0.0.1, so the static binary needs no NSS. */
+#ifndef RELRUN_DIST_H
+#define RELRUN_DIST_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+#define DIST_VALUE_MAX 4096
+
+struct dist_conn;
+
+/* Connect to the node listening on 127.0.0.1:port, as the hidden node
+ * "relrun_<pid>@host" (host: the host part the release's node uses), with
+ * the release's cookie (never printed). *out is freed by dist_close. Errors:
+ * ERR_SOFTWARE with the reason (refused, handshake failed: wrong cookie). */
+int dist_connect(const char *host, int port, const char *cookie, unsigned timeout_ms,
+                 struct dist_conn **out, struct err *e);
+
+/* The socket to poll for replies. */
+int dist_fd(const struct dist_conn *c);
+
+/* Our own node name, e.g. "relrun_42@pod". Borrowed. */
+const char *dist_self(const struct dist_conn *c);
+
+/* Send 'Elixir.Code':eval_string(Text) to the node's rex server; the answer
+ * comes later through dist_receive. */
+int dist_eval(struct dist_conn *c, const char *text, struct err *e);
+
+enum dist_kind {
+        DIST_NOTHING,   /* a tick, or nothing complete yet */
+        DIST_READY,     /* {relrun_ready}: boot finished, the task starts */
+        DIST_NOT_READY, /* the ready deadline passed on the node */
+        DIST_OK,        /* the task returned: value (inspect form), error_tuple */
+        DIST_EXIT,      /* exit({:shutdown, N}): code */
+        DIST_RAISE,     /* raise/throw/exit: text is the formatted error */
+        DIST_BADRPC,    /* the call itself failed: text says why */
+};
+
+struct dist_reply {
+        enum dist_kind kind;
+        bool error_tuple;
+        bool truncated;
+        int code;
+        char value[DIST_VALUE_MAX + 1]; /* cut at a UTF-8 boundary */
+        char text[8192];                /* error text, cut */
+};
+
+/* Read one message when the fd is readable. Returns 0 (reply->kind says
+ * what came, DIST_NOTHING for a tick), -1 when the connection is gone. */
+int dist_receive(struct dist_conn *c, struct dist_reply *reply, struct err *e);
+
+/* Close the connection (the node sees us go: nodedown). NULL is fine. */
+void dist_close(struct dist_conn *c);
+
+#endif
