@@ -193,6 +193,30 @@ class RunOk(Base):
         names = [j["metadata"]["name"] for j in json.loads(ls.stdout)["items"]]
         self.assertIn(name, names)
 
+    def test_interrupt_leaves_the_job_running(self):
+        import signal
+        p = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "run", *TASK_FLAGS,
+                              "-o", "json", "LiveStream.sleep(20000)"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            for line in p.stdout:
+                if "sleeping 20000 ms" in line:
+                    break
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.outputs += [out, err]
+        self.assertEqual(p.returncode, 130, err)
+        m = re.search(r"interrupted: job/(\S+) keeps running", err)
+        self.assertTrue(m, err)
+        name = m.group(1)
+        job = [j for j in self.jobs() if j["metadata"]["name"] == name]
+        self.assertEqual(len(job), 1)
+        self.assertEqual(self.relrun("cancel", name, "--cascade", "foreground").code, 0)
+
     def test_wait_unknown_job(self):
         r = self.relrun("wait", "no-such-job")
         self.assertEqual(r.code, 64, r)
@@ -513,6 +537,18 @@ class RenderAndKubectl(Base):
                            text=True, env=env, timeout=120)
         self.outputs += [k.stdout, k.stderr]
         self.assertEqual(k.returncode, 7, k.stdout + k.stderr)
+
+    def test_install_creates_kubectl_plugin(self):
+        prefix = tempfile.mkdtemp(prefix="relrun-install-")
+        self.addCleanup(shutil.rmtree, prefix, True)
+        p = subprocess.run(["cmake", "--install", BUILD, "--prefix", prefix,
+                            "--component", "Unspecified"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        plugin = os.path.join(prefix, "bin", "kubectl-relrun")
+        self.assertTrue(os.path.islink(plugin) or os.path.isfile(plugin))
+        v = subprocess.run([plugin, "version"], capture_output=True, text=True)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertTrue(v.stdout.startswith("relrun "))
 
     def test_help_covers_every_flag(self):
         r = self.relrun("run", "--help", kubeconfig=False)

@@ -80,6 +80,8 @@ int main(int argc, char **argv)
                 return ERR_USAGE;
         }
 
+        /* Task logs stream: a line reaches a pipe (CI, tee) when it happens. */
+        setvbuf(stdout, NULL, _IOLBF, 0);
         setup_signals();
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 fprintf(stderr, "relrun: cannot initialise libcurl\n");
