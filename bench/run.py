@@ -523,6 +523,186 @@ def table(rows):
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------ 2. normaliser
+
+LEVELS = ["info", "info", "info", "debug", "warning", "error", "notice"]
+
+
+def gen_chunk(n=10000):
+    """n lines in the fixture's app format: mostly single-line events with and without
+    metadata, every 50th event a stack trace (an error line + 4 indented lines), every
+    40th line a plain (unformatted) line such as IO.puts output."""
+    lines = []
+    i = 0
+    while len(lines) < n:
+        ms = i % 1000
+        ts = "2026-11-23 11:%02d:%02d.%03d" % ((i // 60000) % 60, (i // 1000) % 60, ms)
+        lvl = LEVELS[i % len(LEVELS)]
+        if i % 50 == 49:
+            lines.append('%s [error] stream_id=s%d | Task #PID<0.%d.0> started from #PID<0.95.0> terminating' % (ts, i % 97, i % 9999))
+            lines.append("** (RuntimeError) encoder crashed at segment %d" % i)
+            lines.append("    (live_stream 0.1.0) lib/live_stream.ex:33: LiveStream.fail/0")
+            lines.append("    (elixir 1.14.0) lib/task/supervised.ex:89: Task.Supervised.invoke_mfa/2")
+            lines.append("    (stdlib 4.3) proc_lib.erl:240: :proc_lib.init_p_do_apply/3")
+        elif i % 40 == 39:
+            lines.append("progress s%d %d%%" % (i % 97, i % 100))
+        elif i % 3 == 0:
+            lines.append("%s [%s] | uploader for s%d running, %d segments queued" % (ts, lvl, i % 97, i % 31))
+        else:
+            lines.append("%s [%s] stream_id=s%d | encode segment %d of s%d bitrate=%d ok" % (ts, lvl, i % 97, i, i % 97, 3000 + i % 1000))
+        i += 1
+    lines = lines[:n]
+    while lines[-1].startswith("    ") or lines[-1].startswith("**"):
+        lines.pop()  # end on a whole event
+    return "".join(l + "\n" for l in lines)
+
+
+def gen_log(path, lines):
+    chunk = gen_chunk()
+    per = chunk.count("\n")
+    reps = -(-lines // per)
+    with open(path, "w") as f:
+        for _ in range(reps):
+            f.write(chunk)
+    return reps * per, os.path.getsize(path), chunk, reps
+
+
+def _time_v(path):
+    r = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().rpartition(": ")
+            if k == "Maximum resident set size (kbytes)":
+                r["maxrss_kb"] = int(v)
+            elif k == "User time (seconds)":
+                r["user_s"] = float(v)
+            elif k == "System time (seconds)":
+                r["sys_s"] = float(v)
+    return r
+
+
+def normalise_once(tool, sink, inp, paths, out):
+    """Producer reads the log on stdin; sink 'pipe' = `wc -l` reading its stdout (also
+    counts the lines that came out), 'null' = /dev/null. Wall time from spawning the
+    producer until producer and consumer exited."""
+    argv = ["cat"] if tool == "cat" else [paths["pod"], "--normalise", "--app-format", APP_FORMAT]
+    tv = os.path.join(out, "time-v.txt")
+    timer = ["/usr/bin/time", "-v", "-o", tv] if os.path.exists("/usr/bin/time") else []
+    with open(inp, "rb") as fin:
+        t0 = time.monotonic()
+        if sink == "null":
+            with open(os.devnull, "wb") as fout:
+                p = spawn(timer + argv, stdin=fin, stdout=fout)
+                _, status, ru = os.wait4(p.pid, 0)
+                p.returncode = os.waitstatus_to_exitcode(status)
+            count = None
+        else:
+            p = spawn(timer + argv, stdin=fin, stdout=subprocess.PIPE)
+            c = spawn(["wc", "-l"], stdin=p.stdout, stdout=subprocess.PIPE)
+            p.stdout.close()
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            count = int(c.communicate()[0].split()[0])
+            c.wait()
+            kill_run(c)
+        wall = time.monotonic() - t0
+    kill_run(p)
+    r = {"tool": tool, "sink": sink, "rc": p.returncode, "wall_s": wall, "out_lines": count}
+    if timer:
+        r.update(_time_v(tv))
+        r["rss_from"] = "/usr/bin/time -v"
+    else:
+        r.update(maxrss_kb=ru.ru_maxrss, user_s=ru.ru_utime, sys_s=ru.ru_stime, rss_from="wait4")
+    return r
+
+
+def bench_normalise(paths, runs, out, small, big):
+    sizes = {}
+    for n in (small, big):
+        path = os.path.join(out, "app-%d.log" % n)
+        lines, size, chunk, reps = gen_log(path, n)
+        sizes[n] = {"path": path, "lines": lines, "bytes": size}
+        log("generated %s: %d lines, %.1f MB" % (path, lines, size / 1e6))
+    # events per chunk: a line in the app format starts one; indented and plain lines
+    # continue it (DESIGN.md "The uniform log line"), so a stack trace is one event
+    ev_chunk = len(re.findall(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[", chunk, re.M))
+    for n in sizes:
+        sizes[n]["events"] = ev_chunk * (sizes[n]["lines"] // chunk.count("\n"))
+        subprocess.run(["cat", sizes[n]["path"]], stdout=subprocess.DEVNULL)  # warm the page cache
+    results = []
+    for n, info in sizes.items():
+        reps = runs if n == small else max(1, min(runs, 3))
+        for i in range(reps):
+            for sink in ("pipe", "null"):
+                for tool in ("cat", "normalise"):
+                    r = normalise_once(tool, sink, info["path"], paths, out)
+                    r.update(lines=info["lines"], bytes=info["bytes"], run=i + 1)
+                    r["lines_per_s"] = info["lines"] / r["wall_s"]
+                    r["mb_per_s"] = info["bytes"] / 1e6 / r["wall_s"]
+                    if tool == "cat":
+                        r["lines_ok"] = r["out_lines"] in (None, info["lines"])
+                    else:  # one event per app-format line, at most one per input line
+                        r["lines_ok"] = r["out_lines"] is None or info["events"] <= r["out_lines"] <= info["lines"]
+                    want = info["lines"] if tool == "cat" else info["events"]
+                    r["ok"] = r["rc"] == 0 and r["lines_ok"]
+                    results.append(r)
+                    log("normalise %dk %-4s %-9s %.3f s %.2fM lines/s %.0f MB/s rss %s kB out=%s%s"
+                        % (n // 1000, sink, tool, r["wall_s"], r["lines_per_s"] / 1e6, r["mb_per_s"],
+                           r.get("maxrss_kb"), r["out_lines"], "" if r["ok"] else " FAILED (want %d)" % want))
+    verify = {n: verify_normalise(paths, info) for n, info in sizes.items()}
+    summary = []
+    for n, info in sizes.items():
+        for sink in ("pipe", "null"):
+            row = {"lines": info["lines"], "bytes": info["bytes"], "events": info["events"], "sink": sink}
+            for tool in ("cat", "normalise"):
+                rs = [r for r in results if r["lines"] == info["lines"] and r["sink"] == sink and r["tool"] == tool]
+                row[tool] = {"runs": len(rs), "ok": sum(r["ok"] for r in rs),
+                             "wall_s": med([r["wall_s"] for r in rs]),
+                             "cpu_s": med([r.get("user_s", 0) + r.get("sys_s", 0) for r in rs]),
+                             "lines_per_s": med([r["lines_per_s"] for r in rs]),
+                             "mb_per_s": med([r["mb_per_s"] for r in rs]),
+                             "maxrss_kb": med([r.get("maxrss_kb") for r in rs])}
+            row["slowdown"] = row["normalise"]["wall_s"] / row["cat"]["wall_s"]
+            summary.append(row)
+    return {"summary": summary, "runs": results, "events_per_chunk": ev_chunk, "verify": verify}
+
+
+def verify_normalise(paths, info):
+    """Unmeasured pass: every input line must come out, as an event or inside one (a
+    multi-line event's message keeps its lines joined by \n); events that start with a
+    continuation line were split from the event they belong to."""
+    out = subprocess.run([paths["pod"], "--normalise", "--app-format", APP_FORMAT],
+                         stdin=open(info["path"], "rb"), stdout=subprocess.PIPE, check=True).stdout
+    events = lines = split = 0
+    for raw in out.splitlines():
+        e = json.loads(raw)
+        events += 1
+        lines += 1 + e["msg"].count("\n")
+        if e["msg"].startswith(("    ", "** ", "progress ")):
+            split += 1
+    r = {"input_lines": info["lines"], "lines_out": lines, "events_out": events,
+         "events_expected": info["events"], "split_events": split,
+         "no_line_lost": lines == info["lines"]}
+    log("verify %d lines: %s" % (info["lines"], r))
+    return r
+
+
+def fmt_normalise(res):
+    rows = [("log", "sink", "tool", "runs ok", "wall (median)", "lines/s", "MB/s", "CPU s",
+             "peak RSS", "normalise / cat")]
+    for row in res["summary"]:
+        for tool in ("cat", "normalise"):
+            x = row[tool]
+            rows.append(("%.1fM lines, %.0f MB" % (row["lines"] / 1e6, row["bytes"] / 1e6),
+                         "pipe → wc -l" if row["sink"] == "pipe" else "/dev/null",
+                         "cat" if tool == "cat" else "relrun-pod --normalise",
+                         "%d/%d" % (x["ok"], x["runs"]), "%.3f s" % x["wall_s"],
+                         "%.2fM" % (x["lines_per_s"] / 1e6), "%.0f" % x["mb_per_s"],
+                         "%.2f" % x["cpu_s"], _mb(x["maxrss_kb"]),
+                         "%.2fx" % row["slowdown"] if tool == "normalise" else ""))
+    return table(rows)
+
+
 # ------------------------------------------------------------------ main
 
 
