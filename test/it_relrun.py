@@ -482,6 +482,35 @@ class AuthAndConfig(Base):
         self.assertEqual(r.code, 69, r)
         self.assertIn("list jobs", r.stderr)
 
+    def test_expired_exec_token_is_refreshed(self):
+        # An exec plugin whose first token is already refused (expired): relrun asks it
+        # again after the 401 and goes on.
+        d = tempfile.mkdtemp(prefix="relrun-exec-")
+        self.addCleanup(shutil.rmtree, d, True)
+        plugin = os.path.join(d, "plugin")
+        with open(plugin, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "n=$(cat %s/count 2>/dev/null || echo 0); echo $((n+1)) > %s/count\n"
+                    "if [ \"$n\" = 0 ]; then t=expired-token; else t=%s; fi\n"
+                    "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
+                    "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%%s\"}}' $t\n"
+                    % (d, d, self.sim.token))
+        os.chmod(plugin, 0o755)
+        with open(self.sim.kubeconfig) as f:
+            ca = next(l for l in f.read().splitlines() if "certificate-authority-data" in l)
+        kc = os.path.join(d, "kubeconfig")
+        with open(kc, "w") as f:
+            f.write("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+                    "    server: %s\n%s\nusers:\n- name: u\n  user:\n    exec:\n"
+                    "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                    "      command: %s\n      interactiveMode: Never\n"
+                    "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n"
+                    "current-context: x\n" % (self.sim.url, ca, plugin))
+        r = self.relrun("--kubeconfig", kc, "list", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        with open(os.path.join(d, "count")) as f:
+            self.assertEqual(f.read().strip(), "2")
+
     def test_user_agent(self):
         self.sim.clear_requests()
         self.relrun("list")

@@ -20,19 +20,37 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 
 struct conn {
+        struct kubeconfig_opts ko;
         struct kubeconfig_rest *rest;
         struct kube_client *c;
         const char *ns;
 };
 
+/* A 401 mid-task (an exec plugin's short-lived token expired during an
+ * hours-long follow): resolve the kubeconfig again for a fresh token. */
+static int refresh_token(void *ud, char **token)
+{
+        struct conn *k = ud;
+        struct kubeconfig_rest *r = NULL;
+        struct err e;
+        if (kubeconfig_load(&k->ko, &r, &e) < 0)
+                return -1;
+        char *t = r->token ? strdup(r->token) : NULL;
+        kubeconfig_rest_free(r);
+        if (!t)
+                return -1;
+        *token = t;
+        return 0;
+}
+
+/* k must stay where it is while the client lives (the refresh hook). */
 static int conn_open(const struct opts *o, struct conn *k, struct err *e)
 {
         memset(k, 0, sizeof *k);
-        struct kubeconfig_opts ko = {0};
-        ko.kubeconfig = o->kubeconfig;
-        ko.context = o->context;
-        ko.namespace_ = o->namespace_;
-        if (kubeconfig_load(&ko, &k->rest, e) < 0)
+        k->ko.kubeconfig = o->kubeconfig;
+        k->ko.context = o->context;
+        k->ko.namespace_ = o->namespace_;
+        if (kubeconfig_load(&k->ko, &k->rest, e) < 0)
                 return -1;
         struct kube_client_opts co = {0};
         if (o->request_timeout_ms > 0)
@@ -44,6 +62,7 @@ static int conn_open(const struct opts *o, struct conn *k, struct err *e)
                 k->rest = NULL;
                 return -1;
         }
+        kube_client_set_refresh(k->c, refresh_token, k);
         k->ns = k->rest->namespace_ && k->rest->namespace_[0] ? k->rest->namespace_ : "default";
         return 0;
 }

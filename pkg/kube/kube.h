@@ -47,6 +47,14 @@ struct kube_client_opts {
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e);
 
+/* Fresh credentials after a 401 (an exec plugin's token expired mid-task).
+ * Return 0 with *token a new malloc'd token (the client takes it), or -1. */
+typedef int (*kube_refresh_fn)(void *ud, char **token);
+
+/* Install the refresh hook; requests and streams that get a 401 call it (at
+ * most once every few seconds) and retry once with the new token. */
+void kube_client_set_refresh(struct kube_client *c, kube_refresh_fn fn, void *ud);
+
 /* Frees the client and every stream still attached. NULL is a no-op. */
 void kube_client_free(struct kube_client *c);
 

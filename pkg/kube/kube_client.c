@@ -187,26 +187,48 @@ void kube_client_free(struct kube_client *c)
 }
 
 /* Re-read a token file after a 401 (a projected token was rotated). */
-static bool reread_token(struct kube_client *c)
+static char *read_token_file(const char *path)
 {
-        if (!c->token_file)
-                return false;
-        FILE *f = fopen(c->token_file, "r");
+        FILE *f = fopen(path, "r");
         if (!f)
-                return false;
+                return NULL;
         char tmp[16384];
         size_t n = fread(tmp, 1, sizeof tmp - 1, f);
         fclose(f);
         while (n && isspace((unsigned char)tmp[n - 1]))
                 n--;
         tmp[n] = '\0';
-        bool changed = n && (!c->token || strcmp(c->token, tmp));
-        if (changed) {
-                wipe_free(c->token);
-                c->token = strdup(tmp);
-        }
+        char *t = n ? strdup(tmp) : NULL;
         memset(tmp, 0, sizeof tmp);
-        return changed && c->token;
+        return t;
+}
+
+void kube_client_set_refresh(struct kube_client *c, kube_refresh_fn fn, void *ud)
+{
+        c->refresh = fn;
+        c->refresh_ud = ud;
+}
+
+bool kube_refresh_auth(struct kube_client *c)
+{
+        int64_t now = kube_now_ms();
+        if (c->refreshed_ms && now - c->refreshed_ms < 5000)
+                return false;
+        c->refreshed_ms = now;
+        char *t = c->token_file ? read_token_file(c->token_file) : NULL;
+        if ((!t || (c->token && !strcmp(t, c->token))) && c->refresh) {
+                wipe_free(t);
+                t = NULL;
+                if (c->refresh(c->refresh_ud, &t) < 0)
+                        t = NULL;
+        }
+        if (!t || (c->token && !strcmp(t, c->token))) {
+                wipe_free(t);
+                return false;
+        }
+        wipe_free(c->token);
+        c->token = t;
+        return true;
 }
 
 /* ---- transfers -------------------------------------------------------- */
@@ -664,7 +686,8 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                                 kube_xfer_free(x);
                                 return rc;
                         }
-                        if (x->result == CURLE_OK && x->http == 401 && !reread && reread_token(c)) {
+                        if (x->result == CURLE_OK && x->http == 401 && !reread &&
+                            kube_refresh_auth(c)) {
                                 reread = true;
                                 kube_xfer_free(x);
                                 attempt--;

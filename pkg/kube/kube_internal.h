@@ -61,6 +61,9 @@ struct kube_client {
         char noproxy[512];
         struct kube_xfer *xfers;
         struct kube_stream_reg *streams;
+        kube_refresh_fn refresh;
+        void *refresh_ud;
+        int64_t refreshed_ms; /* last credential refresh, to not loop on 401 */
 };
 
 /* Start a transfer: method, path (with query), body (copied) or NULL.
@@ -76,6 +79,10 @@ bool kube_xfer_retryable(const struct kube_xfer *x);
 int kube_xfer_err(const struct kube_xfer *x, const char *what, struct err *e);
 /* Backoff for the attempt'th retry (0-based), jittered. */
 long kube_backoff_ms(const struct kube_client *c, int attempt);
+
+/* After a 401: fresh credentials (token file re-read, then the refresh
+ * hook), at most once per few seconds. True when the token changed. */
+bool kube_refresh_auth(struct kube_client *c);
 
 void kube_stream_register(struct kube_client *c, const struct kube_stream_ops *ops, void *self);
 void kube_stream_unregister(struct kube_client *c, void *self);

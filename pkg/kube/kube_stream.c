@@ -206,6 +206,10 @@ static void watch_tick(void *self, int64_t now)
                 watch_retry(w, true, 0);
                 return;
         }
+        if (x->result == CURLE_OK && x->http == 401 && kube_refresh_auth(w->c)) {
+                watch_retry(w, w->listing, 0);
+                return;
+        }
         bool retry = kube_xfer_retryable(x) && w->failures < STREAM_MAX_FAILURES;
         /* A stream that delivered events and then broke is progress. */
         if (x->result != CURLE_OK && x->http / 100 == 2 && !w->listing && w->failures == 0)
@@ -433,6 +437,10 @@ static void logs_tick(void *self, int64_t now)
         if (x->result == CURLE_OK && waiting_to_start(x) && l->follow && !l->conn_after_done) {
                 logs_retry(l, kube_backoff_ms(l->c, l->waits < 4 ? l->waits : 4));
                 l->waits++;
+                return;
+        }
+        if (x->result == CURLE_OK && x->http == 401 && kube_refresh_auth(l->c)) {
+                logs_retry(l, 0);
                 return;
         }
         bool retry = kube_xfer_retryable(x) && l->failures < STREAM_MAX_FAILURES;
