@@ -127,11 +127,11 @@ class TreeSampler(threading.Thread):
     children) and of everything else ("extra"), and note when the app BEAM exited
     (gone from /proc or a zombie)."""
 
-    def __init__(self, root, node, interval=0.01):
+    def __init__(self, root, node, interval=0.01, more_roots=()):
         super().__init__(daemon=True)
         self.root, self.node, self.interval = root, node, interval
-        self.members = {root: _starttime(root)}
-        _members[root] = self.members[root]
+        self.members = {r: _starttime(r) for r in (root,) + tuple(more_roots)}
+        _members.update(self.members)
         self.ppid = {}
         self.app_side = set()
         self.app_pid = None
@@ -188,7 +188,7 @@ class TreeSampler(threading.Thread):
         self.notmember.update(new)
         if self.app_pid is None:  # argv changes on exec: look again until found
             for pid in self.members:
-                if pid != self.root and self._is_app(pid):
+                if pid != self.root and self.node and self._is_app(pid):
                     self.app_pid, self.app_seen = pid, t
                     break
         if self.app_pid is not None:
@@ -701,6 +701,259 @@ def fmt_normalise(res):
                          "%.2f" % x["cpu_s"], _mb(x["maxrss_kb"]),
                          "%.2fx" % row["slowdown"] if tool == "normalise" else ""))
     return table(rows)
+
+
+# ------------------------------------------------------------------ 3. coordinator
+
+KUBECTL_SCRIPT = """#!/bin/bash
+# What a user writes today with the manifest `relrun render` prints (fixed name).
+kubectl create -f job.yaml
+kubectl logs -f job/%(name)s
+kubectl wait --for=condition=complete job/%(name)s
+"""
+
+TASK_LINES = ["encode start {id}", "encoder settings:", "segment 3 of {id} arrived late",
+              "progress {id} 50%", "uploader for {id} running", "encode done {id}"]
+
+
+def coord_flags(extra=()):
+    return ["--image", "live-stream:bench", "--pod-image", "relrun-pod:bench",
+            "--release", "/app/bin/live_stream", "--app-format", APP_FORMAT] + list(extra)
+
+
+def image_roots(paths, tmp):
+    app = os.path.join(tmp, "live-stream")
+    os.makedirs(app)
+    os.symlink(paths["rel"], os.path.join(app, "app"))
+    pod = os.path.join(tmp, "relrun-pod")
+    os.makedirs(pod)
+    os.symlink(paths["pod"], os.path.join(pod, "relrun-pod"))
+    return {"live-stream:bench": app, "relrun-pod:bench": pod}
+
+
+def count_task_lines(text, tid):
+    """How often each of the task's log messages appears in the client's output."""
+    return [text.count(m.format(id=tid)) for m in TASK_LINES]
+
+
+def client_once(variant, sim, paths, out, i):
+    tid = "k%d" % i
+    expr = 'LiveStream.run("%s", sleep: 200)' % tid
+    env = dict(os.environ, HOME=sim.kube_home, KUBECACHEDIR=os.path.join(sim.kube_home, "cache"))
+    env.pop("KUBECONFIG", None)
+    if variant == "kubectl":
+        name = "bench-kubectl-%d-%s" % (i, uuid.uuid4().hex[:5])
+        y = subprocess.run([paths["relrun"], "render"] + coord_flags() + [expr], capture_output=True,
+                           text=True, check=True).stdout
+        y = y.replace("generateName: relrun-live-stream-run-", "name: " + name)
+        d = os.path.join(out, name)
+        os.makedirs(d)
+        with open(os.path.join(d, "job.yaml"), "w") as f:
+            f.write(y)
+        with open(os.path.join(d, "run.sh"), "w") as f:
+            f.write(KUBECTL_SCRIPT % {"name": name})
+        env["KUBECONFIG"] = sim.kubeconfig
+        argv, cwd = ["/bin/bash", os.path.join(d, "run.sh")], d
+    else:
+        argv, cwd = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "run"] + coord_flags() + [expr], out
+    fo = tempfile.TemporaryFile(dir=out)
+    t0 = time.monotonic()
+    p = spawn(argv, cwd=cwd, env=env, stdout=fo, stderr=subprocess.STDOUT)
+    tree = TreeSampler(p.pid, None)
+    tree.start()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    tree.stop()
+    kill_run(p, tree.member_list())
+    fo.seek(0)
+    text = fo.read().decode("utf-8", "replace")
+    fo.close()
+    counts = count_task_lines(text, tid)
+    r = {"variant": variant, "rc": p.returncode, "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+         "user_s": ru.ru_utime, "sys_s": ru.ru_stime, "maxrss_kb": ru.ru_maxrss,
+         "tree_peak_rss_kb": max((s[1] for s in tree.samples), default=None),
+         "procs": len(tree.members), "line_counts": counts,
+         "ok": p.returncode == 0 and counts == [1] * len(TASK_LINES)}
+    if not r["ok"]:
+        r["tail"] = text[-3000:]
+    return r
+
+
+def concurrent_batch(sim, paths, out, n):
+    """n `relrun run` at once; every 10th task exits 7 (exit({:shutdown, 7})), the others
+    run LiveStream.run with sleep: 0. Each must exit with its task's code and print each of
+    its task's log lines exactly once."""
+    env = dict(os.environ)
+    env.pop("KUBECONFIG", None)
+    procs = {}
+    t0 = time.monotonic()
+    for i in range(n):
+        tid = "c%d" % i
+        if i % 10 == 9:
+            expr, want = "LiveStream.exit_with(7)", 7
+        else:
+            expr, want = 'LiveStream.run("%s", sleep: 0)' % tid, 0
+        fo = tempfile.TemporaryFile(dir=out)
+        argv = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "run", "-o", "json"] + \
+            coord_flags(["--ready-timeout", "600s"]) + [expr]
+        p = spawn(argv, cwd=out, env=env, stdout=fo, stderr=subprocess.PIPE)
+        procs[p.pid] = {"p": p, "fo": fo, "tid": tid, "want": want, "i": i}
+    t_spawned = time.monotonic() - t0
+    tree = TreeSampler(next(iter(procs)), None, interval=0.1, more_roots=list(procs)[1:])
+    tree.start()
+    mem_min = _mem_available_kb()
+    pending = set(procs)
+    deadline = time.monotonic() + 480
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            rpid, status, ru = os.wait4(pid, os.WNOHANG)
+            if rpid:
+                x = procs[pid]
+                x["p"].returncode = os.waitstatus_to_exitcode(status)
+                x["t"] = time.monotonic() - t0
+                x["ru"] = ru
+                pending.discard(pid)
+        mem_min = min(mem_min, _mem_available_kb())
+        time.sleep(0.05)
+    wall = time.monotonic() - t0
+    tree.stop()
+    for pid in pending:
+        kill_run(procs[pid]["p"])
+    results = []
+    for pid, x in procs.items():
+        p = x["p"]
+        x["fo"].seek(0)
+        text = x["fo"].read().decode("utf-8", "replace")
+        x["fo"].close()
+        err = p.stderr.read().decode("utf-8", "replace") if p.returncode is not None else ""
+        kill_run(p)
+        msgs = []
+        for line in text.splitlines():
+            try:
+                msgs.append(json.loads(line).get("msg", ""))
+            except ValueError:
+                msgs.append(line)
+        if x["want"] == 0:
+            counts = [sum(1 for m in msgs if m.startswith(t.format(id=x["tid"]))) for t in TASK_LINES]
+        else:
+            counts = []
+        ok_code = p.returncode == x["want"]
+        ok_lines = counts == [1] * len(counts)
+        r = {"i": x["i"], "rc": p.returncode, "want": x["want"], "t_s": x.get("t"),
+             "cpu_s": (x["ru"].ru_utime + x["ru"].ru_stime) if "ru" in x else None,
+             "maxrss_kb": x["ru"].ru_maxrss if "ru" in x else None,
+             "line_counts": counts, "ok": ok_code and ok_lines}
+        if not r["ok"]:
+            r["stderr"] = err[-1500:]
+            r["tail"] = text[-1500:]
+        results.append(r)
+    done = [r for r in results if r["rc"] is not None]
+    s = {"n": n, "wall_s": round(wall, 1), "spawn_s": round(t_spawned, 2),
+         "completed": len(done), "exit_code_right": sum(r["rc"] == r["want"] for r in results),
+         "lines_complete": sum(r["line_counts"] == [1] * len(r["line_counts"]) for r in results if r["want"] == 0),
+         "tasks_with_lines": sum(1 for r in results if r["want"] == 0),
+         "ok": sum(r["ok"] for r in results),
+         "client_cpu_s_total": round(sum(r["cpu_s"] or 0 for r in results), 2),
+         "client_cpu_s_median": med([r["cpu_s"] for r in results]),
+         "client_maxrss_kb_median": med([r["maxrss_kb"] for r in results]),
+         "clients_peak_rss_sum_kb": max((x[1] for x in tree.samples), default=None),
+         "machine_mem_used_peak_mb": round((_mem_available_kb(at_start=True) - mem_min) / 1024),
+         "finish_s_median": med([r["t_s"] for r in results]), "finish_s_max": max((r["t_s"] or 0) for r in results),
+         "failures": [r for r in results if not r["ok"]][:5]}
+    return s
+
+
+_mem0 = None
+
+
+def _mem_available_kb(at_start=False):
+    global _mem0
+    if at_start and _mem0 is not None:
+        return _mem0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                v = int(line.split()[1])
+                if _mem0 is None:
+                    _mem0 = v
+                return v
+
+
+def bench_coord(paths, runs, out, concurrent):
+    from simlib import Sim
+    ensure_epmd(paths["build"])
+    imgs = os.path.join(out, "images")
+    os.makedirs(imgs)
+    res = {}
+    with Sim(tls=True, images=image_roots(paths, imgs)) as sim:
+        # warm kubectl's discovery cache and the page cache, unmeasured (a user's second run)
+        client_once("kubectl", sim, paths, out, 0)
+        client_once("relrun", sim, paths, out, 0)
+        per = {"kubectl": [], "relrun": []}
+        for i in range(runs):
+            for v in ("kubectl", "relrun"):
+                r = client_once(v, sim, paths, out, i + 1)
+                per[v].append(r)
+                log("coord run %d %-7s rc=%s wall=%.2f s cpu=%.3f s maxrss=%d kB tree-peak=%s kB lines=%s"
+                    % (i + 1, v, r["rc"], r["wall_s"], r["cpu_s"], r["maxrss_kb"], r["tree_peak_rss_kb"],
+                       r["line_counts"]))
+                if not r["ok"]:
+                    log("  FAILED:", r.get("tail", ""))
+        summary = {}
+        for v, rs in per.items():
+            summary[v] = {"runs": len(rs), "ok": sum(r["ok"] for r in rs)}
+            for k in ("wall_s", "cpu_s", "user_s", "sys_s", "maxrss_kb", "tree_peak_rss_kb", "procs"):
+                summary[v][k] = med([r[k] for r in rs])
+        for k in ("cpu_s", "maxrss_kb", "tree_peak_rss_kb", "wall_s"):
+            if summary["relrun"][k]:
+                summary["relrun"][k + "_factor"] = round(summary["kubectl"][k] / summary["relrun"][k], 2)
+        res["summary"] = summary
+        res["runs"] = per
+        if concurrent:
+            res["concurrent"] = []
+            n = concurrent
+            while n >= 1:
+                log("concurrent: %d x relrun run ..." % n)
+                c = concurrent_batch(sim, paths, out, n)
+                log("concurrent %d: %s" % (n, {k: v for k, v in c.items() if k != "failures"}))
+                for f in c["failures"]:
+                    log("  failure:", f)
+                res["concurrent"].append(c)
+                if c["ok"] == n:
+                    break
+                n //= 2  # report what happened, then find the largest batch that works
+    return res
+
+
+def fmt_coord(res):
+    s = res["summary"]
+    rows = [("client, per task", "runs ok", "wall", "CPU (user+sys)", "peak RSS (largest process)",
+             "peak RSS (sum of the client's processes)", "processes")]
+    for v, label in (("kubectl", "kubectl script (create, logs -f, wait)"), ("relrun", "relrun run")):
+        x = s[v]
+        rows.append((label, "%d/%d" % (x["ok"], x["runs"]), "%.2f s" % x["wall_s"],
+                     "%.0f ms" % (x["cpu_s"] * 1000), _mb(x["maxrss_kb"]), _mb(x["tree_peak_rss_kb"]),
+                     "%g" % x["procs"]))
+    r = s["relrun"]
+    rows.append(("kubectl / relrun", "", "%.2fx" % (s["kubectl"]["wall_s"] / r["wall_s"]),
+                 "%.1fx" % r.get("cpu_s_factor", 0), "%.1fx" % r.get("maxrss_kb_factor", 0),
+                 "%.1fx" % r.get("tree_peak_rss_kb_factor", 0), ""))
+    txt = table(rows)
+    if res.get("concurrent"):
+        rows = [("concurrent relrun run", "completed", "exit code right", "all task lines once",
+                 "wall", "finish (median / max)", "client CPU total", "client RSS (median each / peak sum)",
+                 "machine memory used at peak")]
+        for c in res["concurrent"]:
+            rows.append((str(c["n"]), "%d/%d" % (c["completed"], c["n"]),
+                         "%d/%d" % (c["exit_code_right"], c["n"]),
+                         "%d/%d" % (c["lines_complete"], c["tasks_with_lines"]), "%.1f s" % c["wall_s"],
+                         "%.1f / %.1f s" % (c["finish_s_median"] or 0, c["finish_s_max"]),
+                         "%.2f s" % c["client_cpu_s_total"],
+                         "%s / %s" % (_mb(c["client_maxrss_kb_median"]), _mb(c["clients_peak_rss_sum_kb"])),
+                         "%d MB" % c["machine_mem_used_peak_mb"]))
+        txt += "\n\n" + table(rows)
+    return txt
 
 
 # ------------------------------------------------------------------ main
