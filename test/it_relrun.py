@@ -529,6 +529,52 @@ class PlainHttp(Base):
         self.assertEqual([q for q in self.sim.requests() if q["bearer"]], [])
 
 
+class Cron(Base):
+    def test_create_list_trigger_delete(self):
+        r = self.relrun("cron", "create", "nightly-encode", "--schedule", "0 3 * * *",
+                        *TASK_FLAGS, 'LiveStream.exit_with(6)')
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("cronjob.batch/nightly-encode created", r.stdout)
+        again = self.relrun("cron", "create", "nightly-encode", "--schedule", "0 3 * * *",
+                            *TASK_FLAGS, 'LiveStream.exit_with(6)')
+        self.assertEqual(again.code, 64, again)
+        self.assertIn("already exists", again.stderr)
+        ls = self.relrun("cron", "list")
+        self.assertEqual(ls.code, 0, ls)
+        self.assertRegex(ls.stdout, r"(?m)^nightly-encode +0 3 \* \* \* +False +<none> +"
+                                    r"LiveStream\.exit_with\(6\)$")
+        # trigger runs one now and follows it like run: logs, then the task's code
+        t = self.relrun("cron", "trigger", "nightly-encode", "-o", "json")
+        self.assertEqual(t.code, 6, t)
+        self.assertIn("exit", [e.get("event") for e in t.events()])
+        self.assertRegex(t.stderr, r"job/nightly-encode-manual-\w+ pod/")
+        job = [j for j in self.jobs() if j["metadata"]["name"].startswith("nightly-encode-manual-")]
+        self.assertEqual(len(job), 1)
+        self.assertEqual(job[0]["metadata"]["ownerReferences"][0]["kind"], "CronJob")
+        d = self.relrun("cron", "delete", "nightly-encode")
+        self.assertEqual(d.code, 0, d)
+        code, _, _ = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/nightly-encode")
+        self.assertEqual(code, 404)
+
+    def test_render_is_accepted_by_kubectl(self):
+        r = self.relrun("cron", "render", "hourly-report", "--schedule", "@hourly",
+                        "--time-zone", "Europe/Berlin", *TASK_FLAGS, 'LiveStream.run("h")',
+                        kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(r.stdout)
+        self.addCleanup(os.unlink, f.name)
+        k = self.sim.kubectl("create", "-f", f.name)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertIn("cronjob.batch/hourly-report created", k.stdout)
+
+    def test_usage(self):
+        for args in (["cron"], ["cron", "frob"], ["cron", "create", "x"],
+                     ["cron", "create", "x", "A.b()"]):
+            r = self.relrun(*args, *TASK_FLAGS[:0])
+            self.assertEqual(r.code, 64, (args, r))
+
+
 class RenderAndKubectl(Base):
     def test_render_yaml_accepted_by_kubectl(self):
         r = self.relrun("render", *TASK_FLAGS, "--cookie-secret", "app-cookie",

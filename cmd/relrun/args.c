@@ -37,6 +37,13 @@ enum {
         O_CASCADE,
         O_APP_FORMAT,
         O_READY_EXPR,
+        O_SCHEDULE,
+        O_TIME_ZONE,
+        O_CONCURRENCY,
+        O_STARTING_DEADLINE,
+        O_SUCCESSFUL_HISTORY,
+        O_FAILED_HISTORY,
+        O_SUSPEND,
 };
 
 /* Which flags each subcommand takes, beyond the global ones. */
@@ -45,8 +52,9 @@ enum {
 #define F_LOGS   (1u << 2)
 #define F_WAIT   (1u << 3)
 #define F_CANCEL (1u << 4)
+#define F_CRON   (1u << 5)
 #define F_ALL    (~0u)
-#define F_TASK   (F_RUN | F_RENDER)
+#define F_TASK   (F_RUN | F_RENDER | F_CRON)
 
 struct flag {
         struct option opt;
@@ -74,7 +82,7 @@ static const struct flag flags[] = {
     {{"backoff-limit", required_argument, NULL, O_BACKOFF_LIMIT}, F_TASK},
     {{"boot-retries", required_argument, NULL, O_BOOT_RETRIES}, F_TASK},
     {{"ttl", required_argument, NULL, O_TTL}, F_TASK},
-    {{"detach", no_argument, NULL, O_DETACH}, F_RUN},
+    {{"detach", no_argument, NULL, O_DETACH}, F_RUN | F_CRON},
     {{"inject", required_argument, NULL, O_INJECT}, F_TASK},
     {{"pod-image", required_argument, NULL, O_POD_IMAGE}, F_TASK},
     {{"error-exit", required_argument, NULL, O_ERROR_EXIT}, F_TASK},
@@ -85,7 +93,14 @@ static const struct flag flags[] = {
     {{"app-format", required_argument, NULL, O_APP_FORMAT}, F_TASK},
     {{"ready-expr", required_argument, NULL, O_READY_EXPR}, F_TASK},
     {{"follow", no_argument, NULL, 'f'}, F_LOGS},
-    {{"cascade", required_argument, NULL, O_CASCADE}, F_CANCEL},
+    {{"cascade", required_argument, NULL, O_CASCADE}, F_CANCEL | F_CRON},
+    {{"schedule", required_argument, NULL, O_SCHEDULE}, F_CRON},
+    {{"time-zone", required_argument, NULL, O_TIME_ZONE}, F_CRON},
+    {{"concurrency-policy", required_argument, NULL, O_CONCURRENCY}, F_CRON},
+    {{"starting-deadline", required_argument, NULL, O_STARTING_DEADLINE}, F_CRON},
+    {{"successful-history", required_argument, NULL, O_SUCCESSFUL_HISTORY}, F_CRON},
+    {{"failed-history", required_argument, NULL, O_FAILED_HISTORY}, F_CRON},
+    {{"suspend", no_argument, NULL, O_SUSPEND}, F_CRON},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 
@@ -102,6 +117,7 @@ static const struct {
     {"list", CMD_LIST, 1u << 10, 0, 0},
     {"cancel", CMD_CANCEL, F_CANCEL, 1, 1},
     {"version", CMD_VERSION, 1u << 11, 0, 0},
+    {"cron", CMD_CRON, F_CRON, 1, 3},
     {"help", CMD_HELP, 1u << 12, 0, 1},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
@@ -195,6 +211,23 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_APP_FORMAT: o->app_format = v; return 0;
         case O_READY_EXPR: o->ready_expr = v; return 0;
         case 'f': o->follow = true; return 0;
+        case O_SCHEDULE: o->schedule = v; return 0;
+        case O_TIME_ZONE: o->time_zone = v; return 0;
+        case O_CONCURRENCY:
+                if (strcmp(v, "Allow") && strcmp(v, "Forbid") && strcmp(v, "Replace"))
+                        return err_set(e, ERR_USAGE,
+                                       "--concurrency-policy \"%s\": expected Allow, Forbid or "
+                                       "Replace",
+                                       v);
+                o->concurrency_policy = v;
+                return 0;
+        case O_STARTING_DEADLINE:
+                return duration_flag("--starting-deadline", v, &o->starting_deadline_ms, e);
+        case O_SUCCESSFUL_HISTORY:
+                return cli_parse_int("--successful-history", v, 0, 1000, &o->successful_history, e);
+        case O_FAILED_HISTORY:
+                return cli_parse_int("--failed-history", v, 0, 1000, &o->failed_history, e);
+        case O_SUSPEND: o->suspend = true; return 0;
         case O_CASCADE:
                 if (strcmp(v, "background") && strcmp(v, "foreground"))
                         return err_set(e, ERR_USAGE,
@@ -210,6 +243,9 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
         memset(o, 0, sizeof *o);
         o->request_timeout_ms = -1;
         o->ttl_ms = -1;
+        o->starting_deadline_ms = -1;
+        o->successful_history = -1;
+        o->failed_history = -1;
         o->timeout_ms = 0;
         o->inject = "init";
         o->cascade = "background";
@@ -310,6 +346,10 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
         if (o->help || o->cmd == CMD_HELP || o->cmd == CMD_NONE)
                 return 0;
         if ((int)o->n_pos < min_pos || (int)o->n_pos > max_pos) {
+                if (o->cmd == CMD_CRON)
+                        return err_set(e, ERR_USAGE,
+                                       "cron: expected an action: create, render, list, "
+                                       "trigger or delete (see relrun cron --help)");
                 if (o->cmd == CMD_RUN || o->cmd == CMD_RENDER)
                         return err_set(
                             e, ERR_USAGE,
@@ -423,6 +463,29 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(global_help, f);
                 break;
         case CMD_VERSION: fputs("usage: relrun version\n\nPrint relrun's version.\n", f); break;
+        case CMD_CRON:
+                fputs(
+                    "usage: relrun cron create NAME --schedule CRON [flags] EXPR\n"
+                    "       relrun cron render NAME --schedule CRON [flags] EXPR [-o yaml|json]\n"
+                    "       relrun cron list\n"
+                    "       relrun cron trigger NAME [--detach]\n"
+                    "       relrun cron delete NAME\n\n"
+                    "CronJobs that run EXPR on a schedule; trigger runs one now and follows\n"
+                    "it like relrun run (same exit codes).\n\n"
+                    "Schedule flags:\n"
+                    "      --schedule CRON      5-field cron line or @hourly, @daily, ...\n"
+                    "      --time-zone TZ       IANA time zone, e.g. Europe/Berlin (default UTC)\n"
+                    "      --concurrency-policy P  Allow, Forbid (default) or Replace\n"
+                    "      --starting-deadline D   skip a run that could not start within D\n"
+                    "      --successful-history N  finished Jobs to keep (Kubernetes: 3)\n"
+                    "      --failed-history N      failed Jobs to keep (Kubernetes: 1)\n"
+                    "      --suspend            create it suspended\n"
+                    "      --detach             trigger: print the Job name, do not follow\n"
+                    "      --cascade P          delete: background (default) or foreground\n",
+                    f);
+                fputs(task_help, f);
+                fputs(global_help, f);
+                break;
         default:
                 fputs("relrun: run release tasks as Kubernetes Jobs (also: kubectl relrun)\n\n"
                       "usage: relrun COMMAND [flags]\n\n"
@@ -433,6 +496,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  wait JOB        wait for a Job to end, exit with the task's code\n"
                       "  list            Jobs created by relrun\n"
                       "  cancel JOB      delete a Job and its pods\n"
+                      "  cron ...        scheduled tasks: create, render, list, trigger, delete\n"
                       "  version         print the version\n"
                       "  help [COMMAND]  this help, or a command's\n\n"
                       "Example:\n"

@@ -8,7 +8,6 @@
 
 #include <curl/curl.h>
 
-#include "kubeconfig.h"
 #include "relrun.h"
 
 int cmd_run(const struct opts *o, struct err *e);
@@ -18,13 +17,6 @@ int cmd_wait(const struct opts *o, struct err *e);
 int cmd_list(const struct opts *o, struct err *e);
 int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
-
-struct conn {
-        struct kubeconfig_opts ko;
-        struct kubeconfig_rest *rest;
-        struct kube_client *c;
-        const char *ns;
-};
 
 /* A 401 mid-task (an exec plugin's short-lived token expired during an
  * hours-long follow): resolve the kubeconfig again for a fresh token. */
@@ -44,7 +36,7 @@ static int refresh_token(void *ud, char **token)
 }
 
 /* k must stay where it is while the client lives (the refresh hook). */
-static int conn_open(const struct opts *o, struct conn *k, struct err *e)
+int conn_open(const struct opts *o, struct conn *k, struct err *e)
 {
         memset(k, 0, sizeof *k);
         k->ko.kubeconfig = o->kubeconfig;
@@ -67,13 +59,13 @@ static int conn_open(const struct opts *o, struct conn *k, struct err *e)
         return 0;
 }
 
-static void conn_close(struct conn *k)
+void conn_close(struct conn *k)
 {
         kube_client_free(k->c);
         kubeconfig_rest_free(k->rest);
 }
 
-static int fail(struct err *e)
+int fail(struct err *e)
 {
         return e->code ? e->code : ERR_SOFTWARE;
 }
@@ -96,7 +88,7 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->boot_retries = o->boot_retries;
 }
 
-static void jobs_path(struct buf *b, const char *ns)
+void jobs_path(struct buf *b, const char *ns)
 {
         buf_puts(b, "/apis/batch/v1/namespaces/");
         kube_query_escape(b, ns);
@@ -153,33 +145,22 @@ static int tag_run(struct json_object *job, char id[17], struct err *e)
         return 0;
 }
 
-int cmd_run(const struct opts *o, struct err *e)
+/* Create the Job (labelled with a run id, so a retried create finds it) and
+ * follow it, or print its name with --detach. Returns the exit code. */
+int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e)
 {
-        char *expr = NULL;
-        struct json_object *job = NULL, *created = NULL;
-        struct conn k = {0};
+        struct json_object *created = NULL;
         struct buf path, recheck;
         buf_init(&path, 4096);
         buf_init(&recheck, 4096);
         int rc = -1;
-        if (o->output && strcmp(o->output, "json") && strcmp(o->output, "text")) {
-                err_set(e, ERR_USAGE, "run: -o \"%s\": expected json or text", o->output);
-                goto out;
-        }
-        if (job_expr(o, &expr, e) < 0)
-                goto out;
-        if (conn_open(o, &k, e) < 0)
-                goto out;
-        if (job_build(o, expr, k.ns, &job, e) < 0)
-                goto out;
         char run_id[17];
         if (tag_run(job, run_id, e) < 0)
                 goto out;
-        jobs_path(&path, k.ns);
-        buf_reset(&recheck);
-        jobs_path(&recheck, k.ns);
+        jobs_path(&path, k->ns);
+        jobs_path(&recheck, k->ns);
         buf_printf(&recheck, "?labelSelector=" RUN_ID_LABEL "%%3D%s", run_id);
-        if (kube_create(k.c, buf_str(&path),
+        if (kube_create(k->c, buf_str(&path),
                         json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN),
                         buf_str(&recheck), "create jobs", &created, e) < 0)
                 goto out;
@@ -195,22 +176,40 @@ int cmd_run(const struct opts *o, struct err *e)
                 rc = 0;
                 goto out;
         }
-        fprintf(stderr, "relrun: job/%s created in namespace %s\n", name, k.ns);
+        fprintf(stderr, "relrun: job/%s created in namespace %s\n", name, k->ns);
         struct follow_opts fo;
-        follow_defaults(o, &k, name, &fo);
+        follow_defaults(o, k, name, &fo);
         fo.logs = true;
         fo.summary = true;
-        rc = follow_job(k.c, &fo, e);
+        rc = follow_job(k->c, &fo, e);
         if (e->msg[0])
                 err_prefix(e, "job/%s", name);
         else
                 err_clear(e);
 out:
-        free(expr);
-        json_object_put(job);
         json_object_put(created);
         buf_fini(&path);
         buf_fini(&recheck);
+        return rc < 0 ? fail(e) : rc;
+}
+
+int cmd_run(const struct opts *o, struct err *e)
+{
+        char *expr = NULL;
+        struct json_object *job = NULL;
+        struct conn k = {0};
+        int rc = -1;
+        if (o->output && strcmp(o->output, "json") && strcmp(o->output, "text")) {
+                err_set(e, ERR_USAGE, "run: -o \"%s\": expected json or text", o->output);
+                goto out;
+        }
+        if (job_expr(o, &expr, e) < 0 || conn_open(o, &k, e) < 0 ||
+            job_build(o, expr, k.ns, &job, e) < 0)
+                goto out;
+        rc = run_job(o, &k, job, e);
+out:
+        free(expr);
+        json_object_put(job);
         conn_close(&k);
         return rc < 0 ? fail(e) : rc;
 }

@@ -36,8 +36,8 @@ static long secs(int64_t ms)
         return ms <= 0 ? 0 : (long)((ms + 999) / 1000);
 }
 
-int job_build(const struct opts *o, const char *expr, const char *namespace_,
-              struct json_object **out, struct err *e)
+static int job_opts(const struct opts *o, const char *expr, const char *namespace_,
+                    struct manifest_job_opts *m, struct err *e)
 {
         if (!o->image)
                 return err_set(e, ERR_USAGE, "%s: --image is required (or set RELRUN_IMAGE)",
@@ -47,32 +47,64 @@ int job_build(const struct opts *o, const char *expr, const char *namespace_,
                                "%s: --release is required, e.g. --release /app/bin/my_app (or set "
                                "RELRUN_RELEASE)",
                                opts_cmd_name(o->cmd));
+        manifest_job_opts_init(m);
+        m->image = o->image;
+        m->release = o->release;
+        m->expr = expr;
+        m->namespace_ = namespace_;
+        m->env = o->n_env ? o->env : NULL;
+        m->env_from_secrets = o->n_env_from_secret ? o->env_from_secret : NULL;
+        m->cookie_secret = o->cookie_secret;
+        m->cpu = o->cpu;
+        m->memory = o->memory;
+        m->service_account = o->service_account;
+        m->active_deadline_seconds = secs(o->timeout_ms);
+        m->backoff_limit = (int)o->backoff_limit;
+        m->boot_retries = (int)o->boot_retries;
+        m->ttl_seconds = o->ttl_ms < 0 ? -1 : (long)(o->ttl_ms / 1000);
+        m->inject = !strcmp(o->inject, "none") ? MANIFEST_INJECT_NONE : MANIFEST_INJECT_INIT;
+        m->pod_image = o->pod_image;
+        m->log_format = o->log_format;
+        m->app_format = o->app_format;
+        m->ready_expr = o->ready_expr;
+        m->ready_timeout_seconds = secs(o->ready_timeout_ms);
+        m->grace_seconds = secs(o->grace_ms);
+        m->rpc = o->rpc;
+        m->error_exit = (int)o->error_exit;
+        return 0;
+}
+
+int job_build(const struct opts *o, const char *expr, const char *namespace_,
+              struct json_object **out, struct err *e)
+{
         struct manifest_job_opts m;
-        manifest_job_opts_init(&m);
-        m.image = o->image;
-        m.release = o->release;
-        m.expr = expr;
-        m.namespace_ = namespace_;
-        m.env = o->n_env ? o->env : NULL;
-        m.env_from_secrets = o->n_env_from_secret ? o->env_from_secret : NULL;
-        m.cookie_secret = o->cookie_secret;
-        m.cpu = o->cpu;
-        m.memory = o->memory;
-        m.service_account = o->service_account;
-        m.active_deadline_seconds = secs(o->timeout_ms);
-        m.backoff_limit = (int)o->backoff_limit;
-        m.boot_retries = (int)o->boot_retries;
-        m.ttl_seconds = o->ttl_ms < 0 ? -1 : (long)(o->ttl_ms / 1000);
-        m.inject = !strcmp(o->inject, "none") ? MANIFEST_INJECT_NONE : MANIFEST_INJECT_INIT;
-        m.pod_image = o->pod_image;
-        m.log_format = o->log_format;
-        m.app_format = o->app_format;
-        m.ready_expr = o->ready_expr;
-        m.ready_timeout_seconds = secs(o->ready_timeout_ms);
-        m.grace_seconds = secs(o->grace_ms);
-        m.rpc = o->rpc;
-        m.error_exit = (int)o->error_exit;
+        if (job_opts(o, expr, namespace_, &m, e) < 0)
+                return -1;
         return manifest_job_new(&m, out, e);
+}
+
+int cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
+               struct json_object **out, struct err *e)
+{
+        struct manifest_job_opts m;
+        struct manifest_cron_opts c;
+        if (!o->schedule)
+                return err_set(e, ERR_USAGE,
+                               "cron: --schedule is required, e.g. "
+                               "--schedule '0 3 * * *'");
+        if (job_opts(o, expr, namespace_, &m, e) < 0)
+                return -1;
+        manifest_cron_opts_init(&c);
+        c.name = name;
+        c.schedule = o->schedule;
+        c.time_zone = o->time_zone;
+        c.concurrency_policy = o->concurrency_policy;
+        c.starting_deadline_seconds =
+            o->starting_deadline_ms < 0 ? -1 : (long)(o->starting_deadline_ms / 1000);
+        c.successful_jobs_history = (int)o->successful_history;
+        c.failed_jobs_history = (int)o->failed_history;
+        c.suspend = o->suspend;
+        return manifest_cronjob_new(&m, &c, out, e);
 }
 
 int job_format(struct json_object *obj, const char *format, char **out, struct err *e)

@@ -15,6 +15,7 @@ int cmd_wait(const struct opts *o, struct err *e);
 int cmd_list(const struct opts *o, struct err *e);
 int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
+int cmd_cron(const struct opts *o, struct err *e);
 
 static void on_signal(int sig)
 {
@@ -44,6 +45,7 @@ static int dispatch(const struct opts *o, struct err *e)
         case CMD_LIST: return cmd_list(o, e);
         case CMD_CANCEL: return cmd_cancel(o, e);
         case CMD_VERSION: return cmd_version(o, e);
+        case CMD_CRON: return cmd_cron(o, e);
         default: return 0;
         }
 }
@@ -52,8 +54,8 @@ static int help(const struct opts *o)
 {
         enum relrun_cmd topic = o->cmd;
         if (o->cmd == CMD_HELP && o->n_pos) {
-                static const enum relrun_cmd all[] = {CMD_RUN,  CMD_RENDER, CMD_LOGS,   CMD_WAIT,
-                                                      CMD_LIST, CMD_CANCEL, CMD_VERSION};
+                static const enum relrun_cmd all[] = {CMD_RUN,  CMD_RENDER, CMD_LOGS,    CMD_WAIT,
+                                                      CMD_LIST, CMD_CANCEL, CMD_VERSION, CMD_CRON};
                 topic = CMD_NONE;
                 for (size_t i = 0; i < sizeof all / sizeof *all; i++)
                         if (!strcmp(o->pos[0], opts_cmd_name(all[i])))

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "kube.h"
+#include "kubeconfig.h"
 
 enum relrun_cmd {
         CMD_NONE,
@@ -20,6 +21,7 @@ enum relrun_cmd {
         CMD_LIST,
         CMD_CANCEL,
         CMD_VERSION,
+        CMD_CRON,
         CMD_HELP,
 };
 
@@ -65,6 +67,14 @@ struct opts {
         /* logs / cancel */
         bool follow;
         const char *cascade; /* background | foreground */
+        /* cron */
+        const char *schedule;
+        const char *time_zone;
+        const char *concurrency_policy;
+        int64_t starting_deadline_ms; /* -1 unset */
+        int64_t successful_history;   /* -1 unset */
+        int64_t failed_history;       /* -1 unset */
+        bool suspend;
         /* positional */
         const char *pos[8];
         size_t n_pos;
@@ -79,6 +89,9 @@ const char *opts_cmd_name(enum relrun_cmd cmd);
 /* job.c: the Job for a run, from options and the expression. */
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
               struct json_object **out, struct err *e);
+/* The CronJob named name for a scheduled EXPR. */
+int cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
+               struct json_object **out, struct err *e);
 /* Text of obj as "json" or "yaml" into a new heap string. */
 int job_format(struct json_object *obj, const char *format, char **out, struct err *e);
 /* The expression of a run/render: the positional EXPR or --mfa/--args. *out
@@ -106,6 +119,23 @@ struct follow_opts {
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
 int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *e);
+
+/* cmds.c: the API connection of a subcommand and shared steps. */
+struct conn {
+        struct kubeconfig_opts ko;
+        struct kubeconfig_rest *rest;
+        struct kube_client *c;
+        const char *ns;
+};
+/* Resolve the kubeconfig and make the client; k must not move while open. */
+int conn_open(const struct opts *o, struct conn *k, struct err *e);
+void conn_close(struct conn *k);
+/* The exit code for a failure in e. */
+int fail(struct err *e);
+/* "/apis/batch/v1/namespaces/<ns>/jobs" */
+void jobs_path(struct buf *b, const char *ns);
+/* Create job and follow it (or --detach); returns the exit code. */
+int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
 /* Set by the signal handler; the loops stop following. */
 extern volatile int relrun_interrupted;

@@ -1,0 +1,273 @@
+/* relrun cron: CronJobs for scheduled tasks — create, render, list, trigger
+ * (one run now, followed like relrun run), delete. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "relrun.h"
+
+int cmd_cron(const struct opts *o, struct err *e);
+
+static void cron_path(struct buf *b, const char *ns, const char *name)
+{
+        buf_puts(b, "/apis/batch/v1/namespaces/");
+        kube_query_escape(b, ns);
+        buf_puts(b, "/cronjobs");
+        if (name) {
+                buf_putc(b, '/');
+                kube_query_escape(b, name);
+        }
+}
+
+static const char *str_at(struct json_object *o, const char *a, const char *b, const char *c)
+{
+        struct json_object *v = o;
+        const char *keys[] = {a, b, c};
+        for (int i = 0; i < 3 && keys[i] && v; i++)
+                if (!json_object_object_get_ex(v, keys[i], &v))
+                        return NULL;
+        return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* create / render: NAME EXPR (or --mfa) with the run flags. */
+static int cron_create(const struct opts *o, bool post, struct err *e)
+{
+        if (o->n_pos < 2 || (o->n_pos < 3 && !o->mfa) || o->n_pos > 3)
+                return err_set(e, ERR_USAGE, "cron %s: expected NAME and EXPR (or --mfa)",
+                               o->pos[0]);
+        struct opts eo = *o;
+        eo.pos[0] = o->n_pos > 2 ? o->pos[2] : NULL;
+        eo.n_pos = o->n_pos > 2 ? 1 : 0;
+        const char *name = o->pos[1];
+        char *expr = NULL, *text = NULL;
+        struct json_object *cj = NULL;
+        struct conn k = {0};
+        struct buf p;
+        buf_init(&p, 4096);
+        int rc = -1;
+        if (job_expr(&eo, &expr, e) < 0)
+                goto out;
+        if (!post) {
+                if (cron_build(o, expr, o->namespace_, name, &cj, e) < 0 ||
+                    job_format(cj, o->output ? o->output : "yaml", &text, e) < 0)
+                        goto out;
+                fputs(text, stdout);
+                rc = 0;
+                goto out;
+        }
+        if (conn_open(o, &k, e) < 0 || cron_build(o, expr, k.ns, name, &cj, e) < 0)
+                goto out;
+        cron_path(&p, k.ns, NULL);
+        if (kube_request(k.c, "POST", buf_str(&p),
+                         json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN),
+                         "create cronjobs", NULL, NULL, e) < 0) {
+                if (strstr(e->msg, "already exists"))
+                        err_prefix(e, "(relrun cron delete %s first)", name);
+                goto out;
+        }
+        printf("cronjob.batch/%s created\n", name);
+        rc = 0;
+out:
+        free(expr);
+        free(text);
+        json_object_put(cj);
+        buf_fini(&p);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : 0;
+}
+
+static int cron_list(const struct opts *o, struct err *e)
+{
+        struct conn k;
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        struct buf p;
+        buf_init(&p, 4096);
+        cron_path(&p, k.ns, NULL);
+        buf_puts(&p, "?labelSelector=");
+        kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
+        struct json_object *list = NULL, *items;
+        char *text = NULL;
+        int rc = -1;
+        if (kube_request(k.c, "GET", buf_str(&p), NULL, "list cronjobs", &list, NULL, e) < 0)
+                goto out;
+        if (o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"))) {
+                if (job_format(list, o->output, &text, e) < 0)
+                        goto out;
+                fputs(text, stdout);
+                rc = 0;
+                goto out;
+        }
+        if (!list || !json_object_object_get_ex(list, "items", &items) ||
+            !json_object_array_length(items)) {
+                fprintf(stderr, "No relrun cronjobs found in %s namespace.\n", k.ns);
+                rc = 0;
+                goto out;
+        }
+        printf("%-32s %-16s %-8s %-22s %s\n", "NAME", "SCHEDULE", "SUSPEND", "LAST SCHEDULE",
+               "EXPRESSION");
+        for (size_t i = 0; i < json_object_array_length(items); i++) {
+                struct json_object *cj = json_object_array_get_idx(items, i), *v;
+                const char *name = str_at(cj, "metadata", "name", NULL);
+                const char *sched = str_at(cj, "spec", "schedule", NULL);
+                const char *last = str_at(cj, "status", "lastScheduleTime", NULL);
+                const char *expr = str_at(cj, "metadata", "annotations", "relrun.dev/expr");
+                bool suspended = json_object_object_get_ex(cj, "spec", &v) &&
+                                 json_object_object_get_ex(v, "suspend", &v) &&
+                                 json_object_get_boolean(v);
+                char ex[81];
+                size_t n = 0;
+                for (const char *s = expr ? expr : ""; *s && n < 80; s++)
+                        ex[n++] = (*s == '\n' || *s == '\t' || *s == '\r') ? ' ' : *s;
+                ex[n] = '\0';
+                printf("%-32s %-16s %-8s %-22s %s\n", name ? name : "", sched ? sched : "",
+                       suspended ? "True" : "False", last ? last : "<none>", ex);
+        }
+        rc = 0;
+out:
+        free(text);
+        json_object_put(list);
+        buf_fini(&p);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : 0;
+}
+
+static int cron_delete(const struct opts *o, struct err *e)
+{
+        if (o->n_pos != 2)
+                return err_set(e, ERR_USAGE, "cron delete: expected NAME");
+        struct conn k;
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        const char *policy = !strcmp(o->cascade, "foreground") ? "Foreground" : "Background";
+        struct buf p, body;
+        buf_init(&p, 4096);
+        buf_init(&body, 256);
+        cron_path(&p, k.ns, o->pos[1]);
+        buf_printf(&p, "?propagationPolicy=%s", policy);
+        buf_printf(
+            &body,
+            "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":\"%s\"}",
+            policy);
+        int rc = kube_request(k.c, "DELETE", buf_str(&p), buf_str(&body), "delete cronjob", NULL,
+                              NULL, e);
+        if (rc == 0)
+                printf("cronjob.batch/%s deleted\n", o->pos[1]);
+        buf_fini(&p);
+        buf_fini(&body);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : 0;
+}
+
+/* A Job from the CronJob's template, as `kubectl create job --from=cronjob/x`
+ * makes it: owned by the CronJob, annotated as a manual run. */
+static struct json_object *job_from(struct json_object *cj, const char *ns, struct err *e)
+{
+        struct json_object *spec, *tmpl, *tspec, *tmeta = NULL, *md;
+        if (!json_object_object_get_ex(cj, "spec", &spec) ||
+            !json_object_object_get_ex(spec, "jobTemplate", &tmpl) ||
+            !json_object_object_get_ex(tmpl, "spec", &tspec) ||
+            !json_object_object_get_ex(cj, "metadata", &md)) {
+                err_set(e, ERR_UNAVAILABLE, "cronjob has no jobTemplate");
+                return NULL;
+        }
+        json_object_object_get_ex(tmpl, "metadata", &tmeta);
+        const char *name = str_at(cj, "metadata", "name", NULL);
+        const char *uid = str_at(cj, "metadata", "uid", NULL);
+        struct json_object *job = json_object_new_object();
+        struct json_object *meta = json_object_new_object();
+        char gen[300];
+        snprintf(gen, sizeof gen, "%.40s-manual-", name ? name : "cron");
+        json_object_object_add(job, "apiVersion", json_object_new_string("batch/v1"));
+        json_object_object_add(job, "kind", json_object_new_string("Job"));
+        json_object_object_add(meta, "generateName", json_object_new_string(gen));
+        json_object_object_add(meta, "namespace", json_object_new_string(ns));
+        struct json_object *src, *labels = NULL, *ann = NULL;
+        if (tmeta && json_object_object_get_ex(tmeta, "labels", &src))
+                json_object_deep_copy(src, &labels, NULL);
+        if (!labels)
+                labels = json_object_new_object();
+        if (tmeta && json_object_object_get_ex(tmeta, "annotations", &src))
+                json_object_deep_copy(src, &ann, NULL);
+        if (!ann)
+                ann = json_object_new_object();
+        json_object_object_add(ann, "cronjob.kubernetes.io/instantiate",
+                               json_object_new_string("manual"));
+        json_object_object_add(meta, "labels", labels); /* meta owns them now */
+        json_object_object_add(meta, "annotations", ann);
+        if (name && uid) {
+                struct json_object *refs = json_object_new_array();
+                struct json_object *ref = json_object_new_object();
+                json_object_object_add(ref, "apiVersion", json_object_new_string("batch/v1"));
+                json_object_object_add(ref, "kind", json_object_new_string("CronJob"));
+                json_object_object_add(ref, "name", json_object_new_string(name));
+                json_object_object_add(ref, "uid", json_object_new_string(uid));
+                json_object_object_add(ref, "controller", json_object_new_boolean(1));
+                json_object_array_add(refs, ref);
+                json_object_object_add(meta, "ownerReferences", refs);
+        }
+        json_object_object_add(job, "metadata", meta);
+        struct json_object *copy = NULL;
+        json_object_deep_copy(tspec, &copy, NULL);
+        json_object_object_add(job, "spec", copy);
+        return job;
+}
+
+static int cron_trigger(const struct opts *o, struct err *e)
+{
+        if (o->n_pos != 2)
+                return err_set(e, ERR_USAGE, "cron trigger: expected NAME");
+        struct conn k;
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        struct buf p;
+        buf_init(&p, 4096);
+        cron_path(&p, k.ns, o->pos[1]);
+        struct json_object *cj = NULL, *job = NULL;
+        int rc = -1;
+        if (kube_request(k.c, "GET", buf_str(&p), NULL, "get cronjob", &cj, NULL, e) < 0)
+                goto out;
+        if (!(job = job_from(cj, k.ns, e)))
+                goto out;
+        struct opts ro = *o;
+        ro.boot_retries = 0;
+        struct json_object *v;
+        /* The template's boot-retry budget decides whether a 70 is final. */
+        if (json_object_object_get_ex(job, "spec", &v) &&
+            json_object_object_get_ex(v, "backoffLimit", &v))
+                ro.boot_retries = json_object_get_int(v);
+        rc = run_job(&ro, &k, job, e);
+out:
+        json_object_put(cj);
+        json_object_put(job);
+        buf_fini(&p);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : rc;
+}
+
+static int cron_dispatch(const struct opts *o, struct err *e)
+{
+        const char *a = o->pos[0];
+        if (!strcmp(a, "create"))
+                return cron_create(o, true, e);
+        if (!strcmp(a, "render"))
+                return cron_create(o, false, e);
+        if (!strcmp(a, "list")) {
+                if (o->n_pos != 1)
+                        return err_set(e, ERR_USAGE, "cron list: takes no arguments");
+                return cron_list(o, e);
+        }
+        if (!strcmp(a, "delete"))
+                return cron_delete(o, e);
+        if (!strcmp(a, "trigger"))
+                return cron_trigger(o, e);
+        return err_set(e, ERR_USAGE,
+                       "cron: unknown action \"%s\" (create, render, list, trigger, delete)", a);
+}
+
+int cmd_cron(const struct opts *o, struct err *e)
+{
+        int rc = cron_dispatch(o, e);
+        return rc < 0 ? fail(e) : rc;
+}
