@@ -316,6 +316,26 @@ class Chart(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_same(json.loads(r.stdout), objs[0], "CronJob")
 
+    def test_cronjob_equals_relrun_cron_render(self):
+        task = dict(CRON_TASK, concurrencyPolicy="Replace", startingDeadlineSeconds=300,
+                    successfulJobsHistoryLimit=5, failedJobsHistoryLimit=0, suspend=True,
+                    readyTimeout="2m", appFormat="$time [$level] $message")
+        task.pop("retryOnDisruption")  # relrun has no flag for it
+        _, objs = self.template(self.base([task]))
+        flags = [f for f in CRON_FLAGS[4:] if f != "--retry-on-disruption"]
+        flags = [{"7200": "2h", "3600": "1h", "20": "20s"}.get(f, f) for f in flags]
+        r = run([RELRUN, "cron", "render", "nightly-report", "-n", NS, "--image", IMAGE,
+                 "--release", RELEASE, "--pod-image", POD_IMAGE, "-o", "json",
+                 "--schedule", "30 3 * * 1-5", "--concurrency-policy", "Replace",
+                 "--starting-deadline", "300", "--successful-history", "5",
+                 "--failed-history", "0", "--suspend", "--ready-timeout", "2m",
+                 "--app-format", "$time [$level] $message", *flags],
+                env={k: v for k, v in os.environ.items() if not k.startswith("RELRUN_")})
+        if "unknown command" in r.stderr:
+            self.skipTest("relrun has no cron render")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_same(json.loads(r.stdout), objs[0], "CronJob vs relrun cron render")
+
     def test_cronjob_fields_the_builder_has_no_flag_for(self):
         task = dict(CRON_TASK, concurrencyPolicy="Replace", startingDeadlineSeconds=300,
                     successfulJobsHistoryLimit=5, failedJobsHistoryLimit=0, suspend=True,

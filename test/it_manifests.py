@@ -1,5 +1,5 @@
 """manifests/ stays true: the example Job and CronJob are byte for byte what the
-built relrun (and pkg/manifest's CronJob builder) print today, every file
+built relrun prints today (`relrun render`, `relrun cron render`), every file
 passes the upstream schemas (npm kubernetes-models), and the real kubectl
 creates the objects in the API simulator.
 
@@ -20,7 +20,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("RELRUN_SOURCE_DIR", os.path.join(HERE, ".."))
 BUILD = os.environ.get("RELRUN_BUILD_DIR", os.path.join(SOURCE, "build"))
 RELRUN = os.environ.get("RELRUN_BIN", os.path.join(BUILD, "cmd", "relrun", "relrun"))
-DUMP = os.path.join(BUILD, "pkg", "manifest", "manifest_dump")
 MANIFESTS = os.path.join(SOURCE, "manifests")
 NODE_DIR = os.path.join(HERE, "node")
 VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
@@ -37,12 +36,11 @@ EXAMPLES = {
     "example-job.yaml": (RELRUN, ["render", *TASK_FLAGS, "--timeout", "6h", "--ttl", "24h",
                                   "--boot-retries", "2",
                                   'LiveStream.run("stream-42", bitrate: 4000)', "-o", "yaml"]),
-    # relrun has no `cron create --dry-run` yet: pkg/manifest's CronJob builder
-    # through its test driver (seconds where relrun takes durations)
-    "example-cronjob.yaml": (DUMP, [*TASK_FLAGS, "--timeout", "3600", "--ttl", "86400",
-                                    "--cron", "nightly-report", "--schedule", "30 3 * * *",
-                                    "--time-zone", "Europe/Berlin", "Report.nightly()",
-                                    "-o", "yaml"]),
+    # relrun cron render NAME --schedule CRON [flags] EXPR -o yaml
+    "example-cronjob.yaml": (RELRUN, ["cron", "render", "nightly-report",
+                                      "--schedule", "30 3 * * *", "--time-zone", "Europe/Berlin",
+                                      *TASK_FLAGS, "--timeout", "1h", "--ttl", "24h",
+                                      "Report.nightly()", "-o", "yaml"]),
 }
 
 
@@ -63,9 +61,8 @@ def generate(name):
 class Manifests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        for prog in (RELRUN, DUMP):
-            if not os.path.exists(prog):
-                raise unittest.SkipTest(f"{prog} not built")
+        if not os.path.exists(RELRUN):
+            raise unittest.SkipTest(f"{RELRUN} not built")
         if shutil.which("node") is None:
             raise AssertionError("node is required (Debian nodejs)")
         if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "kubernetes-models")):
