@@ -829,24 +829,29 @@ def concurrent_batch(sim, paths, out, n):
         err = p.stderr.read().decode("utf-8", "replace") if p.returncode is not None else ""
         kill_run(p)
         msgs = []
-        for line in text.splitlines():
+        for line in text.splitlines():  # the task's own lines: src app (or rpc)
             try:
-                msgs.append(json.loads(line).get("msg", ""))
+                e = json.loads(line)
             except ValueError:
                 msgs.append(line)
-        if x["want"] == 0:
-            counts = [sum(1 for m in msgs if m.startswith(t.format(id=x["tid"]))) for t in TASK_LINES]
-        else:
-            counts = []
+                continue
+            if e.get("src") != "relrun":
+                msgs.append(e.get("msg", ""))
+        counts, merged = [], []
+        if x["want"] == 0:  # each task line once, in an event of its own or not
+            for t in TASK_LINES:
+                t = t.format(id=x["tid"])
+                counts.append(sum(m.count(t) for m in msgs))
+                merged.append(sum(1 for m in msgs if t in m and not m.startswith(t)))
         ok_code = p.returncode == x["want"]
         ok_lines = counts == [1] * len(counts)
         r = {"i": x["i"], "rc": p.returncode, "want": x["want"], "t_s": x.get("t"),
              "cpu_s": (x["ru"].ru_utime + x["ru"].ru_stime) if "ru" in x else None,
              "maxrss_kb": x["ru"].ru_maxrss if "ru" in x else None,
-             "line_counts": counts, "ok": ok_code and ok_lines}
-        if not r["ok"]:
+             "line_counts": counts, "merged": sum(merged), "ok": ok_code and ok_lines}
+        if not r["ok"] or r["merged"]:
             r["stderr"] = err[-1500:]
-            r["tail"] = text[-1500:]
+            r["output"] = text[-12000:]
         results.append(r)
     done = [r for r in results if r["rc"] is not None]
     s = {"n": n, "wall_s": round(wall, 1), "spawn_s": round(t_spawned, 2),
@@ -860,7 +865,8 @@ def concurrent_batch(sim, paths, out, n):
          "clients_peak_rss_sum_kb": max((x[1] for x in tree.samples), default=None),
          "machine_mem_used_peak_mb": round((_mem_available_kb(at_start=True) - mem_min) / 1024),
          "finish_s_median": med([r["t_s"] for r in results]), "finish_s_max": max((r["t_s"] or 0) for r in results),
-         "failures": [r for r in results if not r["ok"]][:5]}
+         "merged_tasks": sum(1 for r in results if r.get("merged")),
+         "failures": [r for r in results if not r["ok"] or r.get("merged")][:8]}
     return s
 
 
@@ -920,7 +926,7 @@ def bench_coord(paths, runs, out, concurrent):
                 for f in c["failures"]:
                     log("  failure:", f)
                 res["concurrent"].append(c)
-                if c["ok"] == n:
+                if c["ok"] == n or n < 10:
                     break
                 n //= 2  # report what happened, then find the largest batch that works
     return res
@@ -942,12 +948,14 @@ def fmt_coord(res):
     txt = table(rows)
     if res.get("concurrent"):
         rows = [("concurrent relrun run", "completed", "exit code right", "all task lines once",
+                 "tasks with a line glued to another event",
                  "wall", "finish (median / max)", "client CPU total", "client RSS (median each / peak sum)",
                  "machine memory used at peak")]
         for c in res["concurrent"]:
             rows.append((str(c["n"]), "%d/%d" % (c["completed"], c["n"]),
                          "%d/%d" % (c["exit_code_right"], c["n"]),
-                         "%d/%d" % (c["lines_complete"], c["tasks_with_lines"]), "%.1f s" % c["wall_s"],
+                         "%d/%d" % (c["lines_complete"], c["tasks_with_lines"]),
+                         str(c.get("merged_tasks", 0)), "%.1f s" % c["wall_s"],
                          "%.1f / %.1f s" % (c["finish_s_median"] or 0, c["finish_s_max"]),
                          "%.2f s" % c["client_cpu_s_total"],
                          "%s / %s" % (_mb(c["client_maxrss_kb_median"]), _mb(c["clients_peak_rss_sum_kb"])),
@@ -968,6 +976,13 @@ def find_paths(build):
             return {"build": b, "pod": pod, "relrun": os.path.join(b, "cmd", "relrun", "relrun"),
                     "rel": os.path.join(b, "fixture", "rel")}
     sys.exit("no build with cmd/relrun-pod/relrun-pod in %s; build first (see bench/README.md)" % cands)
+
+
+def git_state():
+    def git(*a):
+        return subprocess.run(["git", "-C", ROOT] + list(a), capture_output=True, text=True).stdout.strip()
+    return {"head": git("rev-parse", "--short", "HEAD"),
+            "dirty": git("status", "--porcelain", "--", "cmd", "pkg").splitlines()}
 
 
 def machine():
@@ -1001,7 +1016,7 @@ def main():
     paths = find_paths(a.build)
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
     out = tempfile.mkdtemp(prefix="run-", dir=os.path.join(HERE, "out"))
-    report = {"machine": machine(), "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
+    report = {"machine": machine(), "git": git_state(), "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
               "build": paths["build"]}
     t0 = time.monotonic()
     try:
