@@ -551,6 +551,11 @@ class Cron(Base):
         job = [j for j in self.jobs() if j["metadata"]["name"].startswith("nightly-encode-manual-")]
         self.assertEqual(len(job), 1)
         self.assertEqual(job[0]["metadata"]["ownerReferences"][0]["kind"], "CronJob")
+        for action, want in (("suspend", True), ("resume", False)):
+            r = self.relrun("cron", action, "nightly-encode")
+            self.assertEqual(r.code, 0, r)
+            _, _, cj = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/nightly-encode")
+            self.assertEqual(cj["spec"]["suspend"], want)
         d = self.relrun("cron", "delete", "nightly-encode")
         self.assertEqual(d.code, 0, d)
         code, _, _ = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/nightly-encode")

@@ -349,7 +349,8 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
                 if (o->cmd == CMD_CRON)
                         return err_set(e, ERR_USAGE,
                                        "cron: expected an action: create, render, list, "
-                                       "trigger or delete (see relrun cron --help)");
+                                       "trigger, suspend, resume or delete (see relrun cron "
+                                       "--help)");
                 if (o->cmd == CMD_RUN || o->cmd == CMD_RENDER)
                         return err_set(
                             e, ERR_USAGE,
@@ -469,6 +470,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "       relrun cron render NAME --schedule CRON [flags] EXPR [-o yaml|json]\n"
                     "       relrun cron list\n"
                     "       relrun cron trigger NAME [--detach]\n"
+                    "       relrun cron suspend|resume NAME\n"
                     "       relrun cron delete NAME\n\n"
                     "CronJobs that run EXPR on a schedule; trigger runs one now and follows\n"
                     "it like relrun run (same exit codes).\n\n"
@@ -496,7 +498,8 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  wait JOB        wait for a Job to end, exit with the task's code\n"
                       "  list            Jobs created by relrun\n"
                       "  cancel JOB      delete a Job and its pods\n"
-                      "  cron ...        scheduled tasks: create, render, list, trigger, delete\n"
+                      "  cron ...        scheduled tasks: create, render, list, trigger, suspend,\n"
+                      "                  resume, delete\n"
                       "  version         print the version\n"
                       "  help [COMMAND]  this help, or a command's\n\n"
                       "Example:\n"

@@ -1,5 +1,5 @@
 /* relrun cron: CronJobs for scheduled tasks — create, render, list, trigger
- * (one run now, followed like relrun run), delete. */
+ * (one run now, followed like relrun run), suspend, resume, delete. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +160,27 @@ static int cron_delete(const struct opts *o, struct err *e)
         return rc < 0 ? fail(e) : 0;
 }
 
+static int cron_suspend(const struct opts *o, bool suspend, struct err *e)
+{
+        if (o->n_pos != 2)
+                return err_set(e, ERR_USAGE, "cron %s: expected NAME", o->pos[0]);
+        struct conn k;
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        struct buf p;
+        buf_init(&p, 4096);
+        cron_path(&p, k.ns, o->pos[1]);
+        int rc = kube_request(k.c, "PATCH", buf_str(&p),
+                              suspend ? "{\"spec\":{\"suspend\":true}}"
+                                      : "{\"spec\":{\"suspend\":false}}",
+                              suspend ? "suspend cronjob" : "resume cronjob", NULL, NULL, e);
+        if (rc == 0)
+                printf("cronjob.batch/%s %s\n", o->pos[1], suspend ? "suspended" : "resumed");
+        buf_fini(&p);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : 0;
+}
+
 /* A Job from the CronJob's template, as `kubectl create job --from=cronjob/x`
  * makes it: owned by the CronJob, annotated as a manual run. */
 static struct json_object *job_from(struct json_object *cj, const char *ns, struct err *e)
@@ -262,8 +283,12 @@ static int cron_dispatch(const struct opts *o, struct err *e)
                 return cron_delete(o, e);
         if (!strcmp(a, "trigger"))
                 return cron_trigger(o, e);
+        if (!strcmp(a, "suspend") || !strcmp(a, "resume"))
+                return cron_suspend(o, !strcmp(a, "suspend"), e);
         return err_set(e, ERR_USAGE,
-                       "cron: unknown action \"%s\" (create, render, list, trigger, delete)", a);
+                       "cron: unknown action \"%s\" (create, render, list, trigger, suspend, "
+                       "resume, delete)",
+                       a);
 }
 
 int cmd_cron(const struct opts *o, struct err *e)
