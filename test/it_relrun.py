@@ -155,6 +155,9 @@ class RunOk(Base):
         self.assertEqual(r.code, 0, r)
         self.assertRegex(r.stdout, r"(?m)^\d\d:\d\d:\d\d\.\d{3} warning +app +segment 3 of s2 "
                                    r"arrived late stream_id=s2$")
+        # a multi-line message: header and metadata on its first line, the rest as is
+        self.assertRegex(r.stdout, r"(?m)^\d\d:\d\d:\d\d\.\d{3} info +app +encoder settings: "
+                                   r"stream_id=s2\n  codec=h264\n  preset=fast$")
         self.assertNotIn("\033[", r.stdout)  # NO_COLOR and not a TTY
         self.assertNotIn("Pending", r.stderr)  # no phase display on a pipe
 

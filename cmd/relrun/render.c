@@ -66,14 +66,21 @@ void render_line(const struct render *r, const char *line, size_t len, FILE *out
         const char *col = r->color && level ? level_color(level) : "";
         const char *dim = r->color ? "\033[2m" : "";
         const char *reset = r->color ? "\033[0m" : "";
-        fprintf(out, "%s%s%s %s%-7s%s %s%-6s%s %s", dim, hms[0] ? hms : "--:--:--.---", reset, col,
-                level ? level : "info", *col ? reset : "", dim, src ? src : "", reset, msg);
+        /* The first line of a multi-line message (stack trace, report)
+         * carries the header and the metadata; the rest follows as is. */
+        const char *nl = strchr(msg, '\n');
+        int first = nl ? (int)(nl - msg) : (int)strlen(msg);
+        fprintf(out, "%s%s%s %s%-7s%s %s%-6s%s %.*s", dim, hms[0] ? hms : "--:--:--.---", reset,
+                col, level ? level : "info", *col ? reset : "", dim, src ? src : "", reset, first,
+                msg);
         json_object_object_foreach(o, k, v)
         {
                 if (core_field(k) || !json_object_is_type(v, json_type_string))
                         continue;
                 fprintf(out, " %s%s=%s%s", dim, k, json_object_get_string(v), reset);
         }
+        if (nl)
+                fputs(nl, out);
         fputc('\n', out);
         json_object_put(o);
 }
