@@ -387,6 +387,25 @@ class Chart(unittest.TestCase):
                 self.assert_same(plain[o["kind"]], o, "manifests/rbac.yaml vs chart")
 
     # ------------------------------------------------------------- kubectl
+    def test_kubectl_creates_the_rbac(self):
+        text, objs = self.template({"tasks": [], "rbac": {"create": True},
+                                    "serviceAccount": {"create": True}})
+        path = os.path.join(self.tmp, "rbac.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        with Sim(tls=True) as sim:
+            r = sim.kubectl("create", "namespace", NS)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = sim.kubectl("create", "-f", path, "-o", "name")
+            self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            self.assertEqual(len(r.stdout.split()), 3, r.stdout)
+            for o in objs:
+                self.assertIn("/" + o["metadata"]["name"], r.stdout)
+            r = sim.kubectl("get", "role", "-n", NS, "-o", "json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = json.loads(r.stdout)["items"][0]["rules"]
+            self.assertEqual(got, next(o for o in objs if o["kind"] == "Role")["rules"])
+
     def test_kubectl_creates_the_rendered_objects(self):
         tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
         text, objs = self.template(self.base(tasks))

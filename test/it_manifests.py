@@ -154,6 +154,19 @@ class Manifests(unittest.TestCase):
                     self.assertIn(r.stdout, ('LiveStream.run("stream-42", bitrate: 4000)',
                                              "Report.nightly()"))
 
+    def test_kubectl_creates_the_rbac(self):
+        with Sim(tls=True) as sim:
+            r = sim.kubectl("create", "-f", self.path("rbac.yaml"), "-o", "name")
+            self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            self.assertEqual(sorted(r.stdout.split()),
+                             ["role.rbac.authorization.k8s.io/relrun",
+                              "rolebinding.rbac.authorization.k8s.io/relrun",
+                              "serviceaccount/relrun"])
+            r = sim.kubectl("get", "role", "relrun", "-o", "jsonpath={.rules[*].resources}")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for res in ("jobs", "cronjobs", "pods", "pods/log"):
+                self.assertIn('"%s"' % res, r.stdout)
+
     def test_dockerfile_copies_the_static_runner(self):
         text = self.read("Dockerfile")
         lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]

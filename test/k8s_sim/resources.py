@@ -47,6 +47,11 @@ TYPES = [
     ResourceType("batch", "v1", "jobs", "Job", True, "job", [], ["all"], subresources=["status"]),
     ResourceType("batch", "v1", "cronjobs", "CronJob", True, "cronjob", ["cj"], ["all"],
                  subresources=["status"]),
+    # stored only, for the coordinator's RBAC objects (manifests/rbac.yaml, the chart)
+    ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, "serviceaccount", ["sa"]),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True, "role"),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True,
+                 "rolebinding"),
 ]
 
 BY_PATH = {(t.group, t.version, t.resource): t for t in TYPES}
@@ -56,7 +61,7 @@ JOB = BY_KEY["jobs.batch"]
 CRONJOB = BY_KEY["cronjobs.batch"]
 NAMESPACE = BY_KEY["namespaces"]
 EVENT = BY_KEY["events"]
-GROUPS = {"": ["v1"], "batch": ["v1"]}
+GROUPS = {"": ["v1"], "batch": ["v1"], "rbac.authorization.k8s.io": ["v1"]}
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
