@@ -331,6 +331,24 @@ class RunFails(Base):
         self.assertEqual(len(exits), 2, r)
         self.assertIn("following the Job's new pod", r.stderr)
 
+    def test_plain_log_lines_and_no_termination_message(self):
+        # An image whose relrun-pod is not ours: plain text logs, no termination
+        # message (FallbackToLogsOnError gives the log tail), exit 3.
+        img = os.path.join(self.root, "plain-image")
+        os.makedirs(os.path.join(img, "usr", "local", "bin"), exist_ok=True)
+        fake = os.path.join(img, "usr", "local", "bin", "relrun-pod")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho 'plain line one'\necho '{not json'\n"
+                    "echo 'to stderr' >&2\nexit 3\n")
+        os.chmod(fake, 0o755)
+        self.sim.add_image("plain:test", img)
+        r = self.relrun("run", "--image", "plain:test", "--release", "/app/bin/x",
+                        "--inject", "none", "A.b()")
+        self.assertEqual(r.code, 3, r)
+        for line in ("plain line one", "{not json", "to stderr"):
+            self.assertIn(line + "\n", r.stdout)
+        self.assertIn("task failed, exit 3", r.stderr)
+
     def test_deadline_gives_124(self):
         r = self.run_task("LiveStream.sleep(60000)", "--timeout", "3s")
         self.assertEqual(r.code, 124, r)

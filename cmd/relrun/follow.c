@@ -25,6 +25,7 @@ struct pod_view {
         char waiting[64];      /* task container waiting reason */
         char waiting_msg[200];
         bool running, terminated, deleted;
+        bool deleting; /* metadata.deletionTimestamp: someone deleted it */
         int exit_code;
         char term_reason[64]; /* Completed, Error, OOMKilled */
         char term_message[4100];
@@ -112,6 +113,7 @@ static void read_pod(struct json_object *obj, struct pod_view *p)
                 p->created.sec = p->created.nsec = 0;
         copy_str(p->phase, sizeof p->phase, obj, "status.phase");
         copy_str(p->reason, sizeof p->reason, obj, "status.reason");
+        p->deleting = get(obj, "metadata.deletionTimestamp") != NULL;
         struct json_object *conds = get(obj, "status.conditions");
         if (conds && json_object_is_type(conds, json_type_array)) {
                 for (size_t i = 0; i < json_object_array_length(conds); i++) {
@@ -275,6 +277,18 @@ static const char *term_phase(const struct pod_view *p, char *ret, size_t rn, lo
         return phase;
 }
 
+/* Who ended a killed task, when the API says. */
+static const char *who(const struct follower *f)
+{
+        if (f->jv.deleted)
+                return ": the job was deleted";
+        if (f->pod.deleted || f->pod.deleting)
+                return ": the pod was deleted";
+        if (!strcmp(f->pod.reason, "Evicted"))
+                return ": the pod was evicted";
+        return "";
+}
+
 static void decide_terminated(const struct follower *f, struct outcome *o)
 {
         const struct pod_view *p = &f->pod;
@@ -291,13 +305,13 @@ static void decide_terminated(const struct follower *f, struct outcome *o)
                 snprintf(o->what, sizeof o->what, "killed: out of memory (OOMKilled)");
         } else if (x >= 128) {
                 o->code = ERR_KILLED;
-                snprintf(o->what, sizeof o->what, "killed by signal %d", x - 128);
+                snprintf(o->what, sizeof o->what, "killed by signal %d%s", x - 128, who(f));
         } else if (x == ERR_SOFTWARE || !strcmp(phase, "boot") || !strcmp(phase, "ready")) {
                 o->code = x;
                 snprintf(o->what, sizeof o->what, "release never ready");
         } else if (x == ERR_KILLED || !strcmp(phase, "killed")) {
                 o->code = ERR_KILLED;
-                snprintf(o->what, sizeof o->what, "killed");
+                snprintf(o->what, sizeof o->what, "killed%s", who(f));
         } else if (x == ERR_TIMEOUT) {
                 o->code = x;
                 snprintf(o->what, sizeof o->what, "deadline: release not ready in time");
@@ -601,7 +615,9 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         fflush(stdout);
         if (f.logs) {
                 struct err le;
-                if (kube_logs_done(f.logs, &le) && le.code && le.msg[0])
+                /* A deleted pod's log may be gone before its last read. */
+                if (kube_logs_done(f.logs, &le) && le.code && le.msg[0] &&
+                    !(f.pod.deleted || f.pod.deleting || f.jv.deleted))
                         fprintf(stderr, "relrun: warning: %s\n", le.msg);
         }
         if (fo->summary)
