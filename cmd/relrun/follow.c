@@ -4,6 +4,7 @@
  *
  * Watch callbacks only record what they saw into views; the loop below owns
  * every decision and every stream it starts or stops. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct follower {
         unsigned long lines;
 };
 
-volatile int relrun_interrupted;
+volatile sig_atomic_t relrun_interrupted;
 
 /* ---- reading objects ------------------------------------------------------ */
 
@@ -566,8 +567,9 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         for (;;) {
                 if (relrun_interrupted) {
                         clear_shown(&f);
+                        /* 128 + the signal, as a shell reports it. */
                         err_set(
-                            e, 130,
+                            e, 128 + relrun_interrupted,
                             "interrupted: job/%s keeps running (relrun logs %s -f; relrun cancel "
                             "%s)",
                             fo->job, fo->job, fo->job);

@@ -19,8 +19,7 @@ int cmd_cron(const struct opts *o, struct err *e);
 
 static void on_signal(int sig)
 {
-        (void)sig;
-        relrun_interrupted = 1;
+        relrun_interrupted = sig;
 }
 
 /* SIGINT/SIGTERM only set a flag; the follow loop looks at it every poll. */

@@ -2,6 +2,7 @@
 #ifndef RELRUN_RELRUN_H
 #define RELRUN_RELRUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +139,6 @@ void jobs_path(struct buf *b, const char *ns);
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
 /* Set by the signal handler; the loops stop following. */
-extern volatile int relrun_interrupted;
+extern volatile sig_atomic_t relrun_interrupted; /* the signal number */
 
 #endif
