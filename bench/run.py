@@ -127,8 +127,10 @@ class TreeSampler(threading.Thread):
     children) and of everything else ("extra"), and note when the app BEAM exited
     (gone from /proc or a zombie)."""
 
-    def __init__(self, root, node, interval=0.01, more_roots=()):
+    def __init__(self, root, node, interval=0.01, more_roots=(), skip_roots=False, uss=False):
         super().__init__(daemon=True)
+        self.uss = uss  # also sum private memory (USS, /proc/PID/smaps_rollup)
+        self.skip = set((root,) + tuple(more_roots)) if skip_roots else set()
         self.root, self.node, self.interval = root, node, interval
         self.members = {r: _starttime(r) for r in (root,) + tuple(more_roots)}
         _members.update(self.members)
@@ -198,7 +200,7 @@ class TreeSampler(threading.Thread):
                     q = self.ppid[q]
                 if q == self.app_pid or q in self.app_side:
                     self.app_side.add(pid)
-        extra = app = n = 0
+        extra = app = n = uss = 0
         for pid in list(self.members):
             try:
                 with open("/proc/%d/statm" % pid, "rb") as f:
@@ -209,14 +211,16 @@ class TreeSampler(threading.Thread):
                 st = self._stat(pid)
                 if rss is None or st is None or st[0] == b"Z":
                     self.app_exit = t
-            if not rss:
+            if not rss or pid in self.skip:
                 continue
+            if self.uss:
+                uss += _private_kb(pid)
             n += 1
             if pid in self.app_side:
                 app += rss
             else:
                 extra += rss
-        self.samples.append((t, extra, app, n))
+        self.samples.append((t, extra, app, n, uss))
 
     def run(self):
         while not self.stopping.is_set():
@@ -241,6 +245,15 @@ class TreeSampler(threading.Thread):
 
     def member_list(self):
         return list(self.members.items())
+
+
+def _private_kb(pid):
+    """Unique set size: pages only this process maps (shared libraries' pages excluded)."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            return sum(int(l.split()[1]) for l in f if l.startswith(("Private_Clean:", "Private_Dirty:")))
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 class EpmdPoller(threading.Thread):
@@ -624,6 +637,26 @@ def normalise_once(tool, sink, inp, paths, out):
     return r
 
 
+TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
+def timed(argv, path):
+    """Wrap argv in /usr/bin/time: a child forked from this (large) Python process would
+    inherit its peak RSS into ru_maxrss; one forked from `time` does not."""
+    return [TIME, "-f", "%e %U %S %M", "-o", path] + argv if TIME else argv
+
+
+def read_timed(path, ru):
+    """(user s, sys s, max RSS kB): CPU from wait4's rusage of `time` (it includes the
+    timed command; microseconds, where `time` prints 10 ms steps), peak RSS from `time`."""
+    if TIME:
+        with open(path) as f:
+            last = f.read().split("\n")
+        vals = [l for l in last if re.match(r"^[\d.]+ [\d.]+ [\d.]+ \d+$", l)][-1].split()
+        return ru.ru_utime, ru.ru_stime, int(vals[3])
+    return ru.ru_utime, ru.ru_stime, ru.ru_maxrss
+
+
 def bench_normalise(paths, runs, out, small, big):
     sizes = {}
     for n in (small, big):
@@ -679,15 +712,18 @@ def verify_normalise(paths, info):
     """Unmeasured pass: every input line must come out, as an event or inside one (a
     multi-line event's message keeps its lines joined by \n); events that start with a
     continuation line were split from the event they belong to."""
-    out = subprocess.run([paths["pod"], "--normalise", "--app-format", APP_FORMAT],
-                         stdin=open(info["path"], "rb"), stdout=subprocess.PIPE, check=True).stdout
+    fin = open(info["path"], "rb")
+    p = spawn([paths["pod"], "--normalise", "--app-format", APP_FORMAT], stdin=fin, stdout=subprocess.PIPE)
     events = lines = split = 0
-    for raw in out.splitlines():
+    for raw in p.stdout:  # streamed: this process stays small
         e = json.loads(raw)
         events += 1
         lines += 1 + e["msg"].count("\n")
         if e["msg"].startswith(("    ", "** ", "progress ")):
             split += 1
+    p.stdout.close()
+    kill_run(p)
+    fin.close()
     r = {"input_lines": info["lines"], "lines_out": lines, "events_out": events,
          "events_expected": info["events"], "split_events": split,
          "no_line_lost": lines == info["lines"]}
@@ -765,23 +801,26 @@ def client_once(variant, sim, paths, out, i):
     else:
         argv, cwd = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "run"] + coord_flags() + [expr], out
     fo = tempfile.TemporaryFile(dir=out)
+    tpath = os.path.join(out, "time-%s-%d.txt" % (variant, i))
     t0 = time.monotonic()
-    p = spawn(argv, cwd=cwd, env=env, stdout=fo, stderr=subprocess.STDOUT)
-    tree = TreeSampler(p.pid, None)
+    p = spawn(timed(argv, tpath), cwd=cwd, env=env, stdout=fo, stderr=subprocess.STDOUT)
+    tree = TreeSampler(p.pid, None, skip_roots=bool(TIME), uss=True)
     tree.start()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
+    user, sys_, maxrss = read_timed(tpath, ru)
     tree.stop()
     kill_run(p, tree.member_list())
     fo.seek(0)
     text = fo.read().decode("utf-8", "replace")
     fo.close()
     counts = count_task_lines(text, tid)
-    r = {"variant": variant, "rc": p.returncode, "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
-         "user_s": ru.ru_utime, "sys_s": ru.ru_stime, "maxrss_kb": ru.ru_maxrss,
+    r = {"variant": variant, "rc": p.returncode, "wall_s": wall, "cpu_s": user + sys_,
+         "user_s": user, "sys_s": sys_, "maxrss_kb": maxrss,
          "tree_peak_rss_kb": max((s[1] for s in tree.samples), default=None),
-         "procs": len(tree.members), "line_counts": counts,
+         "tree_peak_uss_kb": max((s[4] for s in tree.samples), default=None),
+         "procs": len(tree.members) - len(tree.skip), "line_counts": counts,
          "ok": p.returncode == 0 and counts == [1] * len(TASK_LINES)}
     if not r["ok"]:
         r["tail"] = text[-3000:]
@@ -805,10 +844,12 @@ def concurrent_batch(sim, paths, out, n):
         fo = tempfile.TemporaryFile(dir=out)
         argv = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "run", "-o", "json"] + \
             coord_flags(["--ready-timeout", "600s"]) + [expr]
-        p = spawn(argv, cwd=out, env=env, stdout=fo, stderr=subprocess.PIPE)
-        procs[p.pid] = {"p": p, "fo": fo, "tid": tid, "want": want, "i": i}
+        tpath = os.path.join(out, "time-c%d.txt" % i)
+        p = spawn(timed(argv, tpath), cwd=out, env=env, stdout=fo, stderr=subprocess.PIPE)
+        procs[p.pid] = {"p": p, "fo": fo, "tid": tid, "want": want, "i": i, "tpath": tpath}
     t_spawned = time.monotonic() - t0
-    tree = TreeSampler(next(iter(procs)), None, interval=0.1, more_roots=list(procs)[1:])
+    tree = TreeSampler(next(iter(procs)), None, interval=0.1, more_roots=list(procs)[1:],
+                       skip_roots=bool(TIME), uss=True)
     tree.start()
     mem_min = _mem_available_kb()
     pending = set(procs)
@@ -820,7 +861,7 @@ def concurrent_batch(sim, paths, out, n):
                 x = procs[pid]
                 x["p"].returncode = os.waitstatus_to_exitcode(status)
                 x["t"] = time.monotonic() - t0
-                x["ru"] = ru
+                x["ru"] = read_timed(x["tpath"], ru)
                 pending.discard(pid)
         mem_min = min(mem_min, _mem_available_kb())
         time.sleep(0.05)
@@ -854,8 +895,8 @@ def concurrent_batch(sim, paths, out, n):
         ok_code = p.returncode == x["want"]
         ok_lines = counts == [1] * len(counts)
         r = {"i": x["i"], "rc": p.returncode, "want": x["want"], "t_s": x.get("t"),
-             "cpu_s": (x["ru"].ru_utime + x["ru"].ru_stime) if "ru" in x else None,
-             "maxrss_kb": x["ru"].ru_maxrss if "ru" in x else None,
+             "cpu_s": (x["ru"][0] + x["ru"][1]) if "ru" in x else None,
+             "maxrss_kb": x["ru"][2] if "ru" in x else None,
              "line_counts": counts, "merged": sum(merged), "ok": ok_code and ok_lines}
         if not r["ok"] or r["merged"]:
             r["stderr"] = err[-1500:]
@@ -871,6 +912,7 @@ def concurrent_batch(sim, paths, out, n):
          "client_cpu_s_median": med([r["cpu_s"] for r in results]),
          "client_maxrss_kb_median": med([r["maxrss_kb"] for r in results]),
          "clients_peak_rss_sum_kb": max((x[1] for x in tree.samples), default=None),
+         "clients_peak_uss_sum_kb": max((x[4] for x in tree.samples), default=None),
          "machine_mem_used_peak_mb": round((_mem_available_kb(at_start=True) - mem_min) / 1024),
          "finish_s_median": med([r["t_s"] for r in results]), "finish_s_max": max((r["t_s"] or 0) for r in results),
          "merged_tasks": sum(1 for r in results if r.get("merged")),
@@ -917,9 +959,10 @@ def bench_coord(paths, runs, out, concurrent):
         summary = {}
         for v, rs in per.items():
             summary[v] = {"runs": len(rs), "ok": sum(r["ok"] for r in rs)}
-            for k in ("wall_s", "cpu_s", "user_s", "sys_s", "maxrss_kb", "tree_peak_rss_kb", "procs"):
+            for k in ("wall_s", "cpu_s", "user_s", "sys_s", "maxrss_kb", "tree_peak_rss_kb",
+                      "tree_peak_uss_kb", "procs"):
                 summary[v][k] = med([r[k] for r in rs])
-        for k in ("cpu_s", "maxrss_kb", "tree_peak_rss_kb", "wall_s"):
+        for k in ("cpu_s", "maxrss_kb", "tree_peak_rss_kb", "tree_peak_uss_kb", "wall_s"):
             if summary["relrun"][k]:
                 summary["relrun"][k + "_factor"] = round(summary["kubectl"][k] / summary["relrun"][k], 2)
         res["summary"] = summary
@@ -943,21 +986,22 @@ def bench_coord(paths, runs, out, concurrent):
 def fmt_coord(res):
     s = res["summary"]
     rows = [("client, per task", "runs ok", "wall", "CPU (user+sys)", "peak RSS (largest process)",
-             "peak RSS (sum of the client's processes)", "processes")]
+             "peak RSS (sum of the client's processes)", "peak private memory (USS sum)", "processes")]
     for v, label in (("kubectl", "kubectl script (create, logs -f, wait)"), ("relrun", "relrun run")):
         x = s[v]
         rows.append((label, "%d/%d" % (x["ok"], x["runs"]), "%.2f s" % x["wall_s"],
                      "%.0f ms" % (x["cpu_s"] * 1000), _mb(x["maxrss_kb"]), _mb(x["tree_peak_rss_kb"]),
-                     "%g" % x["procs"]))
+                     _mb(x["tree_peak_uss_kb"]), "%g" % x["procs"]))
     r = s["relrun"]
     rows.append(("kubectl / relrun", "", "%.2fx" % (s["kubectl"]["wall_s"] / r["wall_s"]),
                  "%.1fx" % r.get("cpu_s_factor", 0), "%.1fx" % r.get("maxrss_kb_factor", 0),
-                 "%.1fx" % r.get("tree_peak_rss_kb_factor", 0), ""))
+                 "%.1fx" % r.get("tree_peak_rss_kb_factor", 0), "%.1fx" % r.get("tree_peak_uss_kb_factor", 0), ""))
     txt = table(rows)
     if res.get("concurrent"):
         rows = [("concurrent relrun run", "completed", "exit code right", "all task lines once",
                  "tasks with a line glued to another event",
                  "wall", "finish (median / max)", "client CPU total", "client RSS (median each / peak sum)",
+                 "client private memory (peak sum)",
                  "machine memory used at peak")]
         for c in res["concurrent"]:
             rows.append((str(c["n"]), "%d/%d" % (c["completed"], c["n"]),
@@ -967,6 +1011,7 @@ def fmt_coord(res):
                          "%.1f / %.1f s" % (c["finish_s_median"] or 0, c["finish_s_max"]),
                          "%.2f s" % c["client_cpu_s_total"],
                          "%s / %s" % (_mb(c["client_maxrss_kb_median"]), _mb(c["clients_peak_rss_sum_kb"])),
+                         _mb(c["clients_peak_uss_sum_kb"]),
                          "%d MB" % c["machine_mem_used_peak_mb"]))
         txt += "\n\n" + table(rows)
     return txt
