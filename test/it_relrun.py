@@ -14,6 +14,8 @@ import unittest
 from simlib import Sim
 
 RELRUN = os.environ.get("RELRUN_BIN", "")
+KUBECTL = shutil.which("kubectl")
+needs_kubectl = unittest.skipUnless(KUBECTL, "kubectl not installed")
 POD_BIN = os.environ.get("RELRUN_POD_BIN", "")
 REL = os.environ.get("RELRUN_FIXTURE_REL", "")
 BUILD = os.environ.get("RELRUN_BUILD_DIR", "")
@@ -582,6 +584,7 @@ class Cron(Base):
         code, _, _ = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/nightly-encode")
         self.assertEqual(code, 404)
 
+    @needs_kubectl
     def test_render_is_accepted_by_kubectl(self):
         r = self.relrun("cron", "render", "hourly-report", "--schedule", "@hourly",
                         "--time-zone", "Europe/Berlin", *TASK_FLAGS, 'LiveStream.run("h")',
@@ -602,6 +605,7 @@ class Cron(Base):
 
 
 class RenderAndKubectl(Base):
+    @needs_kubectl
     def test_render_yaml_accepted_by_kubectl(self):
         r = self.relrun("render", *TASK_FLAGS, "--cookie-secret", "app-cookie",
                         "--env-from-secret", "app-env", "--env", "MODE=batch",
@@ -626,6 +630,7 @@ class RenderAndKubectl(Base):
         self.assertEqual(job["kind"], "Job")
         self.assertEqual(job["spec"]["activeDeadlineSeconds"], 90)
 
+    @needs_kubectl
     def test_kubectl_plugin(self):
         path = os.path.join(BUILD, "cmd", "relrun")
         env = dict(os.environ, PATH=path + os.pathsep + os.environ["PATH"])
