@@ -38,14 +38,16 @@ class PodSuccess(unittest.TestCase):
         self.assertEqual(self.r.stderr, "")
 
     def test_task_logs_appear_exactly_once_in_the_apps_format(self):
-        app = self.r.msgs("app")
+        # Counted as whole lines across all app events: how lines group into
+        # events when separate writes arrive in one read is logline's unit test.
+        lines = "\n" + "\n".join(self.r.msgs("app")) + "\n"
         for want in ["encode start s1 bitrate=4000",
                      "encoder settings:\n  codec=h264\n  preset=fast",
                      "segment 3 of s1 arrived late",
                      "progress s1 50%",             # IO.puts from the task
                      "uploader for s1 running",     # a process the task spawned
                      "encode done s1"]:             # logged right before returning
-            self.assertEqual(app.count(want), 1, f"{want!r} in {app}")
+            self.assertEqual(lines.count("\n" + want + "\n"), 1, f"{want!r} in {lines}")
         # nothing of the task leaks through the rpc helper
         self.assertEqual([m for m in self.r.msgs("rpc")], [])
 
