@@ -222,6 +222,17 @@ class RunOk(Base):
         self.assertEqual(len(job), 1)
         self.assertEqual(self.relrun("cancel", name, "--cascade", "foreground").code, 0)
 
+    def test_wait_timeout_gives_124(self):
+        r = self.run_task("LiveStream.sleep(4000)", "--detach")
+        self.assertEqual(r.code, 0, r)
+        name = r.stdout.strip()
+        w = self.relrun("wait", name, "--timeout", "1s")
+        self.assertEqual(w.code, 124, w)
+        self.assertIn("timed out after 1.0s waiting for job/" + name, w.stderr)
+        w = self.relrun("wait", name)
+        self.assertEqual(w.code, 0, w)
+        self.assertIn("succeeded, exit 0", w.stderr)
+
     def test_wait_unknown_job(self):
         r = self.relrun("wait", "no-such-job")
         self.assertEqual(r.code, 64, r)
