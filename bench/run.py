@@ -831,6 +831,9 @@ def concurrent_batch(sim, paths, out, n):
     """n `relrun run` at once; every 10th task exits 7 (exit({:shutdown, 7})), the others
     run LiveStream.run with sleep: 0. Each must exit with its task's code and print each of
     its task's log lines exactly once."""
+    global _mem0
+    _mem0 = None
+    _mem_available_kb()  # this batch's baseline
     env = dict(os.environ)
     env.pop("KUBECONFIG", None)
     procs = {}
@@ -1070,7 +1073,9 @@ def main():
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
     out = tempfile.mkdtemp(prefix="run-", dir=os.path.join(HERE, "out"))
     report = {"machine": machine(), "git": git_state(), "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
-              "build": paths["build"]}
+              "build": paths["build"],
+              "binaries_built": {k: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(os.path.getmtime(paths[k])))
+                                 for k in ("pod", "relrun")}}
     t0 = time.monotonic()
     try:
         if a.what in ("all", "inpod"):
