@@ -362,6 +362,20 @@ class RunFails(Base):
             self.assertIn(line + "\n", r.stdout)
         self.assertIn("task failed, exit 3", r.stderr)
 
+    def test_init_container_fails(self):
+        img = os.path.join(self.root, "broken-pod-image")
+        os.makedirs(img, exist_ok=True)
+        fake = os.path.join(img, "relrun-pod")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho 'cannot install: disk full' >&2\nexit 2\n")
+        os.chmod(fake, 0o755)
+        self.sim.add_image("broken-pod:test", img)
+        r = self.relrun("run", "--image", APP_IMAGE, "--release", "/app/bin/live_stream",
+                        "--pod-image", "broken-pod:test", 'LiveStream.run("x")')
+        self.assertEqual(r.code, 70, r)
+        self.assertIn("cannot install: disk full", r.stdout)
+        self.assertIn("init container failed (exit 2)", r.stderr)
+
     def test_deadline_gives_124(self):
         r = self.run_task("LiveStream.sleep(60000)", "--timeout", "3s")
         self.assertEqual(r.code, 124, r)

@@ -23,6 +23,7 @@ struct pod_view {
         char sched_msg[200];
         char init_waiting[64]; /* init container waiting reason */
         int init_exit;         /* init container failed with this (0: no) */
+        char init_name[64];    /* the init container that failed */
         char waiting[64];      /* task container waiting reason */
         char waiting_msg[200];
         bool running, terminated, deleted;
@@ -134,8 +135,10 @@ static void read_pod(struct json_object *obj, struct pod_view *p)
         if (ics) {
                 copy_str(p->init_waiting, sizeof p->init_waiting, ics, "state.waiting.reason");
                 struct json_object *ec = get(ics, "state.terminated.exitCode");
-                if (ec && json_object_get_int(ec) != 0)
+                if (ec && json_object_get_int(ec) != 0) {
                         p->init_exit = json_object_get_int(ec);
+                        copy_str(p->init_name, sizeof p->init_name, ics, "name");
+                }
         }
         struct json_object *cs = container_status(obj, "status.containerStatuses", "task");
         if (!cs)
@@ -391,18 +394,18 @@ static void decide(struct follower *f, struct outcome *o)
                          f->jv.deleted ? "job" : "pod");
                 return;
         }
-        if (p->set && !strcmp(p->phase, "Failed")) {
-                o->decided = true;
-                o->code = ERR_KILLED;
-                snprintf(o->what, sizeof o->what, "killed: pod failed%s%s",
-                         p->reason[0] ? ": " : "", p->reason);
-                return;
-        }
         if (p->set && p->init_exit) {
                 o->decided = true;
                 o->code = ERR_SOFTWARE;
                 snprintf(o->what, sizeof o->what,
                          "release never ready: init container failed (exit %d)", p->init_exit);
+                return;
+        }
+        if (p->set && !strcmp(p->phase, "Failed")) {
+                o->decided = true;
+                o->code = ERR_KILLED;
+                snprintf(o->what, sizeof o->what, "killed: pod failed%s%s",
+                         p->reason[0] ? ": " : "", p->reason);
                 return;
         }
         static const char *fatal_waits[] = {"InvalidImageName", "ErrImageNeverPull",
@@ -591,6 +594,13 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                     !f.pod.deleted) {
                         if (kube_logs_new(c, fo->namespace_, f.pod.name, "task", true, on_log, &f,
                                           &f.logs, e) < 0)
+                                goto out;
+                }
+                /* The task never ran: what the failed init container said. */
+                if (fo->logs && f.pod.set && !f.logs && f.pod.init_exit && f.pod.init_name[0] &&
+                    !f.pod.deleted) {
+                        if (kube_logs_new(c, fo->namespace_, f.pod.name, f.pod.init_name, false,
+                                          on_log, &f, &f.logs, e) < 0)
                                 goto out;
                 }
                 if (f.logs && (f.pod.terminated || f.pod.deleted))
