@@ -566,6 +566,30 @@ class AuthAndConfig(Base):
         self.assertTrue(agents and all(a.startswith("relrun/") for a in agents), agents)
 
 
+class ApiGoesAway(unittest.TestCase):
+    def test_api_gone_mid_follow_gives_69(self):
+        if not have_all():
+            self.skipTest("relrun, relrun-pod or the fixture release not built")
+        root, imgs = images()
+        self.addCleanup(shutil.rmtree, root, True)
+        sim = Sim(images=imgs).start()
+        try:
+            base = [RELRUN, "--kubeconfig", sim.kubeconfig]
+            r = subprocess.run(base + ["run", "--detach", *TASK_FLAGS, "LiveStream.sleep(60000)"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            w = subprocess.Popen(base + ["wait", r.stdout.strip()], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            time.sleep(2)
+            sim.proc.kill()  # the API server dies: connections reset, then refused
+            out, err = w.communicate(timeout=120)
+        finally:
+            sim.stop()
+        self.assertEqual(w.returncode, 69, out + err)
+        self.assertRegex(err, r"relrun: watch (pods|jobs): .*gave up after \d+ attempts")
+        self.assertNotIn(sim.token, out + err)
+
+
 class PlainHttp(Base):
     tls = False
 

@@ -216,8 +216,19 @@ static void watch_tick(void *self, int64_t now)
                 retry = true;
         if (!retry) {
                 struct err e;
-                kube_xfer_err(x, w->listing ? "list" : "watch", &e);
-                err_prefix(&e, "%s", w->path);
+                /* "watch pods", "list jobs" like kubectl's verbs */
+                const char *res = strrchr(w->path, '/');
+                char what[128];
+                snprintf(what, sizeof what, "%s %s", w->listing ? "list" : "watch",
+                         res ? res + 1 : w->path);
+                kube_xfer_err(x, what, &e);
+                if (kube_xfer_retryable(x)) {
+                        char tail[64];
+                        snprintf(tail, sizeof tail, " (gave up after %d attempts)",
+                                 w->failures + 1);
+                        if (strlen(e.msg) + strlen(tail) < sizeof e.msg)
+                                strcat(e.msg, tail);
+                }
                 watch_finish(w, &e);
                 return;
         }
