@@ -253,6 +253,10 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
         o->release = env_or("RELRUN_RELEASE", NULL);
         o->pod_image = env_or("RELRUN_POD_IMAGE", "ghcr.io/relrun/relrun-pod:" RELRUN_VERSION);
 
+        if (argc == 2 && !strcmp(argv[1], "--version")) {
+                o->cmd = CMD_VERSION;
+                return 0;
+        }
         /* The subcommand is the first argument that is not a flag; global
          * flags may come before it (kubectl allows both orders). */
         int sub = 0;
