@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "kube.h"
+#include "kube_internal.h"
 
 /* ---- Status ------------------------------------------------------------ */
 
@@ -421,6 +422,35 @@ static void no_token_over_http(void **state)
         assert_int_equal(e.code, ERR_CONFIG);
 }
 
+/* Backoff doubles from the base, is jittered within its upper half and never
+ * passes 5 s, so a retry storm spreads out and a long outage is polled. */
+static void backoff_bounds(void **state)
+{
+        (void)state;
+        struct kubeconfig_rest r = {0};
+        r.server = "http://127.0.0.1:1";
+        struct kube_client *c = NULL;
+        struct err e;
+        struct kube_client_opts o = {0};
+        o.backoff_base_ms = 200;
+        assert_int_equal(kube_client_new(&r, &o, &c, &e), 0);
+        srand(7);
+        for (int attempt = 0; attempt < 12; attempt++) {
+                long want = 200L << (attempt < 5 ? attempt : 5);
+                if (want > 5000)
+                        want = 5000;
+                long lo = want, hi = 0;
+                for (int i = 0; i < 200; i++) {
+                        long d = kube_backoff_ms(c, attempt);
+                        assert_true(d >= want / 2 && d <= want);
+                        lo = d < lo ? d : lo;
+                        hi = d > hi ? d : hi;
+                }
+                assert_true(hi - lo > want / 8); /* really jittered */
+        }
+        kube_client_free(c);
+}
+
 int main(void)
 {
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -438,6 +468,7 @@ int main(void)
             cmocka_unit_test(dedup_live_stream_keeps_repeats),
             cmocka_unit_test(query_escape),
             cmocka_unit_test(no_token_over_http),
+            cmocka_unit_test(backoff_bounds),
         };
         int rc = cmocka_run_group_tests(tests, NULL, NULL);
         curl_global_cleanup();
