@@ -537,8 +537,9 @@ def fmt_inpod(res):
             continue
         rows.append((
             v, "%d/%d" % (x["ok"], x["runs"]),
-            _ms(x["registered_ms"]), _ms(x["task_running_ms"]), _ms(x["reach_to_task_ms"]),
-            _ms(x["app_started_to_task_ms"]), _ms(x["registered_to_pod_saw_ms"]) or "–", _ms(x["vm_exit_ms"]),
+            _ms(x["registered_ms"]), _ms(x["task_running_ms"]), _ms_r(x, "reach_to_task_ms"),
+            _ms_r(x, "app_started_to_task_ms"), _ms_r(x, "registered_to_pod_saw_ms") or "–",
+            _ms_r(x, "vm_exit_ms"),
             "%.2fx" % (x["vm_exit_ms"] / base["vm_exit_ms"]) if base.get("vm_exit_ms") and x["vm_exit_ms"] else "",
             _mb(x["extra_rss_kb"]),
             "%s/%s" % (_n(x["start_lines"]), _n(x["done_lines"])),
@@ -548,6 +549,14 @@ def fmt_inpod(res):
 
 def _ms(v):
     return "" if v is None else "%.0f ms" % v if v >= 10 else "%.1f ms" % v
+
+
+def _ms_r(x, k):
+    """median (min–max)"""
+    if x.get(k) is None:
+        return ""
+    lo, hi = x[k + "_range"]
+    return "%s (%.0f–%.0f)" % (_ms(x[k]), lo, hi)
 
 
 def _mb(kb):
