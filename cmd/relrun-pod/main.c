@@ -484,6 +484,13 @@ static void on_app_exit(int status)
                      (long long)(proc_mono_ms() - pod.stop_began));
                 return;
         }
+        if (pod.phase == PH_CALL && pod.ready_seen && pod.rpc.running) {
+                /* With the script backend the node stops itself as soon as the
+                 * rpc's node disconnects, which can be noticed before the rpc
+                 * process is reaped: the rpc's exit decides the outcome. */
+                note(LOGLINE_INFO, "stop", "release stopped (status %d) as the rpc ended", code);
+                return;
+        }
         struct buf b;
         buf_init(&b, 8192);
         last_lines(&b);
@@ -528,6 +535,9 @@ static void on_rpc_exit(int status)
                        pod.o.error_exit);
         else if (code == 0)
                 settle(0, "task succeeded");
+        else if (!pod.app.running && proc_exit_code(pod.app.status) != 0)
+                settle(code, "task failed with exit code %d; the release exited (status %d)", code,
+                       proc_exit_code(pod.app.status));
         else
                 settle(code, "task failed with exit code %d", code);
 }
