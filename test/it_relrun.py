@@ -233,6 +233,19 @@ class RunOk(Base):
         self.assertEqual(w.code, 0, w)
         self.assertIn("succeeded, exit 0", w.stderr)
 
+    def test_wait_after_the_pods_are_gone(self):
+        r = self.run_task("LiveStream.exit_with(9)", "--detach")
+        name = r.stdout.strip()
+        self.assertEqual(self.relrun("wait", name).code, 9)
+        ns = "/api/v1/namespaces/default/pods"
+        for p in self.sim.get(ns + "?labelSelector=batch.kubernetes.io/job-name=" + name)[2]["items"]:
+            self.sim.delete(ns + "/" + p["metadata"]["name"])
+        self.sim.wait_for(ns + "?labelSelector=batch.kubernetes.io/job-name=" + name,
+                          lambda b: not b["items"])
+        # the Job's PodFailurePolicy verdict still names the code
+        w = self.relrun("wait", name)
+        self.assertEqual(w.code, 9, w)
+
     def test_wait_unknown_job(self):
         r = self.relrun("wait", "no-such-job")
         self.assertEqual(r.code, 64, r)

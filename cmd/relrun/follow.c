@@ -328,6 +328,17 @@ static void decide_terminated(const struct follower *f, struct outcome *o)
         }
 }
 
+/* The task's code when its pod is gone (TTL, GC): a PodFailurePolicy verdict
+ * says "Container task for pod x failed with exit code N matching ...". */
+static int job_exit_code(const struct job_view *j)
+{
+        const char *m = strstr(j->message, "with exit code ");
+        if (strcmp(j->reason, "PodFailurePolicy") || !m)
+                return ERR_TASK;
+        long n = strtol(m + strlen("with exit code "), NULL, 10);
+        return n > 0 && n < 256 ? (int)n : ERR_TASK;
+}
+
 /* Where the task got to, for a deadline or a failure before it ran. */
 static const char *reached(const struct follower *f)
 {
@@ -440,7 +451,7 @@ static void decide(struct follower *f, struct outcome *o)
                 if (now - f->complete_since < 5000 && p->set)
                         return;
                 o->decided = true;
-                o->code = f->jv.complete ? 0 : ERR_TASK;
+                o->code = f->jv.complete ? 0 : job_exit_code(&f->jv);
                 snprintf(o->what, sizeof o->what, "%s%s%s",
                          f->jv.complete ? "succeeded" : "job failed",
                          f->jv.failed && f->jv.reason[0] ? ": " : "", f->jv.reason);
