@@ -20,13 +20,15 @@
 #include "proc.h"
 #include "release.h"
 
-#define IDLE_FLUSH_MS 20   /* a held-back event goes out after this much quiet */
-#define SETTLE_MAX_MS 200  /* after the task, how long its last log lines may trail */
-#define SELF_STOP_MS  3000 /* how long the node gets to stop itself before SIGTERM */
-#define EOF_WAIT_MS   300  /* after the release exits, how long its pipes may stay open */
-#define LAST_LINES    12
-#define READ_CHUNK    65536
-#define OUT_FLUSH_AT  65536
+#define IDLE_FLUSH_MS   20    /* a held-back event goes out after this much quiet */
+#define SETTLE_MAX_MS   200   /* after the task, how long its last log lines may trail */
+#define PROBE_MAX_MS    4     /* EPMD probe interval, growing from 1 ms */
+#define AUTO_GIVE_UP_MS 20000 /* --rpc auto: node still not in EPMD, try the script backend */
+#define SELF_STOP_MS    3000  /* how long the node gets to stop itself before SIGTERM */
+#define EOF_WAIT_MS     300   /* after the release exits, how long its pipes may stay open */
+#define LAST_LINES      12
+#define READ_CHUNK      65536
+#define OUT_FLUSH_AT    65536
 
 enum phase {
         PH_BOOT,   /* release starting, waiting for its node in EPMD */
@@ -468,7 +470,10 @@ static bool read_pipe(struct child *c, int *fd, bool is_out)
                 rpc_stdout(chunk, (size_t)r);
         else
                 logline_stream_feed(s, chunk, (size_t)r);
-        logline_stream_chunk_end(s);
+        /* A full read means the child wrote more than one read holds: the
+         * next read continues the same burst. */
+        if ((size_t)r < sizeof chunk)
+                logline_stream_chunk_end(s);
         return true;
 }
 
@@ -604,12 +609,15 @@ static void on_timers(int64_t now)
                                 start_dist();
                         } else if (r == 1 || (script && now - pod.t0 > 5000)) {
                                 start_rpc();
-                        } else if (pod.backend == PODOPTS_RPC_AUTO && now - pod.t0 > 5000) {
+                        } else if (pod.backend == PODOPTS_RPC_AUTO &&
+                                   now - pod.t0 > AUTO_GIVE_UP_MS) {
                                 use_script("the node is not in EPMD");
                         } else {
+                                /* an EPMD query costs ~0.1 ms: probe often, so the
+                                 * task starts within a few ms of the node */
                                 pod.next_probe = now + pod.probe_interval;
-                                if (pod.probe_interval < 50)
-                                        pod.probe_interval += 5;
+                                if (pod.probe_interval < PROBE_MAX_MS)
+                                        pod.probe_interval++;
                         }
                 }
                 break;
@@ -860,7 +868,8 @@ static int normalise(void)
                 if (r <= 0)
                         break;
                 logline_stream_feed(s, chunk, (size_t)r);
-                logline_stream_chunk_end(s);
+                if ((size_t)r < sizeof chunk)
+                        logline_stream_chunk_end(s);
                 if (pod.out.len > OUT_FLUSH_AT)
                         out_flush();
         }
@@ -961,7 +970,7 @@ static int setup(struct err *e)
         if (release_rpc_expr(&call, &pod.call) < 0)
                 return err_set(e, ERR_USAGE, "expression too long");
         pod.ready_deadline = pod.t0 + pod.o.ready_timeout_ms;
-        pod.probe_interval = 5;
+        pod.probe_interval = 1;
         pod.next_probe = pod.t0;
         return 0;
 }
