@@ -44,6 +44,7 @@ enum {
         O_SUCCESSFUL_HISTORY,
         O_FAILED_HISTORY,
         O_SUSPEND,
+        O_SUMMARY_FILE,
 };
 
 /* Which flags each subcommand takes, beyond the global ones. */
@@ -101,6 +102,7 @@ static const struct flag flags[] = {
     {{"successful-history", required_argument, NULL, O_SUCCESSFUL_HISTORY}, F_CRON},
     {{"failed-history", required_argument, NULL, O_FAILED_HISTORY}, F_CRON},
     {{"suspend", no_argument, NULL, O_SUSPEND}, F_CRON},
+    {{"summary-file", required_argument, NULL, O_SUMMARY_FILE}, F_RUN | F_WAIT | F_CRON},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 
@@ -118,9 +120,29 @@ static const struct {
     {"cancel", CMD_CANCEL, F_CANCEL, 1, 1},
     {"version", CMD_VERSION, 1u << 11, 0, 0},
     {"cron", CMD_CRON, F_CRON, 1, 3},
+    {"completion", CMD_COMPLETION, 1u << 13, 1, 1},
     {"help", CMD_HELP, 1u << 12, 0, 1},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
+
+size_t opts_flags(enum relrun_cmd cmd, struct opts_flag *out, size_t max)
+{
+        unsigned bit = 0;
+        for (size_t i = 0; i < N_CMDS; i++)
+                if (cmds[i].cmd == cmd)
+                        bit = cmds[i].bit;
+        size_t n = 0;
+        for (size_t i = 0; i < N_FLAGS && n < max; i++) {
+                if (!(flags[i].cmds & bit) && flags[i].cmds != F_ALL)
+                        continue;
+                out[n].name = flags[i].opt.name;
+                out[n].value = flags[i].opt.has_arg == required_argument;
+                out[n].short_ = flags[i].opt.val < 256 ? (char)flags[i].opt.val : 0;
+                /* -f is logs' own short flag only */
+                n++;
+        }
+        return n;
+}
 
 const char *opts_cmd_name(enum relrun_cmd cmd)
 {
@@ -228,6 +250,11 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_FAILED_HISTORY:
                 return cli_parse_int("--failed-history", v, 0, 1000, &o->failed_history, e);
         case O_SUSPEND: o->suspend = true; return 0;
+        case O_SUMMARY_FILE:
+                if (!*v)
+                        return err_set(e, ERR_USAGE, "--summary-file: empty path");
+                o->summary_file = v;
+                return 0;
         case O_CASCADE:
                 if (strcmp(v, "background") && strcmp(v, "foreground"))
                         return err_set(e, ERR_USAGE,
@@ -409,6 +436,24 @@ static const char task_help[] =
     "                           '$time $metadata[$level] $message' (Elixir's default)\n"
     "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n";
 
+static const char ci_help[] =
+    "Machine output (CI):\n"
+    "  -o json                  stdout carries the pod's JSON log lines unchanged, then\n"
+    "                           as its LAST line one summary object:\n"
+    "                           {\"relrun\":\"summary\",\"job\":..,\"namespace\":..,\"pod\":..,\n"
+    "                            \"phase\":\"succeeded|failed|created|timeout|interrupted|\n"
+    "                            error\",\"failed_phase\":null|\"never scheduled\"|\n"
+    "                            \"image pull\"|\"release never ready\"|\"task failed\"|\n"
+    "                            \"killed\"|\"deadline\",\"exit_code\":N,\"duration_ms\":N,\n"
+    "                            \"return\":..,\"expr\":..,\"message\":..}\n"
+    "                           (select it with: tail -n1 | jq 'select(.relrun==\"summary\")')\n"
+    "      --summary-file PATH  also write that summary object to PATH (atomically),\n"
+    "                           whatever the outcome\n"
+    "  GITHUB_ACTIONS=true      on a non-zero exit, print a '::error title=relrun::...'\n"
+    "                           annotation on stdout\n"
+    "  Colours and the pending-phase line appear only on a terminal, never with\n"
+    "  NO_COLOR set or TERM=dumb.\n";
+
 static const char exit_help[] =
     "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 69 API unreachable;\n"
     "70 release failed to start; 75 killed from outside; 77 auth refused;\n"
@@ -428,6 +473,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "      --detach             print the Job name and exit 0 without following\n",
                     f);
                 fputs(task_help, f);
+                fputs(ci_help, f);
                 fputs(global_help, f);
                 fputs(exit_help, f);
                 break;
@@ -451,6 +497,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "Wait until JOB is Complete or Failed and exit with the task's code.\n\n"
                       "      --timeout D          give up after D (exit 124)\n",
                       f);
+                fputs(ci_help, f);
                 fputs(global_help, f);
                 fputs(exit_help, f);
                 break;
@@ -473,13 +520,19 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "usage: relrun cron create NAME --schedule CRON [flags] EXPR\n"
                     "       relrun cron render NAME --schedule CRON [flags] EXPR [-o yaml|json]\n"
                     "       relrun cron list\n"
-                    "       relrun cron trigger NAME [--detach]\n"
+                    "       relrun cron trigger NAME [EXPR] [--detach] [--summary-file PATH]\n"
                     "       relrun cron suspend|resume NAME\n"
                     "       relrun cron delete NAME\n\n"
                     "CronJobs that run EXPR on a schedule; trigger runs one now and follows\n"
-                    "it like relrun run (same exit codes).\n\n"
+                    "it like relrun run (same exit codes, -o json and --summary-file too);\n"
+                    "trigger NAME EXPR (or --mfa/--args) runs EXPR instead of the CronJob's.\n\n"
                     "Schedule flags:\n"
-                    "      --schedule CRON      5-field cron line or @hourly, @daily, ...\n"
+                    "      --schedule CRON      minute hour day-of-month month day-of-week\n"
+                    "                           (0-59 0-23 1-31 1-12|JAN-DEC 0-6|SUN-SAT; *, ?,\n"
+                    "                           lists a,b, ranges a-b, steps */15 1-30/5) or\n"
+                    "                           @yearly @annually @monthly @weekly @daily\n"
+                    "                           @midnight @hourly; checked before anything is "
+                    "sent\n"
                     "      --time-zone TZ       IANA time zone, e.g. Europe/Berlin (default UTC)\n"
                     "      --concurrency-policy P  Allow, Forbid (default) or Replace\n"
                     "      --starting-deadline D   skip a run that could not start within D\n"
@@ -490,6 +543,17 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "      --cascade P          delete: background (default) or foreground\n",
                     f);
                 fputs(task_help, f);
+                fputs(ci_help, f);
+                fputs(global_help, f);
+                break;
+        case CMD_COMPLETION:
+                fputs("usage: relrun completion bash|zsh\n\n"
+                      "Print a shell completion script: subcommands, each one's flags and the\n"
+                      "values of -o, --inject, --rpc, --log-format, --cascade and\n"
+                      "--concurrency-policy.\n\n"
+                      "  bash:  source <(relrun completion bash)\n"
+                      "  zsh:   source <(relrun completion zsh)\n",
+                      f);
                 fputs(global_help, f);
                 break;
         default:
@@ -505,6 +569,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  cron ...        scheduled tasks: create, render, list, trigger, suspend,\n"
                       "                  resume, delete\n"
                       "  version         print the version\n"
+                      "  completion SH   shell completion script (bash, zsh)\n"
                       "  help [COMMAND]  this help, or a command's\n\n"
                       "Example:\n"
                       "  relrun run --image my-app:1.4 --release /app/bin/my_app \\\n"

@@ -86,6 +86,7 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->render.json = o->output && !strcmp(o->output, "json");
         fo->render.color = !fo->render.json && use_color();
         fo->boot_retries = o->boot_retries;
+        fo->sum = o->sum;
 }
 
 void jobs_path(struct buf *b, const char *ns)
@@ -171,8 +172,22 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
                 goto out;
         }
         const char *name = json_object_get_string(nm);
+        if (o->sum) {
+                struct json_object *ann, *ex;
+                if (!o->sum->expr && json_object_object_get_ex(job, "metadata", &md) &&
+                    json_object_object_get_ex(md, "annotations", &ann) &&
+                    json_object_object_get_ex(ann, "relrun.dev/expr", &ex))
+                        o->sum->expr = strdup(json_object_get_string(ex));
+                snprintf(o->sum->job, sizeof o->sum->job, "%s", name);
+                snprintf(o->sum->namespace_, sizeof o->sum->namespace_, "%s", k->ns);
+        }
         if (o->detach) {
                 printf("%s\n", name);
+                if (o->sum) {
+                        o->sum->set = true;
+                        o->sum->phase = "created";
+                        snprintf(o->sum->line, sizeof o->sum->line, "job/%s created", name);
+                }
                 rc = 0;
                 goto out;
         }

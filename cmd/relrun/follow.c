@@ -39,6 +39,7 @@ struct job_view {
         char reason[64];
         char message[256];
         char target[64]; /* FailureTarget reason */
+        char *expr;      /* the relrun.dev/expr annotation (heap) */
 };
 
 struct follower {
@@ -206,6 +207,11 @@ static int on_job(void *ud, enum kube_event_type type, struct json_object *obj)
                 f->jv.deleted = true;
                 return 0;
         }
+        /* The key has dots, so not through get(). */
+        struct json_object *ann = get(obj, "metadata.annotations"), *ex;
+        if (!f->jv.expr && ann && json_object_object_get_ex(ann, "relrun.dev/expr", &ex) &&
+            json_object_is_type(ex, json_type_string))
+                f->jv.expr = strdup(json_object_get_string(ex));
         struct json_object *conds = get(obj, "status.conditions");
         if (!conds || !json_object_is_type(conds, json_type_array))
                 return 0;
@@ -259,7 +265,8 @@ static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t l
 struct outcome {
         bool decided;
         int code;
-        char what[512]; /* "succeeded", "task failed", ... */
+        const char *failed; /* the summary's failed_phase; NULL on success */
+        char what[512];     /* "succeeded", "task failed", ... */
 };
 
 static const char *term_phase(const struct pod_view *p, char *ret, size_t rn, long *dur_ms)
@@ -306,24 +313,31 @@ static void decide_terminated(const struct follower *f, struct outcome *o)
                 snprintf(o->what, sizeof o->what, "succeeded");
         } else if (!strcmp(p->term_reason, "OOMKilled")) {
                 o->code = ERR_KILLED;
+                o->failed = "killed";
                 snprintf(o->what, sizeof o->what, "killed: out of memory (OOMKilled)");
         } else if (x >= 128) {
                 o->code = ERR_KILLED;
+                o->failed = "killed";
                 snprintf(o->what, sizeof o->what, "killed by signal %d%s", x - 128, who(f));
         } else if (x == ERR_SOFTWARE || !strcmp(phase, "boot") || !strcmp(phase, "ready")) {
                 o->code = x;
+                o->failed = "release never ready";
                 snprintf(o->what, sizeof o->what, "release never ready");
         } else if (x == ERR_KILLED || !strcmp(phase, "killed")) {
                 o->code = ERR_KILLED;
+                o->failed = "killed";
                 snprintf(o->what, sizeof o->what, "killed%s", who(f));
         } else if (x == ERR_TIMEOUT) {
                 o->code = x;
+                o->failed = "deadline";
                 snprintf(o->what, sizeof o->what, "deadline: release not ready in time");
         } else if (x == ERR_USAGE || !strcmp(phase, "usage")) {
                 o->code = x;
+                o->failed = "task failed";
                 snprintf(o->what, sizeof o->what, "relrun-pod refused its arguments");
         } else {
                 o->code = x;
+                o->failed = "task failed";
                 snprintf(o->what, sizeof o->what, "task failed");
         }
 }
@@ -372,6 +386,7 @@ static void decide(struct follower *f, struct outcome *o)
         if (deadline) {
                 o->decided = true;
                 o->code = ERR_TIMEOUT;
+                o->failed = "deadline";
                 snprintf(o->what, sizeof o->what, "deadline exceeded (%s)", reached(f));
                 return;
         }
@@ -401,6 +416,7 @@ static void decide(struct follower *f, struct outcome *o)
         if (((p->set && p->deleted) || f->jv.deleted) && (f->jv.deleted || killed_grace(f, now))) {
                 o->decided = true;
                 o->code = ERR_KILLED;
+                o->failed = "killed";
                 snprintf(o->what, sizeof o->what, "killed: %s deleted before the task ended",
                          f->jv.deleted ? "job" : "pod");
                 return;
@@ -408,6 +424,7 @@ static void decide(struct follower *f, struct outcome *o)
         if (p->set && p->init_exit) {
                 o->decided = true;
                 o->code = ERR_SOFTWARE;
+                o->failed = "release never ready";
                 snprintf(o->what, sizeof o->what,
                          "release never ready: init container failed (exit %d)", p->init_exit);
                 return;
@@ -415,6 +432,7 @@ static void decide(struct follower *f, struct outcome *o)
         if (p->set && !strcmp(p->phase, "Failed")) {
                 o->decided = true;
                 o->code = ERR_KILLED;
+                o->failed = "killed";
                 snprintf(o->what, sizeof o->what, "killed: pod failed%s%s",
                          p->reason[0] ? ": " : "", p->reason);
                 return;
@@ -426,6 +444,8 @@ static void decide(struct follower *f, struct outcome *o)
                     !strcmp(p->init_waiting, fatal_waits[i])) {
                         o->decided = true;
                         o->code = ERR_SOFTWARE;
+                        o->failed =
+                            strstr(fatal_waits[i], "Image") ? "image pull" : "release never ready";
                         snprintf(o->what, sizeof o->what, "%s: %s%s%s",
                                  strstr(fatal_waits[i], "Image") ? "image pull"
                                                                  : "container config",
@@ -440,6 +460,7 @@ static void decide(struct follower *f, struct outcome *o)
         if (pulling && now - f->pull_since > 120000) {
                 o->decided = true;
                 o->code = ERR_SOFTWARE;
+                o->failed = "image pull";
                 snprintf(o->what, sizeof o->what, "image pull: %s for 2 minutes%s%s",
                          p->waiting[0] ? p->waiting : p->init_waiting,
                          p->waiting_msg[0] ? ": " : "", p->waiting_msg);
@@ -452,6 +473,7 @@ static void decide(struct follower *f, struct outcome *o)
                         return;
                 o->decided = true;
                 o->code = f->jv.complete ? 0 : job_exit_code(&f->jv);
+                o->failed = f->jv.complete ? NULL : "task failed";
                 snprintf(o->what, sizeof o->what, "%s%s%s",
                          f->jv.complete ? "succeeded" : "job failed",
                          f->jv.failed && f->jv.reason[0] ? ": " : "", f->jv.reason);
@@ -500,20 +522,41 @@ static double pod_seconds(const struct follower *f)
         return (double)(kube_now_ms() - f->t0) / 1000.0;
 }
 
+/* The outcome for people (one line on stderr) and for machines (fo->sum). */
 static void summary(struct follower *f, const struct outcome *o)
 {
         clear_shown(f);
-        char ret[300] = "";
+        char ret[4100] = "";
         long dur;
         if (f->pod.terminated)
                 term_phase(&f->pod, ret, sizeof ret, &dur);
-        fprintf(stderr, "relrun: job/%s", f->fo->job);
-        if (f->pod.set)
-                fprintf(stderr, " pod/%s", f->pod.name);
-        fprintf(stderr, ": %s, exit %d, %.1fs", o->what, o->code, pod_seconds(f));
-        if (o->code == 0 && ret[0])
-                fprintf(stderr, ", returned %.200s%s", ret, strlen(ret) > 200 ? "..." : "");
-        fputc('\n', stderr);
+        double secs = pod_seconds(f);
+        char line[1200];
+        int n = snprintf(line, sizeof line, "job/%s%s%s: %s, exit %d, %.1fs", f->fo->job,
+                         f->pod.set ? " pod/" : "", f->pod.set ? f->pod.name : "", o->what, o->code,
+                         secs);
+        if (o->code == 0 && ret[0] && n > 0 && (size_t)n < sizeof line)
+                snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s", ret,
+                         strlen(ret) > 200 ? "..." : "");
+        if (f->fo->summary)
+                fprintf(stderr, "relrun: %s\n", line);
+        struct summary *s = f->fo->sum;
+        if (!s)
+                return;
+        s->set = true;
+        snprintf(s->job, sizeof s->job, "%s", f->fo->job);
+        snprintf(s->namespace_, sizeof s->namespace_, "%s", f->fo->namespace_);
+        snprintf(s->pod, sizeof s->pod, "%s", f->pod.set ? f->pod.name : "");
+        s->phase = o->code == 0 ? "succeeded" : "failed";
+        s->failed_phase = o->failed;
+        s->exit_code = o->code;
+        s->duration_ms = (long)(secs * 1000.0 + 0.5);
+        snprintf(s->ret, sizeof s->ret, "%s", ret);
+        if (f->jv.expr && !s->expr) {
+                s->expr = f->jv.expr;
+                f->jv.expr = NULL;
+        }
+        snprintf(s->line, sizeof s->line, "%s", line);
 }
 
 /* ---- the loop ----------------------------------------------------------------- */
@@ -643,12 +686,22 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                     !(f.pod.deleted || f.pod.deleting || f.jv.deleted))
                         fprintf(stderr, "relrun: warning: %s\n", le.msg);
         }
-        if (fo->summary)
-                summary(&f, &o);
+        summary(&f, &o);
         rc = o.code;
 out:
         if (rc < 0)
                 rc = e->code ? e->code : ERR_SOFTWARE;
+        if (fo->sum && !fo->sum->set) {
+                /* Not decided (wait --timeout, interrupted, API gone): what is known. */
+                snprintf(fo->sum->job, sizeof fo->sum->job, "%s", fo->job);
+                snprintf(fo->sum->namespace_, sizeof fo->sum->namespace_, "%s", fo->namespace_);
+                snprintf(fo->sum->pod, sizeof fo->sum->pod, "%s", f.pod.set ? f.pod.name : "");
+                if (f.jv.expr && !fo->sum->expr) {
+                        fo->sum->expr = f.jv.expr;
+                        f.jv.expr = NULL;
+                }
+        }
+        free(f.jv.expr);
         kube_logs_free(f.logs);
         kube_watch_free(f.pods);
         kube_watch_free(f.job);

@@ -2,6 +2,7 @@
  * main: parse -> help? -> signals -> libcurl -> the subcommand -> exit code. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -16,6 +17,7 @@ int cmd_list(const struct opts *o, struct err *e);
 int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
+int cmd_completion(const struct opts *o, struct err *e);
 
 static void on_signal(int sig)
 {
@@ -45,6 +47,7 @@ static int dispatch(const struct opts *o, struct err *e)
         case CMD_CANCEL: return cmd_cancel(o, e);
         case CMD_VERSION: return cmd_version(o, e);
         case CMD_CRON: return cmd_cron(o, e);
+        case CMD_COMPLETION: return cmd_completion(o, e);
         default: return 0;
         }
 }
@@ -53,8 +56,9 @@ static int help(const struct opts *o)
 {
         enum relrun_cmd topic = o->cmd;
         if (o->cmd == CMD_HELP && o->n_pos) {
-                static const enum relrun_cmd all[] = {CMD_RUN,  CMD_RENDER, CMD_LOGS,    CMD_WAIT,
-                                                      CMD_LIST, CMD_CANCEL, CMD_VERSION, CMD_CRON};
+                static const enum relrun_cmd all[] = {CMD_RUN,     CMD_RENDER, CMD_LOGS,
+                                                      CMD_WAIT,    CMD_LIST,   CMD_CANCEL,
+                                                      CMD_VERSION, CMD_CRON,   CMD_COMPLETION};
                 topic = CMD_NONE;
                 for (size_t i = 0; i < sizeof all / sizeof *all; i++)
                         if (!strcmp(o->pos[0], opts_cmd_name(all[i])))
@@ -64,16 +68,71 @@ static int help(const struct opts *o)
         return 0;
 }
 
+static bool github_actions(void)
+{
+        const char *v = getenv("GITHUB_ACTIONS");
+        return v && !strcmp(v, "true");
+}
+
+/* run, wait and cron trigger follow a task and have a summary. */
+static bool follows(const struct opts *o)
+{
+        return o->cmd == CMD_RUN || o->cmd == CMD_WAIT ||
+               (o->cmd == CMD_CRON && o->n_pos && !strcmp(o->pos[0], "trigger"));
+}
+
+/* The machine-readable ends of a run: the JSON summary as the last stdout
+ * line (-o json), --summary-file, and GitHub's error annotation. */
+static int finish(const struct opts *o, struct summary *s, int rc, struct err *e)
+{
+        if (!follows(o)) {
+                if (rc != 0 && github_actions())
+                        summary_github_error(e->msg, stdout);
+                return rc;
+        }
+        summary_finish(s, rc, e);
+        if (rc != 0 && github_actions()) {
+                char line[1400];
+                snprintf(line, sizeof line, "%s%s%s", s->line, s->expr ? " -- expr: " : "",
+                         s->expr ? s->expr : "");
+                summary_github_error(line, stdout);
+        }
+        char *json = summary_json(s);
+        if (!json) {
+                fprintf(stderr, "relrun: summary: out of memory\n");
+                return rc ? rc : ERR_SOFTWARE;
+        }
+        if (o->output && !strcmp(o->output, "json") && !(o->detach && rc == 0))
+                printf("%s\n", json);
+        if (o->summary_file) {
+                struct err we;
+                err_clear(&we);
+                if (summary_write_file(o->summary_file, json, &we) < 0) {
+                        fprintf(stderr, "relrun: %s\n", we.msg);
+                        rc = rc ? rc : we.code;
+                }
+        }
+        free(json);
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         struct opts o;
         struct err e;
+        struct summary sum;
         err_clear(&e);
+        summary_init(&sum);
 
         if (opts_parse(argc, argv, &o, &e) < 0) {
                 fprintf(stderr, "relrun: %s\n", e.msg);
+                if (github_actions())
+                        summary_github_error(e.msg, stdout);
                 return e.code;
         }
+        o.sum = &sum;
+        if (o.cmd == CMD_WAIT && o.n_pos)
+                snprintf(sum.job, sizeof sum.job, "%s", o.pos[0]);
         if (o.help || o.cmd == CMD_HELP)
                 return help(&o);
         if (o.cmd == CMD_NONE) {
@@ -93,6 +152,8 @@ int main(int argc, char **argv)
 
         if (e.msg[0])
                 fprintf(stderr, "relrun: %s\n", e.msg);
+        rc = finish(&o, &sum, rc, &e);
+        summary_fini(&sum);
         fflush(stdout);
         return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 
@@ -24,9 +25,12 @@ enum relrun_cmd {
         CMD_VERSION,
         CMD_CRON,
         CMD_HELP,
+        CMD_COMPLETION,
 };
 
 #define OPTS_MAX_LIST 64
+
+struct summary;
 
 /* Everything the command line says; strings borrow argv. */
 struct opts {
@@ -76,6 +80,9 @@ struct opts {
         int64_t successful_history;   /* -1 unset */
         int64_t failed_history;       /* -1 unset */
         bool suspend;
+        /* run / wait / cron trigger */
+        const char *summary_file;
+        struct summary *sum; /* main's; the subcommand fills it in */
         /* positional */
         const char *pos[8];
         size_t n_pos;
@@ -86,6 +93,13 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e);
 /* Print the help of cmd (CMD_NONE: the overview) to f. */
 void opts_help(enum relrun_cmd cmd, FILE *f);
 const char *opts_cmd_name(enum relrun_cmd cmd);
+/* The flags cmd accepts, the global ones included, in the parser's order. */
+struct opts_flag {
+        const char *name; /* long name without "--" */
+        bool value;       /* takes a value */
+        char short_;      /* 'n', 'o', 'h', 'f' or 0 */
+};
+size_t opts_flags(enum relrun_cmd cmd, struct opts_flag *out, size_t max);
 
 /* job.c: the Job for a run, from options and the expression. */
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
@@ -116,6 +130,7 @@ struct follow_opts {
         struct render render;
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;
+        struct summary *sum; /* filled with the outcome; may be NULL */
 };
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
@@ -137,6 +152,42 @@ int fail(struct err *e);
 void jobs_path(struct buf *b, const char *ns);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
+
+/* summary.c: the outcome of run, wait and cron trigger as one JSON object,
+ * for -o json (the last stdout line), --summary-file and GitHub Actions.
+ *
+ *   {"relrun":"summary","job":..,"namespace":..,"pod":..,"phase":..,
+ *    "failed_phase":..,"exit_code":N,"duration_ms":N,"return":..,"expr":..,
+ *    "message":..}
+ *
+ * phase: succeeded | failed (the task or its pod failed) | created (--detach)
+ * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
+ * (relrun itself failed: API, auth, usage). failed_phase: null or one of
+ * never scheduled, image pull, release never ready, task failed, killed,
+ * deadline. */
+struct summary {
+        bool set; /* a Job was followed to an outcome (or created, --detach) */
+        char job[254];
+        char namespace_[254];
+        char pod[254];
+        const char *phase;
+        const char *failed_phase;
+        int exit_code;
+        long duration_ms; /* -1: unknown */
+        char ret[4100];
+        char *expr;      /* heap; NULL unknown */
+        char line[1200]; /* the human one-line summary, without "relrun: " */
+};
+void summary_init(struct summary *s);
+void summary_fini(struct summary *s);
+/* Fill what is still unknown after the subcommand ended with rc and e. */
+void summary_finish(struct summary *s, int rc, const struct err *e);
+/* The JSON object as one line (no newline); a new heap string or NULL. */
+char *summary_json(const struct summary *s);
+/* Write text to path atomically (a temp file beside it, then rename). */
+int summary_write_file(const char *path, const char *text, struct err *e);
+/* "::error title=relrun::<line>" with GitHub's workflow-command escaping. */
+void summary_github_error(const char *line, FILE *f);
 
 /* Set by the signal handler; the loops stop following. */
 extern volatile sig_atomic_t relrun_interrupted; /* the signal number */
