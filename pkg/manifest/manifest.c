@@ -10,6 +10,7 @@
 
 #include <yaml.h>
 
+#include "cron.h"
 #include "expr.h"
 
 #define POD_MOUNT       "/relrun"
@@ -814,37 +815,10 @@ void manifest_cron_opts_init(struct manifest_cron_opts *o)
 
 static int check_schedule(const char *s, struct err *e)
 {
-        static const char *macros[] = {"@yearly", "@annually", "@monthly", "@weekly",
-                                       "@daily",  "@midnight", "@hourly",  NULL};
         if (!s || !*s)
                 return err_set(e, ERR_USAGE, "--schedule: required");
-        if (s[0] == '@') {
-                for (const char **m = macros; *m; m++)
-                        if (strcmp(s, *m) == 0)
-                                return 0;
-                return err_set(e, ERR_USAGE,
-                               "--schedule \"%s\": unknown macro (want @yearly, @monthly, @weekly, "
-                               "@daily or @hourly)",
-                               s);
-        }
-        int fields = 0;
-        bool in = false;
-        for (const char *p = s; *p; p++) {
-                if (*p == ' ' || *p == '\t') {
-                        in = false;
-                        continue;
-                }
-                if (!isalnum((unsigned char)*p) && !strchr("*/,-?", *p))
-                        return err_set(e, ERR_USAGE, "--schedule \"%s\": unexpected \"%c\"", s, *p);
-                if (!in)
-                        fields++;
-                in = true;
-        }
-        if (fields != 5)
-                return err_set(e, ERR_USAGE,
-                               "--schedule \"%s\": want 5 fields (minute hour day-of-month month "
-                               "day-of-week), got %d",
-                               s, fields);
+        if (cron_check(s, e) < 0)
+                return err_prefix(e, "--schedule \"%s\"", s);
         return 0;
 }
 
