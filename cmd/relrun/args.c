@@ -514,7 +514,10 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       f);
                 fputs(global_help, f);
                 break;
-        case CMD_VERSION: fputs("usage: relrun version\n\nPrint relrun's version.\n", f); break;
+        case CMD_VERSION:
+                fputs("usage: relrun version [-o json]\n\nPrint relrun's version.\n\n", f);
+                fputs(global_help, f);
+                break;
         case CMD_CRON:
                 fputs(
                     "usage: relrun cron create NAME --schedule CRON [flags] EXPR\n"
@@ -548,9 +551,8 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 break;
         case CMD_COMPLETION:
                 fputs("usage: relrun completion bash|zsh\n\n"
-                      "Print a shell completion script: subcommands, each one's flags and the\n"
-                      "values of -o, --inject, --rpc, --log-format, --cascade and\n"
-                      "--concurrency-policy.\n\n"
+                      "Print a shell completion script: subcommands, each one's flags, the\n"
+                      "values of -o and of every flag that takes one of a fixed set of values.\n\n"
                       "  bash:  source <(relrun completion bash)\n"
                       "  zsh:   source <(relrun completion zsh)\n",
                       f);

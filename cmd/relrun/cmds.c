@@ -70,10 +70,12 @@ int fail(struct err *e)
         return e->code ? e->code : ERR_SOFTWARE;
 }
 
-static bool use_color(void)
+/* Escape sequences on fd: a terminal that takes them, and the user did not
+ * say NO_COLOR (the pending-phase line is drawn with them too). */
+static bool fancy(int fd)
 {
         const char *term = getenv("TERM");
-        return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
+        return isatty(fd) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
 }
 
 static void follow_defaults(const struct opts *o, const struct conn *k, const char *job,
@@ -82,9 +84,9 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         memset(fo, 0, sizeof *fo);
         fo->namespace_ = k->ns;
         fo->job = job;
-        fo->tty = isatty(STDERR_FILENO);
+        fo->tty = fancy(STDERR_FILENO);
         fo->render.json = o->output && !strcmp(o->output, "json");
-        fo->render.color = !fo->render.json && use_color();
+        fo->render.color = !fo->render.json && fancy(STDOUT_FILENO);
         fo->boot_retries = o->boot_retries;
         fo->sum = o->sum;
 }

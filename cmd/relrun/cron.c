@@ -235,13 +235,58 @@ static struct json_object *job_from(struct json_object *cj, const char *ns, stru
         return job;
 }
 
+/* Run expr instead of the template's: the task container's argument after
+ * "--" (relrun-pod's EXPR) and the relrun.dev/expr annotation. */
+static int override_expr(struct json_object *job, const char *expr, struct err *e)
+{
+        struct json_object *spec, *tmpl, *pspec, *ctrs, *md, *ann;
+        if (!json_object_object_get_ex(job, "spec", &spec) ||
+            !json_object_object_get_ex(spec, "template", &tmpl) ||
+            !json_object_object_get_ex(tmpl, "spec", &pspec) ||
+            !json_object_object_get_ex(pspec, "containers", &ctrs))
+                return err_set(e, ERR_UNAVAILABLE, "cronjob's job template has no containers");
+        for (size_t i = 0; i < json_object_array_length(ctrs); i++) {
+                struct json_object *c = json_object_array_get_idx(ctrs, i), *nm, *args;
+                if (!json_object_object_get_ex(c, "name", &nm) ||
+                    strcmp(json_object_get_string(nm), "task") ||
+                    !json_object_object_get_ex(c, "args", &args))
+                        continue;
+                size_t n = json_object_array_length(args);
+                for (size_t j = 0; j + 1 < n; j++) {
+                        if (strcmp(json_object_get_string(json_object_array_get_idx(args, j)),
+                                   "--"))
+                                continue;
+                        /* args owns the new string; the old one is released */
+                        json_object_array_put_idx(args, j + 1, json_object_new_string(expr));
+                        if (json_object_object_get_ex(job, "metadata", &md) &&
+                            json_object_object_get_ex(md, "annotations", &ann))
+                                json_object_object_add(ann, "relrun.dev/expr",
+                                                       json_object_new_string(expr));
+                        return 0;
+                }
+        }
+        return err_set(e, ERR_USAGE,
+                       "cron trigger: the cronjob's task container has no relrun-pod "
+                       "expression to replace (not made by relrun?)");
+}
+
 static int cron_trigger(const struct opts *o, struct err *e)
 {
-        if (o->n_pos != 2)
-                return err_set(e, ERR_USAGE, "cron trigger: expected NAME");
+        if (o->n_pos < 2 || o->n_pos > 3)
+                return err_set(e, ERR_USAGE, "cron trigger: expected NAME [EXPR]");
+        char *expr = NULL;
+        if (o->n_pos == 3 || o->mfa) {
+                struct opts eo = *o;
+                eo.pos[0] = o->n_pos > 2 ? o->pos[2] : NULL;
+                eo.n_pos = o->n_pos > 2 ? 1 : 0;
+                if (job_expr(&eo, &expr, e) < 0)
+                        return fail(e);
+        }
         struct conn k;
-        if (conn_open(o, &k, e) < 0)
+        if (conn_open(o, &k, e) < 0) {
+                free(expr);
                 return fail(e);
+        }
         struct buf p;
         buf_init(&p, 4096);
         cron_path(&p, k.ns, o->pos[1]);
@@ -250,6 +295,8 @@ static int cron_trigger(const struct opts *o, struct err *e)
         if (kube_request(k.c, "GET", buf_str(&p), NULL, "get cronjob", &cj, NULL, e) < 0)
                 goto out;
         if (!(job = job_from(cj, k.ns, e)))
+                goto out;
+        if (expr && override_expr(job, expr, e) < 0)
                 goto out;
         struct opts ro = *o;
         ro.boot_retries = 0;
@@ -260,6 +307,7 @@ static int cron_trigger(const struct opts *o, struct err *e)
                 ro.boot_retries = json_object_get_int(v);
         rc = run_job(&ro, &k, job, e);
 out:
+        free(expr);
         json_object_put(cj);
         json_object_put(job);
         buf_fini(&p);

@@ -157,6 +157,16 @@ static bool has_control(const char *s)
         return false;
 }
 
+/* Elixir's config form ends the format with "\n" ("$time $message\n");
+ * relrun-pod ignores trailing newlines, so they are dropped, not refused. */
+static size_t app_format_len(const char *s)
+{
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+                n--;
+        return n;
+}
+
 static int check_image(const char *flag, const char *v, struct err *e)
 {
         if (!v || !*v)
@@ -417,8 +427,14 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
         if (o->ready_timeout_seconds < 0 || o->grace_seconds < 0)
                 return err_set(e, ERR_USAGE, "%s: must not be negative",
                                o->grace_seconds < 0 ? "--grace" : "--ready-timeout");
-        if (o->app_format && has_control(o->app_format))
-                return err_set(e, ERR_USAGE, "--app-format: control characters");
+        if (o->app_format) {
+                size_t n = app_format_len(o->app_format);
+                for (size_t i = 0; i < n; i++)
+                        if ((unsigned char)o->app_format[i] < 0x20 || o->app_format[i] == 0x7f)
+                                return err_set(e, ERR_USAGE,
+                                               "--app-format: control characters (a newline is "
+                                               "allowed only at the end)");
+        }
         if (o->ready_expr && expr_check(o->ready_expr, e) < 0)
                 return err_prefix(e, "--ready-expr");
         return 0;
@@ -443,7 +459,9 @@ static json_object *pod_args(const struct manifest_job_opts *o)
         }
         if (o->app_format) {
                 ARG("--app-format");
-                ARG(o->app_format);
+                if (rc == 0)
+                        rc = push(a, json_object_new_string_len(
+                                         o->app_format, (int)app_format_len(o->app_format)));
         }
         if (o->ready_timeout_seconds > 0) {
                 snprintf(num, sizeof num, "%lds", o->ready_timeout_seconds);
