@@ -1,5 +1,7 @@
 #include "expr.h"
 
+#include "codec.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -14,43 +16,6 @@
 #include "buf.h"
 
 #define MAX_DEPTH 256
-
-/* ---- UTF-8 ------------------------------------------------------------ */
-
-/* Decode one code point at s[0..n). Returns its length, or 0 when the bytes
- * are not valid UTF-8 (overlong forms, surrogates and > U+10FFFF included). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-        if (n == 0)
-                return 0;
-        unsigned char c = s[0];
-        if (c < 0x80) {
-                *cp = c;
-                return 1;
-        }
-        size_t len;
-        uint32_t v, min;
-        if ((c & 0xe0) == 0xc0) {
-                len = 2, v = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-                len = 3, v = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-                len = 4, v = c & 0x07, min = 0x10000;
-        } else {
-                return 0;
-        }
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                v = (v << 6) | (s[i] & 0x3f);
-        }
-        if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-                return 0;
-        *cp = v;
-        return len;
-}
 
 /* Characters that reorder how source text is displayed ("Trojan Source");
  * Elixir itself refuses them unescaped in strings. */
@@ -364,7 +329,7 @@ static int check_chars(const char *s, size_t n, bool multiline, struct err *e)
         struct scan pos = {.multiline = multiline};
         while (i < n) {
                 uint32_t cp;
-                size_t len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+                size_t len = codec_utf8_decode((const unsigned char *)s + i, n - i, &cp);
                 if (len == 0)
                         return err_set(e, ERR_USAGE, "expression: invalid UTF-8 at %s",
                                        where(&pos, line, col, w, sizeof w));
@@ -623,7 +588,7 @@ static int ser_string(struct ser *z)
         size_t n = raw.len, i = 0;
         while (rc == 0 && i < n) {
                 uint32_t cp, next = 0;
-                size_t len = utf8_decode(p + i, n - i, &cp);
+                size_t len = codec_utf8_decode(p + i, n - i, &cp);
                 if (len == 0) {
                         rc = err_set(z->e, ERR_USAGE,
                                      "--args: argument %d: a string is not valid UTF-8", z->argno);

@@ -1,5 +1,7 @@
 #include "kubeconfig.h"
 
+#include "codec.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -205,72 +207,22 @@ static char *dir_of(const char *path, struct err *e)
         return abs;
 }
 
-/* ---- base64 (RFC 4648 §4), strict ---- */
+/* ---- base64 (RFC 4648 §4), strict: pkg/codec ---- */
 
-static int b64_val(unsigned char c)
-{
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '+')
-                return 62;
-        if (c == '/')
-                return 63;
-        return -1;
-}
-
-/* Decode standard, padded base64. Whitespace is skipped (YAML folds a wrapped
- * scalar's line breaks into spaces); anything else outside the alphabet, bad
- * padding, data after padding, non-zero padding bits or a length that is not a
- * multiple of 4 is an error. Returns 0 with a new buffer, -1 on bad input (errno EINVAL) or no
- * memory. */
+/* A new buffer (secret: zeroed when freed on error) with the decoded bytes.
+ * -1 on bad input (errno EINVAL) or no memory. */
 static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
 {
-        unsigned char *o = malloc(n / 4 * 3 + 3);
+        unsigned char *o = malloc(CODEC_BASE64_DECODED_MAX(n));
         if (!o)
                 return -1;
-        size_t len = 0, q = 0, pad = 0;
-        unsigned v[4] = {0, 0, 0, 0};
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (is_space(c))
-                        continue;
-                if (c == '=') {
-                        if (q < 2)
-                                goto bad;
-                        pad++;
-                        v[q++] = 0;
-                } else {
-                        int d = b64_val(c);
-                        if (d < 0 || pad)
-                                goto bad;
-                        v[q++] = (unsigned)d;
-                }
-                if (q == 4) {
-                        /* Canonical only: the bits padding drops must be 0. */
-                        if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
-                                goto bad;
-                        unsigned w = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
-                        o[len++] = (unsigned char)(w >> 16);
-                        if (pad < 2)
-                                o[len++] = (unsigned char)(w >> 8);
-                        if (pad < 1)
-                                o[len++] = (unsigned char)w;
-                        q = 0;
-                }
+        if (codec_base64_decode(s, n, o, outlen) < 0) {
+                free_secret(o, CODEC_BASE64_DECODED_MAX(n));
+                errno = EINVAL;
+                return -1;
         }
-        if (q != 0)
-                goto bad;
         *out = o;
-        *outlen = len;
         return 0;
-bad:
-        free_secret(o, n / 4 * 3 + 3);
-        errno = EINVAL;
-        return -1;
 }
 
 static int b64_encode(struct buf *b, const unsigned char *p, size_t n)

@@ -1,5 +1,7 @@
 #include "logline.h"
 
+#include "codec.h"
+
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,40 +337,6 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
 
 /* ---- encoding ---- */
 
-/* Length of a valid UTF-8 sequence at p, or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-        unsigned char c = p[0];
-        size_t len;
-        unsigned min;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-                len = 2;
-                cp = c & 0x1f;
-                min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                cp = c & 0x0f;
-                min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                cp = c & 0x07;
-                min = 0x10000;
-        } else {
-                return 0;
-        }
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
-
 /* 1 where a byte cannot be copied as is into a JSON or logfmt string. */
 static unsigned char special[256];
 
@@ -396,7 +364,8 @@ int logline_json_escape(struct buf *out, const char *s, size_t n)
                         continue;
                 }
                 if (p[i] >= 0x80) {
-                        size_t l = utf8_len(p + i, n - i);
+                        uint32_t cp;
+                        size_t l = codec_utf8_decode(p + i, n - i, &cp);
                         if (l) {
                                 i += l;
                                 continue;

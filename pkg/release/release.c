@@ -1,5 +1,7 @@
 #include "release.h"
 
+#include "codec.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -8,54 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int release_base64_encode(const void *src, size_t n, struct buf *out)
-{
-        const unsigned char *p = src;
-        char q[4];
-        for (size_t i = 0; i < n; i += 3) {
-                unsigned v = (unsigned)p[i] << 16;
-                if (i + 1 < n)
-                        v |= (unsigned)p[i + 1] << 8;
-                if (i + 2 < n)
-                        v |= p[i + 2];
-                q[0] = b64[(v >> 18) & 63];
-                q[1] = b64[(v >> 12) & 63];
-                q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-                q[3] = i + 2 < n ? b64[v & 63] : '=';
-                if (buf_append(out, q, 4) < 0)
-                        return -1;
-        }
-        return 0;
-}
-
-int release_base64_decode(const char *s, size_t n, struct buf *out)
-{
-        if (n % 4)
-                return -1;
-        for (size_t i = 0; i < n; i += 4) {
-                unsigned v = 0;
-                int pad = 0;
-                for (int j = 0; j < 4; j++) {
-                        char c = s[i + j];
-                        const char *at = c ? strchr(b64, c) : NULL;
-                        if (c == '=' && i + 4 == n && j >= 2) {
-                                pad++;
-                                v <<= 6;
-                                continue;
-                        }
-                        if (!at || pad)
-                                return -1;
-                        v = (v << 6) | (unsigned)(at - b64);
-                }
-                char bytes[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
-                if (buf_append(out, bytes, (size_t)(3 - pad)) < 0)
-                        return -1;
-        }
-        return 0;
-}
 
 /* The expressions travel base64-encoded, so no quoting or interpolation of
  * the user's text can happen in the wrapper, and syntax errors are reported
@@ -74,7 +28,7 @@ static int prelude(const struct release_call *c, int poll_ms, struct buf *out)
         r |= buf_puts(out, "relrun_up = fn -> :init.get_status() == {:started, :started}");
         if (c->ready_expr) {
                 r |= buf_puts(out, " and (try do relrun_eval.(\"");
-                r |= release_base64_encode(c->ready_expr, strlen(c->ready_expr), out);
+                r |= codec_base64_encode(c->ready_expr, strlen(c->ready_expr), out);
                 r |= buf_puts(out,
                               "\") not in [false, nil] rescue _ -> false catch _, _ -> false end)");
         }
@@ -118,7 +72,7 @@ int release_rpc_expr(const struct release_call *c, struct buf *out)
                         ":erlang.group_leader(Process.whereis(:user), self()); "
                         "relrun_value = relrun_eval.(\"",
                         c->tag);
-        r |= release_base64_encode(c->expr, strlen(c->expr), out);
+        r |= codec_base64_encode(c->expr, strlen(c->expr), out);
         r |= buf_puts(out, "\"); :erlang.group_leader(relrun_gl, self()); ");
         r |= buf_puts(out, flush_logs);
         r |= buf_printf(
@@ -147,7 +101,7 @@ int release_dist_expr(const struct release_call *c, const char *self_node, struc
         r |= buf_puts(out, "send({:relrun, relrun_peer}, {:relrun_ready}); "
                            ":erlang.group_leader(Process.whereis(:user), self()); "
                            "try do relrun_value = relrun_eval.(\"");
-        r |= release_base64_encode(c->expr, strlen(c->expr), out);
+        r |= codec_base64_encode(c->expr, strlen(c->expr), out);
         r |= buf_puts(out, "\"); ");
         r |= buf_puts(out, flush_logs);
         r |=
@@ -198,16 +152,16 @@ void release_parse_marker(const char *tag, const char *line, size_t n, struct re
                 if (!sp)
                         return;
                 m->error_tuple = (size_t)(sp - p) == 5 && memcmp(p, "error", 5) == 0;
-                struct buf v;
-                buf_init(&v, RELEASE_RETURN_MAX * 2);
                 size_t bl = rest - (size_t)(sp + 1 - p);
-                if (release_base64_decode(sp + 1, bl, &v) == 0) {
-                        size_t cut = utf8_cut(buf_str(&v), v.len, RELEASE_RETURN_MAX);
-                        memcpy(m->value, buf_str(&v), cut);
+                unsigned char *v = malloc(CODEC_BASE64_DECODED_MAX(bl));
+                size_t vl;
+                if (v && codec_base64_decode(sp + 1, bl, v, &vl) == 0) {
+                        size_t cut = utf8_cut((const char *)v, vl, RELEASE_RETURN_MAX);
+                        memcpy(m->value, v, cut);
                         m->value[cut] = '\0';
-                        m->truncated = cut < v.len;
+                        m->truncated = cut < vl;
                 }
-                buf_fini(&v);
+                free(v);
                 m->kind = RELEASE_MARK_RESULT;
         }
 }

@@ -63,8 +63,4 @@ void release_node_name(const char *release_path, char *out, size_t n);
  * EPMD not running yet), -1 on a protocol error. */
 int release_epmd_registered(const char *name, int *port, struct err *e);
 
-/* Base64 (standard alphabet, padded). decode returns -1 on bad input. */
-int release_base64_encode(const void *p, size_t n, struct buf *out);
-int release_base64_decode(const char *s, size_t n, struct buf *out);
-
 #endif
