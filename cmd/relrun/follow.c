@@ -308,6 +308,7 @@ static void decide_terminated(const struct follower *f, struct outcome *o)
         const char *phase = term_phase(p, ret, sizeof ret, &dur);
         int x = p->exit_code;
         o->decided = true;
+        o->failed = NULL;
         if (x == 0) {
                 o->code = 0;
                 snprintf(o->what, sizeof o->what, "succeeded");
