@@ -167,6 +167,17 @@ class PodStream(unittest.TestCase):
         self.assertEqual(r.code, 0)
         self.assertRegex(r.stdout, r"(?m)^\S+Z warning app    segment 3 of s4 arrived late")
 
+    def test_background_logs_of_the_app_stream_too(self):
+        # The app's own periodic worker logs while the task runs: each tick once, in
+        # order, parsed with its level.
+        r = run_pod("LiveStream.sleep(600)", env={"LIVE_STREAM_TICK_MS": "50"})
+        self.assertEqual(r.code, 0)
+        ticks = [e for e in r.events if e["src"] == "app" and e["msg"].startswith("tick ")]
+        nums = [int(e["msg"].split()[1]) for e in ticks]
+        self.assertGreaterEqual(len(nums), 5, r.msgs("app"))
+        self.assertEqual(nums, list(range(nums[0], nums[0] + len(nums))))
+        self.assertTrue(all(e["level"] == "debug" for e in ticks))
+
     def test_default_app_format_keeps_unparsed_lines_once(self):
         # Without --app-format the app's lines do not match Elixir's default
         # format: they still come out, once each, as plain info lines.
