@@ -10,14 +10,6 @@
 
 #include "relrun.h"
 
-int cmd_run(const struct opts *o, struct err *e);
-int cmd_render(const struct opts *o, struct err *e);
-int cmd_logs(const struct opts *o, struct err *e);
-int cmd_wait(const struct opts *o, struct err *e);
-int cmd_list(const struct opts *o, struct err *e);
-int cmd_cancel(const struct opts *o, struct err *e);
-int cmd_version(const struct opts *o, struct err *e);
-
 /* A 401 mid-task (an exec plugin's short-lived token expired during an
  * hours-long follow): resolve the kubeconfig again for a fresh token. */
 static int refresh_token(void *ud, char **token)
@@ -89,6 +81,44 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->render.color = !fo->render.json && fancy(STDOUT_FILENO);
         fo->boot_retries = o->boot_retries;
         fo->sum = o->sum;
+}
+
+int list_managed(const struct opts *o, struct conn *k, const char *path, const char *what,
+                 struct json_object **list, struct json_object **items, struct err *e)
+{
+        struct buf p;
+        buf_init(&p, 4096);
+        buf_puts(&p, path);
+        buf_puts(&p, "?labelSelector=");
+        kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
+        *items = NULL;
+        int r = kube_request(k->c, "GET", buf_str(&p), NULL, what, list, NULL, e);
+        buf_fini(&p);
+        if (r < 0)
+                return -1;
+        if (o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"))) {
+                char *text = NULL;
+                if (job_format(*list, o->output, &text, e) < 0)
+                        return -1;
+                fputs(text, stdout);
+                free(text);
+                return 0;
+        }
+        struct json_object *it;
+        if (*list && json_object_object_get_ex(*list, "items", &it) && json_object_array_length(it))
+                *items = it;
+        return 0;
+}
+
+void expr_cell(const char *expr, char *out, size_t n)
+{
+        size_t i = 0, max = n - 4;
+        const char *s = expr ? expr : "";
+        for (; *s && i < max; s++)
+                out[i++] = (*s == '\n' || *s == '\t' || *s == '\r') ? ' ' : *s;
+        if (*s)
+                memcpy(out + i, "...", 3), i += 3;
+        out[i] = '\0';
 }
 
 void jobs_path(struct buf *b, const char *ns)
@@ -412,24 +442,14 @@ int cmd_list(const struct opts *o, struct err *e)
         struct buf p;
         buf_init(&p, 4096);
         jobs_path(&p, k.ns);
-        buf_puts(&p, "?labelSelector=");
-        kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
         struct json_object *list = NULL, *items;
         int rc = -1;
-        char *text = NULL;
-        if (kube_request(k.c, "GET", buf_str(&p), NULL, "list jobs", &list, NULL, e) < 0)
+        if (list_managed(o, &k, buf_str(&p), "list jobs", &list, &items, e) < 0)
                 goto out;
-        if (o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"))) {
-                if (job_format(list, o->output, &text, e) < 0)
-                        goto out;
-                fputs(text, stdout);
-                rc = 0;
-                goto out;
-        }
+        bool structured = o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"));
         bool names = o->output && !strcmp(o->output, "name");
-        if (!list || !json_object_object_get_ex(list, "items", &items) ||
-            !json_object_array_length(items)) {
-                if (!names)
+        if (!items) {
+                if (!names && !structured)
                         fprintf(stderr, "No relrun jobs found in %s namespace.\n", k.ns);
                 rc = 0;
                 goto out;
@@ -452,18 +472,13 @@ int cmd_list(const struct opts *o, struct err *e)
                         printf("job.batch/%s\n", name);
                         continue;
                 }
-                char a[32], ex[81];
+                char a[32], ex[84];
                 age(created, a, sizeof a);
-                size_t n = 0;
-                for (const char *s = expr; *s && n < 80; s++)
-                        ex[n++] = (*s == '\n' || *s == '\t' || *s == '\r') ? ' ' : *s;
-                ex[n] = '\0';
-                printf("%-48s %-9s %-6s %s%s\n", name, job_status(j), a, ex,
-                       strlen(expr) > 80 ? "..." : "");
+                expr_cell(expr, ex, sizeof ex);
+                printf("%-48s %-9s %-6s %s\n", name, job_status(j), a, ex);
         }
         rc = 0;
 out:
-        free(text);
         json_object_put(list);
         buf_fini(&p);
         conn_close(&k);

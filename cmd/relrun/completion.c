@@ -6,8 +6,6 @@
 
 #include "relrun.h"
 
-int cmd_completion(const struct opts *o, struct err *e);
-
 static const enum relrun_cmd all_cmds[] = {CMD_RUN,  CMD_RENDER,    CMD_LOGS, CMD_WAIT,
                                            CMD_LIST, CMD_CANCEL,    CMD_CRON, CMD_VERSION,
                                            CMD_HELP, CMD_COMPLETION};

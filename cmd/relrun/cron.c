@@ -7,8 +7,6 @@
 
 #include "relrun.h"
 
-int cmd_cron(const struct opts *o, struct err *e);
-
 static void cron_path(struct buf *b, const char *ns, const char *name)
 {
         buf_puts(b, "/apis/batch/v1/namespaces/");
@@ -85,23 +83,13 @@ static int cron_list(const struct opts *o, struct err *e)
         struct buf p;
         buf_init(&p, 4096);
         cron_path(&p, k.ns, NULL);
-        buf_puts(&p, "?labelSelector=");
-        kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
         struct json_object *list = NULL, *items;
-        char *text = NULL;
         int rc = -1;
-        if (kube_request(k.c, "GET", buf_str(&p), NULL, "list cronjobs", &list, NULL, e) < 0)
+        if (list_managed(o, &k, buf_str(&p), "list cronjobs", &list, &items, e) < 0)
                 goto out;
-        if (o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"))) {
-                if (job_format(list, o->output, &text, e) < 0)
-                        goto out;
-                fputs(text, stdout);
-                rc = 0;
-                goto out;
-        }
-        if (!list || !json_object_object_get_ex(list, "items", &items) ||
-            !json_object_array_length(items)) {
-                fprintf(stderr, "No relrun cronjobs found in %s namespace.\n", k.ns);
+        if (!items) {
+                if (!o->output || (strcmp(o->output, "json") && strcmp(o->output, "yaml")))
+                        fprintf(stderr, "No relrun cronjobs found in %s namespace.\n", k.ns);
                 rc = 0;
                 goto out;
         }
@@ -116,17 +104,13 @@ static int cron_list(const struct opts *o, struct err *e)
                 bool suspended = json_object_object_get_ex(cj, "spec", &v) &&
                                  json_object_object_get_ex(v, "suspend", &v) &&
                                  json_object_get_boolean(v);
-                char ex[81];
-                size_t n = 0;
-                for (const char *s = expr ? expr : ""; *s && n < 80; s++)
-                        ex[n++] = (*s == '\n' || *s == '\t' || *s == '\r') ? ' ' : *s;
-                ex[n] = '\0';
+                char ex[84];
+                expr_cell(expr, ex, sizeof ex);
                 printf("%-32s %-16s %-8s %-22s %s\n", name ? name : "", sched ? sched : "",
                        suspended ? "True" : "False", last ? last : "<none>", ex);
         }
         rc = 0;
 out:
-        free(text);
         json_object_put(list);
         buf_fini(&p);
         conn_close(&k);

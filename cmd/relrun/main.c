@@ -9,16 +9,6 @@
 
 #include "relrun.h"
 
-int cmd_run(const struct opts *o, struct err *e);
-int cmd_render(const struct opts *o, struct err *e);
-int cmd_logs(const struct opts *o, struct err *e);
-int cmd_wait(const struct opts *o, struct err *e);
-int cmd_list(const struct opts *o, struct err *e);
-int cmd_cancel(const struct opts *o, struct err *e);
-int cmd_version(const struct opts *o, struct err *e);
-int cmd_cron(const struct opts *o, struct err *e);
-int cmd_completion(const struct opts *o, struct err *e);
-
 static void on_signal(int sig)
 {
         relrun_interrupted = sig;

@@ -148,10 +148,29 @@ int conn_open(const struct opts *o, struct conn *k, struct err *e);
 void conn_close(struct conn *k);
 /* The exit code for a failure in e. */
 int fail(struct err *e);
+/* GET the objects relrun manages at path (a list URL, what names the step in
+ * errors). With -o json|yaml they are printed as they are and *items is NULL;
+ * otherwise *items is the list's items, NULL when there are none. Put *list. */
+int list_managed(const struct opts *o, struct conn *k, const char *path, const char *what,
+                 struct json_object **list, struct json_object **items, struct err *e);
+/* expr on one line for a table: control characters as spaces, cut to fit n
+ * bytes (with "..."). */
+void expr_cell(const char *expr, char *out, size_t n);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
 void jobs_path(struct buf *b, const char *ns);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
+
+/* The subcommands (cmds.c, cron.c, completion.c); each returns the exit code. */
+int cmd_run(const struct opts *o, struct err *e);
+int cmd_render(const struct opts *o, struct err *e);
+int cmd_logs(const struct opts *o, struct err *e);
+int cmd_wait(const struct opts *o, struct err *e);
+int cmd_list(const struct opts *o, struct err *e);
+int cmd_cancel(const struct opts *o, struct err *e);
+int cmd_version(const struct opts *o, struct err *e);
+int cmd_cron(const struct opts *o, struct err *e);
+int cmd_completion(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.
