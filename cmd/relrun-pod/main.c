@@ -3,6 +3,7 @@
  * stops the release and exits with the task's code. See DESIGN.md. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -245,7 +246,14 @@ static void settled(void)
 static int start_child(struct child *c, char *const argv[], enum logline_src src, const char *node,
                        struct err *e)
 {
-        struct proc_spec spec = {.path = argv[0], .argv = argv, .capture = true, .new_pgrp = true};
+        /* The app's output in packet mode: one read is one write of the
+         * release (one Logger event, one IO.puts), however late we read, so
+         * the continuation rule of logline sees the writes as they were made. */
+        struct proc_spec spec = {.path = argv[0],
+                                 .argv = argv,
+                                 .capture = true,
+                                 .new_pgrp = true,
+                                 .packet = src == LOGLINE_SRC_APP};
         if (proc_spawn(&spec, &c->p, e) < 0)
                 return -1;
         c->running = true;
@@ -470,9 +478,9 @@ static bool read_pipe(struct child *c, int *fd, bool is_out)
                 rpc_stdout(chunk, (size_t)r);
         else
                 logline_stream_feed(s, chunk, (size_t)r);
-        /* A full read means the child wrote more than one read holds: the
-         * next read continues the same burst. */
-        if ((size_t)r < sizeof chunk)
+        /* A read ends a burst unless it is full: a whole buffer, or one
+         * PIPE_BUF packet that may be the first part of a larger write. */
+        if ((size_t)r < sizeof chunk && r != PIPE_BUF)
                 logline_stream_chunk_end(s);
         return true;
 }

@@ -20,6 +20,15 @@ static void close_quietly(int fd)
         }
 }
 
+/* A pipe for a child's output; in packet mode when asked and the kernel has it
+ * (Linux 3.4+), else a plain one. */
+static int capture_pipe(int fds[2], bool packet)
+{
+        if (packet && pipe2(fds, O_CLOEXEC | O_DIRECT) == 0)
+                return 0;
+        return pipe2(fds, O_CLOEXEC);
+}
+
 /* In the child, after fork: async-signal-safe calls only. */
 static void child_exec(const struct proc_spec *spec, int out_w, int err_w, int report_w)
 {
@@ -50,7 +59,8 @@ fail:;
 int proc_spawn(const struct proc_spec *spec, struct proc *out, struct err *e)
 {
         int outp[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
-        if (spec->capture && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) {
+        if (spec->capture &&
+            (capture_pipe(outp, spec->packet) < 0 || capture_pipe(errp, spec->packet) < 0)) {
                 err_sys(e, ERR_SOFTWARE, "pipe");
                 goto fail;
         }

@@ -19,6 +19,8 @@ struct proc_spec {
         char *const *envp; /* NULL: our environment */
         bool capture;      /* stdout and stderr on non-blocking pipes */
         bool new_pgrp;     /* own process group, so the whole group can be signalled */
+        bool packet;       /* capture pipes in packet mode (O_DIRECT): each read returns
+                            * one write of the child, writes over PIPE_BUF in parts */
 };
 
 struct proc {
