@@ -66,7 +66,7 @@ struct pod {
         char dist_error[ERR_MSG_MAX];
         struct buf rpc_line; /* the rpc's stdout, split by us to spot markers */
         enum phase phase;
-        int64_t t0, wall0, ready_deadline, next_probe, probe_interval, stop_deadline, eof_deadline;
+        int64_t t0, ready_deadline, next_probe, probe_interval, stop_deadline, eof_deadline;
         int64_t stop_began, settle_until, term_at; /* term_at: when to SIGTERM the app, 0 = sent */
         bool node_seen;
         int rpc_attempts;
@@ -164,12 +164,14 @@ static int64_t elapsed(void)
         return proc_mono_ms() - pod.t0;
 }
 
-static void stop_children(int sig)
+/* SIGKILL both children's process groups (the release's includes its port
+ * programs); the graceful paths signal the processes themselves. */
+static void kill_children(void)
 {
         if (pod.rpc.running)
-                kill(-pod.rpc.p.pid, sig);
+                kill(-pod.rpc.p.pid, SIGKILL);
         if (pod.app.running)
-                kill(sig == SIGKILL ? -pod.app.p.pid : pod.app.p.pid, sig);
+                kill(-pod.app.p.pid, SIGKILL);
 }
 
 /* The outcome is known: record it and start stopping. The first outcome wins. */
@@ -582,7 +584,7 @@ static void on_signal(int sig)
                 note(LOGLINE_WARNING, "signal", "got %s again, killing", strsignal(sig));
                 if (pod.phase < PH_STOP || pod.exit_code == 0)
                         pod.exit_code = ERR_KILLED;
-                stop_children(SIGKILL);
+                kill_children();
         }
 }
 
@@ -644,7 +646,7 @@ static void on_timers(int64_t now)
                         note(LOGLINE_WARNING, "stop",
                              "the release did not stop within %lld ms, killing",
                              (long long)pod.o.grace_ms);
-                        stop_children(SIGKILL);
+                        kill_children();
                         pod.stop_deadline = now + 60 * 1000;
                 }
                 break;
@@ -950,7 +952,6 @@ static int load_cookie(struct err *e)
 static int setup(struct err *e)
 {
         pod.t0 = proc_mono_ms();
-        pod.wall0 = proc_wall_ms();
         pod.app.p.out_fd = pod.app.p.err_fd = pod.rpc.p.out_fd = pod.rpc.p.err_fd = -1;
         buf_init(&pod.out, 8 * 1024 * 1024);
         buf_init(&pod.rpc_line, 64 * 1024);
