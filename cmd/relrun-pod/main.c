@@ -55,7 +55,8 @@ struct pod {
         char name[256]; /* the node's short name, as EPMD knows it */
         char node[600]; /* name@host */
         char tag[48];
-        struct buf call;
+        struct release_call spec; /* the task as both backends send it */
+        struct buf call;          /* the script backend's rpc text */
 
         struct child app, rpc;
         enum podopts_rpc backend; /* script or dist, once chosen */
@@ -346,11 +347,7 @@ static void start_dist(void)
         buf_init(&text, 256 * 1024);
         pod.rpc_attempts++;
         if (dist_connect(pod.host, pod.dist_port, pod.cookie, 1000, &pod.dist, &e) < 0 ||
-            release_dist_expr(&(struct release_call){.expr = pod.o.expr,
-                                                     .ready_expr = pod.o.ready_expr,
-                                                     .ready_timeout_ms = pod.o.ready_timeout_ms,
-                                                     .tag = pod.tag},
-                              dist_self(pod.dist), &text) < 0 ||
+            release_dist_expr(&pod.spec, dist_self(pod.dist), &text) < 0 ||
             dist_eval(pod.dist, buf_str(&text), &e) < 0) {
                 dist_close(pod.dist);
                 pod.dist = NULL;
@@ -972,11 +969,12 @@ static int setup(struct err *e)
                 pod.backend = PODOPTS_RPC_SCRIPT;
         }
         make_tag();
-        struct release_call call = {.expr = pod.o.expr,
-                                    .ready_expr = pod.o.ready_expr,
-                                    .ready_timeout_ms = pod.o.ready_timeout_ms,
-                                    .tag = pod.tag};
-        if (release_rpc_expr(&call, &pod.call) < 0)
+        pod.spec = (struct release_call){.expr = pod.o.expr,
+                                         .ready_expr = pod.o.ready_expr,
+                                         .ready_timeout_ms = pod.o.ready_timeout_ms,
+                                         .tag = pod.tag};
+        /* built up front for either backend: it is also the length check */
+        if (release_rpc_expr(&pod.spec, &pod.call) < 0)
                 return err_set(e, ERR_USAGE, "expression too long");
         pod.ready_deadline = pod.t0 + pod.o.ready_timeout_ms;
         pod.probe_interval = 1;
