@@ -1,9 +1,10 @@
 /* relrun: pod log lines for people ("HH:MM:SS.mmm level src msg k=v") or
  * passed through unchanged (-o json). Lines that are not relrun-pod's JSON
- * events are shown as they are. */
+ * events (logline_decode) are shown as they are. */
 #include <stdio.h>
 #include <string.h>
 
+#include "logline.h"
 #include "relrun.h"
 
 static const char *level_color(const char *level)
@@ -18,45 +19,15 @@ static const char *level_color(const char *level)
         return "";
 }
 
-static const char *str_field(struct json_object *o, const char *k)
-{
-        struct json_object *v;
-        if (!json_object_object_get_ex(o, k, &v))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static bool core_field(const char *k)
-{
-        return !strcmp(k, "ts") || !strcmp(k, "level") || !strcmp(k, "src") || !strcmp(k, "msg") ||
-               !strcmp(k, "node");
-}
-
 void render_line(const struct render *r, const char *line, size_t len, FILE *out)
 {
-        struct json_object *o = NULL;
-        if (!r->json && len && line[0] == '{') {
-                struct json_tokener *tok = json_tokener_new();
-                if (tok) {
-                        o = json_tokener_parse_ex(tok, line, (int)len);
-                        if (json_tokener_get_error(tok) != json_tokener_success ||
-                            !json_object_is_type(o, json_type_object)) {
-                                json_object_put(o);
-                                o = NULL;
-                        }
-                        json_tokener_free(tok);
-                }
-        }
-        const char *msg = o ? str_field(o, "msg") : NULL;
-        if (!o || !msg) {
+        struct logline_decoded d;
+        if (r->json || logline_decode(line, len, &d) < 0) {
                 fwrite(line, 1, len, out);
                 fputc('\n', out);
-                json_object_put(o);
                 return;
         }
-        const char *ts = str_field(o, "ts");
-        const char *level = str_field(o, "level");
-        const char *src = str_field(o, "src");
+        const char *ts = d.ts, *level = d.level, *src = d.src, *msg = d.msg;
         /* "2026-11-23T06:00:00.123Z" -> "06:00:00.123" */
         char hms[16] = "";
         if (ts && strlen(ts) >= 19 && ts[10] == 'T')
@@ -73,14 +44,10 @@ void render_line(const struct render *r, const char *line, size_t len, FILE *out
         fprintf(out, "%s%s%s %s%-7s%s %s%-6s%s %.*s", dim, hms[0] ? hms : "--:--:--.---", reset,
                 col, level ? level : "info", *col ? reset : "", dim, src ? src : "", reset, first,
                 msg);
-        json_object_object_foreach(o, k, v)
-        {
-                if (core_field(k) || !json_object_is_type(v, json_type_string))
-                        continue;
-                fprintf(out, " %s%s=%s%s", dim, k, json_object_get_string(v), reset);
-        }
+        for (size_t i = 0; i < d.nfields; i++)
+                fprintf(out, " %s%s=%s%s", dim, d.fields[i].key, d.fields[i].val, reset);
         if (nl)
                 fputs(nl, out);
         fputc('\n', out);
-        json_object_put(o);
+        logline_decoded_fini(&d);
 }
