@@ -110,7 +110,7 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
         return 0;
 }
 
-void expr_cell(const char *expr, char *out, size_t n)
+void list_expr_cell(const char *expr, char *out, size_t n)
 {
         size_t i = 0, max = n - 4;
         const char *s = expr ? expr : "";
@@ -474,7 +474,7 @@ int cmd_list(const struct opts *o, struct err *e)
                 }
                 char a[32], ex[84];
                 age(created, a, sizeof a);
-                expr_cell(expr, ex, sizeof ex);
+                list_expr_cell(expr, ex, sizeof ex);
                 printf("%-48s %-9s %-6s %s\n", name, job_status(j), a, ex);
         }
         rc = 0;

@@ -47,14 +47,14 @@ static int cron_create(const struct opts *o, bool post, struct err *e)
         if (job_expr(&eo, &expr, e) < 0)
                 goto out;
         if (!post) {
-                if (cron_build(o, expr, o->namespace_, name, &cj, e) < 0 ||
+                if (job_cron_build(o, expr, o->namespace_, name, &cj, e) < 0 ||
                     job_format(cj, o->output ? o->output : "yaml", &text, e) < 0)
                         goto out;
                 fputs(text, stdout);
                 rc = 0;
                 goto out;
         }
-        if (conn_open(o, &k, e) < 0 || cron_build(o, expr, k.ns, name, &cj, e) < 0)
+        if (conn_open(o, &k, e) < 0 || job_cron_build(o, expr, k.ns, name, &cj, e) < 0)
                 goto out;
         cron_path(&p, k.ns, NULL);
         if (kube_request(k.c, "POST", buf_str(&p),
@@ -105,7 +105,7 @@ static int cron_list(const struct opts *o, struct err *e)
                                  json_object_object_get_ex(v, "suspend", &v) &&
                                  json_object_get_boolean(v);
                 char ex[84];
-                expr_cell(expr, ex, sizeof ex);
+                list_expr_cell(expr, ex, sizeof ex);
                 printf("%-32s %-16s %-8s %-22s %s\n", name ? name : "", sched ? sched : "",
                        suspended ? "True" : "False", last ? last : "<none>", ex);
         }

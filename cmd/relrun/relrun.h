@@ -105,8 +105,8 @@ size_t opts_flags(enum relrun_cmd cmd, struct opts_flag *out, size_t max);
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
               struct json_object **out, struct err *e);
 /* The CronJob named name for a scheduled EXPR. */
-int cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
-               struct json_object **out, struct err *e);
+int job_cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
+                   struct json_object **out, struct err *e);
 /* Text of obj as "json" or "yaml" into a new heap string. */
 int job_format(struct json_object *obj, const char *format, char **out, struct err *e);
 /* The expression of a run/render: the positional EXPR or --mfa/--args. *out
@@ -155,7 +155,7 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
                  struct json_object **list, struct json_object **items, struct err *e);
 /* expr on one line for a table: control characters as spaces, cut to fit n
  * bytes (with "..."). */
-void expr_cell(const char *expr, char *out, size_t n);
+void list_expr_cell(const char *expr, char *out, size_t n);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
 void jobs_path(struct buf *b, const char *ns);
 /* Create job and follow it (or --detach); returns the exit code. */
