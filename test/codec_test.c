@@ -64,12 +64,44 @@ static void test_utf8(void **state)
         assert_int_equal(codec_utf8_decode((const unsigned char *)"", 0, &cp), 0);
 }
 
+/* A cut never leaves half a character: "é" is two bytes, "€" three. */
+static void test_utf8_cut(void **state)
+{
+        (void)state;
+        const char *s = "a\xc3\xa9\xe2\x82\xac"; /* a é € */
+        assert_int_equal(codec_utf8_cut(s, 6, 10), 6);
+        assert_int_equal(codec_utf8_cut(s, 6, 6), 6);
+        assert_int_equal(codec_utf8_cut(s, 6, 5), 3);
+        assert_int_equal(codec_utf8_cut(s, 6, 4), 3);
+        assert_int_equal(codec_utf8_cut(s, 6, 3), 3);
+        assert_int_equal(codec_utf8_cut(s, 6, 2), 1);
+        assert_int_equal(codec_utf8_cut(s, 6, 0), 0);
+}
+
+/* What a JSON parser reads back is what went in; bytes that are not UTF-8
+ * become U+FFFD instead of making the line unparseable. */
+static void test_json_string(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 1024);
+        const char in[] = "q\"b\\n\nt\t\x01 \xc3\xa9 \xff";
+        assert_int_equal(codec_json_string(&b, in, sizeof in - 1), 0);
+        assert_string_equal(buf_str(&b), "\"q\\\"b\\\\n\\nt\\t\\u0001 \xc3\xa9 \\ufffd\"");
+        buf_fini(&b);
+        buf_init(&b, 4);
+        assert_int_equal(codec_json_string(&b, "abcdef", 6), -1);
+        buf_fini(&b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_base64_round_trip),
             cmocka_unit_test(test_base64_strict),
             cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_utf8_cut),
+            cmocka_unit_test(test_json_string),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

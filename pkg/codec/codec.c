@@ -1,5 +1,7 @@
 #include "codec.h"
 
+#include <string.h>
+
 size_t codec_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
         if (n == 0)
@@ -106,4 +108,85 @@ int codec_base64_decode(const char *s, size_t n, unsigned char *o, size_t *outle
                 return -1;
         *outlen = len;
         return 0;
+}
+
+/* ---- JSON strings ---- */
+
+/* 1 where a byte cannot be copied as is into a JSON string. */
+static unsigned char special[256];
+
+static void init_special(void)
+{
+        if (special['"'])
+                return;
+        for (int i = 0; i < 0x20; i++)
+                special[i] = 1;
+        for (int i = 0x80; i < 0x100; i++)
+                special[i] = 1;
+        special['\\'] = 1;
+        special['"'] = 1;
+}
+
+int codec_json_escape(struct buf *out, const char *s, size_t n)
+{
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *)s;
+        size_t i = 0, run = 0;
+        init_special();
+        while (i < n) {
+                if (!special[p[i]]) {
+                        i++;
+                        continue;
+                }
+                if (p[i] >= 0x80) {
+                        uint32_t cp;
+                        size_t l = codec_utf8_decode(p + i, n - i, &cp);
+                        if (l) {
+                                i += l;
+                                continue;
+                        }
+                }
+                if (buf_append(out, s + run, i - run) < 0)
+                        return -1;
+                char esc[8];
+                size_t el = 2;
+                esc[0] = '\\';
+                switch (p[i]) {
+                case '"': esc[1] = '"'; break;
+                case '\\': esc[1] = '\\'; break;
+                case '\n': esc[1] = 'n'; break;
+                case '\t': esc[1] = 't'; break;
+                case '\r': esc[1] = 'r'; break;
+                default:
+                        if (p[i] >= 0x80) { /* invalid UTF-8: the replacement character */
+                                memcpy(esc, "\\ufffd", 6);
+                        } else {
+                                memcpy(esc, "\\u00", 4);
+                                esc[4] = hex[p[i] >> 4];
+                                esc[5] = hex[p[i] & 15];
+                        }
+                        el = 6;
+                }
+                if (buf_append(out, esc, el) < 0)
+                        return -1;
+                run = ++i;
+        }
+        return buf_append(out, s + run, n - run);
+}
+
+int codec_json_string(struct buf *out, const char *s, size_t n)
+{
+        if (buf_putc(out, '"') < 0 || codec_json_escape(out, s, n) < 0 || buf_putc(out, '"') < 0)
+                return -1;
+        return 0;
+}
+
+size_t codec_utf8_cut(const char *s, size_t n, size_t max)
+{
+        if (n <= max)
+                return n;
+        size_t i = max;
+        while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+                i--;
+        return i;
 }

@@ -1,4 +1,5 @@
-/* codec: UTF-8 and base64, the two encodings several modules check or write. */
+/* codec: UTF-8, base64 and JSON strings, the encodings several modules check
+ * or write. */
 #ifndef RELRUN_CODEC_H
 #define RELRUN_CODEC_H
 
@@ -11,6 +12,17 @@
  * bytes are not valid UTF-8 (overlong forms, surrogates, > U+10FFFF, a
  * truncated sequence, n == 0). */
 size_t codec_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* The length of the longest prefix of s[0..n) of at most max bytes that does
+ * not end inside a UTF-8 sequence (n when n <= max). */
+size_t codec_utf8_cut(const char *s, size_t n, size_t max);
+
+/* Append s[0..n) as the inside of a JSON string (no quotes): '"', '\\' and
+ * control characters escaped, valid UTF-8 copied as is, each byte of invalid
+ * UTF-8 as U+FFFD. Returns -1 only when out's cap is reached. */
+int codec_json_escape(struct buf *out, const char *s, size_t n);
+/* The same between double quotes. */
+int codec_json_string(struct buf *out, const char *s, size_t n);
 
 /* Standard, padded base64 (RFC 4648 section 4) of p[0..n) appended to out.
  * Returns -1 only when out's cap is reached. */

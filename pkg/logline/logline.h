@@ -92,9 +92,6 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
  * only if out's cap is reached. */
 int logline_encode(const struct logline_event *ev, enum logline_out fmt, struct buf *out);
 
-/* Append s as the inside of a JSON string (no quotes). */
-int logline_json_escape(struct buf *out, const char *s, size_t n);
-
 /* One event line read back as relrun-pod wrote it (the JSON form), for
  * whoever shows it to people. The string members are NULL when absent;
  * fields holds the other members whose value is a string, in line order.
