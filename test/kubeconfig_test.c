@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -796,6 +798,49 @@ static void exec_timeout_and_cap(void **state)
         expect_fail(f, "printed more than 1 MiB");
 }
 
+/* True once pid has exited (gone, or a zombie nobody reaped yet). */
+static bool process_gone(pid_t pid)
+{
+        char path[64], stat[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+                return true;
+        size_t n = fread(stat, 1, sizeof stat - 1, fp);
+        fclose(fp);
+        stat[n] = '\0';
+        const char *rp = strrchr(stat, ')');
+        return !rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X';
+}
+
+/* A hung plugin is killed with what it started: a helper it left running
+ * (holding our pipe or not) must not outlive relrun. */
+static void exec_timeout_kills_the_plugins_children(void **state)
+{
+        struct fx *f = *state;
+        put_exec(f, "hang",
+                 "#!/bin/sh\nsleep 30 &\necho $! > \"$(dirname \"$0\")/child.pid\"\nwait\n");
+        exec_cfg(f, "./hang", "");
+        f->o.exec_timeout_ms = 1000;
+        expect_fail(f, "no answer within 1000 ms, killed");
+        char pidpath[PATH_MAX];
+        snprintf(pidpath, sizeof pidpath, "%s/child.pid", f->dir);
+        FILE *fp = fopen(pidpath, "r");
+        if (!fp)
+                fail_msg("the plugin did not start its child within 1 s");
+        int pid = 0;
+        assert_int_equal(fscanf(fp, "%d", &pid), 1);
+        fclose(fp);
+        assert_true(pid > 1);
+        /* SIGKILL is delivered asynchronously: give it a moment, not a verdict. */
+        for (int i = 0; i < 200 && !process_gone(pid); i++)
+                usleep(10000);
+        if (!process_gone(pid)) {
+                kill(pid, SIGKILL);
+                fail_msg("the plugin's child %d still runs after the plugin was killed", pid);
+        }
+}
+
 static void exec_config_errors(void **state)
 {
         struct fx *f = *state;
@@ -1038,6 +1083,7 @@ int main(void)
             T(exec_fails),
             T(exec_not_found_shows_hint),
             T(exec_timeout_and_cap),
+            T(exec_timeout_kills_the_plugins_children),
             T(exec_config_errors),
             T(yaml_errors_have_position),
             T(wrong_types),

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proc.h"
 #include "relrun.h"
 
 #define POD_NAME_MAX 254
@@ -391,7 +392,7 @@ static void decide(struct follower *f, struct outcome *o)
                 snprintf(o->what, sizeof o->what, "deadline exceeded (%s)", reached(f));
                 return;
         }
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         if (p->set && p->terminated) {
                 struct outcome t;
                 decide_terminated(f, &t);
@@ -520,7 +521,7 @@ static double pod_seconds(const struct follower *f)
             kube_ts_parse(f->pod.finished_at, strlen(f->pod.finished_at), &b) == 0 &&
             b.sec >= a.sec)
                 return (double)(b.sec - a.sec) + (double)(b.nsec - a.nsec) / 1e9;
-        return (double)(kube_now_ms() - f->t0) / 1000.0;
+        return (double)(proc_mono_ms() - f->t0) / 1000.0;
 }
 
 /* The outcome for people (one line on stderr) and for machines (fo->sum). */
@@ -599,7 +600,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         err_clear(e);
         f.fo = fo;
         f.c = c;
-        f.t0 = kube_now_ms();
+        f.t0 = proc_mono_ms();
         struct buf path, sel;
         buf_init(&path, 4096);
         buf_init(&sel, 4096);
@@ -663,16 +664,16 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                 if (!o.decided) {
                         decide(&f, &o);
                         if (o.decided)
-                                decided_at = kube_now_ms();
+                                decided_at = proc_mono_ms();
                 }
                 if (o.decided) {
                         /* Let the log stream deliver its last lines first. */
                         struct err le;
                         bool logs_over = !f.logs || kube_logs_done(f.logs, &le) || f.pod.deleted;
-                        if (logs_over || kube_now_ms() - decided_at > 15000)
+                        if (logs_over || proc_mono_ms() - decided_at > 15000)
                                 break;
                 }
-                if (fo->deadline_ms && kube_now_ms() - f.t0 > fo->deadline_ms) {
+                if (fo->deadline_ms && proc_mono_ms() - f.t0 > fo->deadline_ms) {
                         clear_shown(&f);
                         err_set(e, ERR_TIMEOUT, "timed out after %.1fs waiting for job/%s",
                                 (double)fo->deadline_ms / 1000.0, fo->job);

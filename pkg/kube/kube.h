@@ -63,9 +63,6 @@ void kube_client_free(struct kube_client *c);
  * multi interface itself failed (transfer errors go to the streams). */
 int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e);
 
-/* Milliseconds on a monotonic clock. */
-int64_t kube_now_ms(void);
-
 /* ---- plain requests -------------------------------------------------- */
 
 /* One JSON request, retried as described above. method: "GET", "POST",

@@ -8,13 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-int64_t kube_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *memdup(const void *p, size_t n)
 {
         if (!p || !n)
@@ -211,7 +204,7 @@ void kube_client_set_refresh(struct kube_client *c, kube_refresh_fn fn, void *ud
 
 bool kube_refresh_auth(struct kube_client *c)
 {
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         if (c->refreshed_ms && now - c->refreshed_ms < 5000)
                 return false;
         c->refreshed_ms = now;
@@ -506,7 +499,7 @@ static void collect_done(struct kube_client *c)
 
 static void tick_streams(struct kube_client *c)
 {
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         /* A tick may unregister its own stream; walk on a saved next. */
         for (struct kube_stream_reg *r = c->streams, *n; r; r = n) {
                 n = r->next;
@@ -518,7 +511,7 @@ int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
 {
         int running;
         tick_streams(c);
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         for (struct kube_stream_reg *r = c->streams; r; r = r->next) {
                 int64_t due = r->ops->next_due(r->self);
                 if (due != INT64_MAX && due - now < timeout_ms)
@@ -566,9 +559,9 @@ int kube_query_escape(struct buf *b, const char *s)
 /* Wait ms while the other transfers keep going. */
 static int pause_ms(struct kube_client *c, long ms, struct err *e)
 {
-        int64_t until = kube_now_ms() + ms;
+        int64_t until = proc_mono_ms() + ms;
         for (;;) {
-                int64_t left = until - kube_now_ms();
+                int64_t left = until - proc_mono_ms();
                 if (left <= 0)
                         return 0;
                 if (kube_client_poll(c, (long)left, e) < 0)
@@ -656,7 +649,7 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                         const char *body, const char *recheck, const char *what,
                         struct json_object **out, long *http, struct err *e)
 {
-        int64_t start = kube_now_ms();
+        int64_t start = proc_mono_ms();
         bool reread = false, check = false;
         for (int attempt = 0;; attempt++) {
                 struct kube_xfer *x = NULL;
@@ -699,7 +692,7 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                 bool retry = kube_xfer_retryable(x);
                 long delay =
                     x->retry_after_ms >= 0 ? x->retry_after_ms : kube_backoff_ms(c, attempt);
-                int64_t spent = kube_now_ms() - start;
+                int64_t spent = proc_mono_ms() - start;
                 if (!retry || attempt + 1 >= c->opts.max_attempts ||
                     spent + delay > c->opts.retry_budget_ms) {
                         kube_xfer_err(x, what, e);

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include "kube.h"
+#include "proc.h"
 
 #define KUBE_STREAM_MAX (16u << 20) /* one watch event or log line */
 #define KUBE_BODY_MAX   (64u << 20) /* a plain response (a big list) */

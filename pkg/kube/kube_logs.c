@@ -256,7 +256,7 @@ static void logs_retry(struct kube_logs *l, long delay)
         kube_xfer_free(l->x);
         l->x = NULL;
         l->state = ST_DUE;
-        l->next_ms = kube_now_ms() + delay;
+        l->next_ms = proc_mono_ms() + delay;
         l->reconnects++;
 }
 

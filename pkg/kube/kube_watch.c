@@ -107,7 +107,7 @@ static void watch_retry(struct kube_watch *w, bool relist, long delay)
         w->x = NULL;
         w->listing = relist || !w->rv;
         w->state = ST_DUE;
-        w->next_ms = kube_now_ms() + delay;
+        w->next_ms = proc_mono_ms() + delay;
         w->reconnects++;
 }
 
@@ -214,7 +214,7 @@ static void watch_list_done(struct kube_watch *w, struct kube_xfer *x)
         w->failures = 0;
         w->listing = !w->rv;
         w->state = ST_DUE;
-        w->next_ms = w->rv ? 0 : kube_now_ms() + 1000;
+        w->next_ms = w->rv ? 0 : proc_mono_ms() + 1000;
 }
 
 static void watch_tick(void *self, int64_t now)
