@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -434,7 +436,6 @@ static void backoff_bounds(void **state)
         struct kube_client_opts o = {0};
         o.backoff_base_ms = 200;
         assert_int_equal(kube_client_new(&r, &o, &c, &e), 0);
-        srand(7);
         for (int attempt = 0; attempt < 12; attempt++) {
                 long want = 200L << (attempt < 5 ? attempt : 5);
                 if (want > 5000)
@@ -449,6 +450,49 @@ static void backoff_bounds(void **state)
                 assert_true(hi - lo > want / 8); /* really jittered */
         }
         kube_client_free(c);
+}
+
+/* The first retry delays of a new client, computed in a child process as a
+ * parallel CI runner would (a forked copy of the same program state). */
+static void child_delays(int fd)
+{
+        struct kubeconfig_rest r = {0};
+        r.server = "http://127.0.0.1:1";
+        struct kube_client *c = NULL;
+        struct err e;
+        long d[8] = {0};
+        if (kube_client_new(&r, NULL, &c, &e) == 0)
+                for (int i = 0; i < 8; i++)
+                        d[i] = kube_backoff_ms(c, 5);
+        kube_client_free(c);
+        ssize_t w = write(fd, d, sizeof d);
+        _exit(w == (ssize_t)sizeof d ? 0 : 1);
+}
+
+/* Two runners that start alike do not retry in lockstep: each client seeds
+ * its own jitter. */
+static void jitter_differs_between_processes(void **state)
+{
+        (void)state;
+        long d[2][8];
+        for (int k = 0; k < 2; k++) {
+                int p[2];
+                assert_int_equal(pipe(p), 0);
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        close(p[0]);
+                        child_delays(p[1]);
+                }
+                close(p[1]);
+                assert_int_equal(read(p[0], d[k], sizeof d[k]), (ssize_t)sizeof d[k]);
+                close(p[0]);
+                int st;
+                assert_int_equal(waitpid(pid, &st, 0), pid);
+                assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        assert_true(d[0][0] >= 2500 && d[0][0] <= 5000);
+        assert_memory_not_equal(d[0], d[1], sizeof d[0]);
 }
 
 int main(void)
@@ -468,6 +512,7 @@ int main(void)
             cmocka_unit_test(dedup_live_stream_keeps_repeats),
             cmocka_unit_test(query_escape),
             cmocka_unit_test(no_token_over_http),
+            cmocka_unit_test(jitter_differs_between_processes),
             cmocka_unit_test(backoff_bounds),
         };
         int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -466,11 +466,14 @@ static void relative_paths_against_defining_file(void **state)
 
         /* A rotated token is picked up on reload. */
         put(f, "kc/token", "rotated\n");
-        assert_int_equal(kubeconfig_rest_reload_token(f->r, &f->e), 0);
-        assert_string_equal(f->r->token, "rotated");
+        char *t = NULL;
+        assert_int_equal(kubeconfig_token_read(f->r->token_file, &t, &f->e), 0);
+        assert_string_equal(t, "rotated");
+        free(t);
+        t = NULL;
         unlink(want);
-        assert_int_equal(kubeconfig_rest_reload_token(f->r, &f->e), -1);
-        assert_string_equal(f->r->token, "rotated");
+        assert_int_equal(kubeconfig_token_read(f->r->token_file, &t, &f->e), -1);
+        assert_null(t);
         assert_non_null(strstr(f->e.msg, want));
 }
 
@@ -1048,7 +1051,8 @@ static void free_null(void **state)
         (void)state;
         kubeconfig_rest_free(NULL);
         struct err e;
-        assert_int_equal(kubeconfig_rest_reload_token(NULL, &e), -1);
+        char *t = NULL;
+        assert_int_equal(kubeconfig_token_read(NULL, &t, &e), -1);
         assert_int_equal(e.code, ERR_CONFIG);
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 static void *memdup(const void *p, size_t n)
 {
@@ -61,6 +63,25 @@ static int split_server(const char *server, char *scheme, size_t ssz, char *host
         return 0;
 }
 
+/* Each client its own jitter: CI runners started together must not retry
+ * in step, as they would with rand()'s one fixed seed. */
+static void seed_jitter(struct kube_client *c)
+{
+        uint64_t s = 0;
+        if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+                s = (uint64_t)proc_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+        c->rng = s ? s : 0x9e3779b97f4a7c15ULL;
+}
+
+/* xorshift64*: plenty for spreading retries. */
+static uint64_t next_random(struct kube_client *c)
+{
+        c->rng ^= c->rng >> 12;
+        c->rng ^= c->rng << 25;
+        c->rng ^= c->rng >> 27;
+        return c->rng * 0x2545f4914f6cdd1dULL;
+}
+
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e)
 {
@@ -94,6 +115,7 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
         if (c->opts.backoff_base_ms <= 0)
                 c->opts.backoff_base_ms = 200;
         snprintf(c->ua, sizeof c->ua, "relrun/%s", RELRUN_VERSION);
+        seed_jitter(c);
 
         struct buf b;
         buf_init(&b, 4096);
@@ -179,20 +201,18 @@ void kube_client_free(struct kube_client *c)
         free(c);
 }
 
-/* Re-read a token file after a 401 (a projected token was rotated). */
-static char *read_token_file(const char *path)
+/* After a 401 a projected token may have been rotated: the file again, read
+ * as kubeconfig reads it; NULL when it is empty or unreadable. */
+static char *reread_token_file(const char *path)
 {
-        FILE *f = fopen(path, "r");
-        if (!f)
+        char *t = NULL;
+        struct err e;
+        if (kubeconfig_token_read(path, &t, &e) < 0)
                 return NULL;
-        char tmp[16384];
-        size_t n = fread(tmp, 1, sizeof tmp - 1, f);
-        fclose(f);
-        while (n && isspace((unsigned char)tmp[n - 1]))
-                n--;
-        tmp[n] = '\0';
-        char *t = n ? strdup(tmp) : NULL;
-        memset(tmp, 0, sizeof tmp);
+        if (!*t) {
+                free(t);
+                return NULL;
+        }
         return t;
 }
 
@@ -208,7 +228,7 @@ bool kube_refresh_auth(struct kube_client *c)
         if (c->refreshed_ms && now - c->refreshed_ms < 5000)
                 return false;
         c->refreshed_ms = now;
-        char *t = c->token_file ? read_token_file(c->token_file) : NULL;
+        char *t = c->token_file ? reread_token_file(c->token_file) : NULL;
         if ((!t || (c->token && !strcmp(t, c->token))) && c->refresh) {
                 wipe_free(t);
                 t = NULL;
@@ -268,7 +288,16 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
         return len;
 }
 
-long kube_backoff_ms(const struct kube_client *c, int attempt)
+void kube_err_gave_up(struct err *e, int attempts)
+{
+        char tail[64];
+        snprintf(tail, sizeof tail, " (gave up after %d attempts)", attempts);
+        size_t ml = strlen(e->msg);
+        if (ml + strlen(tail) < sizeof e->msg)
+                memcpy(e->msg + ml, tail, strlen(tail) + 1);
+}
+
+long kube_backoff_ms(struct kube_client *c, int attempt)
 {
         long d = c->opts.backoff_base_ms;
         for (int i = 0; i < attempt && d < 5000; i++)
@@ -276,7 +305,7 @@ long kube_backoff_ms(const struct kube_client *c, int attempt)
         if (d > 5000)
                 d = 5000;
         /* Full jitter on the upper half keeps clients from marching in step. */
-        return d / 2 + (long)((double)rand() / ((double)RAND_MAX + 1) * (double)(d / 2 + 1));
+        return d / 2 + (long)(next_random(c) % (uint64_t)(d / 2 + 1));
 }
 
 struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, const char *path,
@@ -698,12 +727,7 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                         kube_xfer_err(x, what, e);
                         if (retry) {
                                 e->code = ERR_UNAVAILABLE;
-                                char tail[64];
-                                snprintf(tail, sizeof tail, " (gave up after %d attempts)",
-                                         attempt + 1);
-                                size_t ml = strlen(e->msg);
-                                if (ml + strlen(tail) < sizeof e->msg)
-                                        memcpy(e->msg + ml, tail, strlen(tail) + 1);
+                                kube_err_gave_up(e, attempt + 1);
                         }
                         kube_xfer_free(x);
                         return -1;

@@ -268,13 +268,8 @@ static void watch_tick(void *self, int64_t now)
                 snprintf(what, sizeof what, "%s %s", w->listing ? "list" : "watch",
                          res ? res + 1 : w->path);
                 kube_xfer_err(x, what, &e);
-                if (kube_xfer_retryable(x)) {
-                        char tail[64];
-                        snprintf(tail, sizeof tail, " (gave up after %d attempts)",
-                                 w->failures + 1);
-                        if (strlen(e.msg) + strlen(tail) < sizeof e.msg)
-                                strcat(e.msg, tail);
-                }
+                if (kube_xfer_retryable(x))
+                        kube_err_gave_up(&e, w->failures + 1);
                 watch_finish(w, &e);
                 return;
         }

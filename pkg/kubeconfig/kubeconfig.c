@@ -899,15 +899,14 @@ void kubeconfig_rest_free(struct kubeconfig_rest *r)
         free(r);
 }
 
-int kubeconfig_rest_reload_token(struct kubeconfig_rest *r, struct err *e)
+int kubeconfig_token_read(const char *path, char **out, struct err *e)
 {
-        if (!r || !r->token_file)
-                return err_set(e, ERR_CONFIG, "no token file to re-read");
         char *t;
-        if (read_token_file(r->token_file, &t) < 0)
-                return err_sys(e, ERR_CONFIG, "cannot re-read token file '%s'", r->token_file);
-        kc_free_secret_str(r->token);
-        r->token = t;
+        if (!path)
+                return err_set(e, ERR_CONFIG, "no token file to read");
+        if (read_token_file(path, &t) < 0)
+                return err_sys(e, ERR_CONFIG, "cannot read token file '%s'", path);
+        *out = t;
         return 0;
 }
 

@@ -75,10 +75,10 @@ int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest *
  * zeroed first. NULL is a no-op. */
 void kubeconfig_rest_free(struct kubeconfig_rest *r);
 
-/* Re-read r->token_file (a rotated service-account or tokenFile token, e.g.
- * after a 401) and replace r->token with its trimmed contents. Returns 0, or
- * -1 with ERR_CONFIG when r has no token_file or it cannot be read; r->token
- * is unchanged on error. */
-int kubeconfig_rest_reload_token(struct kubeconfig_rest *r, struct err *e);
+/* The token in the file at path (tokenFile, the service-account token),
+ * trimmed as on load, as a new string (possibly empty) for the caller to wipe
+ * and free: what a client re-reads when a 401 says a projected token was
+ * rotated. -1 with ERR_CONFIG when path is NULL or cannot be read. */
+int kubeconfig_token_read(const char *path, char **out, struct err *e);
 
 #endif
