@@ -1,0 +1,135 @@
+"""relrun cron end to end, and what relrun render prints checked by kubectl, the kubectl
+plugin lookup, the install and every --help."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from relrunlib import TASK_FLAGS, Base, needs_kubectl, BUILD
+
+
+class Cron(Base):
+    def test_create_list_trigger_delete(self):
+        r = self.relrun("cron", "create", "nightly-encode", "--schedule", "0 3 * * *",
+                        *TASK_FLAGS, 'LiveStream.exit_with(6)')
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("cronjob.batch/nightly-encode created", r.stdout)
+        again = self.relrun("cron", "create", "nightly-encode", "--schedule", "0 3 * * *",
+                            *TASK_FLAGS, 'LiveStream.exit_with(6)')
+        self.assertEqual(again.code, 64, again)
+        self.assertIn("already exists", again.stderr)
+        ls = self.relrun("cron", "list")
+        self.assertEqual(ls.code, 0, ls)
+        self.assertRegex(ls.stdout, r"(?m)^nightly-encode +0 3 \* \* \* +False +<none> +"
+                                    r"LiveStream\.exit_with\(6\)$")
+        # trigger runs one now and follows it like run: logs, then the task's code
+        t = self.relrun("cron", "trigger", "nightly-encode", "-o", "json")
+        self.assertEqual(t.code, 6, t)
+        self.assertIn("exit", [e.get("event") for e in t.events()])
+        self.assertRegex(t.stderr, r"job/nightly-encode-manual-\w+ pod/")
+        job = [j for j in self.jobs() if j["metadata"]["name"].startswith("nightly-encode-manual-")]
+        self.assertEqual(len(job), 1)
+        self.assertEqual(job[0]["metadata"]["ownerReferences"][0]["kind"], "CronJob")
+        for action, want in (("suspend", True), ("resume", False)):
+            r = self.relrun("cron", action, "nightly-encode")
+            self.assertEqual(r.code, 0, r)
+            _, _, cj = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/nightly-encode")
+            self.assertEqual(cj["spec"]["suspend"], want)
+        d = self.relrun("cron", "delete", "nightly-encode")
+        self.assertEqual(d.code, 0, d)
+        code, _, _ = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/nightly-encode")
+        self.assertEqual(code, 404)
+
+    @needs_kubectl
+    def test_render_is_accepted_by_kubectl(self):
+        r = self.relrun("cron", "render", "hourly-report", "--schedule", "@hourly",
+                        "--time-zone", "Europe/Berlin", *TASK_FLAGS, 'LiveStream.run("h")',
+                        kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(r.stdout)
+        self.addCleanup(os.unlink, f.name)
+        k = self.sim.kubectl("create", "-f", f.name)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertIn("cronjob.batch/hourly-report created", k.stdout)
+
+    def test_usage(self):
+        for args in (["cron"], ["cron", "frob"], ["cron", "create", "x"],
+                     ["cron", "create", "x", "A.b()"]):
+            r = self.relrun(*args, *TASK_FLAGS[:0])
+            self.assertEqual(r.code, 64, (args, r))
+
+
+class RenderAndKubectl(Base):
+    @needs_kubectl
+    def test_render_yaml_accepted_by_kubectl(self):
+        r = self.relrun("render", *TASK_FLAGS, "--cookie-secret", "app-cookie",
+                        "--env-from-secret", "app-env", "--env", "MODE=batch",
+                        'LiveStream.run("k1")', "-o", "yaml", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("app-cookie", r.stdout)  # a reference to the secret, no value
+        self.assertIn("secretKeyRef", r.stdout)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(r.stdout)
+        try:
+            k = self.sim.kubectl("create", "-f", f.name)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertRegex(k.stdout, r"job.batch/relrun-live-stream-run-\w+ created")
+
+    def test_render_json(self):
+        r = self.relrun("render", *TASK_FLAGS, "--timeout", "90s", 'LiveStream.run("k2")',
+                        "-o", "json", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        job = json.loads(r.stdout)
+        self.assertEqual(job["kind"], "Job")
+        self.assertEqual(job["spec"]["activeDeadlineSeconds"], 90)
+
+    @needs_kubectl
+    def test_kubectl_plugin(self):
+        path = os.path.join(BUILD, "cmd", "relrun")
+        env = dict(os.environ, PATH=path + os.pathsep + os.environ["PATH"])
+        k = subprocess.run(["kubectl", "relrun", "version"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertRegex(k.stdout, r"^relrun \d+\.\d+\.\d+")
+        k = subprocess.run(["kubectl", "relrun", "--kubeconfig", self.sim.kubeconfig, "run",
+                            *TASK_FLAGS, "LiveStream.exit_with(7)"], capture_output=True,
+                           text=True, env=env, timeout=120)
+        self.outputs += [k.stdout, k.stderr]
+        self.assertEqual(k.returncode, 7, k.stdout + k.stderr)
+
+    def test_install_creates_kubectl_plugin(self):
+        prefix = tempfile.mkdtemp(prefix="relrun-install-")
+        self.addCleanup(shutil.rmtree, prefix, True)
+        # only relrun's own install rules (cmd/relrun's cmake_install.cmake)
+        p = subprocess.run(["cmake", "--install", os.path.join(BUILD, "cmd", "relrun"),
+                            "--prefix", prefix], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        plugin = os.path.join(prefix, "bin", "kubectl-relrun")
+        self.assertTrue(os.path.islink(plugin) or os.path.isfile(plugin))
+        v = subprocess.run([plugin, "version"], capture_output=True, text=True)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertTrue(v.stdout.startswith("relrun "))
+
+    def test_help_covers_every_flag(self):
+        r = self.relrun("run", "--help", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        for flag in ("--image", "--release", "--env", "--env-from-secret", "--cookie-secret",
+                     "--cpu", "--memory", "--service-account", "--timeout", "--backoff-limit",
+                     "--boot-retries", "--ttl", "--detach", "--inject", "--pod-image",
+                     "--error-exit", "--ready-timeout", "--grace", "--rpc", "--namespace",
+                     "--context", "--kubeconfig", "--output", "--request-timeout", "--mfa",
+                     "--args"):
+            self.assertIn(flag, r.stdout)
+        for sub in ("render", "logs", "wait", "list", "cancel", "version"):
+            r = self.relrun(sub, "--help", kubeconfig=False)
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("usage: relrun " + sub, r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
