@@ -81,6 +81,7 @@ struct pod {
         char reason[ERR_MSG_MAX];
         int settle_code; /* the task's outcome while PH_SETTLE lasts */
         char settle_reason[ERR_MSG_MAX];
+        char task_error[512]; /* first line of the first error the call printed */
         int signals;
 
         char last[LAST_LINES][256];
@@ -102,6 +103,15 @@ static void out_flush(void)
 
 static void out_event(const struct logline_event *ev)
 {
+        if (ev->src == LOGLINE_SRC_RPC && ev->level >= LOGLINE_ERROR && !pod.task_error[0] &&
+            ev->msg_len) {
+                /* The cause a failed task's summary names: "** (ArgumentError) ..." */
+                const char *nl = memchr(ev->msg, '\n', ev->msg_len);
+                size_t n = nl ? (size_t)(nl - ev->msg) : ev->msg_len;
+                n = codec_utf8_cut(ev->msg, n, sizeof pod.task_error - 1);
+                memcpy(pod.task_error, ev->msg, n);
+                pod.task_error[n] = '\0';
+        }
         if (pod.out.len > OUT_FLUSH_AT)
                 out_flush();
         if (logline_encode(ev, pod.o.log_format, &pod.out) < 0) {
@@ -786,6 +796,22 @@ static void json_str_cut(struct buf *b, const char *s, size_t max)
         (void)codec_json_string(b, s, codec_utf8_cut(s, strlen(s), max));
 }
 
+/* Why a failed task failed, in one line for the coordinator's summary: the
+ * error the call raised, else what went wrong around it (the release never
+ * started, was not ready, was killed). "" on success. */
+static const char *cause(void)
+{
+        if (pod.exit_code == 0)
+                return "";
+        if (pod.task_error[0])
+                return pod.task_error;
+        /* "task failed with exit code 3" says no more than the code itself */
+        bool bare = (!strncmp(pod.reason, "task failed with exit code ", 27) ||
+                     !strncmp(pod.reason, "task exited with code ", 22)) &&
+                    !strchr(pod.reason, ';');
+        return bare ? "" : pod.reason;
+}
+
 /* The Kubernetes termination message: at most 4096 bytes of JSON. */
 static void write_termination_log(void)
 {
@@ -805,6 +831,8 @@ static void write_termination_log(void)
                 json_str_cut(&b, expr, cut / 2);
                 buf_puts(&b, ",\"reason\":");
                 json_str_cut(&b, pod.reason, cut / 4);
+                buf_puts(&b, ",\"cause\":");
+                json_str_cut(&b, cause(), cut / 4);
                 buf_puts(&b, "}");
                 if (b.len <= 4096)
                         break;

@@ -289,6 +289,21 @@ static const char *term_phase(const struct pod_view *p, char *ret, size_t rn, lo
         return phase;
 }
 
+/* The termination message's "cause": the first line of what the task raised,
+ * or why the release never ran it. "" when there is none. */
+static void term_cause(const struct pod_view *p, char *out, size_t n)
+{
+        out[0] = '\0';
+        struct json_object *m =
+            p->term_message[0] == '{' ? json_tokener_parse(p->term_message) : NULL;
+        if (m)
+                copy_str(out, n, m, "cause");
+        json_object_put(m);
+        char *nl = strchr(out, '\n');
+        if (nl)
+                *nl = '\0';
+}
+
 /* Who ended a killed task, when the API says. */
 static const char *who(const struct follower *f)
 {
@@ -537,9 +552,17 @@ static void summary(struct follower *f, const struct outcome *o)
         int n = snprintf(line, sizeof line, "job/%s%s%s: %s, exit %d, %.1fs", f->fo->job,
                          f->pod.set ? " pod/" : "", f->pod.set ? f->pod.name : "", o->what, o->code,
                          secs);
+        char cause[600] = "";
+        /* The pod's own account is the cause when its failure is the verdict
+         * (a deadline or a kill already says who ended it). */
+        if (f->pod.terminated && o->failed &&
+            (!strcmp(o->failed, "task failed") || !strcmp(o->failed, "release never ready")))
+                term_cause(&f->pod, cause, sizeof cause);
         if (o->code == 0 && ret[0] && n > 0 && (size_t)n < sizeof line)
                 snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s", ret,
                          strlen(ret) > 200 ? "..." : "");
+        else if (cause[0] && n > 0 && (size_t)n < sizeof line)
+                snprintf(line + n, sizeof line - (size_t)n, ": %s", cause);
         if (f->fo->summary)
                 fprintf(stderr, "relrun: %s\n", line);
         struct summary *s = f->fo->sum;
@@ -554,6 +577,7 @@ static void summary(struct follower *f, const struct outcome *o)
         s->exit_code = o->code;
         s->duration_ms = (long)(secs * 1000.0 + 0.5);
         snprintf(s->ret, sizeof s->ret, "%s", ret);
+        snprintf(s->cause, sizeof s->cause, "%s", cause);
         if (f->jv.expr && !s->expr) {
                 s->expr = f->jv.expr;
                 f->jv.expr = NULL;

@@ -72,12 +72,14 @@ static bool follows(const struct opts *o)
 }
 
 /* The machine-readable ends of a run: the JSON summary as the last stdout
- * line (-o json), --summary-file, and GitHub's error annotation. */
+ * line (-o json), --summary-file, and GitHub's error annotation (on stderr,
+ * which the runner reads too, so that a step sending the task's log on
+ * stdout to a file still shows it). */
 static int finish(const struct opts *o, struct summary *s, int rc, struct err *e)
 {
         if (!follows(o)) {
                 if (rc != 0 && github_actions())
-                        summary_github_error(e->msg, stdout);
+                        summary_github_error(e->msg, stderr);
                 return rc;
         }
         summary_finish(s, rc, e);
@@ -85,7 +87,7 @@ static int finish(const struct opts *o, struct summary *s, int rc, struct err *e
                 char line[1400];
                 snprintf(line, sizeof line, "%s%s%s", s->line, s->expr ? " -- expr: " : "",
                          s->expr ? s->expr : "");
-                summary_github_error(line, stdout);
+                summary_github_error(line, stderr);
         }
         char *json = summary_json(s);
         if (!json) {
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
         if (opts_parse(argc, argv, &o, &e) < 0) {
                 fprintf(stderr, "relrun: %s\n", e.msg);
                 if (github_actions())
-                        summary_github_error(e.msg, stdout);
+                        summary_github_error(e.msg, stderr);
                 return e.code;
         }
         o.sum = &sum;

@@ -177,13 +177,14 @@ int cmd_completion(const struct opts *o, struct err *e);
  *
  *   {"relrun":"summary","job":..,"namespace":..,"pod":..,"phase":..,
  *    "failed_phase":..,"exit_code":N,"duration_ms":N,"return":..,"expr":..,
- *    "message":..}
+ *    "cause":..,"message":..}
  *
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
  * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
  * never scheduled, image pull, release never ready, task failed, killed,
- * deadline. */
+ * deadline. cause: null, or why a failed task failed in one line (the first
+ * line of the exception it raised, the release that could not start). */
 struct summary {
         bool set; /* a Job was followed to an outcome (or created, --detach) */
         char job[254];
@@ -194,6 +195,7 @@ struct summary {
         int exit_code;
         long duration_ms; /* -1: unknown */
         char ret[4100];
+        char cause[600];
         char *expr;      /* heap; NULL unknown */
         char line[1200]; /* the human one-line summary, without "relrun: " */
 };

@@ -63,6 +63,7 @@ char *summary_json(const struct summary *s)
                                s->duration_ms >= 0 ? json_object_new_int64(s->duration_ms) : NULL);
         add_str(o, "return", s->ret);
         add_str(o, "expr", s->expr);
+        add_str(o, "cause", s->cause);
         add_str(o, "message", s->line);
         const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         char *out = t ? strdup(t) : NULL;
