@@ -220,8 +220,9 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_READY_TIMEOUT: return duration_flag("--ready-timeout", v, &o->ready_timeout_ms, e);
         case O_GRACE: return duration_flag("--grace", v, &o->grace_ms, e);
         case O_RPC:
-                if (strcmp(v, "script") && strcmp(v, "dist"))
-                        return err_set(e, ERR_USAGE, "--rpc \"%s\": expected script or dist", v);
+                if (strcmp(v, "auto") && strcmp(v, "dist") && strcmp(v, "script"))
+                        return err_set(e, ERR_USAGE, "--rpc \"%s\": expected auto, dist or script",
+                                       v);
                 o->rpc = v;
                 return 0;
         case O_LOG_FORMAT:
@@ -430,7 +431,8 @@ static const char task_help[] =
     "      --error-exit N       exit N (1-63) when EXPR returns {:error, _}\n"
     "      --ready-timeout D    give up when the release is not ready after D\n"
     "      --grace D            time the release gets to stop after the task\n"
-    "      --rpc script|dist    how relrun-pod reaches the node (default script)\n"
+    "      --rpc auto|dist|script how relrun-pod reaches the node (default auto:\n"
+    "                           dist, a hidden C node; else bin/NAME rpc)\n"
     "      --log-format F       relrun-pod's log format: json (default), logfmt, text\n"
     "      --app-format FMT     the app's Logger console format, e.g.\n"
     "                           '$time $metadata[$level] $message' (Elixir's default)\n"

@@ -420,8 +420,8 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
             strcmp(o->log_format, "logfmt") != 0 && strcmp(o->log_format, "text") != 0)
                 return err_set(e, ERR_USAGE, "--log-format \"%s\": want json, logfmt or text",
                                o->log_format);
-        if (o->rpc && strcmp(o->rpc, "script") != 0 && strcmp(o->rpc, "dist") != 0)
-                return err_set(e, ERR_USAGE, "--rpc \"%s\": want script or dist", o->rpc);
+        if (o->rpc && strcmp(o->rpc, "auto") && strcmp(o->rpc, "script") && strcmp(o->rpc, "dist"))
+                return err_set(e, ERR_USAGE, "--rpc \"%s\": want auto, dist or script", o->rpc);
         if (o->error_exit < 0 || o->error_exit > 63)
                 return err_set(e, ERR_USAGE, "--error-exit %d: want 1..63", o->error_exit);
         if (o->ready_timeout_seconds < 0 || o->grace_seconds < 0)
