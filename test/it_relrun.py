@@ -95,6 +95,10 @@ class RunOk(Base):
         m = re.search(r"interrupted: job/(\S+) keeps running", err)
         self.assertTrue(m, err)
         name = m.group(1)
+        # the summary names the Job once ("job/X: interrupted: job/X" was the bug)
+        s = json.loads(out.rstrip("\n").splitlines()[-1])
+        self.assertEqual(s["phase"], "interrupted", s)
+        self.assertEqual(s["message"].count("job/" + name), 1, s)
         job = [j for j in self.jobs() if j["metadata"]["name"] == name]
         self.assertEqual(len(job), 1)
         self.assertEqual(self.relrun("cancel", name, "--cascade", "foreground").code, 0)

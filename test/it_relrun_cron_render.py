@@ -2,8 +2,10 @@
 plugin lookup, the install and every --help."""
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -88,6 +90,23 @@ class RenderAndKubectl(Base):
         self.assertEqual(job["kind"], "Job")
         self.assertEqual(job["spec"]["activeDeadlineSeconds"], 90)
 
+    def test_rpc_values(self):
+        # auto is relrun-pod's default; relrun accepts it like the other two
+        for rpc in ("auto", "dist", "script"):
+            r = self.relrun("render", *TASK_FLAGS, "--rpc", rpc, "X.y()", "-o", "json",
+                            kubeconfig=False)
+            self.assertEqual(r.code, 0, r)
+            args = json.loads(r.stdout)["spec"]["template"]["spec"]["containers"][0]["args"]
+            self.assertIn("--rpc", args)
+            self.assertEqual(args[args.index("--rpc") + 1], rpc)
+        bad = self.relrun("render", *TASK_FLAGS, "--rpc", "ssh", "X.y()", kubeconfig=False)
+        self.assertEqual(bad.code, 64, bad)
+        self.assertIn('--rpc "ssh": expected auto, dist or script', bad.stderr)
+        # the help states the one default
+        h = self.relrun("run", "--help", kubeconfig=False)
+        self.assertIn("--rpc auto|dist|script", h.stdout)
+        self.assertIn("(default auto", h.stdout)
+
     @needs_kubectl
     def test_kubectl_plugin(self):
         path = os.path.join(BUILD, "cmd", "relrun")
@@ -129,6 +148,26 @@ class RenderAndKubectl(Base):
             r = self.relrun(sub, "--help", kubeconfig=False)
             self.assertEqual(r.code, 0, r)
             self.assertIn("usage: relrun " + sub, r.stdout)
+
+
+class Demo(unittest.TestCase):
+    def test_demo_prints_the_command_it_runs(self):
+        if not BUILD or not os.path.exists(os.path.join(BUILD, "fixture", "rel")):
+            self.skipTest("no build with the fixture release")
+        demo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo.py")
+        p = subprocess.run([sys.executable, demo, BUILD, "LiveStream.exit_with(3)"],
+                           capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, NO_COLOR="1"))
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        first = p.stdout.splitlines()[0]
+        self.assertTrue(first.startswith("$ "), first)
+        argv = shlex.split(first[2:])
+        self.assertTrue(argv[0].endswith("cmd/relrun/relrun"), argv)
+        # every flag it passes is shown, those the simulator needs too
+        for flag in ("--kubeconfig", "--image", "--pod-image", "--release", "--app-format"):
+            self.assertIn(flag, argv)
+        self.assertEqual(argv[-1], "LiveStream.exit_with(3)")
+        self.assertIn("relrun exited with 3", p.stdout)
 
 
 if __name__ == "__main__":

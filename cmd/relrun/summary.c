@@ -36,8 +36,12 @@ void summary_finish(struct summary *s, int rc, const struct err *e)
                 s->phase = "error";
         if (rc == ERR_TIMEOUT && s->job[0])
                 s->failed_phase = "deadline";
-        snprintf(s->line, sizeof s->line, "%s%.253s%s%.900s", s->job[0] ? "job/" : "", s->job,
-                 s->job[0] && e->msg[0] ? ": " : "", e->msg);
+        /* "job/X: " unless the message names the Job itself already */
+        char named[260];
+        snprintf(named, sizeof named, "job/%.253s", s->job);
+        bool prefix = s->job[0] && !strstr(e->msg, named);
+        snprintf(s->line, sizeof s->line, "%s%.253s%s%.900s", prefix ? "job/" : "",
+                 prefix ? s->job : "", prefix && e->msg[0] ? ": " : "", e->msg);
         s->set = true;
 }
 
