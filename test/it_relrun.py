@@ -5,7 +5,6 @@ it_relrun_auth.py, cron and render in it_relrun_cron_render.py (split to balance
 import json
 import re
 import subprocess
-import time
 import unittest
 
 from relrunlib import RELRUN, TASK_FLAGS, Base
@@ -60,6 +59,26 @@ class RunOk(Base):
         ls = self.relrun("list")
         self.assertEqual(ls.code, 0, ls)
         self.assertRegex(ls.stdout, r"(?m)^%s +Failed +\d+s +LiveStream\.exit_with\(5\)$" % name)
+        # what list -o name prints, logs and wait take as it is
+        ln = self.relrun("list", "-o", "name")
+        self.assertIn("job.batch/" + name, ln.stdout.splitlines())
+        self.assertEqual(self.relrun("logs", "job.batch/" + name).code, 0)
+        self.assertEqual(self.relrun("wait", "job/" + name).code, 5)
+
+    def test_cancel_several_and_missing_names(self):
+        names = []
+        for i in range(2):
+            r = self.run_task("LiveStream.sleep(60000)", "--detach")
+            self.assertEqual(r.code, 0, r)
+            names.append(r.stdout.strip())
+        c = self.relrun("cancel", names[0], "job.batch/no-such-job", "job.batch/" + names[1])
+        # every name is tried; the missing one fails with "not found" (66), not usage (64)
+        self.assertEqual(c.code, 66, c)
+        self.assertEqual(c.stdout.splitlines(), ["job.batch/%s deleted" % n for n in names])
+        self.assertIn("no-such-job", c.stderr)
+        self.assertIn("not found", c.stderr)
+        left = {j["metadata"]["name"] for j in self.jobs()}
+        self.assertFalse(left & set(names), left)
 
     def test_logs_follow_and_list_json(self):
         r = self.run_task('LiveStream.sleep(1500)', "--detach")
@@ -94,6 +113,7 @@ class RunOk(Base):
         self.assertEqual(p.returncode, 130, err)
         m = re.search(r"interrupted: job/(\S+) keeps running", err)
         self.assertTrue(m, err)
+        self.assertNotIn("job/%s: job/" % m.group(1), err)
         name = m.group(1)
         # the summary names the Job once ("job/X: interrupted: job/X" was the bug)
         s = json.loads(out.rstrip("\n").splitlines()[-1])
@@ -128,25 +148,27 @@ class RunOk(Base):
         self.assertEqual(w.code, 9, w)
 
     def test_wait_unknown_job(self):
-        r = self.relrun("wait", "no-such-job")
-        self.assertEqual(r.code, 64, r)
-        self.assertIn("not found", r.stderr)
+        # not found has its own code: a script can tell it from a mistyped flag (64)
+        for args in (["wait", "no-such-job"], ["logs", "no-such-job"],
+                     ["cancel", "no-such-job"]):
+            r = self.relrun(*args)
+            self.assertEqual(r.code, 66, (args, r))
+            self.assertIn("not found", r.stderr)
 
     def test_cancel_running_task_gives_75(self):
         p = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "run", *TASK_FLAGS,
                               "LiveStream.sleep(30000)"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 60
-            name = None
-            while time.monotonic() < deadline and not name:
-                for j in self.jobs():
-                    if "sleep" in j["metadata"]["name"] and j.get("status", {}).get("active"):
-                        name = j["metadata"]["name"]
-                time.sleep(0.2)
-            self.assertIsNotNone(name)
-            time.sleep(2)  # let the task start
-            c = self.relrun("cancel", name)
+            for line in p.stdout:  # the task has started
+                if "sleeping 30000 ms" in line:
+                    break
+            body = self.sim.wait_for("/apis/batch/v1/namespaces/default/jobs", lambda b: [
+                j for j in b["items"] if "sleep" in j["metadata"]["name"]])
+            name = [j for j in body["items"] if "sleep" in j["metadata"]["name"]][0]["metadata"][
+                "name"]
+            # named as `relrun list -o name` prints it
+            c = self.relrun("cancel", "job.batch/" + name)
             self.assertEqual(c.code, 0, c)
             self.assertIn("job.batch/%s deleted" % name, c.stdout)
             out, err = p.communicate(timeout=60)

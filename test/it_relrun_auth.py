@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 
 from simlib import Sim
@@ -126,7 +125,8 @@ class ApiGoesAway(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             w = subprocess.Popen(base + ["wait", r.stdout.strip()], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
-            time.sleep(2)
+            # wait is following: its watches are open
+            sim.wait_request(lambda q: q["query"].get("watch") and "/pods" in q["path"])
             sim.proc.kill()  # the API server dies: connections reset, then refused
             out, err = w.communicate(timeout=120)
         finally:

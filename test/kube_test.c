@@ -76,7 +76,9 @@ static void status_plain_text(void **state)
         /* A JSON body that is not a Status is text, not a crash. */
         kube_status_parse(500, "[1,2", 4, &st);
         assert_string_equal(st.message, "[1,2");
-        assert_int_equal(kube_http_code(404), ERR_USAGE);
+        assert_int_equal(kube_http_code(404), ERR_NOTFOUND);
+        assert_int_equal(kube_http_code(409), ERR_EXISTS);
+        assert_int_equal(kube_http_code(422), ERR_USAGE);
         assert_int_equal(kube_http_code(502), ERR_UNAVAILABLE);
 }
 

@@ -117,7 +117,7 @@ static const struct {
     {"logs", CMD_LOGS, F_LOGS, 1, 1},
     {"wait", CMD_WAIT, F_WAIT, 1, 1},
     {"list", CMD_LIST, 1u << 10, 0, 0},
-    {"cancel", CMD_CANCEL, F_CANCEL, 1, 1},
+    {"cancel", CMD_CANCEL, F_CANCEL, 1, 8},
     {"version", CMD_VERSION, 1u << 11, 0, 0},
     {"cron", CMD_CRON, F_CRON, 1, 3},
     {"completion", CMD_COMPLETION, 1u << 13, 1, 1},
@@ -266,6 +266,17 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         return err_set(e, ERR_USAGE, "internal: unhandled flag %d", c);
 }
 
+/* A Job named as kubectl and relrun list -o name print it: "job.batch/x",
+ * "job/x", "jobs/x" or just "x". */
+static const char *job_name(const char *a)
+{
+        static const char *const kinds[] = {"job.batch/", "jobs.batch/", "job/", "jobs/"};
+        for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+                if (!strncmp(a, kinds[i], strlen(kinds[i])))
+                        return a + strlen(kinds[i]);
+        return a;
+}
+
 int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
 {
         memset(o, 0, sizeof *o);
@@ -391,9 +402,17 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
                             opts_cmd_name(o->cmd), o->n_pos);
                 return err_set(e, ERR_USAGE,
                                "%s: expected %s, got %zu arguments (see relrun %s --help)",
-                               opts_cmd_name(o->cmd), min_pos ? "a job name" : "no arguments",
+                               opts_cmd_name(o->cmd),
+                               !min_pos            ? "no arguments"
+                               : max_pos > min_pos ? "job names"
+                                                   : "a job name",
                                o->n_pos, opts_cmd_name(o->cmd));
         }
+        if (o->cmd == CMD_LOGS || o->cmd == CMD_WAIT || o->cmd == CMD_CANCEL)
+                for (size_t i = 0; i < o->n_pos; i++)
+                        if (!*(o->pos[i] = job_name(o->pos[i])))
+                                return err_set(e, ERR_USAGE, "%s: empty job name",
+                                               opts_cmd_name(o->cmd));
         return 0;
 }
 
@@ -447,19 +466,19 @@ static const char ci_help[] =
     "                            error\",\"failed_phase\":null|\"never scheduled\"|\n"
     "                            \"image pull\"|\"release never ready\"|\"task failed\"|\n"
     "                            \"killed\"|\"deadline\",\"exit_code\":N,\"duration_ms\":N,\n"
-    "                            \"return\":..,\"expr\":..,\"message\":..}\n"
+    "                            \"return\":..,\"expr\":..,\"cause\":..,\"message\":..}\n"
     "                           (select it with: tail -n1 | jq 'select(.relrun==\"summary\")')\n"
     "      --summary-file PATH  also write that summary object to PATH (atomically),\n"
     "                           whatever the outcome\n"
     "  GITHUB_ACTIONS=true      on a non-zero exit, print a '::error title=relrun::...'\n"
-    "                           annotation on stdout\n"
+    "                           annotation on stderr\n"
     "  Colours and the pending-phase line appear only on a terminal, never with\n"
     "  NO_COLOR set or TERM=dumb.\n";
 
 static const char exit_help[] =
-    "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 69 API unreachable;\n"
-    "70 release failed to start; 75 killed from outside; 77 auth refused;\n"
-    "78 config error; 124 deadline passed.\n";
+    "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 66 no such Job or\n"
+    "CronJob; 69 API unreachable; 70 release failed to start; 73 already exists;\n"
+    "75 killed from outside; 77 auth refused; 78 config error; 124 deadline passed.\n";
 
 void opts_help(enum relrun_cmd cmd, FILE *f)
 {
@@ -510,8 +529,10 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(global_help, f);
                 break;
         case CMD_CANCEL:
-                fputs("usage: relrun cancel JOB [--cascade background|foreground]\n\n"
-                      "Delete JOB and its pods (the task gets SIGTERM and its grace period).\n\n"
+                fputs("usage: relrun cancel JOB... [--cascade background|foreground]\n\n"
+                      "Delete each JOB and its pods (the task gets SIGTERM and its grace\n"
+                      "period). A JOB may be named as `relrun list -o name` prints it\n"
+                      "(job.batch/NAME).\n\n"
                       "      --cascade P          propagation policy (default background)\n",
                       f);
                 fputs(global_help, f);
@@ -569,7 +590,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  logs JOB [-f]   print (or follow) a task's log\n"
                       "  wait JOB        wait for a Job to end, exit with the task's code\n"
                       "  list            Jobs created by relrun\n"
-                      "  cancel JOB      delete a Job and its pods\n"
+                      "  cancel JOB...   delete Jobs and their pods\n"
                       "  cron ...        scheduled tasks: create, render, list, trigger, suspend,\n"
                       "                  resume, delete\n"
                       "  version         print the version\n"

@@ -229,9 +229,11 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         fo.logs = true;
         fo.summary = true;
         rc = follow_job(k->c, &fo, e);
-        if (e->msg[0])
-                err_prefix(e, "job/%s", name);
-        else
+        char named[300];
+        snprintf(named, sizeof named, "job/%s", name);
+        if (e->msg[0] && !strstr(e->msg, named))
+                err_prefix(e, "%s", named);
+        else if (!e->msg[0])
                 err_clear(e);
 out:
         json_object_put(created);
@@ -311,8 +313,8 @@ static int newest_pod(struct conn *k, const char *job, char *name, size_t n, str
                 snprintf(name, n, "%s", best);
         json_object_put(list);
         if (!best)
-                return err_set(e, ERR_USAGE, "logs: no pods found for job \"%s\" in namespace %s",
-                               job, k->ns);
+                return err_set(e, ERR_NOTFOUND,
+                               "logs: no pods found for job \"%s\" in namespace %s", job, k->ns);
         return 0;
 }
 
@@ -485,33 +487,61 @@ out:
         return rc < 0 ? fail(e) : 0;
 }
 
+/* DELETE one Job with an explicit propagation policy (batch/v1 orphans the
+ * pods otherwise). */
+static int cancel_one(struct conn *k, const char *job, const char *policy, struct err *e)
+{
+        struct buf p, body;
+        buf_init(&p, 4096);
+        buf_init(&body, 256);
+        jobs_path(&p, k->ns);
+        int rc = -1;
+        if (buf_putc(&p, '/') < 0 || kube_query_escape(&p, job) < 0 ||
+            buf_printf(&p, "?propagationPolicy=%s", policy) < 0 ||
+            buf_printf(&body,
+                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                       "\"propagationPolicy\":\"%s\"}",
+                       policy) < 0) {
+                err_set(e, ERR_USAGE, "cancel: job name \"%.100s...\" too long", job);
+                goto out;
+        }
+        rc = kube_request(k->c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL, NULL, e);
+        if (rc == 0)
+                printf("job.batch/%s deleted\n", job);
+out:
+        buf_fini(&p);
+        buf_fini(&body);
+        return rc;
+}
+
 int cmd_cancel(const struct opts *o, struct err *e)
 {
         struct conn k;
         if (conn_open(o, &k, e) < 0)
                 return fail(e);
-        const char *job = o->pos[0];
-        /* batch/v1 orphans the pods unless the policy is explicit. */
         const char *policy = !strcmp(o->cascade, "foreground") ? "Foreground" : "Background";
-        struct buf p, body;
-        buf_init(&p, 4096);
-        buf_init(&body, 256);
-        jobs_path(&p, k.ns);
-        buf_putc(&p, '/');
-        kube_query_escape(&p, job);
-        buf_printf(&p, "?propagationPolicy=%s", policy);
-        buf_printf(
-            &body,
-            "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":\"%s\"}",
-            policy);
-        int rc =
-            kube_request(k.c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL, NULL, e);
-        if (rc == 0)
-                printf("job.batch/%s deleted\n", job);
-        buf_fini(&p);
-        buf_fini(&body);
+        /* Like kubectl delete: every name is tried; the exit code is the first
+         * failure's, each failure is reported (the last by main). */
+        int rc = 0;
+        struct err last;
+        err_clear(&last);
+        for (size_t i = 0; i < o->n_pos; i++) {
+                struct err one;
+                err_clear(&one);
+                if (cancel_one(&k, o->pos[i], policy, &one) == 0)
+                        continue;
+                if (last.msg[0])
+                        fprintf(stderr, "relrun: %s\n", last.msg);
+                last = one;
+                if (!rc)
+                        rc = fail(&one);
+        }
+        if (rc) {
+                *e = last;
+                e->code = rc;
+        }
         conn_close(&k);
-        return rc < 0 ? fail(e) : 0;
+        return rc;
 }
 
 int cmd_version(const struct opts *o, struct err *e)

@@ -105,7 +105,9 @@ void kube_status_parse(long http, const char *body, size_t len, struct kube_stat
  * the status. Returns -1. */
 int kube_status_err(long http, const char *body, size_t len, const char *what, struct err *e);
 
-/* The exit code for an HTTP status that will not be retried. */
+/* The exit code for an HTTP status that will not be retried: 401/403
+ * ERR_NOPERM, 404 ERR_NOTFOUND, 409 ERR_EXISTS, other 4xx ERR_USAGE, the rest
+ * ERR_UNAVAILABLE. */
 int kube_http_code(long http);
 
 /* Retry-After: delta-seconds or an HTTP-date (relative to now). Writes the
