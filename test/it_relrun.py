@@ -3,11 +3,13 @@ the fixture release -> logs back -> exit code: the runs that succeed, on a pipe 
 terminal. The failure paths are in it_relrun_fails.py, auth and configuration in
 it_relrun_auth.py, cron and render in it_relrun_cron_render.py (split to balance ctest -j)."""
 import json
+import os
 import re
+import shlex
 import subprocess
 import unittest
 
-from relrunlib import RELRUN, TASK_FLAGS, Base
+from relrunlib import RELRUN, SOURCE, TASK_FLAGS, Base
 
 
 class RunOk(Base):
@@ -44,6 +46,19 @@ class RunOk(Base):
                         "--args", '["s#{1}"]')
         self.assertEqual(r.code, 0, r)
         self.assert_full_log(r, "s#{1}")
+
+    def test_readme_mfa_example(self):
+        # the README's --mfa line, as it is written there, on the fixture release
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            lines = [ln.strip() for ln in f if ln.strip().startswith("relrun run --mfa ")]
+        self.assertTrue(lines, "README has no relrun run --mfa example")
+        argv = shlex.split(lines[0])
+        self.assertEqual(argv[-1], "...")  # where the image flags go
+        r = self.relrun(*argv[1:-1], *TASK_FLAGS, "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("encode start stream-42 bitrate=4000", r.msgs("app"))
+        done = [e for e in r.events() if e.get("event") == "result"]
+        self.assertIn('{:ok, "stream-42"}', done[0]["msg"], done)
 
     def test_detach_then_wait_logs_list(self):
         r = self.run_task('LiveStream.exit_with(5)', "--detach")

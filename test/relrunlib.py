@@ -17,6 +17,7 @@ needs_kubectl = unittest.skipUnless(KUBECTL, "kubectl not installed")
 POD_BIN = os.environ.get("RELRUN_POD_BIN", "")
 REL = os.environ.get("RELRUN_FIXTURE_REL", "")
 BUILD = os.environ.get("RELRUN_BUILD_DIR", "")
+SOURCE = os.environ.get("RELRUN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), ".."))
 
 APP_IMAGE = "live-stream:test"
 POD_IMAGE = "relrun-pod:test"
