@@ -151,6 +151,18 @@ class ApiFaults(Base):
         self.assertEqual(r.code, 69, r)
         self.assertIn("create jobs", r.stderr)
 
+    def test_request_timeout_bounds_the_retries(self):
+        # A Retry-After longer than --request-timeout is not waited for: one attempt,
+        # then the error (it was six attempts and 17.8 s for --request-timeout 2s).
+        self.sim.clear_requests()
+        self.sim.fault(kind="429", retry_after=30, count=-1, path_regex="/jobs$")
+        r = self.run_task('LiveStream.run("x")', "--request-timeout", "2s")
+        self.assertEqual(r.code, 69, r)
+        self.assertIn("create jobs", r.stderr)
+        self.assertIn("(gave up after 1 attempt)", r.stderr)
+        posts = [q for q in self.sim.requests() if q["method"] == "POST"]
+        self.assertEqual(len(posts), 1, posts)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -423,7 +423,10 @@ static const char global_help[] =
     "      --kubeconfig PATH    kubeconfig file (default: $KUBECONFIG, ~/.kube/config,\n"
     "                           in-cluster service account)\n"
     "  -o, --output FORMAT      json: machine output; yaml (render, list); text (default)\n"
-    "      --request-timeout D  per-request timeout, e.g. 10s (default 30s; 0: none)\n"
+    "      --request-timeout D  give up on an API request after D, its retries\n"
+    "                           included, e.g. 10s (default: 30s an attempt, retried\n"
+    "                           for up to 60s; 0: no limit); watches and log streams\n"
+    "                           are not cut by it\n"
     "  -h, --help               this help\n";
 
 static const char task_help[] =

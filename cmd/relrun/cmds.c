@@ -37,10 +37,12 @@ int conn_open(const struct opts *o, struct conn *k, struct err *e)
         if (kubeconfig_load(&k->ko, &k->rest, e) < 0)
                 return -1;
         struct kube_client_opts co = {0};
+        /* --request-timeout bounds a whole request, its retries included (kubectl
+         * has no retries, so there it is the same thing). */
         if (o->request_timeout_ms > 0)
-                co.request_timeout_ms = (long)o->request_timeout_ms;
+                co.request_timeout_ms = co.retry_budget_ms = (long)o->request_timeout_ms;
         else if (o->request_timeout_ms == 0)
-                co.request_timeout_ms = 24L * 3600 * 1000;
+                co.request_timeout_ms = co.retry_budget_ms = 24L * 3600 * 1000;
         if (kube_client_new(k->rest, &co, &k->c, e) < 0) {
                 kubeconfig_rest_free(k->rest);
                 k->rest = NULL;

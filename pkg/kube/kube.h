@@ -35,7 +35,8 @@ struct kube_client;
 struct kube_client_opts {
         long request_timeout_ms; /* per plain request attempt; 0: 30 s */
         int max_attempts;        /* per request incl. the first; 0: 6 */
-        long retry_budget_ms;    /* total time for one request's retries; 0: 60 s */
+        long retry_budget_ms;    /* total time for one request, attempts and waits
+                                  * between them; no attempt runs past it; 0: 60 s */
         long backoff_base_ms;    /* first backoff; 0: 200 ms (doubles, jittered, max 5 s) */
         bool verbose;            /* libcurl verbose to stderr (debugging only) */
 };

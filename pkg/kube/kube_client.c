@@ -291,7 +291,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 void kube_err_gave_up(struct err *e, int attempts)
 {
         char tail[64];
-        snprintf(tail, sizeof tail, " (gave up after %d attempts)", attempts);
+        snprintf(tail, sizeof tail, " (gave up after %d attempt%s)", attempts,
+                 attempts == 1 ? "" : "s");
         size_t ml = strlen(e->msg);
         if (ml + strlen(tail) < sizeof e->msg)
                 memcpy(e->msg + ml, tail, strlen(tail) + 1);
@@ -343,11 +344,12 @@ struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, con
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+        long total = c->attempt_ms > 0 ? c->attempt_ms : c->opts.request_timeout_ms;
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, !stream && total < 10000 ? total : 10000L);
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
         if (!stream)
-                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
@@ -601,9 +603,13 @@ static int pause_ms(struct kube_client *c, long ms, struct err *e)
 /* One attempt, waited for while the streams go on. NULL with e set when it
  * could not even start. */
 static struct kube_xfer *attempt_once(struct kube_client *c, const char *method, const char *path,
-                                      const char *body, struct err *e)
+                                      const char *body, int64_t start, struct err *e)
 {
+        /* An attempt never runs past the request's retry budget. */
+        long left = c->opts.retry_budget_ms - (long)(proc_mono_ms() - start);
+        c->attempt_ms = left < c->opts.request_timeout_ms ? (left > 1 ? left : 1) : 0;
         struct kube_xfer *x = kube_xfer_start(c, method, path, body, false, NULL, NULL, e);
+        c->attempt_ms = 0;
         if (!x)
                 return NULL;
         while (!x->done)
@@ -647,9 +653,10 @@ static bool not_sent(const struct kube_xfer *x)
 /* GET recheck (a list); 1 with *out = its first item, 0 when empty, -1 when
  * the check itself failed (*x_out keeps the failed transfer for the caller). */
 static int recheck_created(struct kube_client *c, const char *recheck, const char *what,
-                           struct json_object **out, struct kube_xfer **x_out, struct err *e)
+                           struct json_object **out, struct kube_xfer **x_out, int64_t start,
+                           struct err *e)
 {
-        struct kube_xfer *x = attempt_once(c, "GET", recheck, NULL, e);
+        struct kube_xfer *x = attempt_once(c, "GET", recheck, NULL, start, e);
         *x_out = NULL;
         if (!x)
                 return -1;
@@ -685,7 +692,7 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                 if (check) {
                         /* The last create may have gone through: look before
                          * creating again, so a task never runs twice. */
-                        int r = recheck_created(c, recheck, what, out, &x, e);
+                        int r = recheck_created(c, recheck, what, out, &x, start, e);
                         if (r == 1) {
                                 if (http)
                                         *http = 201;
@@ -698,7 +705,7 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                         }
                 }
                 if (!x) {
-                        x = attempt_once(c, method, path, body, e);
+                        x = attempt_once(c, method, path, body, start, e);
                         if (!x)
                                 return err_prefix(e, "%s", what);
                         if (x->result == CURLE_OK && x->http / 100 == 2) {

@@ -75,6 +75,8 @@ struct kube_client {
         void *refresh_ud;
         int64_t refreshed_ms; /* last credential refresh, to not loop on 401 */
         uint64_t rng;         /* retry jitter, seeded per client from getrandom() */
+        long attempt_ms;      /* the current plain attempt's timeout (what is left of its
+                               * retry budget); 0: opts.request_timeout_ms */
 };
 
 /* Start a transfer: method, path (with query), body (copied) or NULL.
