@@ -175,7 +175,7 @@ class Summary(Base):
         name = r.stdout.strip()
         self.addCleanup(self.relrun, "cancel", name)
         d, path = self.summary_path()
-        w = self.relrun("wait", name, "--timeout", "1s", "--summary-file", path)
+        w = self.relrun("wait", name, "--wait-timeout", "1s", "--summary-file", path)
         self.assertEqual(w.code, 124, w)
         s = self.read_file(d, path)
         self.assertEqual((s["job"], s["phase"], s["failed_phase"], s["exit_code"]),
@@ -391,7 +391,7 @@ class HelpAndCompletion(unittest.TestCase):
         if flag in takes:
             return [takes[flag]]
         if flag in ("--timeout", "--ttl", "--ready-timeout", "--grace", "--starting-deadline",
-                    "--request-timeout"):
+                    "--request-timeout", "--wait-timeout"):
             return ["5s"]
         if flag in ("--backoff-limit", "--boot-retries", "--error-exit",
                     "--successful-history", "--failed-history"):

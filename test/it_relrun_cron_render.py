@@ -90,6 +90,24 @@ class RenderAndKubectl(Base):
         self.assertEqual(job["kind"], "Job")
         self.assertEqual(job["spec"]["activeDeadlineSeconds"], 90)
 
+    def test_default_ttl(self):
+        # finished Jobs do not pile up: a day unless --ttl says otherwise
+        def ttl(*flags):
+            r = self.relrun("render", *TASK_FLAGS, *flags, "X.y()", "-o", "json",
+                            kubeconfig=False)
+            self.assertEqual(r.code, 0, r)
+            return json.loads(r.stdout)["spec"].get("ttlSecondsAfterFinished")
+        self.assertEqual(ttl(), 86400)
+        self.assertEqual(ttl("--ttl", "1h"), 3600)
+        self.assertEqual(ttl("--ttl", "0"), 0)
+        self.assertIsNone(ttl("--ttl", "none"))
+        # a CronJob's Jobs keep to its history limits, no ttl unless asked
+        r = self.relrun("cron", "render", "n", "--schedule", "0 3 * * *", *TASK_FLAGS, "X.y()",
+                        "-o", "json", kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        self.assertNotIn("ttlSecondsAfterFinished",
+                         json.loads(r.stdout)["spec"]["jobTemplate"]["spec"])
+
     def test_rpc_values(self):
         # auto is relrun-pod's default; relrun accepts it like the other two
         for rpc in ("auto", "dist", "script"):

@@ -45,6 +45,7 @@ enum {
         O_FAILED_HISTORY,
         O_SUSPEND,
         O_SUMMARY_FILE,
+        O_WAIT_TIMEOUT,
 };
 
 /* Which flags each subcommand takes, beyond the global ones. */
@@ -103,6 +104,7 @@ static const struct flag flags[] = {
     {{"failed-history", required_argument, NULL, O_FAILED_HISTORY}, F_CRON},
     {{"suspend", no_argument, NULL, O_SUSPEND}, F_CRON},
     {{"summary-file", required_argument, NULL, O_SUMMARY_FILE}, F_RUN | F_WAIT | F_CRON},
+    {{"wait-timeout", required_argument, NULL, O_WAIT_TIMEOUT}, F_WAIT},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 
@@ -204,11 +206,24 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_CPU: o->cpu = v; return 0;
         case O_MEMORY: o->memory = v; return 0;
         case O_SERVICE_ACCOUNT: o->service_account = v; return 0;
-        case O_TIMEOUT: return duration_flag("--timeout", v, &o->timeout_ms, e);
+        case O_TIMEOUT:
+                /* On wait it always was the client's own deadline, which a
+                 * reader of run's --timeout (the Job's) would not guess. */
+                if (o->cmd == CMD_WAIT) {
+                        o->wait_timeout_old_name = true;
+                        return duration_flag("--timeout", v, &o->wait_timeout_ms, e);
+                }
+                return duration_flag("--timeout", v, &o->timeout_ms, e);
+        case O_WAIT_TIMEOUT: return duration_flag("--wait-timeout", v, &o->wait_timeout_ms, e);
         case O_BACKOFF_LIMIT:
                 return cli_parse_int("--backoff-limit", v, 0, 1000, &o->backoff_limit, e);
         case O_BOOT_RETRIES: return cli_parse_int("--boot-retries", v, 0, 100, &o->boot_retries, e);
-        case O_TTL: return duration_flag("--ttl", v, &o->ttl_ms, e);
+        case O_TTL:
+                if (!strcmp(v, "none")) {
+                        o->ttl_ms = OPTS_TTL_NONE;
+                        return 0;
+                }
+                return duration_flag("--ttl", v, &o->ttl_ms, e);
         case O_DETACH: o->detach = true; return 0;
         case O_INJECT:
                 if (strcmp(v, "init") && strcmp(v, "none"))
@@ -281,7 +296,7 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
 {
         memset(o, 0, sizeof *o);
         o->request_timeout_ms = -1;
-        o->ttl_ms = -1;
+        o->ttl_ms = OPTS_TTL_UNSET;
         o->starting_deadline_ms = -1;
         o->successful_history = -1;
         o->failed_history = -1;
@@ -442,10 +457,12 @@ static const char task_help[] =
     "      --cpu Q              CPU request and limit, e.g. 500m\n"
     "      --memory Q           memory request and limit, e.g. 512Mi\n"
     "      --service-account SA pod service account\n"
-    "      --timeout D          activeDeadlineSeconds of the Job, e.g. 90s, 5m, 1h\n"
+    "      --timeout D          the Job's own deadline (activeDeadlineSeconds): the\n"
+    "                           task is stopped after D, exit 124; e.g. 90s, 5m, 1h\n"
     "      --backoff-limit N    Job backoffLimit (default 0)\n"
     "      --boot-retries N     new pods when the release fails to boot (default 0)\n"
-    "      --ttl D              ttlSecondsAfterFinished: delete the Job D after it ends\n"
+    "      --ttl D|none         ttlSecondsAfterFinished: delete the Job D after it ends\n"
+    "                           (run and render: default 24h; none: keep it)\n"
     "      --inject init|none   init: copy relrun-pod in from --pod-image (default);\n"
     "                           none: the image already has relrun-pod\n"
     "      --pod-image IMAGE    relrun-pod image (default $RELRUN_POD_IMAGE or\n"
@@ -517,9 +534,11 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(global_help, f);
                 break;
         case CMD_WAIT:
-                fputs("usage: relrun wait JOB [--timeout D]\n\n"
+                fputs("usage: relrun wait JOB [--wait-timeout D]\n\n"
                       "Wait until JOB is Complete or Failed and exit with the task's code.\n\n"
-                      "      --timeout D          give up after D (exit 124)\n",
+                      "      --wait-timeout D     stop waiting after D (exit 124); the Job goes\n"
+                      "                           on (its own deadline is run --timeout)\n"
+                      "      --timeout D          the old name of --wait-timeout, still accepted\n",
                       f);
                 fputs(ci_help, f);
                 fputs(global_help, f);

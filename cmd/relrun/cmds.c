@@ -385,7 +385,11 @@ int cmd_wait(const struct opts *o, struct err *e)
         follow_defaults(o, &k, job, &fo);
         fo.tty = false;
         fo.summary = true;
-        fo.deadline_ms = o->timeout_ms;
+        if (o->wait_timeout_old_name)
+                fprintf(stderr,
+                        "relrun: note: wait --timeout is now --wait-timeout (how long relrun "
+                        "waits; the Job goes on); run --timeout is the Job's own deadline\n");
+        fo.deadline_ms = o->wait_timeout_ms;
         fo.boot_retries = 1; /* the Job's own retries decide; wait for its verdict */
         rc = follow_job(k.c, &fo, e);
 out:

@@ -28,7 +28,10 @@ enum relrun_cmd {
         CMD_COMPLETION,
 };
 
-#define OPTS_MAX_LIST 64
+#define OPTS_MAX_LIST        64
+#define OPTS_TTL_UNSET       (-1)
+#define OPTS_TTL_NONE        (-2)
+#define RELRUN_DEFAULT_TTL_S 86400L /* run's ttlSecondsAfterFinished: a day */
 
 struct summary;
 
@@ -55,10 +58,12 @@ struct opts {
         const char *cpu;
         const char *memory;
         const char *service_account;
-        int64_t timeout_ms; /* --timeout: run's activeDeadlineSeconds, wait's deadline */
+        int64_t timeout_ms;         /* run/render/cron --timeout: the Job's activeDeadlineSeconds */
+        int64_t wait_timeout_ms;    /* wait --wait-timeout: how long the client waits; 0 none */
+        bool wait_timeout_old_name; /* given as wait --timeout */
         int64_t backoff_limit;
         int64_t boot_retries;
-        int64_t ttl_ms; /* -1 unset */
+        int64_t ttl_ms; /* OPTS_TTL_UNSET, OPTS_TTL_NONE (--ttl none) or ms */
         bool detach;
         const char *inject; /* "init" | "none" */
         const char *pod_image;
