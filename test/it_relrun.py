@@ -215,6 +215,20 @@ class Terminal(Base):
         self.assertIn("\033[33m", out)  # the warning line in yellow
         self.assertIn("segment 3 of tty arrived late", out)
 
+    def test_failure_in_red_and_no_dim_across_lines(self):
+        # a JSON line from the task whose field holds a newline, then a raise
+        expr = ('IO.puts(~s({"msg":"with trace","trace":"frame 1\\\\nframe 2"})); '
+                'LiveStream.fail()')
+        code, out, err = self.run_on_pty({}, expr)
+        self.assertEqual(code, 1, out + err)
+        self.assertRegex(err, r"\033\[31mrelrun: job/\S+ pod/\S+: task failed, exit 1, .*"
+                              r"encoder crashed\033\[0m")
+        self.assertIn("with trace", out)
+        self.assertIn("frame 2", out)  # the field's second line
+        for line in out.replace("\r", "").split("\n"):
+            # every dim span is closed on the line that opened it
+            self.assertLessEqual(line.rfind("\033[2m"), line.rfind("\033[0m"), repr(line))
+
     def test_no_color(self):
         code, out, err = self.run_on_pty({"NO_COLOR": "1"})
         self.assertEqual(code, 0, out + err)

@@ -134,8 +134,8 @@ class Base(unittest.TestCase):
         lines = r.stdout.splitlines()
         self.assertEqual(len(lines), len(set(lines)), r)
 
-    def run_on_pty(self, env_extra):
-        """relrun run LiveStream.run("tty") with stdout and stderr on terminals."""
+    def run_on_pty(self, env_extra, expr='LiveStream.run("tty")'):
+        """relrun run EXPR with stdout and stderr on terminals."""
         import pty
         import select
         out_m, out_s = pty.openpty()
@@ -146,7 +146,7 @@ class Base(unittest.TestCase):
         env["TERM"] = "xterm"
         env.update(env_extra)
         p = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "run", *TASK_FLAGS,
-                              'LiveStream.run("tty")'], stdout=out_s, stderr=err_s,
+                              expr], stdout=out_s, stderr=err_s,
                              stdin=subprocess.DEVNULL, env=env)
         os.close(out_s)
         os.close(err_s)

@@ -79,6 +79,7 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->namespace_ = k->ns;
         fo->job = job;
         fo->tty = fancy(STDERR_FILENO);
+        fo->color = fo->tty;
         fo->render.json = o->output && !strcmp(o->output, "json");
         fo->render.color = !fo->render.json && fancy(STDOUT_FILENO);
         fo->boot_retries = o->boot_retries;

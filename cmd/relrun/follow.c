@@ -559,12 +559,19 @@ static void summary(struct follower *f, const struct outcome *o)
             (!strcmp(o->failed, "task failed") || !strcmp(o->failed, "release never ready")))
                 term_cause(&f->pod, cause, sizeof cause);
         if (o->code == 0 && ret[0] && n > 0 && (size_t)n < sizeof line)
-                snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s", ret,
-                         strlen(ret) > 200 ? "..." : "");
+                n += snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s%s", ret,
+                              strlen(ret) > 200 ? "..." : "",
+                              !strncmp(ret, "{:error,", 8)
+                                  ? " (exit 0: with --error-exit N an {:error, _} return exits N)"
+                                  : "");
         else if (cause[0] && n > 0 && (size_t)n < sizeof line)
                 snprintf(line + n, sizeof line - (size_t)n, ": %s", cause);
-        if (f->fo->summary)
-                fprintf(stderr, "relrun: %s\n", line);
+        if (f->fo->summary) {
+                /* a failure in red where colour is wanted (the pending line's rule) */
+                bool red = f->fo->color && o->code != 0;
+                fprintf(stderr, "%srelrun: %s%s\n", red ? "\033[31m" : "", line,
+                        red ? "\033[0m" : "");
+        }
         struct summary *s = f->fo->sum;
         if (!s)
                 return;

@@ -132,6 +132,7 @@ struct follow_opts {
         bool logs;    /* stream the task's logs to stdout */
         bool summary; /* one-line summary on stderr */
         bool tty;     /* stderr is a terminal: show the pending phase */
+        bool color;   /* stderr takes colour: a failed summary in red */
         struct render render;
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;

@@ -19,6 +19,21 @@ static const char *level_color(const char *level)
         return "";
 }
 
+/* s dimmed, each of its lines on its own: a terminal that shows the next line
+ * must not find the dim still on (a field value may hold a newline). */
+static void put_dim(FILE *out, const char *dim, const char *reset, const char *s)
+{
+        for (;;) {
+                const char *nl = strchr(s, '\n');
+                int n = nl ? (int)(nl - s) : (int)strlen(s);
+                fprintf(out, "%s%.*s%s", n ? dim : "", n, s, n ? reset : "");
+                if (!nl)
+                        return;
+                fputc('\n', out);
+                s = nl + 1;
+        }
+}
+
 void render_line(const struct render *r, const char *line, size_t len, FILE *out)
 {
         struct logline_decoded d;
@@ -44,8 +59,10 @@ void render_line(const struct render *r, const char *line, size_t len, FILE *out
         fprintf(out, "%s%s%s %s%-7s%s %s%-6s%s %.*s", dim, hms[0] ? hms : "--:--:--.---", reset,
                 col, level ? level : "info", *col ? reset : "", dim, src ? src : "", reset, first,
                 msg);
-        for (size_t i = 0; i < d.nfields; i++)
-                fprintf(out, " %s%s=%s%s", dim, d.fields[i].key, d.fields[i].val, reset);
+        for (size_t i = 0; i < d.nfields; i++) {
+                fprintf(out, " %s%s=%s", dim, d.fields[i].key, reset);
+                put_dim(out, dim, reset, d.fields[i].val);
+        }
         if (nl)
                 fputs(nl, out);
         fputc('\n', out);
