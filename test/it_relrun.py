@@ -47,6 +47,17 @@ class RunOk(Base):
         self.assertEqual(r.code, 0, r)
         self.assert_full_log(r, "s#{1}")
 
+    def test_error_tuple_hint(self):
+        # {:error, _} is a return, exit 0, unless --error-exit maps it: the summary says so
+        r = self.run_task('LiveStream.error("disk full")')
+        self.assertEqual(r.code, 0, r)
+        self.assertIn('returned {:error, "disk full"} (exit 0: with --error-exit N an '
+                      '{:error, _} return exits N)', r.stderr)
+        r = self.run_task('LiveStream.error("disk full")', "--error-exit", "3")
+        self.assertEqual(r.code, 3, r)
+        ok = self.run_task('LiveStream.run("h")')
+        self.assertNotIn("--error-exit", ok.stderr)
+
     def test_readme_mfa_example(self):
         # the README's --mfa line, as it is written there, on the fixture release
         with open(os.path.join(SOURCE, "README.md")) as f:
