@@ -9,7 +9,7 @@ import sys
 import tempfile
 import unittest
 
-from relrunlib import TASK_FLAGS, Base, needs_kubectl, BUILD
+from relrunlib import RELRUN, TASK_FLAGS, Base, needs_kubectl, BUILD
 
 
 class Cron(Base):
@@ -133,6 +133,18 @@ class RenderAndKubectl(Base):
                            env=env, timeout=60)
         self.assertEqual(k.returncode, 0, k.stderr)
         self.assertRegex(k.stdout, r"^relrun \d+\.\d+\.\d+")
+        # its help and errors name the command as the user typed it
+        h = subprocess.run(["kubectl", "relrun", "--help"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertIn("usage: kubectl relrun COMMAND", h.stdout)
+        self.assertNotIn("usage: relrun", h.stdout)
+        h = subprocess.run(["kubectl", "relrun", "wait", "--help"], capture_output=True,
+                           text=True, env=env, timeout=60)
+        self.assertIn("usage: kubectl relrun wait JOB", h.stdout)
+        u = subprocess.run(["kubectl", "relrun", "frob"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual(u.returncode, 64, u.stderr)
+        self.assertIn("(see kubectl relrun help)", u.stderr)
         k = subprocess.run(["kubectl", "relrun", "--kubeconfig", self.sim.kubeconfig, "run",
                             *TASK_FLAGS, "LiveStream.exit_with(7)"], capture_output=True,
                            text=True, env=env, timeout=120)
@@ -151,6 +163,27 @@ class RenderAndKubectl(Base):
         v = subprocess.run([plugin, "version"], capture_output=True, text=True)
         self.assertEqual(v.returncode, 0, v.stderr)
         self.assertTrue(v.stdout.startswith("relrun "))
+        # kubectl's plugin completion, the shells' completion files and the man page
+        self.assertTrue(os.path.exists(os.path.join(prefix, "bin", "kubectl_complete-relrun")))
+        share = os.path.join(prefix, "share")
+        with open(os.path.join(share, "bash-completion", "completions", "relrun")) as f:
+            self.assertIn("complete -F _relrun relrun kubectl-relrun", f.read())
+        with open(os.path.join(share, "zsh", "site-functions", "_relrun")) as f:
+            self.assertTrue(f.read().startswith("#compdef relrun"))
+        with open(os.path.join(share, "fish", "vendor_completions.d", "relrun.fish")) as f:
+            self.assertIn("complete -c relrun", f.read())
+        man = os.path.join(share, "man", "man1", "relrun.1")
+        with open(man) as f:
+            page = f.read()
+        self.assertTrue(page.startswith(".TH RELRUN 1"), page[:80])
+        # the man page is the help text: every command's usage is in it
+        for c in ("run", "render", "logs", "wait", "list", "cancel", "cron", "completion"):
+            self.assertIn("usage: relrun " + c, page)
+        if shutil.which("man"):
+            m = subprocess.run(["man", "-l", man], capture_output=True, text=True,
+                               env=dict(os.environ, MANPAGER="cat", MANWIDTH="80"))
+            self.assertEqual(m.returncode, 0, m.stderr)
+            self.assertIn("--wait-timeout", m.stdout)
 
     def test_help_covers_every_flag(self):
         r = self.relrun("run", "--help", kubeconfig=False)
@@ -166,6 +199,73 @@ class RenderAndKubectl(Base):
             r = self.relrun(sub, "--help", kubeconfig=False)
             self.assertEqual(r.code, 0, r)
             self.assertIn("usage: relrun " + sub, r.stdout)
+
+
+class Completion(Base):
+    """Completion that knows the cluster and the kubeconfig: relrun __complete, which
+    the bash/zsh scripts call for names, fish for everything, kubectl through
+    kubectl_complete-relrun."""
+
+    def complete(self, *words, prog=None):
+        argv = [prog] if prog else [RELRUN, "__complete"]
+        p = subprocess.run(argv + ["--kubeconfig", self.sim.kubeconfig, *words],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.splitlines()
+
+    def test_job_cron_and_context_names(self):
+        r = self.run_task("LiveStream.exit_with(0)", "--detach")
+        self.assertEqual(r.code, 0, r)
+        job = r.stdout.strip()
+        c = self.relrun("cron", "create", "nightly-x", "--schedule", "0 3 * * *", *TASK_FLAGS,
+                        "LiveStream.exit_with(0)")
+        self.assertEqual(c.code, 0, c)
+        self.assertIn(job, self.complete("logs", ""))
+        self.assertEqual(self.complete("wait", job[:-2]), [job])
+        self.assertIn(job, self.complete("cancel", "other", ""))
+        self.assertEqual(self.complete("cron", "trigger", "night"), ["nightly-x"])
+        self.assertEqual(self.complete("cron", "tr"), ["trigger"])
+        self.assertIn("default", self.complete("-n", ""))
+        contexts = self.complete("--context", "")
+        self.assertTrue(contexts, "no contexts from the simulator's kubeconfig")
+        self.assertIn("sim-cert", contexts)
+        self.assertEqual(self.complete("--context", "sim-c"), ["sim-cert"])
+        self.assertEqual(self.complete("run", "--rpc", ""), ["auto", "dist", "script"])
+        self.assertIn("--wait-timeout", self.complete("wait", "--w"))
+        self.assertEqual(self.complete("comp"), ["completion"])
+        # kubectl's plugin completion protocol: candidates, then the directive
+        kc = os.path.join(os.path.dirname(RELRUN), "kubectl_complete-relrun")
+        out = self.complete("logs", "", prog=kc)
+        self.assertEqual(out[-1], ":4")
+        self.assertIn(job, out)
+        # the bash script asks relrun for Job names
+        script = tempfile.NamedTemporaryFile("w", suffix=".bash", delete=False)
+        self.addCleanup(os.unlink, script.name)
+        script.write(self.relrun("completion", "bash", kubeconfig=False).stdout)
+        script.close()
+        cmd = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _relrun; '
+               'printf "%s\\n" "${COMPREPLY[@]}"')
+        b = subprocess.run(["bash", "-c", cmd, "bash", script.name, RELRUN, "--kubeconfig",
+                            self.sim.kubeconfig, "wait", job[:-1]],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(b.stdout.split(), [job], b.stderr)
+        self.relrun("cron", "delete", "nightly-x")
+
+    @unittest.skipUnless(shutil.which("fish"), "fish not installed: fish script not run")
+    def test_fish(self):
+        d = tempfile.mkdtemp(prefix="relrun-fish-")
+        self.addCleanup(shutil.rmtree, d, True)
+        script = os.path.join(d, "relrun.fish")
+        with open(script, "w") as f:
+            f.write(self.relrun("completion", "fish", kubeconfig=False).stdout)
+        env = dict(os.environ, PATH=os.path.dirname(RELRUN) + os.pathsep + os.environ["PATH"],
+                   XDG_CONFIG_HOME=d, XDG_DATA_HOME=d)
+        p = subprocess.run(["fish", "--no-config", "-c",
+                            'source $argv[1]; complete -C "relrun comp"; '
+                            'complete -C "relrun run --rpc "; complete -C "kubectl-relrun ver"',
+                            script], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["completion", "auto", "dist", "script", "version"])
 
 
 class Demo(unittest.TestCase):

@@ -194,6 +194,31 @@ static void kubeconfig_flag_beats_env(void **state)
         assert_string_equal(f->r->source, a);
 }
 
+/* What completion offers for --context: every context once, across the
+ * merged files, in their order; a missing file in the list is skipped. */
+static void context_names(void **state)
+{
+        struct fx *f = *state;
+        const char *a = put(f, "a", "contexts:\n- name: prod\n  context: {cluster: k}\n");
+        const char *b = put(f, "b",
+                            "contexts:\n- name: staging\n  context: {cluster: k}\n"
+                            "- name: prod\n  context: {cluster: other}\n");
+        char list[3 * PATH_MAX];
+        snprintf(list, sizeof list, "%s:%s/missing:%s", a, f->dir, b);
+        f->o.env_kubeconfig = list;
+        struct buf out;
+        buf_init(&out, 4096);
+        assert_int_equal(kubeconfig_context_names(&f->o, &out, &f->e), 0);
+        assert_string_equal(buf_str(&out), "prod\nstaging\n");
+        buf_fini(&out);
+        /* --kubeconfig names one file */
+        f->o.kubeconfig = b;
+        buf_init(&out, 4096);
+        assert_int_equal(kubeconfig_context_names(&f->o, &out, &f->e), 0);
+        assert_string_equal(buf_str(&out), "staging\nprod\n");
+        buf_fini(&out);
+}
+
 static void merge_first_wins(void **state)
 {
         struct fx *f = *state;
@@ -1064,6 +1089,7 @@ int main(void)
             T(home_config_used_when_no_env),
             T(kubeconfig_flag_beats_env),
             T(merge_first_wins),
+            T(context_names),
             T(merge_current_context_from_first_that_sets_it),
             T(yaml_merge_keys),
             T(many_entries_load_fast),

@@ -500,7 +500,7 @@ static const char exit_help[] =
     "CronJob; 69 API unreachable; 70 release failed to start; 73 already exists;\n"
     "75 killed from outside; 77 auth refused; 78 config error; 124 deadline passed.\n";
 
-void opts_help(enum relrun_cmd cmd, FILE *f)
+static void help_text(enum relrun_cmd cmd, FILE *f)
 {
         switch (cmd) {
         case CMD_RUN:
@@ -595,11 +595,15 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(global_help, f);
                 break;
         case CMD_COMPLETION:
-                fputs("usage: relrun completion bash|zsh\n\n"
+                fputs("usage: relrun completion bash|zsh|fish\n\n"
                       "Print a shell completion script: subcommands, each one's flags, the\n"
                       "values of -o and of every flag that takes one of a fixed set of values.\n\n"
                       "  bash:  source <(relrun completion bash)\n"
-                      "  zsh:   source <(relrun completion zsh)\n",
+                      "  zsh:   source <(relrun completion zsh)\n"
+                      "  fish:  relrun completion fish | source\n"
+                      "Job and CronJob names, contexts and namespaces come from the cluster\n"
+                      "and the kubeconfig as you type. `kubectl relrun` completes through\n"
+                      "kubectl_complete-relrun (installed beside kubectl-relrun).\n",
                       f);
                 fputs(global_help, f);
                 break;
@@ -616,7 +620,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  cron ...        scheduled tasks: create, render, list, trigger, suspend,\n"
                       "                  resume, delete\n"
                       "  version         print the version\n"
-                      "  completion SH   shell completion script (bash, zsh)\n"
+                      "  completion SH   shell completion script (bash, zsh, fish)\n"
                       "  help [COMMAND]  this help, or a command's\n\n"
                       "Example:\n"
                       "  relrun run --image my-app:1.4 --release /app/bin/my_app \\\n"
@@ -626,4 +630,63 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(exit_help, f);
                 break;
         }
+}
+
+/* "kubectl relrun" when kubectl runs us as its plugin, else "relrun". */
+static const char *prog = "relrun";
+
+void opts_set_prog(const char *argv0)
+{
+        const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+        base = base ? base + 1 : argv0;
+        if (base && !strcmp(base, "kubectl-relrun"))
+                prog = "kubectl relrun";
+}
+
+const char *opts_prog(void)
+{
+        return prog;
+}
+
+/* text with each "relrun SUBCOMMAND" said as the user calls it. */
+void opts_fputs(const char *text, FILE *f)
+{
+        static const char *const subs[] = {"run ", "render ", "logs ",       "wait ",
+                                           "list", "cancel ", "version",     "cron ",
+                                           "help", "COMMAND", "completion ", "[flags]"};
+        const char *p = text;
+        while (*p) {
+                const char *r = strstr(p, "relrun ");
+                if (!r) {
+                        fputs(p, f);
+                        return;
+                }
+                bool at_start = r == text || strchr(" (`\n", r[-1]);
+                bool cmd = false;
+                for (size_t i = 0; i < sizeof subs / sizeof *subs && at_start && !cmd; i++)
+                        cmd = !strncmp(r + 7, subs[i], strlen(subs[i]));
+                fwrite(p, 1, (size_t)(r - p), f);
+                fputs(cmd ? prog : "relrun", f);
+                fputc(' ', f);
+                p = r + 7;
+        }
+}
+
+void opts_help(enum relrun_cmd cmd, FILE *f)
+{
+        char *text = NULL;
+        size_t n = 0;
+        FILE *m = open_memstream(&text, &n);
+        if (!m) {
+                help_text(cmd, f);
+                return;
+        }
+        help_text(cmd, m);
+        if (fclose(m) != 0 || !text) {
+                free(text);
+                help_text(cmd, f);
+                return;
+        }
+        opts_fputs(text, f);
+        free(text);
 }

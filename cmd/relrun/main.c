@@ -108,6 +108,26 @@ static int finish(const struct opts *o, struct summary *s, int rc, struct err *e
         return rc;
 }
 
+/* `relrun __complete WORDS...` (the shells' scripts) and kubectl's plugin
+ * completion, which runs kubectl_complete-relrun WORDS... and reads cobra's
+ * format: the candidates, then ":4" (no file names). */
+static int complete(int argc, char **argv)
+{
+        const char *base = strrchr(argv[0], '/');
+        base = base ? base + 1 : argv[0];
+        bool kubectl = !strcmp(base, "kubectl_complete-relrun");
+        if (!kubectl && (argc < 2 || strcmp(argv[1], "__complete")))
+                return -1;
+        int skip = kubectl ? 1 : 2;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return 0;
+        completion_complete(argc - skip, argv + skip, stdout);
+        curl_global_cleanup();
+        if (kubectl)
+                puts(":4");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         struct opts o;
@@ -116,8 +136,14 @@ int main(int argc, char **argv)
         err_clear(&e);
         summary_init(&sum);
 
+        int crc = complete(argc, argv);
+        if (crc >= 0)
+                return crc;
+        opts_set_prog(argv[0]);
         if (opts_parse(argc, argv, &o, &e) < 0) {
-                fprintf(stderr, "relrun: %s\n", e.msg);
+                fprintf(stderr, "relrun: ");
+                opts_fputs(e.msg, stderr);
+                fputc('\n', stderr);
                 if (github_actions())
                         summary_github_error(e.msg, stderr);
                 return e.code;
@@ -142,8 +168,11 @@ int main(int argc, char **argv)
         int rc = dispatch(&o, &e);
         curl_global_cleanup();
 
-        if (e.msg[0])
-                fprintf(stderr, "relrun: %s\n", e.msg);
+        if (e.msg[0]) {
+                fputs("relrun: ", stderr);
+                opts_fputs(e.msg, stderr); /* "(relrun logs X -f)" as the user calls it */
+                fputc('\n', stderr);
+        }
         rc = finish(&o, &sum, rc, &e);
         summary_fini(&sum);
         fflush(stdout);

@@ -95,8 +95,14 @@ struct opts {
 
 /* args.c: parse argv into o. Returns 0, or -1 with ERR_USAGE. */
 int opts_parse(int argc, char **argv, struct opts *o, struct err *e);
-/* Print the help of cmd (CMD_NONE: the overview) to f. */
+/* Print the help of cmd (CMD_NONE: the overview) to f, naming the program
+ * as it was called (opts_set_prog). */
 void opts_help(enum relrun_cmd cmd, FILE *f);
+/* From argv[0]: "kubectl relrun" when run as kubectl's plugin. */
+void opts_set_prog(const char *argv0);
+const char *opts_prog(void);
+/* fputs with "relrun <subcommand>" written as the program was called. */
+void opts_fputs(const char *text, FILE *f);
 const char *opts_cmd_name(enum relrun_cmd cmd);
 /* The flags cmd accepts, the global ones included, in the parser's order. */
 struct opts_flag {
@@ -177,6 +183,11 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
 int cmd_completion(const struct opts *o, struct err *e);
+/* relrun __complete WORDS... (the words after the program's name, the last
+ * the one being completed): one candidate a line on out. Job, CronJob and
+ * namespace names come from the API, contexts from the kubeconfig; errors
+ * give no candidates. Returns 0. */
+int completion_complete(int n, char **w, FILE *out);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.

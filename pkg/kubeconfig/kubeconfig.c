@@ -984,6 +984,91 @@ out:
         return rc;
 }
 
+/* The files kubectl would read, in its order: --kubeconfig, else each of
+ * $KUBECONFIG, else ~/.kube/config. tried collects the missing ones. */
+static int set_gather(struct kc_set *s, const struct kubeconfig_opts *o, struct buf *tried,
+                      struct err *e)
+{
+        bool missing;
+        const char *list = env_or(o->env_kubeconfig, "KUBECONFIG");
+        const char *home = env_or(o->home, "HOME");
+        if (o->kubeconfig && *o->kubeconfig) {
+                if (set_add(s, o->kubeconfig, false, &missing, e) < 0)
+                        return -1;
+        } else if (list) {
+                /* Split on ':', skip empty entries and repeats, tolerate missing files. */
+                const char *p = list;
+                while (*p) {
+                        size_t n = strcspn(p, ":");
+                        if (n) {
+                                char *one = kc_asprintf(e, "%.*s", (int)n, p);
+                                if (!one)
+                                        return -1;
+                                bool dup = false;
+                                for (size_t i = 0; i < s->n && !dup; i++)
+                                        dup = !strcmp(s->docs[i].path, one);
+                                int arc = dup ? 0 : set_add(s, one, true, &missing, e);
+                                if (!dup && (arc < 0 || missing))
+                                        (void)buf_printf(tried, "%s'%s'", tried->len ? ", " : "",
+                                                         one);
+                                free(one);
+                                if (arc < 0)
+                                        return -1;
+                        }
+                        p += n;
+                        if (*p == ':')
+                                p++;
+                }
+        } else if (home) {
+                char *path = kc_asprintf(e, "%s/.kube/config", home);
+                if (!path)
+                        return -1;
+                int arc = set_add(s, path, true, &missing, e);
+                (void)buf_printf(tried, "'%s'", path);
+                free(path);
+                if (arc < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int kubeconfig_context_names(const struct kubeconfig_opts *opts, struct buf *out, struct err *e)
+{
+        static const struct kubeconfig_opts defaults;
+        const struct kubeconfig_opts *o = opts ? opts : &defaults;
+        struct kc_set s = {0};
+        struct buf tried;
+        buf_init(&tried, 2 * KC_LIST_MAX);
+        int rc = -1;
+        if (set_gather(&s, o, &tried, e) < 0)
+                goto out;
+        for (size_t i = 0; i < s.n; i++) {
+                struct kc_doc *d = &s.docs[i];
+                yaml_node_t *seq = d->root ? map_get(d, d->root, "contexts") : NULL;
+                if (!seq || seq->type != YAML_SEQUENCE_NODE)
+                        continue;
+                for (yaml_node_item_t *it = seq->data.sequence.items.start;
+                     it < seq->data.sequence.items.top; it++) {
+                        const char *n = NULL;
+                        yaml_node_t *item = kc_seq_item(d, seq, it);
+                        struct kc_entry first;
+                        if (!item || item->type != YAML_MAPPING_NODE ||
+                            kc_get_str(d, item, "name", "", &n, NULL) < 0 || !n || !*n ||
+                            !set_find(&s, 1, n, &first) || first.item != item)
+                                continue; /* shadowed by an earlier file */
+                        if (buf_puts(out, n) < 0 || buf_putc(out, '\n') < 0) {
+                                err_set(e, ERR_SOFTWARE, "context names: too many");
+                                goto out;
+                        }
+                }
+        }
+        rc = 0;
+out:
+        set_fini(&s);
+        buf_fini(&tried);
+        return rc;
+}
+
 int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest **out, struct err *e)
 {
         static const struct kubeconfig_opts defaults;
@@ -1000,46 +1085,8 @@ int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest *
         if (o->namespace_ && *o->namespace_ && !(r->namespace_ = kc_strdup(o->namespace_, e)))
                 goto out;
 
-        bool missing;
-        const char *list = env_or(o->env_kubeconfig, "KUBECONFIG");
-        const char *home = env_or(o->home, "HOME");
-        if (o->kubeconfig && *o->kubeconfig) {
-                if (set_add(&s, o->kubeconfig, false, &missing, e) < 0)
-                        goto out;
-        } else if (list) {
-                /* Split on ':', skip empty entries and repeats, tolerate missing files. */
-                const char *p = list;
-                while (*p) {
-                        size_t n = strcspn(p, ":");
-                        if (n) {
-                                char *one = kc_asprintf(e, "%.*s", (int)n, p);
-                                if (!one)
-                                        goto out;
-                                bool dup = false;
-                                for (size_t i = 0; i < s.n && !dup; i++)
-                                        dup = !strcmp(s.docs[i].path, one);
-                                int arc = dup ? 0 : set_add(&s, one, true, &missing, e);
-                                if (!dup && (arc < 0 || missing))
-                                        (void)buf_printf(&tried, "%s'%s'", tried.len ? ", " : "",
-                                                         one);
-                                free(one);
-                                if (arc < 0)
-                                        goto out;
-                        }
-                        p += n;
-                        if (*p == ':')
-                                p++;
-                }
-        } else if (home) {
-                char *path = kc_asprintf(e, "%s/.kube/config", home);
-                if (!path)
-                        goto out;
-                int arc = set_add(&s, path, true, &missing, e);
-                (void)buf_printf(&tried, "'%s'", path);
-                free(path);
-                if (arc < 0)
-                        goto out;
-        }
+        if (set_gather(&s, o, &tried, e) < 0)
+                goto out;
 
         /* kubectl falls back to the in-cluster config when there is no
          * kubeconfig, or only empty ones, and no --context asks for one. */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct kubeconfig_opts {
@@ -70,6 +71,12 @@ struct kubeconfig_rest {
  * the file and line ("kubeconfig '/x': line 12: ..."), never a secret. */
 int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest **out,
                     struct err *e);
+
+/* The context names of the kubeconfig files kubeconfig_load would read
+ * (opts->kubeconfig, $KUBECONFIG or ~/.kube/config, merged: an earlier file's
+ * name wins), each followed by '\n', appended to out. For completion: files
+ * that are missing are skipped; a malformed one is an error (ERR_CONFIG). */
+int kubeconfig_context_names(const struct kubeconfig_opts *opts, struct buf *out, struct err *e);
 
 /* Free r and everything it owns; secrets (token, password, key, certs) are
  * zeroed first. NULL is a no-op. */
