@@ -74,6 +74,15 @@ class RunFails(Base):
         self.assertIn('unclosed "("', r.stderr)
         self.assertEqual([q for q in self.sim.requests() if q["method"] == "POST"], [])
 
+    def test_overlong_name_sends_no_cut_url(self):
+        # a name too long for the request URL is refused, never sent cut short
+        self.sim.clear_requests()
+        for args in (["wait", "x" * 5000], ["cancel", "x" * 5000], ["logs", "x" * 5000]):
+            r = self.relrun(*args)
+            self.assertEqual(r.code, 64, (args[0], r))
+            self.assertIn("the request URL would be longer than", r.stderr)
+        self.assertEqual([q["path"] for q in self.sim.requests() if "xxxx" in q["path"]], [])
+
     def test_usage_errors(self):
         for args in (["run"], ["frobnicate"], ["run", "--no-such-flag", "X.y()"],
                      ["wait"], ["run", "--timeout", "soon", "X.y()"],

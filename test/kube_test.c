@@ -111,17 +111,25 @@ static char *make_stream(size_t *len)
 {
         struct buf b;
         buf_init(&b, 1u << 24);
-        buf_puts(&b, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
-                     "\"resourceVersion\":\"10\"}}}\n");
-        buf_puts(&b, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"b\","
-                     "\"resourceVersion\":\"11\",\"annotations\":{\"big\":\"");
+        assert_int_equal(buf_puts(&b,
+                                  "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+                                  "\"resourceVersion\":\"10\"}}}\n"),
+                         0);
+        assert_int_equal(buf_puts(&b,
+                                  "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"b\","
+                                  "\"resourceVersion\":\"11\",\"annotations\":{\"big\":\""),
+                         0);
         for (int i = 0; i < 100000; i++)
-                buf_putc(&b, (char)('a' + i % 26));
-        buf_puts(&b, "\"}}}}\r\n\n");
-        buf_puts(&b, "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":"
-                     "\"12\"}}}\n");
-        buf_puts(&b, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
-                     "\"reason\":\"Expired\"}}\n");
+                assert_int_equal(buf_putc(&b, (char)('a' + i % 26)), 0);
+        assert_int_equal(buf_puts(&b, "\"}}}}\r\n\n"), 0);
+        assert_int_equal(
+            buf_puts(&b, "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":"
+                         "\"12\"}}}\n"),
+            0);
+        assert_int_equal(
+            buf_puts(&b, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+                         "\"reason\":\"Expired\"}}\n"),
+            0);
         *len = b.len;
         return buf_detach(&b);
 }
@@ -306,7 +314,7 @@ static void feed(struct kube_log_dedup *d, const struct logline *ls, size_t n, s
                 struct kube_ts ts;
                 assert_int_equal(kube_ts_parse(ls[i].ts, strlen(ls[i].ts), &ts), 0);
                 if (kube_log_dedup_accept(d, &ts, ls[i].msg, strlen(ls[i].msg)))
-                        buf_printf(out, "%s|", ls[i].msg);
+                        assert_int_equal(buf_printf(out, "%s|", ls[i].msg), 0);
         }
 }
 
@@ -338,7 +346,7 @@ static void dedup_resume_everywhere(void **state)
         struct buf want;
         buf_init(&want, 4096);
         for (size_t i = 0; i < n; i++)
-                buf_printf(&want, "%s|", all[i].msg);
+                assert_int_equal(buf_printf(&want, "%s|", all[i].msg), 0);
         /* Cut after every prefix, and twice in a row. */
         for (size_t cut1 = 1; cut1 <= n; cut1++) {
                 for (size_t extra = 0; extra <= n - cut1; extra++) {

@@ -91,11 +91,12 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
 {
         struct buf p;
         buf_init(&p, 4096);
-        buf_puts(&p, path);
-        buf_puts(&p, "?labelSelector=");
-        kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
+        int r = buf_puts(&p, path);
+        r |= buf_puts(&p, "?labelSelector=");
+        r |= kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
         *items = NULL;
-        int r = kube_request(k->c, "GET", buf_str(&p), NULL, what, list, NULL, e);
+        if (url_check(r, &p, what, e) == 0)
+                r = kube_request(k->c, "GET", buf_str(&p), NULL, what, list, NULL, e);
         buf_fini(&p);
         if (r < 0)
                 return -1;
@@ -124,11 +125,21 @@ void list_expr_cell(const char *expr, char *out, size_t n)
         out[i] = '\0';
 }
 
-void jobs_path(struct buf *b, const char *ns)
+int url_check(int rc, const struct buf *b, const char *what, struct err *e)
 {
-        buf_puts(b, "/apis/batch/v1/namespaces/");
-        kube_query_escape(b, ns);
-        buf_puts(b, "/jobs");
+        if (!rc)
+                return 0;
+        /* Never send a cut URL: it would name another object. */
+        return err_set(e, ERR_USAGE, "%s: the request URL would be longer than %zu bytes", what,
+                       b->max);
+}
+
+int jobs_path(struct buf *b, const char *ns, struct err *e)
+{
+        int rc = buf_puts(b, "/apis/batch/v1/namespaces/");
+        rc |= kube_query_escape(b, ns);
+        rc |= buf_puts(b, "/jobs");
+        return url_check(rc, b, "jobs", e);
 }
 
 /* ---- run / render ------------------------------------------------------ */
@@ -193,9 +204,10 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         char run_id[17];
         if (tag_run(job, run_id, e) < 0)
                 goto out;
-        jobs_path(&path, k->ns);
-        jobs_path(&recheck, k->ns);
-        buf_printf(&recheck, "?labelSelector=" RUN_ID_LABEL "%%3D%s", run_id);
+        if (jobs_path(&path, k->ns, e) < 0 || jobs_path(&recheck, k->ns, e) < 0 ||
+            url_check(buf_printf(&recheck, "?labelSelector=" RUN_ID_LABEL "%%3D%s", run_id),
+                      &recheck, "create jobs", e) < 0)
+                goto out;
         if (kube_create(k->c, buf_str(&path),
                         json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN),
                         buf_str(&recheck), "create jobs", &created, e) < 0)
@@ -280,16 +292,17 @@ static int newest_pod(struct conn *k, const char *job, char *name, size_t n, str
 {
         struct buf p;
         buf_init(&p, 4096);
-        buf_puts(&p, "/api/v1/namespaces/");
-        kube_query_escape(&p, k->ns);
-        buf_puts(&p, "/pods?labelSelector=");
+        int rc = buf_puts(&p, "/api/v1/namespaces/");
+        rc |= kube_query_escape(&p, k->ns);
+        rc |= buf_puts(&p, "/pods?labelSelector=");
         struct buf sel;
         buf_init(&sel, 1024);
-        buf_printf(&sel, "batch.kubernetes.io/job-name=%s", job);
-        kube_query_escape(&p, buf_str(&sel));
+        rc |= buf_printf(&sel, "batch.kubernetes.io/job-name=%s", job);
+        rc |= kube_query_escape(&p, buf_str(&sel));
         buf_fini(&sel);
         struct json_object *list = NULL, *items;
-        int rc = kube_request(k->c, "GET", buf_str(&p), NULL, "list pods", &list, NULL, e);
+        if (url_check(rc, &p, "list pods", e) == 0)
+                rc = kube_request(k->c, "GET", buf_str(&p), NULL, "list pods", &list, NULL, e);
         buf_fini(&p);
         if (rc < 0)
                 return -1;
@@ -325,10 +338,11 @@ static int job_exists(struct conn *k, const char *job, const char *what, struct 
 {
         struct buf p;
         buf_init(&p, 4096);
-        jobs_path(&p, k->ns);
-        buf_putc(&p, '/');
-        kube_query_escape(&p, job);
-        int rc = kube_request(k->c, "GET", buf_str(&p), NULL, what, NULL, NULL, e);
+        int rc = jobs_path(&p, k->ns, e);
+        if (rc == 0)
+                rc = url_check(buf_putc(&p, '/') | kube_query_escape(&p, job), &p, what, e);
+        if (rc == 0)
+                rc = kube_request(k->c, "GET", buf_str(&p), NULL, what, NULL, NULL, e);
         buf_fini(&p);
         return rc;
 }
@@ -450,10 +464,10 @@ int cmd_list(const struct opts *o, struct err *e)
                 return fail(e);
         struct buf p;
         buf_init(&p, 4096);
-        jobs_path(&p, k.ns);
         struct json_object *list = NULL, *items;
         int rc = -1;
-        if (list_managed(o, &k, buf_str(&p), "list jobs", &list, &items, e) < 0)
+        if (jobs_path(&p, k.ns, e) < 0 ||
+            list_managed(o, &k, buf_str(&p), "list jobs", &list, &items, e) < 0)
                 goto out;
         bool structured = o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"));
         bool names = o->output && !strcmp(o->output, "name");
@@ -501,15 +515,16 @@ static int cancel_one(struct conn *k, const char *job, const char *policy, struc
         struct buf p, body;
         buf_init(&p, 4096);
         buf_init(&body, 256);
-        jobs_path(&p, k->ns);
         int rc = -1;
+        if (jobs_path(&p, k->ns, e) < 0)
+                goto out;
         if (buf_putc(&p, '/') < 0 || kube_query_escape(&p, job) < 0 ||
             buf_printf(&p, "?propagationPolicy=%s", policy) < 0 ||
             buf_printf(&body,
                        "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
                        "\"propagationPolicy\":\"%s\"}",
                        policy) < 0) {
-                err_set(e, ERR_USAGE, "cancel: job name \"%.100s...\" too long", job);
+                url_check(-1, &p, "delete job", e);
                 goto out;
         }
         rc = kube_request(k->c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL, NULL, e);

@@ -639,19 +639,21 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         struct outcome o = {0};
         int64_t decided_at = 0;
 
-        buf_puts(&path, "/api/v1/namespaces/");
-        kube_query_escape(&path, fo->namespace_);
-        buf_puts(&path, "/pods");
-        buf_printf(&sel, "batch.kubernetes.io/job-name=%s", fo->job);
-        if (kube_watch_new(c, buf_str(&path), buf_str(&sel), NULL, on_pod, &f, &f.pods, e) < 0)
+        int urc = buf_puts(&path, "/api/v1/namespaces/");
+        urc |= kube_query_escape(&path, fo->namespace_);
+        urc |= buf_puts(&path, "/pods");
+        urc |= buf_printf(&sel, "batch.kubernetes.io/job-name=%s", fo->job);
+        if (url_check(urc, &path, "watch pods", e) < 0 ||
+            kube_watch_new(c, buf_str(&path), buf_str(&sel), NULL, on_pod, &f, &f.pods, e) < 0)
                 goto out;
         buf_reset(&path);
         buf_reset(&sel);
-        buf_puts(&path, "/apis/batch/v1/namespaces/");
-        kube_query_escape(&path, fo->namespace_);
-        buf_puts(&path, "/jobs");
-        buf_printf(&sel, "metadata.name=%s", fo->job);
-        if (kube_watch_new(c, buf_str(&path), NULL, buf_str(&sel), on_job, &f, &f.job, e) < 0)
+        urc = buf_puts(&path, "/apis/batch/v1/namespaces/");
+        urc |= kube_query_escape(&path, fo->namespace_);
+        urc |= buf_puts(&path, "/jobs");
+        urc |= buf_printf(&sel, "metadata.name=%s", fo->job);
+        if (url_check(urc, &path, "watch jobs", e) < 0 ||
+            kube_watch_new(c, buf_str(&path), NULL, buf_str(&sel), on_job, &f, &f.job, e) < 0)
                 goto out;
 
         for (;;) {

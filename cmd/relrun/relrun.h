@@ -169,7 +169,10 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
  * bytes (with "..."). */
 void list_expr_cell(const char *expr, char *out, size_t n);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
-void jobs_path(struct buf *b, const char *ns);
+__attribute__((warn_unused_result)) int jobs_path(struct buf *b, const char *ns, struct err *e);
+/* rc (buf_* results or'ed together) as an error: ERR_USAGE "what: the request
+ * URL would be longer than N bytes" when non-zero. Returns 0 or -1. */
+int url_check(int rc, const struct buf *b, const char *what, struct err *e);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 

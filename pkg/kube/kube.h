@@ -87,7 +87,7 @@ int kube_create(struct kube_client *c, const char *path, const char *body, const
                 const char *what, struct json_object **out, struct err *e);
 
 /* Percent-encode s for a query value into b. */
-int kube_query_escape(struct buf *b, const char *s);
+__attribute__((warn_unused_result)) int kube_query_escape(struct buf *b, const char *s);
 
 /* ---- Status errors --------------------------------------------------- */
 

@@ -119,16 +119,23 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
 
         struct buf b;
         buf_init(&b, 4096);
+        int brc;
         if (!plain && rest->tls_server_name && rest->tls_server_name[0]) {
                 /* libcurl has no separate SNI name: address the server by the
                  * TLS name (SNI and certificate check use it) and connect to
                  * the real host. */
-                buf_printf(&b, "%s://%s:%ld%s", scheme, rest->tls_server_name, port, prefix);
+                brc = buf_printf(&b, "%s://%s:%ld%s", scheme, rest->tls_server_name, port, prefix);
                 char ct[600];
                 snprintf(ct, sizeof ct, "%s:%ld:%s:%ld", rest->tls_server_name, port, host, port);
                 c->connect_to = curl_slist_append(NULL, ct);
         } else {
-                buf_puts(&b, rest->server);
+                brc = buf_puts(&b, rest->server);
+        }
+        if (brc < 0) {
+                buf_fini(&b);
+                kube_client_free(c);
+                return err_set(e, ERR_CONFIG, "server '%.200s...': longer than %zu bytes",
+                               rest->server, b.max);
         }
         while (b.len && b.data[b.len - 1] == '/')
                 b.data[--b.len] = '\0';

@@ -115,28 +115,33 @@ static void watch_start(struct kube_watch *w)
 {
         struct buf p;
         buf_init(&p, 1u << 16);
-        buf_puts(&p, w->path);
+        int rc = buf_puts(&p, w->path);
         char sep = '?';
         if (!w->listing) {
                 /* The server ends the watch after timeoutSeconds and we
                  * resume: a silently dead connection cannot hang us. */
-                buf_puts(&p, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=300"
-                             "&resourceVersion=");
-                kube_query_escape(&p, w->rv);
+                rc |= buf_puts(&p, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=300"
+                                   "&resourceVersion=");
+                rc |= kube_query_escape(&p, w->rv);
                 sep = '&';
         }
         if (w->label) {
-                buf_printf(&p, "%clabelSelector=", sep);
-                kube_query_escape(&p, w->label);
+                rc |= buf_printf(&p, "%clabelSelector=", sep);
+                rc |= kube_query_escape(&p, w->label);
                 sep = '&';
         }
         if (w->field) {
-                buf_printf(&p, "%cfieldSelector=", sep);
-                kube_query_escape(&p, w->field);
+                rc |= buf_printf(&p, "%cfieldSelector=", sep);
+                rc |= kube_query_escape(&p, w->field);
         }
         struct err e;
         err_clear(&e);
-        w->x = kube_xfer_start(w->c, "GET", buf_str(&p), NULL, !w->listing, NULL, w, &e);
+        if (rc)
+                /* never a cut URL: it would watch something else */
+                err_set(&e, ERR_USAGE, "watch %s: the request URL is longer than %zu bytes",
+                        w->path, p.max);
+        else
+                w->x = kube_xfer_start(w->c, "GET", buf_str(&p), NULL, !w->listing, NULL, w, &e);
         buf_fini(&p);
         if (!w->x)
                 watch_finish(w, &e);

@@ -565,6 +565,20 @@ static void set_paths(struct kc_set *s, struct buf *b)
                         return;
 }
 
+/* Lists that only feed a message are cut when full: the message then names
+ * the first ones, which is what it is for. */
+static void list_more(struct buf *b)
+{
+        if (buf_puts(b, ", ...") < 0)
+                return; /* full: the list ends where it is */
+}
+
+static void note_tried(struct buf *tried, const char *path)
+{
+        if (buf_printf(tried, "%s'%s'", tried->len ? ", " : "", path) < 0)
+                return; /* full: the message names the first ones */
+}
+
 /* The distinct names of a list across the set, quoted, for messages. */
 static void set_names(struct kc_set *s, size_t list, struct buf *b)
 {
@@ -577,14 +591,14 @@ static void set_names(struct kc_set *s, size_t list, struct buf *b)
                 for (yaml_node_item_t *it = seq->data.sequence.items.start;
                      it < seq->data.sequence.items.top; it++) {
                         if (b->len > KC_LIST_MAX) {
-                                (void)buf_puts(b, ", ...");
+                                list_more(b);
                                 return;
                         }
                         const char *n = NULL;
                         (void)kc_get_str(d, kc_seq_item(d, seq, it), "name", "", &n, NULL);
                         struct kc_entry first;
                         if (++seen > 200) {
-                                (void)buf_puts(b, ", ...");
+                                list_more(b);
                                 return;
                         }
                         if (!n || !set_find(s, list, n, &first) ||
@@ -1009,8 +1023,7 @@ static int set_gather(struct kc_set *s, const struct kubeconfig_opts *o, struct 
                                         dup = !strcmp(s->docs[i].path, one);
                                 int arc = dup ? 0 : set_add(s, one, true, &missing, e);
                                 if (!dup && (arc < 0 || missing))
-                                        (void)buf_printf(tried, "%s'%s'", tried->len ? ", " : "",
-                                                         one);
+                                        note_tried(tried, one);
                                 free(one);
                                 if (arc < 0)
                                         return -1;
@@ -1024,7 +1037,7 @@ static int set_gather(struct kc_set *s, const struct kubeconfig_opts *o, struct 
                 if (!path)
                         return -1;
                 int arc = set_add(s, path, true, &missing, e);
-                (void)buf_printf(tried, "'%s'", path);
+                note_tried(tried, path);
                 free(path);
                 if (arc < 0)
                         return -1;

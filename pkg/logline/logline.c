@@ -579,14 +579,14 @@ static int append_msg(struct logline_stream *s, const char *p, size_t n)
 {
         while (n > s->msg.max - s->msg.len) {
                 size_t room = s->msg.max - s->msg.len;
-                buf_append(&s->msg, p, room);
+                if (buf_append(&s->msg, p, room) < 0)
+                        return -1; /* out of memory */
                 p += room;
                 n -= room;
                 if (emit_pending(s, true) < 0)
                         return -1;
         }
-        buf_append(&s->msg, p, n);
-        return 0;
+        return buf_append(&s->msg, p, n) < 0 ? -1 : 0; /* fits: only out of memory fails */
 }
 
 static void begin_pending(struct logline_stream *s, const struct logline_event *ev)
@@ -744,7 +744,8 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                 } else {
                         size_t room = s->line.max - s->line.len;
                         size_t take = l < room ? l : room;
-                        buf_append(&s->line, data, take);
+                        if (buf_append(&s->line, data, take) < 0)
+                                return -1; /* take fits: out of memory */
                         if (take < l || (!nl && s->line.len == s->line.max)) {
                                 /* over-long line: emit what we have as a part, keep going */
                                 bool cont = s->line_split;

@@ -131,7 +131,8 @@ struct logline_stream *logline_stream_new(const struct logline_stream_opts *o);
 void logline_stream_free(struct logline_stream *s);
 
 /* Feed bytes as they were read; any split is fine. Emits every event that is
- * known to be complete. Returns -1 if the emit callback failed. */
+ * known to be complete. Returns -1 if the emit callback failed or memory ran
+ * out. */
 int logline_stream_feed(struct logline_stream *s, const char *data, size_t n);
 
 /* Mark the end of one read from the child. A line that does not look like an
