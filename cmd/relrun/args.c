@@ -380,8 +380,8 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
                 if (o->cmd == CMD_CRON)
                         return err_set(e, ERR_USAGE,
                                        "cron: expected an action: create, render, list, "
-                                       "trigger, suspend, resume or delete (see relrun cron "
-                                       "--help)");
+                                       "history, trigger, suspend, resume or delete (see "
+                                       "relrun cron --help)");
                 if (o->cmd == CMD_RUN || o->cmd == CMD_RENDER)
                         return err_set(
                             e, ERR_USAGE,
@@ -523,11 +523,14 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "usage: relrun cron create NAME --schedule CRON [flags] EXPR\n"
                     "       relrun cron render NAME --schedule CRON [flags] EXPR [-o yaml|json]\n"
                     "       relrun cron list\n"
+                    "       relrun cron history NAME [-o json]\n"
                     "       relrun cron trigger NAME [EXPR] [--detach] [--summary-file PATH]\n"
                     "       relrun cron suspend|resume NAME\n"
                     "       relrun cron delete NAME\n\n"
                     "CronJobs that run EXPR on a schedule; trigger runs one now and follows\n"
                     "it like relrun run (same exit codes, -o json and --summary-file too);\n"
+                    "history lists its runs still in the cluster, oldest first: start,\n"
+                    "duration, status, exit code and the task's return value;\n"
                     "trigger NAME EXPR (or --mfa/--args) runs EXPR instead of the CronJob's.\n\n"
                     "Schedule flags:\n"
                     "      --schedule CRON      minute hour day-of-month month day-of-week\n"

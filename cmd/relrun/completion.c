@@ -133,7 +133,8 @@ static void bash_script(FILE *f)
               "        COMPREPLY=($(compgen -W \"$words\" -- \"$cur\")); return 0 ;;\n"
               "    esac\n"
               "    case \"$cmd\" in\n"
-              "    cron) [ $npos -eq 0 ] && words=\"create render list trigger suspend resume "
+              "    cron) [ $npos -eq 0 ] && words=\"create render list history trigger suspend "
+              "resume "
               "delete\" ;;\n"
               "    help) [ $npos -eq 0 ] && words=\"",
               f);

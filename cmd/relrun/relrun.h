@@ -156,6 +156,8 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
 /* expr on one line for a table: control characters as spaces, cut to fit n
  * bytes (with "..."). */
 void expr_cell(const char *expr, char *out, size_t n);
+/* A Job's state word: Complete, Failed (a True condition), Running, Pending. */
+const char *job_status(struct json_object *job);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
 void jobs_path(struct buf *b, const char *ns);
 /* Create job and follow it (or --detach); returns the exit code. */
