@@ -26,6 +26,8 @@ enum relrun_cmd {
         CMD_CRON,
         CMD_HELP,
         CMD_COMPLETION,
+        CMD_EVAL,
+        CMD_REMOTE,
 };
 
 #define OPTS_MAX_LIST 64
@@ -163,7 +165,7 @@ void jobs_path(struct buf *b, const char *ns);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
-/* The subcommands (cmds.c, cron.c, completion.c); each returns the exit code. */
+/* The subcommands (cmds.c, cron.c, completion.c, exec.c); each returns the exit code. */
 int cmd_run(const struct opts *o, struct err *e);
 int cmd_render(const struct opts *o, struct err *e);
 int cmd_logs(const struct opts *o, struct err *e);
@@ -173,6 +175,9 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
 int cmd_completion(const struct opts *o, struct err *e);
+/* exec.c: eval and remote, through kubectl exec. */
+int cmd_eval(const struct opts *o, struct err *e);
+int cmd_remote(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.
