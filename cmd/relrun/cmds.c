@@ -391,7 +391,7 @@ out:
 
 /* ---- list / cancel / version ---------------------------------------------- */
 
-static const char *job_status(struct json_object *job)
+const char *job_status(struct json_object *job)
 {
         struct json_object *st, *conds, *v;
         if (!json_object_object_get_ex(job, "status", &st))

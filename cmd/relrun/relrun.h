@@ -26,6 +26,8 @@ enum relrun_cmd {
         CMD_CRON,
         CMD_HELP,
         CMD_COMPLETION,
+        CMD_EVAL,
+        CMD_REMOTE,
 };
 
 #define OPTS_MAX_LIST 64
@@ -156,12 +158,14 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
 /* expr on one line for a table: control characters as spaces, cut to fit n
  * bytes (with "..."). */
 void list_expr_cell(const char *expr, char *out, size_t n);
+/* A Job's state word: Complete, Failed (a True condition), Running, Pending. */
+const char *job_status(struct json_object *job);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
 void jobs_path(struct buf *b, const char *ns);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
-/* The subcommands (cmds.c, cron.c, completion.c); each returns the exit code. */
+/* The subcommands (cmds.c, cron.c, completion.c, exec.c); each returns the exit code. */
 int cmd_run(const struct opts *o, struct err *e);
 int cmd_render(const struct opts *o, struct err *e);
 int cmd_logs(const struct opts *o, struct err *e);
@@ -171,6 +175,9 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
 int cmd_completion(const struct opts *o, struct err *e);
+/* exec.c: eval and remote, through kubectl exec. */
+int cmd_eval(const struct opts *o, struct err *e);
+int cmd_remote(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.
