@@ -45,6 +45,10 @@ enum {
         O_FAILED_HISTORY,
         O_SUSPEND,
         O_SUMMARY_FILE,
+        /* following a Job */
+        O_SCHEDULE_TIMEOUT,
+        O_KEEP_FAILED,
+        O_RETRY_WINDOW,
 };
 
 /* Which flags each subcommand takes, beyond the global ones. */
@@ -103,6 +107,9 @@ static const struct flag flags[] = {
     {{"failed-history", required_argument, NULL, O_FAILED_HISTORY}, F_CRON},
     {{"suspend", no_argument, NULL, O_SUSPEND}, F_CRON},
     {{"summary-file", required_argument, NULL, O_SUMMARY_FILE}, F_RUN | F_WAIT | F_CRON},
+    {{"schedule-timeout", required_argument, NULL, O_SCHEDULE_TIMEOUT}, F_RUN | F_WAIT | F_CRON},
+    {{"keep-failed", no_argument, NULL, O_KEEP_FAILED}, F_RUN | F_CRON},
+    {{"retry-window", required_argument, NULL, O_RETRY_WINDOW}, F_RUN | F_WAIT | F_CRON},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 
@@ -252,6 +259,10 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_FAILED_HISTORY:
                 return cli_parse_int("--failed-history", v, 0, 1000, &o->failed_history, e);
         case O_SUSPEND: o->suspend = true; return 0;
+        case O_SCHEDULE_TIMEOUT:
+                return duration_flag("--schedule-timeout", v, &o->schedule_timeout_ms, e);
+        case O_KEEP_FAILED: o->keep_failed = true; return 0;
+        case O_RETRY_WINDOW: return duration_flag("--retry-window", v, &o->retry_window_ms, e);
         case O_SUMMARY_FILE:
                 if (!*v)
                         return err_set(e, ERR_USAGE, "--summary-file: empty path");
@@ -461,10 +472,23 @@ static const char ci_help[] =
     "  Colours and the pending-phase line appear only on a terminal, never with\n"
     "  NO_COLOR set or TERM=dumb.\n";
 
+static const char follow_help[] =
+    "Following the Job:\n"
+    "      --schedule-timeout D give up on a pod the scheduler cannot place after D\n"
+    "                           (exit 124; default 15m, time for a cluster autoscaler)\n"
+    "      --keep-failed        keep the Job when its pod never ran (an image that\n"
+    "                           does not pull, a missing Secret, admission refused);\n"
+    "                           by default relrun deletes it so the task cannot run\n"
+    "                           later unwatched\n"
+    "      --retry-window D     keep retrying an unreachable or failing API server for\n"
+    "                           D before giving up (exit 69; default 10m); the task\n"
+    "                           goes on meanwhile\n";
+
 static const char exit_help[] =
     "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 69 API unreachable;\n"
     "70 release failed to start; 75 killed from outside; 77 auth refused;\n"
-    "78 config error; 124 deadline passed.\n";
+    "78 config error; 124 deadline passed; 130/143 relrun itself interrupted\n"
+    "(SIGINT/SIGTERM).\n";
 
 void opts_help(enum relrun_cmd cmd, FILE *f)
 {
@@ -480,6 +504,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "      --detach             print the Job name and exit 0 without following\n",
                     f);
                 fputs(task_help, f);
+                fputs(follow_help, f);
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 fputs(exit_help, f);
@@ -504,6 +529,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "Wait until JOB is Complete or Failed and exit with the task's code.\n\n"
                       "      --timeout D          give up after D (exit 124)\n",
                       f);
+                fputs(follow_help, f);
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 fputs(exit_help, f);
@@ -556,6 +582,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "      --cascade P          delete: background (default) or foreground\n",
                     f);
                 fputs(task_help, f);
+                fputs(follow_help, f);
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 break;

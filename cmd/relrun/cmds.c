@@ -80,6 +80,8 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->render.json = o->output && !strcmp(o->output, "json");
         fo->render.color = !fo->render.json && fancy(STDOUT_FILENO);
         fo->boot_retries = o->boot_retries;
+        fo->schedule_timeout_ms = o->schedule_timeout_ms;
+        fo->keep_failed = o->keep_failed;
         fo->sum = o->sum;
 }
 
@@ -228,6 +230,7 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         follow_defaults(o, k, name, &fo);
         fo.logs = true;
         fo.summary = true;
+        fo.delete_never_ran = !o->keep_failed;
         rc = follow_job(k->c, &fo, e);
         if (e->msg[0])
                 err_prefix(e, "job/%s", name);

@@ -454,7 +454,7 @@ static void print_history(const struct run_row *rows, size_t n, bool json)
                         snprintf(dur, sizeof dur, "%.1fs", r->duration_ms / 1000.0);
                 if (r->exit_code >= 0)
                         snprintf(code, sizeof code, "%d", r->exit_code);
-                list_list_expr_cell(r->ret[0] ? r->ret : "-", ret, sizeof ret);
+                list_expr_cell(r->ret[0] ? r->ret : "-", ret, sizeof ret);
                 printf("%-40s %-22s %-10s %-9s %-4s %s\n", r->job, r->started, dur, r->status, code,
                        ret);
         }

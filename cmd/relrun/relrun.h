@@ -84,7 +84,10 @@ struct opts {
         bool suspend;
         /* run / wait / cron trigger */
         const char *summary_file;
-        struct summary *sum; /* main's; the subcommand fills it in */
+        int64_t schedule_timeout_ms; /* 0: the default */
+        bool keep_failed;
+        int64_t retry_window_ms; /* 0: the default */
+        struct summary *sum;     /* main's; the subcommand fills it in */
         /* positional */
         const char *pos[8];
         size_t n_pos;
@@ -132,7 +135,10 @@ struct follow_opts {
         struct render render;
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;
-        struct summary *sum; /* filled with the outcome; may be NULL */
+        int64_t schedule_timeout_ms; /* 0: the classifier's default */
+        bool delete_never_ran;       /* run: delete the Job when its pod never ran */
+        bool keep_failed;            /* --keep-failed said not to */
+        struct summary *sum;         /* filled with the outcome; may be NULL */
 };
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
@@ -189,8 +195,8 @@ int cmd_remote(const struct opts *o, struct err *e);
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
  * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
- * never scheduled, image pull, release never ready, task failed, killed,
- * deadline. */
+ * never scheduled, image pull, container config, pod rejected, release never ready, task failed,
+ * killed, deadline. */
 struct summary {
         bool set; /* a Job was followed to an outcome (or created, --detach) */
         char job[254];
