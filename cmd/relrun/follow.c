@@ -57,6 +57,7 @@ struct follower {
         int64_t verdict_since; /* the Job failed while a boot retry was possible */
         int64_t killed_since;  /* the pod was killed or deleted (ms), 0 if not */
         unsigned long lines;
+        int64_t line_at; /* when the log stream last delivered a line (ms) */
 };
 
 volatile sig_atomic_t relrun_interrupted;
@@ -253,10 +254,11 @@ static void clear_shown(struct follower *f)
 static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t len)
 {
         struct follower *f = ud;
-        (void)ts;
         clear_shown(f);
-        render_line(&f->fo->render, line, len, stdout);
+        render_line(&f->fo->render, ts, line, len, stdout);
         f->lines++;
+        if ((f->lines & 1023) == 1)
+                f->line_at = kube_now_ms();
         return 0;
 }
 
@@ -378,6 +380,9 @@ static bool killed_grace(struct follower *f, int64_t now)
 static void decide(struct follower *f, struct outcome *o)
 {
         const struct pod_view *p = &f->pod;
+        /* Until both lists are in, a pod not seen is only not seen yet. */
+        if (!kube_watch_listed(f->pods) || !kube_watch_listed(f->job))
+                return;
         bool pod_over = !p->set || p->terminated || p->deleted;
         bool deadline = (f->jv.failed && !strcmp(f->jv.reason, "DeadlineExceeded")) ||
                         (pod_over && !strcmp(f->jv.target, "DeadlineExceeded"));
@@ -635,6 +640,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                 }
                 if (kube_client_poll(c, 250, e) < 0)
                         goto out;
+                render_flush(stdout);
                 if (kube_watch_done(f.pods, e) || kube_watch_done(f.job, e)) {
                         if (e->code == 0)
                                 err_set(e, ERR_UNAVAILABLE, "watch ended unexpectedly");
@@ -666,10 +672,16 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                                 decided_at = kube_now_ms();
                 }
                 if (o.decided) {
-                        /* Let the log stream deliver its last lines first. */
+                        /* Let the log stream deliver its last lines first:
+                         * all of them, however long that takes, unless it
+                         * stalls. */
                         struct err le;
-                        bool logs_over = !f.logs || kube_logs_done(f.logs, &le) || f.pod.deleted;
-                        if (logs_over || kube_now_ms() - decided_at > 15000)
+                        bool will_open = fo->logs && f.pod.set && !f.pod.deleted &&
+                                         (f.pod.running || f.pod.terminated || f.pod.init_exit);
+                        bool logs_over =
+                            f.logs ? kube_logs_done(f.logs, &le) || f.pod.deleted : !will_open;
+                        int64_t quiet_since = f.line_at > decided_at ? f.line_at : decided_at;
+                        if (logs_over || kube_now_ms() - quiet_since > 15000)
                                 break;
                 }
                 if (fo->deadline_ms && kube_now_ms() - f.t0 > fo->deadline_ms) {
@@ -679,7 +691,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         goto out;
                 }
         }
-        fflush(stdout);
+        render_flush(stdout);
         if (f.logs) {
                 struct err le;
                 /* A deleted pod's log may be gone before its last read. */
@@ -690,6 +702,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         summary(&f, &o);
         rc = o.code;
 out:
+        render_flush(stdout);
         if (rc < 0)
                 rc = e->code ? e->code : ERR_SOFTWARE;
         if (fo->sum && !fo->sum->set) {
