@@ -268,8 +268,7 @@ out:
 
 static int print_log(void *ud, const struct kube_ts *ts, const char *line, size_t len)
 {
-        (void)ts;
-        render_line(ud, line, len, stdout);
+        render_line(ud, ts, line, len, stdout);
         return 0;
 }
 
@@ -345,8 +344,8 @@ int cmd_logs(const struct opts *o, struct err *e)
         if (o->follow) {
                 fo.logs = true;
                 fo.tty = false;
-                follow_job(k.c, &fo, e);
-                rc = e->msg[0] ? -1 : 0;
+                /* The task's code, as run and wait give it. */
+                rc = follow_job(k.c, &fo, e);
                 goto out;
         }
         char pod[256];
@@ -360,6 +359,9 @@ int cmd_logs(const struct opts *o, struct err *e)
         while (!kube_logs_done(l, &le) && !relrun_interrupted)
                 if (kube_client_poll(k.c, 250, e) < 0)
                         break;
+                else
+                        render_flush(stdout);
+        render_flush(stdout);
         kube_logs_free(l);
         if (le.code) {
                 *e = le;

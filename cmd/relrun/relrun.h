@@ -120,10 +120,15 @@ int job_expr(const struct opts *o, char **out, struct err *e);
 
 /* render.c: one pod log line for people or machines. */
 struct render {
-        bool json;  /* pass lines through unchanged */
+        bool json;  /* JSON lines: events as they are, other lines made events */
         bool color; /* ANSI colours */
 };
-void render_line(const struct render *r, const char *line, size_t len, FILE *out);
+/* Render one line (ts: the kubelet's time of it, NULL if unknown). Output is
+ * collected and written to out in large pieces: render_flush writes the rest
+ * (call it when a batch of lines is done and before exiting). */
+void render_line(const struct render *r, const struct kube_ts *ts, const char *line, size_t len,
+                 FILE *out);
+void render_flush(FILE *out);
 
 /* follow.c: follow a Job until it ends. */
 struct follow_opts {

@@ -573,15 +573,15 @@ def _pump(out, err, log):
                     continue
                 if not data:
                     if pending[s]:
-                        log.append(pending[s].decode("utf-8", "replace"))
+                        log.append(pending[s].decode("utf-8", "surrogateescape"))
                     sel.unregister(s)
                     continue
                 buf = pending[s] + data
                 *lines, pending[s] = buf.split(b"\n")
                 for line in lines:
-                    log.append(line.decode("utf-8", "replace") + "\n")
+                    log.append(line.decode("utf-8", "surrogateescape") + "\n")
                 if len(pending[s]) > MAX_PARTIAL:  # bounded: flush an endless line in pieces
-                    log.append(pending[s].decode("utf-8", "replace"))
+                    log.append(pending[s].decode("utf-8", "surrogateescape"))
                     pending[s] = b""
     finally:
         sel.close()
