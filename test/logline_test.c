@@ -305,7 +305,7 @@ static void test_encode_escapes(void **state)
         assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
         assert_string_equal(buf_str(&b),
                             "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"debug\",\"src\":"
-                            "\"relrun\",\"msg\":\"tab\\there \\u0001 bad\\ufffd utf8 \xc3\xa9 "
+                            "\"relrun\",\"msg\":\"tab\\there \\u0001 bad\xef\xbf\xbd utf8 \xc3\xa9 "
                             "quote\\\" back\\\\\"}\n");
         buf_reset(&b);
         ev.msg = "plain";

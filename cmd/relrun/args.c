@@ -603,7 +603,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
         case CMD_REMOTE:
                 fputs("usage: relrun remote JOB|POD\n\n"
                       "An interactive remote console on a running task's node: the release's\n"
-                      "own remote console (`bin/app remote`, iex --remsh, for mix releases;\n"
+                      "own remote console (`bin/app remote`: iex attached to the node, for mix;\n"
                       "`remote_console` for relx), the terminal passed through. Leaving the\n"
                       "console leaves the task running. Through `kubectl exec -it`, as eval.\n\n",
                       f);

@@ -410,9 +410,9 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                          * all of them, however long that takes, unless it
                          * stalls. */
                         struct err le;
-                        bool will_open = fo->logs && f.pod.set && !f.pod.deleted &&
-                                         (f.pod.task.running || f.pod.task.terminated ||
-                                          f.pod.init_exit);
+                        bool will_open =
+                            fo->logs && f.pod.set && !f.pod.deleted &&
+                            (f.pod.task.running || f.pod.task.terminated || f.pod.init_exit);
                         bool logs_over =
                             f.logs ? kube_logs_done(f.logs, &le) || f.pod.deleted : !will_open;
                         int64_t quiet_since = f.line_at > decided_at ? f.line_at : decided_at;

@@ -18,7 +18,6 @@ size_t codec_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
  * not end inside a UTF-8 sequence (n when n <= max). */
 size_t codec_utf8_cut(const char *s, size_t n, size_t max);
 
-
 /* Standard, padded base64 (RFC 4648 section 4) of p[0..n) appended to out.
  * Returns -1 only when out's cap is reached. */
 int codec_base64_encode(const void *p, size_t n, struct buf *out);
