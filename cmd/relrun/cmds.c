@@ -83,6 +83,8 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->render.json = o->output && !strcmp(o->output, "json");
         fo->render.color = !fo->render.json && fancy(STDOUT_FILENO);
         fo->boot_retries = o->boot_retries;
+        fo->schedule_timeout_ms = o->schedule_timeout_ms;
+        fo->keep_failed = o->keep_failed;
         fo->sum = o->sum;
 }
 
@@ -243,6 +245,7 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         follow_defaults(o, k, name, &fo);
         fo.logs = true;
         fo.summary = true;
+        fo.delete_never_ran = !o->keep_failed;
         rc = follow_job(k->c, &fo, e);
         char named[300];
         snprintf(named, sizeof named, "job/%s", name);
@@ -282,8 +285,7 @@ out:
 
 static int print_log(void *ud, const struct kube_ts *ts, const char *line, size_t len)
 {
-        (void)ts;
-        render_line(ud, line, len, stdout);
+        render_line(ud, ts, line, len, stdout);
         return 0;
 }
 
@@ -361,8 +363,8 @@ int cmd_logs(const struct opts *o, struct err *e)
         if (o->follow) {
                 fo.logs = true;
                 fo.tty = false;
-                follow_job(k.c, &fo, e);
-                rc = e->msg[0] ? -1 : 0;
+                /* The task's code, as run and wait give it. */
+                rc = follow_job(k.c, &fo, e);
                 goto out;
         }
         char pod[256];
@@ -376,6 +378,9 @@ int cmd_logs(const struct opts *o, struct err *e)
         while (!kube_logs_done(l, &le) && !relrun_interrupted)
                 if (kube_client_poll(k.c, 250, e) < 0)
                         break;
+                else
+                        render_flush(stdout);
+        render_flush(stdout);
         kube_logs_free(l);
         if (le.code) {
                 *e = le;
@@ -414,7 +419,7 @@ out:
 
 /* ---- list / cancel / version ---------------------------------------------- */
 
-static const char *job_status(struct json_object *job)
+const char *job_status(struct json_object *job)
 {
         struct json_object *st, *conds, *v;
         if (!json_object_object_get_ex(job, "status", &st))

@@ -10,9 +10,9 @@
 
 #include "relrun.h"
 
-static const enum relrun_cmd all_cmds[] = {CMD_RUN,  CMD_RENDER,    CMD_LOGS, CMD_WAIT,
-                                           CMD_LIST, CMD_CANCEL,    CMD_CRON, CMD_VERSION,
-                                           CMD_HELP, CMD_COMPLETION};
+static const enum relrun_cmd all_cmds[] = {CMD_RUN,  CMD_RENDER,     CMD_LOGS, CMD_WAIT,
+                                           CMD_LIST, CMD_CANCEL,     CMD_CRON, CMD_VERSION,
+                                           CMD_HELP, CMD_COMPLETION, CMD_EVAL, CMD_REMOTE};
 #define N_ALL (sizeof all_cmds / sizeof *all_cmds)
 
 /* The -o values each command takes (the parser accepts the union). */
@@ -142,10 +142,10 @@ static void bash_script(FILE *f)
             "        COMPREPLY=($(compgen -W \"$words\" -- \"$cur\")); return 0 ;;\n"
             "    esac\n"
             "    case \"$cmd\" in\n"
-            "    logs|wait|cancel) words=$(\"${COMP_WORDS[0]}\" __complete "
+            "    logs|wait|cancel|eval|remote) words=$(\"${COMP_WORDS[0]}\" __complete "
             "\"${COMP_WORDS[@]:1:COMP_CWORD}\" 2>/dev/null) ;;\n"
             "    cron) if [ $npos -eq 0 ]; then\n"
-            "            words=\"create render list trigger suspend resume delete\"\n"
+            "            words=\"create render list history trigger suspend resume delete\"\n"
             "        else\n"
             "            words=$(\"${COMP_WORDS[0]}\" __complete \"${COMP_WORDS[@]:1:COMP_CWORD}\" "
             "2>/dev/null)\n"
@@ -254,7 +254,8 @@ static void put_contexts(const struct opts *o, const char *cur, FILE *out)
 
 int completion_complete(int n, char **w, FILE *out)
 {
-        static const char *const actions = "create render list trigger suspend resume delete";
+        static const char *const actions =
+            "create render list history trigger suspend resume delete";
         const char *cur = n ? w[n - 1] : "";
         struct opts o;
         memset(&o, 0, sizeof o);
@@ -321,6 +322,8 @@ int completion_complete(int n, char **w, FILE *out)
         switch (cmd) {
         case CMD_LOGS:
         case CMD_WAIT:
+        case CMD_EVAL:
+        case CMD_REMOTE:
                 if (npos == 0)
                         put_names(&o, "jobs", cur, out);
                 break;

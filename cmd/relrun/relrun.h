@@ -26,6 +26,8 @@ enum relrun_cmd {
         CMD_CRON,
         CMD_HELP,
         CMD_COMPLETION,
+        CMD_EVAL,
+        CMD_REMOTE,
 };
 
 #define OPTS_MAX_LIST        64
@@ -87,7 +89,10 @@ struct opts {
         bool suspend;
         /* run / wait / cron trigger */
         const char *summary_file;
-        struct summary *sum; /* main's; the subcommand fills it in */
+        int64_t schedule_timeout_ms; /* 0: the default */
+        bool keep_failed;
+        int64_t retry_window_ms; /* 0: the default */
+        struct summary *sum;     /* main's; the subcommand fills it in */
         /* positional */
         const char *pos[8];
         size_t n_pos;
@@ -126,10 +131,15 @@ int job_expr(const struct opts *o, char **out, struct err *e);
 
 /* render.c: one pod log line for people or machines. */
 struct render {
-        bool json;  /* pass lines through unchanged */
+        bool json;  /* JSON lines: events as they are, other lines made events */
         bool color; /* ANSI colours */
 };
-void render_line(const struct render *r, const char *line, size_t len, FILE *out);
+/* Render one line (ts: the kubelet's time of it, NULL if unknown). Output is
+ * collected and written to out in large pieces: render_flush writes the rest
+ * (call it when a batch of lines is done and before exiting). */
+void render_line(const struct render *r, const struct kube_ts *ts, const char *line, size_t len,
+                 FILE *out);
+void render_flush(FILE *out);
 
 /* follow.c: follow a Job until it ends. */
 struct follow_opts {
@@ -142,7 +152,10 @@ struct follow_opts {
         struct render render;
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;
-        struct summary *sum; /* filled with the outcome; may be NULL */
+        int64_t schedule_timeout_ms; /* 0: the classifier's default */
+        bool delete_never_ran;       /* run: delete the Job when its pod never ran */
+        bool keep_failed;            /* --keep-failed said not to */
+        struct summary *sum;         /* filled with the outcome; may be NULL */
 };
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
@@ -168,6 +181,8 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
 /* expr on one line for a table: control characters as spaces, cut to fit n
  * bytes (with "..."). */
 void list_expr_cell(const char *expr, char *out, size_t n);
+/* A Job's state word: Complete, Failed (a True condition), Running, Pending. */
+const char *job_status(struct json_object *job);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
 __attribute__((warn_unused_result)) int jobs_path(struct buf *b, const char *ns, struct err *e);
 /* rc (buf_* results or'ed together) as an error: ERR_USAGE "what: the request
@@ -176,7 +191,7 @@ int url_check(int rc, const struct buf *b, const char *what, struct err *e);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
-/* The subcommands (cmds.c, cron.c, completion.c); each returns the exit code. */
+/* The subcommands (cmds.c, cron.c, completion.c, exec.c); each returns the exit code. */
 int cmd_run(const struct opts *o, struct err *e);
 int cmd_render(const struct opts *o, struct err *e);
 int cmd_logs(const struct opts *o, struct err *e);
@@ -191,6 +206,9 @@ int cmd_completion(const struct opts *o, struct err *e);
  * namespace names come from the API, contexts from the kubeconfig; errors
  * give no candidates. Returns 0. */
 int completion_complete(int n, char **w, FILE *out);
+/* exec.c: eval and remote, through kubectl exec. */
+int cmd_eval(const struct opts *o, struct err *e);
+int cmd_remote(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.
@@ -202,9 +220,9 @@ int completion_complete(int n, char **w, FILE *out);
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
  * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
- * never scheduled, image pull, release never ready, task failed, killed,
- * deadline. cause: null, or why a failed task failed in one line (the first
- * line of the exception it raised, the release that could not start). */
+ * never scheduled, image pull, container config, pod rejected, release never ready, task failed,
+ * killed, deadline. cause: null, or why a failed task failed in one line (the
+ * first line of the exception it raised, the release that could not start). */
 struct summary {
         bool set; /* a Job was followed to an outcome (or created, --detach) */
         char job[254];

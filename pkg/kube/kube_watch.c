@@ -75,6 +75,7 @@ struct kube_watch {
         int failures;
         int64_t next_ms;
         int reconnects;
+        bool listed; /* the first list was delivered */
         struct err err;
 };
 
@@ -216,6 +217,7 @@ static void watch_list_done(struct kube_watch *w, struct kube_xfer *x)
                 }
         }
         json_object_put(list);
+        w->listed = true;
         w->failures = 0;
         w->listing = !w->rv;
         w->state = ST_DUE;
@@ -338,6 +340,11 @@ bool kube_watch_done(const struct kube_watch *w, struct err *e)
         if (e)
                 *e = w->err;
         return true;
+}
+
+bool kube_watch_listed(const struct kube_watch *w)
+{
+        return w->listed;
 }
 
 int kube_watch_reconnects(const struct kube_watch *w)

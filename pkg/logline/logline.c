@@ -476,11 +476,9 @@ struct logline_stream {
         struct logline_stream_opts o;
         struct buf line; /* the partial line not yet ended by '\n' */
         bool line_split; /* the line buffer overflowed: its next part continues it */
-        unsigned chunk;  /* read counter */
         int64_t now;     /* receive time of the current read, 0 = not taken yet */
         /* the pending event */
         bool pending;
-        unsigned pending_chunk;
         char ts[LOGLINE_TS_MAX];
         enum logline_level level;
         struct buf msg;
@@ -681,7 +679,10 @@ static int json_line(struct logline_stream *s, const char *p, size_t n)
                         }
                 }
         }
-        int r = s->o.emit(s->o.emit_ctx, &ev);
+        /* the older pending event first: lines keep their arrival order */
+        int r = emit_pending(s, false);
+        if (r == 0)
+                r = s->o.emit(s->o.emit_ctx, &ev);
         json_object_put(obj);
         return r < 0 ? -1 : 1;
 }
@@ -701,23 +702,21 @@ static int process_line(struct logline_stream *s, const char *p, size_t n, bool 
         }
         if (p[0] == '{') {
                 int r = json_line(s, p, n);
-                if (r != 0) {
-                        if (emit_pending(s, false) < 0)
-                                return -1;
-                        /* the JSON event was emitted after the older pending one */
+                if (r != 0)
                         return r < 0 ? -1 : 0;
-                }
         }
         struct logline_event ev;
         if (s->o.fmt && logline_format_match(s->o.fmt, p, n, stream_now(s), &ev)) {
                 if (emit_pending(s, false) < 0)
                         return -1;
                 begin_pending(s, &ev);
-                s->pending_chunk = s->chunk;
                 return append_msg(s, ev.msg, ev.msg_len);
         }
-        if (s->pending && (p[0] == ' ' || p[0] == '\t' || s->pending_chunk == s->chunk)) {
-                s->pending_chunk = s->chunk;
+        /* A line that does not start an event continues the pending one only
+         * when it is indented (stack traces, multi-line messages): an IO.puts
+         * line is its own event even when the BEAM wrote it in one batch with
+         * a log event. */
+        if (s->pending && (p[0] == ' ' || p[0] == '\t')) {
                 if (append_msg(s, "\n", 1) < 0)
                         return -1;
                 return append_msg(s, p, n);
@@ -726,7 +725,6 @@ static int process_line(struct logline_stream *s, const char *p, size_t n, bool 
                 return -1;
         plain_event(s, &ev);
         begin_pending(s, &ev);
-        s->pending_chunk = s->chunk;
         return append_msg(s, p, n);
 }
 
@@ -775,7 +773,6 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
 
 void logline_stream_chunk_end(struct logline_stream *s)
 {
-        s->chunk++;
         s->now = 0;
 }
 

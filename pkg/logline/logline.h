@@ -135,9 +135,9 @@ void logline_stream_free(struct logline_stream *s);
  * out. */
 int logline_stream_feed(struct logline_stream *s, const char *data, size_t n);
 
-/* Mark the end of one read from the child. A line that does not look like an
- * event start continues the pending event only if it came in the same read
- * (one Logger write) or is indented; this keeps IO.puts output apart. */
+/* Mark the end of one read from the child: lines of the next read get a new
+ * receive time. (A line that does not start an event continues the pending
+ * one only when it is indented, whatever read it came in.) */
 void logline_stream_chunk_end(struct logline_stream *s);
 
 /* Emit the pending event, if any (the child went quiet). */
