@@ -1,6 +1,7 @@
 """relrun end to end when things fail: the task (raise, exit N, deadline), the release
 (never ready, boot retries), bad expressions and flags, and API faults (5xx, 429,
 dropped and expired watches, cut log streams)."""
+import json
 import os
 import unittest
 
@@ -29,6 +30,24 @@ class RunFails(Base):
         exits = [e for e in r.events() if e.get("event") == "exit"]
         self.assertEqual(len(exits), 2, r)
         self.assertIn("following the Job's new pod", r.stderr)
+
+    def test_wait_on_a_failed_job_with_many_pods(self):
+        # boot retries leave several failed pods, most created within one second:
+        # wait returns the Job's verdict and names the pod run named last
+        r = self.relrun("run", "--image", APP_IMAGE, "--release", "/app/bin/no_such_release",
+                        "--pod-image", POD_IMAGE, "--boot-retries", "6", "-o", "json",
+                        'LiveStream.run("x")', timeout=300)
+        self.assertEqual(r.code, 70, r)
+        ran = json.loads(r.stdout.splitlines()[-1])
+        pods = self.sim.get("/api/v1/namespaces/default/pods?labelSelector=batch.kubernetes.io/"
+                            "job-name=" + ran["job"])[2]["items"]
+        self.assertEqual(len(pods), 7)
+        w = self.relrun("wait", ran["job"], "-o", "json", "--wait-timeout", "60s", timeout=120)
+        self.assertEqual(w.code, 70, w)
+        waited = json.loads(w.stdout.splitlines()[-1])
+        self.assertEqual(waited["pod"], ran["pod"], (ran, waited))
+        self.assertEqual(waited["failed_phase"], "release never ready", waited)
+        self.assertNotIn("following the Job's new pod", w.stderr)
 
     def test_plain_log_lines_and_no_termination_message(self):
         # An image whose relrun-pod is not ours: plain text logs, no termination

@@ -127,6 +127,9 @@ void classify_read_pod(struct json_object *obj, struct pod_view *p)
         copy_str(created, sizeof created, obj, "metadata.creationTimestamp");
         if (kube_ts_parse(created, strlen(created), &p->created) < 0)
                 p->created.sec = p->created.nsec = 0;
+        char rv[32];
+        copy_str(rv, sizeof rv, obj, "metadata.resourceVersion");
+        p->rv = strtoull(rv, NULL, 10);
         copy_str(p->phase, sizeof p->phase, obj, "status.phase");
         copy_str(p->reason, sizeof p->reason, obj, "status.reason");
         p->deleting = get(obj, "metadata.deletionTimestamp") != NULL;

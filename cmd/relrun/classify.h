@@ -48,6 +48,7 @@ struct pod_view {
         bool set;
         char name[CLASSIFY_NAME_MAX];
         struct kube_ts created;
+        unsigned long long rv; /* metadata.resourceVersion, when it is a number */
         char phase[32];
         char reason[64]; /* status.reason: Evicted, DeadlineExceeded */
         bool unschedulable;

@@ -38,6 +38,24 @@ struct follower {
 
 volatile sig_atomic_t relrun_interrupted;
 
+/* Which of two pods of the Job is the newer one. creationTimestamp has whole
+ * seconds and boot retries come faster than that: within a second, the one
+ * that finished later (or has not finished), then the later resourceVersion,
+ * so that wait, which lists them at once, names the pod run followed last. */
+static int pod_cmp(const struct pod_view *a, const struct pod_view *b)
+{
+        int c = kube_ts_cmp(&a->created, &b->created);
+        if (c)
+                return c;
+        bool af = a->finished_at[0], bf = b->finished_at[0];
+        if (af != bf)
+                return af ? -1 : 1;
+        c = strcmp(a->finished_at, b->finished_at);
+        if (c)
+                return c < 0 ? -1 : 1;
+        return a->rv < b->rv ? -1 : a->rv > b->rv;
+}
+
 static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
 {
         struct follower *f = ud;
@@ -62,18 +80,15 @@ static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
         }
         /* An older pod than the one chosen (the list came in name order):
          * follow pods in creation order while nothing was read yet. */
-        if (kube_ts_cmp(&v.created, &f->pod.created) < 0 && !f->logs) {
-                if (!f->next.set || kube_ts_cmp(&f->pod.created, &f->next.created) > 0)
+        if (pod_cmp(&v, &f->pod) < 0 && !f->logs) {
+                if (!f->next.set || pod_cmp(&f->pod, &f->next) > 0)
                         f->next = f->pod;
                 f->pod = v;
                 return 0;
         }
         /* Another pod of the Job: follow the newest one next. */
-        /* creationTimestamp has whole seconds: on a tie the pod that shows
-         * up later is the newer one. */
-        if (kube_ts_cmp(&v.created, &f->pod.created) >= 0 &&
-            (!f->next.set || !strcmp(v.name, f->next.name) ||
-             kube_ts_cmp(&v.created, &f->next.created) >= 0))
+        if (pod_cmp(&v, &f->pod) >= 0 &&
+            (!f->next.set || !strcmp(v.name, f->next.name) || pod_cmp(&v, &f->next) >= 0))
                 f->next = v;
         return 0;
 }
@@ -260,7 +275,9 @@ static bool can_switch(struct follower *f)
 
 static void switch_pod(struct follower *f)
 {
-        if (f->pod.set && f->fo->summary) {
+        /* Said while it happens (run, logs -f); wait reads a finished Job's
+         * pods at once, where it is only noise. */
+        if (f->pod.set && f->fo->summary && f->fo->logs) {
                 clear_shown(f);
                 fprintf(stderr, "relrun: pod/%s ended (exit %d); following the Job's new pod/%s\n",
                         f->pod.name, f->pod.task.exit_code, f->next.name);

@@ -218,7 +218,7 @@ int cmd_remote(const struct opts *o, struct err *e);
  *    "cause":..,"message":..}
  *
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
- * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
+ * | timeout (wait --wait-timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
  * never scheduled, image pull, container config, pod rejected, release never ready, task failed,
  * killed, deadline. cause: null, or why a failed task failed in one line (the

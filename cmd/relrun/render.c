@@ -254,6 +254,19 @@ static void render_json(const struct kube_ts *ts, const char *line, size_t len)
         PUTS("\n");
 }
 
+/* " key=value", dimmed; a value's lines each closed on their own line. */
+static void put_field(const char *dim, const char *reset, const struct codec_json_member *m)
+{
+        struct text k = text_of(m->key, m->key_len, m->key_escaped);
+        struct text v = text_of(m->val, m->val_len, m->val_escaped);
+        PUTS(" ");
+        put(dim, strlen(dim));
+        put(k.p, k.n);
+        PUTS("=");
+        put(reset, strlen(reset));
+        put_dim(dim, reset, v.p, v.n);
+}
+
 static void render_people(const struct render *r, const char *line, size_t len)
 {
         struct codec_json_member m[MAX_MEMBERS];
@@ -328,27 +341,13 @@ static void render_people(const struct render *r, const char *line, size_t len)
         for (size_t i = 0; i < nm; i++) {
                 if (roles[i] != R_OTHER || m[i].kind != CODEC_JSON_STRING)
                         continue;
-                struct text k = text_of(m[i].key, m[i].key_len, m[i].key_escaped);
-                struct text v = text_of(m[i].val, m[i].val_len, m[i].val_escaped);
-                PUTS(" ");
-                put(dim, strlen(dim));
-                put(k.p, k.n);
-                PUTS("=");
-                put(reset, strlen(reset));
-                put_dim(dim, reset, v.p, v.n);
+                put_field(dim, reset, &m[i]);
         }
         for (int i = 0; i < nl && i < 8; i++) {
                 if (lab[i].kind != CODEC_JSON_STRING || KEY_IS(&lab[i], "src") ||
                     KEY_IS(&lab[i], "node"))
                         continue;
-                struct text k = text_of(lab[i].key, lab[i].key_len, lab[i].key_escaped);
-                struct text v = text_of(lab[i].val, lab[i].val_len, lab[i].val_escaped);
-                PUTS(" ");
-                put(dim, strlen(dim));
-                put(k.p, k.n);
-                PUTS("=");
-                put(reset, strlen(reset));
-                put_dim(dim, reset, v.p, v.n);
+                put_field(dim, reset, &lab[i]);
         }
         if (nlp)
                 put(nlp, msg.n - first);

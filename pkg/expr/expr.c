@@ -653,6 +653,7 @@ static int ser_number(struct ser *z)
 }
 
 static int ser_value(struct ser *z);
+static int ser_container(struct ser *z, char close, bool keywords);
 
 /* An atom or keyword key that Elixir reads bare: [a-z_][a-zA-Z0-9_@]*[?!]? */
 static bool bare_atom(const char *s, size_t n)
@@ -746,33 +747,8 @@ static int ser_tagged(struct ser *z)
                 /* the list just written, as a tuple */
                 z->out->data[open] = '{';
                 z->out->data[z->out->len - 1] = '}';
-        } else {
-                if (buf_putc(z->out, '[') < 0)
-                        return ser_oom(z);
-                z->i++; /* { */
-                skip_ws(z);
-                bool first = true;
-                while (z->i < z->n && z->s[z->i] != '}') {
-                        if (!first && buf_puts(z->out, ", ") < 0)
-                                return ser_oom(z);
-                        first = false;
-                        if (ser_atom(z, true) < 0)
-                                return -1;
-                        skip_ws(z);
-                        z->i++; /* : */
-                        if (buf_putc(z->out, ' ') < 0)
-                                return ser_oom(z);
-                        if (ser_value(z) < 0)
-                                return -1;
-                        skip_ws(z);
-                        if (z->s[z->i] == ',') {
-                                z->i++;
-                                skip_ws(z);
-                        }
-                }
-                z->i++; /* } */
-                if (buf_putc(z->out, ']') < 0)
-                        return ser_oom(z);
+        } else if (ser_container(z, '}', true) < 0) {
+                return -1;
         }
         skip_ws(z);
         if (z->s[z->i] != '}')
@@ -784,10 +760,12 @@ static int ser_tagged(struct ser *z)
         return 1;
 }
 
-static int ser_container(struct ser *z, char close)
+/* An array as a list, an object as a map with string keys, or (keywords) an
+ * object as a keyword list. */
+static int ser_container(struct ser *z, char close, bool keywords)
 {
         bool obj = close == '}';
-        if (buf_puts(z->out, obj ? "%{" : "[") < 0)
+        if (buf_puts(z->out, keywords ? "[" : obj ? "%{" : "[") < 0)
                 return ser_oom(z);
         z->i++;
         skip_ws(z);
@@ -797,11 +775,11 @@ static int ser_container(struct ser *z, char close)
                         return ser_oom(z);
                 first = false;
                 if (obj) {
-                        if (ser_string(z) < 0)
+                        if ((keywords ? ser_atom(z, true) : ser_string(z)) < 0)
                                 return -1;
                         skip_ws(z);
                         z->i++; /* : */
-                        if (buf_puts(z->out, " => ") < 0)
+                        if (buf_puts(z->out, keywords ? " " : " => ") < 0)
                                 return ser_oom(z);
                 }
                 if (ser_value(z) < 0)
@@ -813,7 +791,7 @@ static int ser_container(struct ser *z, char close)
                 }
         }
         z->i++;
-        if (buf_puts(z->out, obj ? "}" : "]") < 0)
+        if (buf_puts(z->out, keywords || !obj ? "]" : "}") < 0)
                 return ser_oom(z);
         return 0;
 }
@@ -826,9 +804,9 @@ static int ser_value(struct ser *z)
         case '"': return ser_string(z);
         case '{': {
                 int t = ser_tagged(z);
-                return t < 0 ? -1 : t ? 0 : ser_container(z, '}');
+                return t < 0 ? -1 : t ? 0 : ser_container(z, '}', false);
         }
-        case '[': return ser_container(z, ']');
+        case '[': return ser_container(z, ']', false);
         case 't':
         case 'f':
         case 'n': {
