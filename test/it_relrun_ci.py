@@ -391,7 +391,8 @@ class HelpAndCompletion(unittest.TestCase):
         if flag in takes:
             return [takes[flag]]
         if flag in ("--timeout", "--ttl", "--ready-timeout", "--grace", "--starting-deadline",
-                    "--request-timeout", "--wait-timeout"):
+                    "--request-timeout", "--wait-timeout", "--retry-window",
+                    "--schedule-timeout"):
             return ["5s"]
         if flag in ("--backoff-limit", "--boot-retries", "--error-exit",
                     "--successful-history", "--failed-history"):
