@@ -1016,8 +1016,9 @@ static int setup(struct err *e)
 static void start_release(void)
 {
         struct err e;
-        char *argv[] = {(char *)pod.o.release, "start", NULL};
-        note(LOGLINE_INFO, "start", "starting %s", pod.o.release);
+        const char *kind, *cmd = podopts_start_command(&pod.o, &kind);
+        char *argv[] = {(char *)pod.o.release, (char *)cmd, NULL};
+        note(LOGLINE_INFO, "start", "starting %s %s (%s)", pod.o.release, cmd, kind);
         if (start_child(&pod.app, argv, LOGLINE_SRC_APP, pod.node, &e) < 0)
                 finish(ERR_SOFTWARE, "boot", "cannot start the release: %s", e.msg);
         pod.phase = pod.phase < PH_STOP ? PH_BOOT : pod.phase;
