@@ -252,6 +252,25 @@ static void switch_pod(struct follower *f)
         memset(&f->timers, 0, sizeof f->timers);
 }
 
+static void interrupted(const struct follower *f, struct err *e)
+{
+        /* 128 + the signal, as a shell reports it. */
+        err_set(e, 128 + relrun_interrupted,
+                "interrupted: job/%s keeps running (relrun logs %s -f; relrun cancel %s)",
+                f->fo->job, f->fo->job, f->fo->job);
+}
+
+/* relrun lost the API, not the task: say so and how to pick it up again. */
+static void still_running(const struct follower *f, struct err *e)
+{
+        char msg[sizeof e->msg];
+        snprintf(msg, sizeof msg,
+                 "%.700s; the task may still be running: re-attach with 'relrun logs %s -f' "
+                 "or 'relrun wait %s'",
+                 e->msg, f->fo->job, f->fo->job);
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+}
+
 static void decide(struct follower *f, struct outcome *o)
 {
         struct classify_in in = {
@@ -350,21 +369,17 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         watch_events(&f, &path, &sel);
 
         for (;;) {
-                if (relrun_interrupted) {
+                if (relrun_interrupted || kube_client_poll(c, 250, e) < 0) {
+                        if (relrun_interrupted)
+                                interrupted(&f, e);
                         clear_shown(&f);
-                        /* 128 + the signal, as a shell reports it. */
-                        err_set(
-                            e, 128 + relrun_interrupted,
-                            "interrupted: job/%s keeps running (relrun logs %s -f; relrun cancel "
-                            "%s)",
-                            fo->job, fo->job, fo->job);
                         goto out;
                 }
-                if (kube_client_poll(c, 250, e) < 0)
-                        goto out;
                 if (kube_watch_done(f.pods, e) || kube_watch_done(f.job, e)) {
                         if (e->code == 0)
                                 err_set(e, ERR_UNAVAILABLE, "watch ended unexpectedly");
+                        if (e->code == ERR_UNAVAILABLE)
+                                still_running(&f, e);
                         clear_shown(&f);
                         goto out;
                 }

@@ -100,6 +100,8 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
                 c->opts.retry_budget_ms = 60000;
         if (c->opts.backoff_base_ms <= 0)
                 c->opts.backoff_base_ms = 200;
+        if (c->opts.stream_window_ms <= 0)
+                c->opts.stream_window_ms = KUBE_STREAM_WINDOW_MS;
         snprintf(c->ua, sizeof c->ua, "relrun/%s", RELRUN_VERSION);
 
         struct buf b;
@@ -273,6 +275,11 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
         if (buf_append(&x->resp, p, len) < 0 && !x->stream)
                 x->toolong = true;
         return len;
+}
+
+bool kube_stream_window_over(const struct kube_client *c, int64_t since_ms)
+{
+        return since_ms && kube_now_ms() - since_ms >= c->opts.stream_window_ms;
 }
 
 long kube_backoff_ms(const struct kube_client *c, int attempt)
@@ -514,9 +521,27 @@ static void tick_streams(struct kube_client *c)
         }
 }
 
+void kube_client_set_interrupt(struct kube_client *c, const volatile sig_atomic_t *flag)
+{
+        c->interrupt = flag;
+}
+
+static int interrupted(const struct kube_client *c, struct err *e)
+{
+        if (!c->interrupt || !*c->interrupt)
+                return 0;
+        int sig = *c->interrupt;
+        return err_set(e, 128 + sig, "interrupted (signal %d)", sig);
+}
+
 int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
 {
         int running;
+        if (interrupted(c, e) < 0)
+                return -1;
+        /* In slices, so that an interrupt is seen at once whatever waits. */
+        if (c->interrupt && timeout_ms > KUBE_POLL_SLICE_MS)
+                timeout_ms = KUBE_POLL_SLICE_MS;
         tick_streams(c);
         int64_t now = kube_now_ms();
         for (struct kube_stream_reg *r = c->streams; r; r = r->next) {
@@ -533,6 +558,8 @@ int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
                 any_done |= x->done || x->paused;
         if (!any_done && timeout_ms > 0) {
                 CURLMcode mc = curl_multi_poll(c->m, NULL, 0, (int)timeout_ms, NULL);
+                if (mc != CURLM_OK && interrupted(c, e) < 0)
+                        return -1;
                 if (mc != CURLM_OK)
                         return err_set(e, ERR_SOFTWARE, "libcurl poll failed: %s",
                                        curl_multi_strerror(mc));
@@ -541,7 +568,7 @@ int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
                 collect_done(c);
                 tick_streams(c);
         }
-        return 0;
+        return interrupted(c, e);
 }
 
 /* ---- plain requests ---------------------------------------------------- */

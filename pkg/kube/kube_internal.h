@@ -64,6 +64,7 @@ struct kube_client {
         kube_refresh_fn refresh;
         void *refresh_ud;
         int64_t refreshed_ms; /* last credential refresh, to not loop on 401 */
+        const volatile sig_atomic_t *interrupt;
 };
 
 /* Start a transfer: method, path (with query), body (copied) or NULL.
@@ -77,6 +78,8 @@ void kube_xfer_free(struct kube_xfer *x);
 bool kube_xfer_retryable(const struct kube_xfer *x);
 /* Describe a finished, failed transfer into e ("what: ..."). */
 int kube_xfer_err(const struct kube_xfer *x, const char *what, struct err *e);
+/* A stream failing since since_ms (0: not failing) has used up its window. */
+bool kube_stream_window_over(const struct kube_client *c, int64_t since_ms);
 /* Backoff for the attempt'th retry (0-based), jittered. */
 long kube_backoff_ms(const struct kube_client *c, int attempt);
 

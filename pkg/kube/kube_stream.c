@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Consecutive failures (no progress in between) before a stream gives up. */
-#define STREAM_MAX_FAILURES 10
+/* A stream retries (connection refused, 5xx, 429) until it has failed without
+ * progress for the client's stream window (--retry-window), then gives up. */
 
 enum stream_state {
         ST_DUE,    /* (re)connect when next_ms passes */
@@ -27,10 +27,36 @@ struct kube_watch {
         char *rv;     /* resourceVersion to resume from */
         struct kube_xfer *x;
         int failures;
+        int64_t fail_since; /* failing without progress since (ms), 0 if not */
+        int attempts;       /* failed attempts since then */
         int64_t next_ms;
         int reconnects;
         struct err err;
 };
+
+/* A failed attempt (for the window); progress clears it. */
+static void note_failure(int64_t *since, int *attempts)
+{
+        if (!*since)
+                *since = kube_now_ms();
+        ++*attempts;
+}
+
+static void note_progress(int64_t *since, int *attempts)
+{
+        *since = 0;
+        *attempts = 0;
+}
+
+/* " (gave up after N attempts in S s)" onto e's message. */
+static void gave_up(struct err *e, int attempts, int64_t since)
+{
+        char tail[96];
+        snprintf(tail, sizeof tail, " (gave up after %d attempts in %llds)", attempts,
+                 (long long)((kube_now_ms() - since) / 1000));
+        if (strlen(e->msg) + strlen(tail) < sizeof e->msg)
+                strcat(e->msg, tail);
+}
 
 static void watch_finish(struct kube_watch *w, const struct err *why)
 {
@@ -131,6 +157,7 @@ static int watch_line(struct kube_watch *w, const char *line, size_t len)
         default:
                 watch_set_rv(w, obj);
                 w->failures = 0;
+                note_progress(&w->fail_since, &w->attempts);
                 if (w->cb(w->ud, t, obj)) {
                         watch_finish(w, NULL);
                         rc = -1;
@@ -166,6 +193,7 @@ static void watch_list_done(struct kube_watch *w, struct kube_xfer *x)
         }
         json_object_put(list);
         w->failures = 0;
+        note_progress(&w->fail_since, &w->attempts);
         w->listing = !w->rv;
         w->state = ST_DUE;
         w->next_ms = w->rv ? 0 : kube_now_ms() + 1000;
@@ -210,10 +238,13 @@ static void watch_tick(void *self, int64_t now)
                 watch_retry(w, w->listing, 0);
                 return;
         }
-        bool retry = kube_xfer_retryable(x) && w->failures < STREAM_MAX_FAILURES;
         /* A stream that delivered events and then broke is progress. */
         if (x->result != CURLE_OK && x->http / 100 == 2 && !w->listing && w->failures == 0)
-                retry = true;
+                note_progress(&w->fail_since, &w->attempts);
+        bool retryable = kube_xfer_retryable(x);
+        if (retryable)
+                note_failure(&w->fail_since, &w->attempts);
+        bool retry = retryable && !kube_stream_window_over(w->c, w->fail_since);
         if (!retry) {
                 struct err e;
                 /* "watch pods", "list jobs" like kubectl's verbs */
@@ -222,12 +253,9 @@ static void watch_tick(void *self, int64_t now)
                 snprintf(what, sizeof what, "%s %s", w->listing ? "list" : "watch",
                          res ? res + 1 : w->path);
                 kube_xfer_err(x, what, &e);
-                if (kube_xfer_retryable(x)) {
-                        char tail[64];
-                        snprintf(tail, sizeof tail, " (gave up after %d attempts)",
-                                 w->failures + 1);
-                        if (strlen(e.msg) + strlen(tail) < sizeof e.msg)
-                                strcat(e.msg, tail);
+                if (retryable) {
+                        e.code = ERR_UNAVAILABLE;
+                        gave_up(&e, w->attempts, w->fail_since);
                 }
                 watch_finish(w, &e);
                 return;
@@ -314,6 +342,8 @@ struct kube_logs {
         bool conn_after_done; /* the current connection began after the container ended */
         bool got_lines;       /* the current connection delivered something */
         int failures;
+        int64_t fail_since; /* failing without progress since (ms), 0 if not */
+        int attempts;
         int waits; /* answers "not started yet" in a row */
         int64_t next_ms;
         int reconnects;
@@ -437,6 +467,7 @@ static void logs_tick(void *self, int64_t now)
                 long delay;
                 if (l->got_lines || l->container_done) {
                         l->failures = 0;
+                        note_progress(&l->fail_since, &l->attempts);
                         delay = l->container_done ? 0 : 50;
                 } else {
                         delay = kube_backoff_ms(l->c, l->waits < 4 ? l->waits : 4);
@@ -454,12 +485,21 @@ static void logs_tick(void *self, int64_t now)
                 logs_retry(l, 0);
                 return;
         }
-        bool retry = kube_xfer_retryable(x) && l->failures < STREAM_MAX_FAILURES;
+        if (l->got_lines)
+                note_progress(&l->fail_since, &l->attempts);
+        bool retryable = kube_xfer_retryable(x);
+        if (retryable)
+                note_failure(&l->fail_since, &l->attempts);
+        bool retry = retryable && !kube_stream_window_over(l->c, l->fail_since);
         if (!retry) {
                 struct err e;
                 char what[300];
                 snprintf(what, sizeof what, "logs of pod '%s'", l->pod);
                 kube_xfer_err(x, what, &e);
+                if (retryable) {
+                        e.code = ERR_UNAVAILABLE;
+                        gave_up(&e, l->attempts, l->fail_since);
+                }
                 logs_finish(l, &e);
                 return;
         }

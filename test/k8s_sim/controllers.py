@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 
+from . import events
 from . import resources as R
 from .errors import ApiError
 
@@ -133,7 +134,8 @@ class GarbageCollector:
 
 
 class JobController:
-    def __init__(self, store, pods, gc):
+    def __init__(self, store, pods, gc, faults=None):
+        self.faults = faults
         self.store = store
         self.pods = pods
         self.gc = gc
@@ -330,6 +332,14 @@ class JobController:
                "spec": tmpl.get("spec") or {}}
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
+        refused = self.faults.take("fail_create", pod=meta["name"]) if self.faults else None
+        if refused:
+            # Admission refused the pod (a quota, a webhook): the Job only gets an event.
+            events.record(self.store, job, "FailedCreate", "Error creating: pods \"%s\" is "
+                          "forbidden: %s" % (meta["name"], refused.get(
+                              "message", "exceeded quota: compute, requested: limits.cpu=2, "
+                              "used: limits.cpu=4, limited: limits.cpu=4")))
+            return
         try:
             self.store.create(R.POD, meta["namespace"], pod)
         except ApiError:
