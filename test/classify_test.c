@@ -264,6 +264,13 @@ static void test_task_phase_is_never_a_boot_failure(void **state)
         assert_true(look(&r, 10));
         assert_int_equal(r.o.code, ERR_SOFTWARE);
         assert_string_equal(r.o.failed, "task failed");
+        /* ... and the Job's boot retries would run it again: say so. */
+        assert_true(r.o.rerun);
+        start(&r, 0);
+        see_pod(&r,
+                POD_TERMINATED("70", "Error", "{\\\"exit_code\\\":70,\\\"phase\\\":\\\"task\\\"}"));
+        assert_true(look(&r, 10));
+        assert_false(r.o.rerun); /* no boot retries: nothing runs again */
         start(&r, 2);
         see_job(&r, job_running);
         see_pod(&r, POD_TERMINATED("70", "Error",

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -231,6 +232,34 @@ class PodNeverRuns(Base):
         self.assertIn("130/143", r.stdout)
 
 
+class NeverTwice(Base):
+    def pods_that_ran_the_task(self, job):
+        """Pods of job whose task container started (the kubelet keeps its log file)."""
+        d = os.path.join(self.sim.state_dir, "pods")
+        return [n for n in os.listdir(d) if n.startswith("default_%s-" % job) and
+                os.path.exists(os.path.join(d, n, "task.0.log"))]
+
+    def test_job_asks_for_no_overlapping_replacement(self):
+        r = self.relrun("run", "--detach", *TASK_FLAGS, "--boot-retries", "2", 'LiveStream.run("x")')
+        self.assertEqual(r.code, 0, r)
+        job = self.job_state(r.stdout.strip())
+        self.assertEqual(job["spec"]["podReplacementPolicy"], "Failed")
+        self.relrun("cancel", r.stdout.strip())
+
+    def test_a_task_that_ran_and_exited_70_is_not_run_again(self):
+        # 70 is the boot-failure code the Job's podFailurePolicy counts against
+        # --boot-retries; the termination message says the task ran.
+        r = self.relrun("run", *TASK_FLAGS, "--boot-retries", "2", "-o", "json",
+                        "LiveStream.exit_with(70)")
+        self.assertEqual(r.code, 70, r)
+        s = r.summary()
+        self.assertEqual(s["failed_phase"], "task failed", r)
+        self.assertIn("deleted so that its boot retries do not run the task again", r.stderr)
+        self.assert_deleted(r.job())
+        time.sleep(3)  # a replacement would have started by now
+        self.assertEqual(len(self.pods_that_ran_the_task(r.job())), 1, r)
+
+
 class Outage(Base):
     own_sim = True
 
@@ -249,6 +278,10 @@ class Outage(Base):
     def test_outage_of_ten_seconds_loses_and_doubles_nothing(self):
         p, out, t = self.start_ticking(40, 400, "--retry-window", "60s")
         self.sim.outage(10)
+        time.sleep(1)
+        # The API is really away: connections refused.
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", self.sim.port), timeout=2).close()
         err = p.stderr.read()
         p.wait(120)
         t.join(5)

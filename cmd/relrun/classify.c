@@ -308,6 +308,12 @@ static enum verdict r_newer_pod(struct ctx *x)
         return x->in->newer_pod ? HOLD : NEXT;
 }
 
+/* The termination message says the task itself started. */
+static bool p_ran(const struct pod_view *p)
+{
+        return is(p->tm_phase, "task") || is(p->tm_phase, "killed");
+}
+
 /* The task container terminated: its exit code and termination message. */
 static enum verdict terminated(struct ctx *x)
 {
@@ -355,6 +361,10 @@ static enum verdict r_terminated(struct ctx *x)
                 *x->o = keep;
                 return HOLD;
         }
+        /* The podFailurePolicy counts exit 70 against --boot-retries; it
+         * cannot read the termination message that says the task ran. */
+        x->o->rerun =
+            p_ran(x->p) && x->p->task.exit_code == ERR_SOFTWARE && x->in->boot_retries > 0;
         return DECIDE;
 }
 
@@ -394,8 +404,9 @@ static enum verdict r_init_failed(struct ctx *x)
         if (!x->p->set || !x->p->init_exit)
                 return NEXT;
         return decide(x, ERR_SOFTWARE, "release never ready",
-                      "release never ready: init container %s failed (exit %d)",
-                      x->p->init.name[0] ? x->p->init.name : "?", x->p->init_exit);
+                      "release never ready: init container failed (exit %d): %s (image %.200s)",
+                      x->p->init_exit, x->p->init.name[0] ? x->p->init.name : "?",
+                      x->p->init.image[0] ? x->p->init.image : "?");
 }
 
 static enum verdict r_pod_failed(struct ctx *x)

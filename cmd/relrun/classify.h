@@ -96,6 +96,8 @@ struct outcome {
         const char *failed; /* the summary's failed_phase; NULL on success */
         const char *rule;   /* the rule that decided (tests, -v) */
         bool never_ran;     /* the pod never ran the task: nobody needs the Job */
+        bool rerun;         /* the task ran, yet the Job counts it as a boot failure
+                               and would run it again (exit 70 with boot retries) */
         char what[512];     /* "succeeded", "task failed", ... */
 };
 

@@ -233,7 +233,7 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         follow_defaults(o, k, name, &fo);
         fo.logs = true;
         fo.summary = true;
-        fo.delete_never_ran = !o->keep_failed;
+        fo.owns_job = true;
         rc = follow_job(k->c, &fo, e);
         if (e->msg[0])
                 err_prefix(e, "job/%s", name);

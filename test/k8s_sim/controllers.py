@@ -307,7 +307,10 @@ class JobController:
                         failed=failed, add=add, complete=done)
             return
         want = min(parallelism, completions - succeeded)
-        for _ in range(want - len(active) - len(terminating)):
+        # podReplacementPolicy Failed: a replacement waits until the old pod is gone;
+        # TerminatingOrFailed replaces a terminating pod at once (they overlap).
+        waiting = len(terminating) if spec.get("podReplacementPolicy") == "Failed" else 0
+        for _ in range(want - len(active) - waiting):
             self._create_pod(job)
             active.append(None)
         ready = sum(1 for p in active if p and any(
