@@ -54,6 +54,10 @@ struct kube_client_opts {
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e);
 
+/* server with any userinfo ("user:password@") replaced by "***" into out
+ * (n bytes, cut to fit): the form every message shows. */
+void kube_server_redact(const char *server, char *out, size_t n);
+
 /* Fresh credentials after a 401 (an exec plugin's token expired mid-task).
  * Return 0 with *token a new malloc'd token (the client takes it), or -1. */
 typedef int (*kube_refresh_fn)(void *ud, char **token);

@@ -68,6 +68,23 @@ static int split_server(const char *server, char *scheme, size_t ssz, char *host
         return 0;
 }
 
+void kube_server_redact(const char *server, char *out, size_t n)
+{
+        /* The "user:password@" of the authority becomes "***@". */
+        const char *p = strstr(server, "://");
+        const char *auth = p ? p + 3 : server;
+        const char *at = auth + strcspn(auth, "/?#");
+        const char *u = memchr(auth, '@', (size_t)(at - auth));
+        if (!u) {
+                snprintf(out, n, "%s", server);
+                return;
+        }
+        const char *last = u;
+        while ((u = memchr(u + 1, '@', (size_t)(at - u - 1))))
+                last = u;
+        snprintf(out, n, "%.*s***%s", (int)(auth - server), server, last);
+}
+
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e)
 {
@@ -76,6 +93,13 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
         char scheme[16], host[256];
         long port;
         const char *prefix;
+        char shown[512];
+        kube_server_redact(rest->server, shown, sizeof shown);
+        if (strcmp(shown, rest->server))
+                return err_set(e, ERR_CONFIG,
+                               "server '%s': credentials in the URL are not supported (and never "
+                               "sent or printed); put them in the kubeconfig's user entry",
+                               shown);
         if (split_server(rest->server, scheme, sizeof scheme, host, sizeof host, &port, &prefix) <
                 0 ||
             (strcmp(scheme, "https") && strcmp(scheme, "http")))
@@ -87,6 +111,8 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
                                "(bearer token or password) without TLS; use an https server",
                                rest->server);
 
+        if (kubeconfig_token_check(rest->token, "the configuration", e) < 0)
+                return -1;
         struct kube_client *c = calloc(1, sizeof *c);
         if (!c)
                 return err_set(e, ERR_SOFTWARE, "out of memory");
@@ -224,7 +250,9 @@ bool kube_refresh_auth(struct kube_client *c)
                 if (c->refresh(c->refresh_ud, &t) < 0)
                         t = NULL;
         }
-        if (!t || (c->token && !strcmp(t, c->token))) {
+        /* A re-read or refreshed token with CR/LF would inject headers. */
+        if (!t || (c->token && !strcmp(t, c->token)) ||
+            kubeconfig_token_check(t, "a refresh", NULL) < 0) {
                 wipe_free(t);
                 return false;
         }

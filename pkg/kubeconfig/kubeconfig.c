@@ -148,6 +148,19 @@ static int read_file(const char *path, size_t max, struct buf *b)
         return rc;
 }
 
+int kubeconfig_token_check(const char *token, const char *where, struct err *e)
+{
+        for (size_t i = 0; token && token[i]; i++) {
+                unsigned char ch = (unsigned char)token[i];
+                if (ch < 0x20 || ch == 0x7f)
+                        return err_set(e, ERR_CONFIG,
+                                       "the token from %s contains a control character (0x%02x "
+                                       "at byte %zu): refusing to send it",
+                                       where, ch, i);
+        }
+        return 0;
+}
+
 /* The trimmed contents of a token file as a new string. -1 with errno. */
 static int read_token_file(const char *path, char **out)
 {
@@ -699,6 +712,8 @@ static int load_in_cluster(const struct kubeconfig_opts *o, const char *host, co
                 free(r->token);
                 r->token = NULL;
         }
+        if (kubeconfig_token_check(r->token, "the service-account token file", e) < 0)
+                return err_prefix(e, "in-cluster config: '%s'", r->token_file);
         char *ca = xasprintf(e, "%s/ca.crt", sa);
         if (!ca)
                 return -1;
@@ -1061,6 +1076,11 @@ static int exec_parse(const char *label, const char *api, struct buf *outb,
                 goto out;
         }
         if (token && *token) {
+                struct err te;
+                if (kubeconfig_token_check(token, "the exec plugin", &te) < 0) {
+                        at(e, &d, status, "status.token: %s", te.msg);
+                        goto out;
+                }
                 char *t = xstrdup(token, e);
                 if (!t)
                         goto out;
@@ -1316,6 +1336,9 @@ static int load_user(struct kc_entry *u, const struct kc_cluster *ci,
                 return at(e, d, u->item, "%s has a client %s but no client %s", of,
                           r->client_cert ? "certificate" : "key",
                           r->client_cert ? "key" : "certificate");
+        struct err te;
+        if (kubeconfig_token_check(token, "the kubeconfig", &te) < 0)
+                return at(e, d, map_get(d, m, "token"), "token of %s: %s", of, te.msg);
         if (token && *token && !(r->token = xstrdup(token, e)))
                 return -1;
         /* client-go: the token file, re-read periodically, wins over token. */
@@ -1329,6 +1352,9 @@ static int load_user(struct kc_entry *u, const struct kc_cluster *ci,
                                   strerror(errno));
                 free_secret_str(r->token);
                 r->token = t;
+                if (kubeconfig_token_check(t, "its tokenFile", &te) < 0)
+                        return at(e, d, map_get(d, m, "tokenFile"), "tokenFile of %s ('%s'): %s",
+                                  of, r->token_file, te.msg);
         }
         if (username && *username && !(r->username = xstrdup(username, e)))
                 return -1;
@@ -1369,6 +1395,10 @@ int kubeconfig_rest_reload_token(struct kubeconfig_rest *r, struct err *e)
         char *t;
         if (read_token_file(r->token_file, &t) < 0)
                 return err_sys(e, ERR_CONFIG, "cannot re-read token file '%s'", r->token_file);
+        if (kubeconfig_token_check(t, "the token file", e) < 0) {
+                free_secret_str(t);
+                return err_prefix(e, "'%s'", r->token_file);
+        }
         free_secret_str(r->token);
         r->token = t;
         return 0;

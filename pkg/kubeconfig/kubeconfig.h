@@ -71,6 +71,13 @@ struct kubeconfig_rest {
 int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest **out,
                     struct err *e);
 
+/* A bearer token goes into an HTTP header as it is: a CR or LF in it would
+ * inject headers (kubectl refuses such tokens too). Returns 0 when token has
+ * no control character (C0, DEL), else -1 with ERR_CONFIG "the token from
+ * <where> contains a control character (0x0d at byte 12)"; the token itself
+ * never appears in the message. */
+int kubeconfig_token_check(const char *token, const char *where, struct err *e);
+
 /* Free r and everything it owns; secrets (token, password, key, certs) are
  * zeroed first. NULL is a no-op. */
 void kubeconfig_rest_free(struct kubeconfig_rest *r);
