@@ -214,6 +214,30 @@ static void token_control_characters_refused(void **state)
         assert_int_equal(e.code, ERR_CONFIG);
 }
 
+/* 200 KB of '[' used to cost libyaml's scanner half a minute of CPU before
+ * the error: the nesting is bounded and named where it goes too deep. */
+static void deep_nesting_refused(void **state)
+{
+        struct fx *f = *state;
+        size_t n = 200 * 1024;
+        char *cfg = malloc(n + 64);
+        assert_non_null(cfg);
+        int head = snprintf(cfg, 64, "apiVersion: v1\nclusters: ");
+        memset(cfg + head, '[', n);
+        cfg[head + (int)n] = '\0';
+        f->o.kubeconfig = put(f, "config", cfg);
+        free(cfg);
+        expect_fail(f, "line 2, column 74: nested deeper than 64 levels");
+        /* block style the same */
+        char block[16384] = "apiVersion: v1\nclusters:\n";
+        for (int i = 0; i < 80; i++) {
+                size_t len = strlen(block);
+                snprintf(block + len, sizeof block - len, "%*s- \n", 2 * i, "");
+        }
+        f->o.kubeconfig = put(f, "config", block);
+        expect_fail(f, "nested deeper than 64 levels");
+}
+
 static void home_config_used_when_no_env(void **state)
 {
         struct fx *f = *state;
@@ -1090,6 +1114,7 @@ int main(void)
             T(fuzz_garbled),
             T(free_null),
             T(token_control_characters_refused),
+            T(deep_nesting_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

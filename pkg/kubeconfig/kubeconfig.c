@@ -23,6 +23,7 @@
 
 #define KC_FILE_MAX        (16u << 20) /* a kubeconfig larger than this is not one */
 #define KC_SECRET_FILE_MAX (1u << 20)  /* token, CA, cert, key files */
+#define KC_YAML_DEPTH_MAX  64          /* kubeconfigs nest about 5 levels */
 #define KC_EXEC_OUT_MAX    (1u << 20)
 #define KC_EXEC_TIMEOUT_MS 60000
 #define KC_SA_DIR          "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -318,10 +319,47 @@ static void doc_fini(struct kc_doc *d)
         memset(d, 0, sizeof *d);
 }
 
+/* libyaml's scanner costs O(depth) per token, so a file of nested '[' costs
+ * seconds per 100 KB; a kubeconfig is a few levels deep. One pass over the
+ * events stops at the first level too deep, before the document is built. */
+static int depth_check(struct kc_doc *d, const unsigned char *data, size_t len, struct err *e)
+{
+        yaml_parser_t p;
+        if (!yaml_parser_initialize(&p))
+                return err_set(e, ERR_SOFTWARE, "%s: out of memory", d->label);
+        yaml_parser_set_input_string(&p, data, len);
+        int depth = 0, rc = 0;
+        for (;;) {
+                yaml_event_t ev;
+                if (!yaml_parser_parse(&p, &ev))
+                        break; /* the load reports the syntax error with its context */
+                yaml_event_type_t t = ev.type;
+                yaml_mark_t m = ev.start_mark;
+                yaml_event_delete(&ev);
+                if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+                        if (++depth > KC_YAML_DEPTH_MAX) {
+                                rc = err_set(e, ERR_CONFIG,
+                                             "%s: line %zu, column %zu: nested deeper than %d "
+                                             "levels",
+                                             d->label, m.line + 1, m.column + 1, KC_YAML_DEPTH_MAX);
+                                break;
+                        }
+                } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+                        depth--;
+                } else if (t == YAML_STREAM_END_EVENT) {
+                        break;
+                }
+        }
+        yaml_parser_delete(&p);
+        return rc;
+}
+
 /* Parse data (a kubeconfig or plugin output; JSON is YAML flow style) into d,
  * which already has its label. The top level must be a map or empty. */
 static int doc_parse(struct kc_doc *d, const unsigned char *data, size_t len, struct err *e)
 {
+        if (depth_check(d, data, len, e) < 0)
+                return -1;
         yaml_parser_t p;
         if (!yaml_parser_initialize(&p))
                 return err_set(e, ERR_SOFTWARE, "%s: out of memory", d->label);
