@@ -355,6 +355,28 @@ static void test_failed_create_names_the_admission_and_the_fix(void **state)
         assert_has(r.o.what, "--cpu");
 }
 
+static void test_no_pod_at_all_gives_up_after_the_schedule_timeout(void **state)
+{
+        (void)state;
+        struct run r;
+        start(&r, 0);
+        r.in.schedule_timeout_ms = 60000;
+        see_job(&r, job_running);
+        assert_false(look(&r, 1));
+        assert_false(look(&r, 60000));
+        assert_true(look(&r, 60001));
+        assert_int_equal(r.o.code, ERR_TIMEOUT);
+        assert_string_equal(r.o.failed, "never scheduled");
+        assert_true(r.o.never_ran);
+        assert_has(r.o.what, "made no pod for 60s");
+        /* a pod showing up restarts nothing: it is followed */
+        start(&r, 0);
+        r.in.schedule_timeout_ms = 60000;
+        assert_false(look(&r, 1));
+        see_pod(&r, pod_running);
+        assert_false(look(&r, 70000));
+}
+
 static void test_job_verdict_without_the_pod(void **state)
 {
         (void)state;
@@ -385,6 +407,7 @@ int main(void)
             cmocka_unit_test(test_boot_failure_with_retries_waits_for_the_verdict),
             cmocka_unit_test(test_killed_waits_for_the_deadline_verdict),
             cmocka_unit_test(test_failed_create_names_the_admission_and_the_fix),
+            cmocka_unit_test(test_no_pod_at_all_gives_up_after_the_schedule_timeout),
             cmocka_unit_test(test_job_verdict_without_the_pod),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

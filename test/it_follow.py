@@ -225,6 +225,37 @@ class PodNeverRuns(Base):
         self.assertEqual(r.code, 0, r)
         self.assertIn("Unschedulable", r.stderr)  # said at once, even on a pipe
 
+    def test_terminal_pending_line_has_elapsed_time_and_image(self):
+        import pty
+        import select
+        self.sim.fault(kind="slow_start", seconds=3, pod_regex="live-stream-run")
+        err_m, err_s = pty.openpty()
+        env = self.env()
+        env.pop("NO_COLOR", None)
+        env["TERM"] = "xterm"
+        p = subprocess.Popen(self.argv("run", *TASK_FLAGS, 'LiveStream.run("tty")'),
+                             stdout=subprocess.DEVNULL, stderr=err_s, stdin=subprocess.DEVNULL,
+                             env=env)
+        os.close(err_s)
+        err = b""
+        while True:
+            ready, _, _ = select.select([err_m], [], [], 60)
+            try:
+                data = os.read(err_m, 65536) if ready else b""
+            except OSError:
+                data = b""
+            if not data:
+                break
+            err += data
+        os.close(err_m)
+        self.assertEqual(p.wait(30), 0, err)
+        text = err.decode(errors="replace")
+        shown = re.findall(r"Pending: Init:ContainerCreating \(image relrun-pod:test\) \.\.\. (\d+)s",
+                           text)
+        # redrawn as the seconds pass, on one line
+        self.assertGreaterEqual(len(set(shown)), 2, text)
+        self.assertIn("\r\033[K", text)
+
     def test_help_states_the_defaults(self):
         r = self.relrun("run", "--help")
         self.assertRegex(r.stdout, r"--schedule-timeout D[^\n]*\n[^\n]*default 15m")

@@ -225,6 +225,8 @@ struct classify_timers classify_timers_next(const struct classify_in *in,
         t.pull_since =
             since(set && (pulling(&p->init) || pulling(&p->task)), prev->pull_since, in->now);
         t.unsched_since = since(set && p->unschedulable, prev->unsched_since, in->now);
+        t.nopod_since =
+            since(!set && !j->complete && !j->failed && !j->deleted, prev->nopod_since, in->now);
         t.complete_since = since(j->complete || j->failed, prev->complete_since, in->now);
         t.verdict_since =
             since(set && p->task.terminated && j->failed, prev->verdict_since, in->now);
@@ -481,16 +483,36 @@ static enum verdict r_pull(struct ctx *x)
         return c ? fail_on(x, c, ERR_SOFTWARE, "image pull", "") : NEXT;
 }
 
+static int64_t schedule_limit(const struct classify_in *in);
+
 static enum verdict r_unschedulable(struct ctx *x)
 {
-        int64_t limit = x->in->schedule_timeout_ms > 0 ? x->in->schedule_timeout_ms
-                                                       : CLASSIFY_SCHEDULE_TIMEOUT_MS;
+        int64_t limit = schedule_limit(x->in);
         if (!x->p->set || !x->p->unschedulable || !held_for(x->t->unsched_since, x->in->now, limit))
                 return NEXT;
         x->o->never_ran = true;
         return decide(x, ERR_TIMEOUT, "never scheduled",
                       "never scheduled: Unschedulable for %llds (--schedule-timeout): %.300s",
                       (long long)(limit / 1000), x->p->sched_msg);
+}
+
+static int64_t schedule_limit(const struct classify_in *in)
+{
+        return in->schedule_timeout_ms > 0 ? in->schedule_timeout_ms : CLASSIFY_SCHEDULE_TIMEOUT_MS;
+}
+
+static enum verdict r_no_pod(struct ctx *x)
+{
+        /* No pod and no FailedCreate seen (a role without events, a quota
+         * message that never came): the same limit as the scheduler's. */
+        int64_t limit = schedule_limit(x->in);
+        if (x->p->set || !held_for(x->t->nopod_since, x->in->now, limit))
+                return NEXT;
+        x->o->never_ran = true;
+        return decide(x, ERR_TIMEOUT, "never scheduled",
+                      "never scheduled: the Job made no pod for %llds (--schedule-timeout); "
+                      "its events say why (kubectl describe job)",
+                      (long long)(limit / 1000));
 }
 
 static int job_exit_code(const struct job_view *j)
@@ -533,6 +555,7 @@ static const struct rule {
     {"pull", r_pull},                   /* ErrImagePull / ImagePullBackOff */
     {"unschedulable", r_unschedulable}, /* --schedule-timeout passed */
     {"job over", r_job_over},           /* Complete/Failed without the pod's last state */
+    {"no pod", r_no_pod},               /* no pod at all for --schedule-timeout */
 };
 
 void classify(const struct classify_in *in, const struct classify_timers *t, struct outcome *o)

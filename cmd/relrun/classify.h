@@ -76,6 +76,7 @@ struct job_view {
 struct classify_timers {
         int64_t pull_since;     /* an image pull failing since (ms), 0 if not */
         int64_t unsched_since;  /* Unschedulable since */
+        int64_t nopod_since;    /* the Job runs but has no pod since */
         int64_t complete_since; /* the Job over, its pod's last state missing */
         int64_t verdict_since;  /* the Job failed while a boot retry was possible */
         int64_t killed_since;   /* the pod killed or deleted, no Job verdict yet */
