@@ -369,13 +369,13 @@ class HelpAndCompletion(unittest.TestCase):
         takes = {"--inject": "init", "--rpc": "script", "--log-format": "json",
                  "--cascade": "background", "--concurrency-policy": "Forbid", "--output": "json",
                  "--env": "A=B"}
-        none = {"--detach", "--suspend", "--follow", "--help"}
+        none = {"--detach", "--suspend", "--follow", "--help", "--keep-failed"}
         if flag in none:
             return []
         if flag in takes:
             return [takes[flag]]
         if flag in ("--timeout", "--ttl", "--ready-timeout", "--grace", "--starting-deadline",
-                    "--request-timeout"):
+                    "--request-timeout", "--schedule-timeout", "--retry-window"):
             return ["5s"]
         if flag in ("--backoff-limit", "--boot-retries", "--error-exit",
                     "--successful-history", "--failed-history"):
