@@ -358,6 +358,11 @@ struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, con
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+        /* An API server that vanishes without a FIN (a failover, a dead
+         * load balancer) leaves a watch silent: probes find it in about a
+         * minute, not the kernel's two hours, and the stream resumes. */
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 15L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
         if (!stream)
                 curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
