@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -197,6 +198,38 @@ static void test_task_image_err_pull_waits_then_names_the_task(void **state)
         assert_has(r.o.what, "not found");
         /* The init container completed: not the one named. */
         assert_null(strstr(r.o.what, "relrun-pod"));
+}
+
+static const char pod_init_errpull[] =
+    POD_HEAD "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":[{\"name\":"
+             "\"relrun-pod\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\",\"message\":"
+             "\"failed to pull and unpack image \\\"ghcr.io/relrun/relrun-pod:0.1\\\": 401 "
+             "Unauthorized\"}}}]}}";
+
+/* The back-off's message only says "Back-off pulling": the summary keeps the
+ * cause the ErrImagePull before it gave. */
+static void test_back_off_keeps_the_last_pull_error(void **state)
+{
+        (void)state;
+        struct run r;
+        start(&r, 0);
+        see_job(&r, job_running);
+        see_pod(&r, pod_init_errpull);
+        assert_false(look(&r, 10));
+        struct pod_view old = r.pod;
+        see_pod(&r, pod_init_backoff);
+        classify_carry(&old, &r.pod);
+        assert_true(look(&r, 20));
+        assert_has(r.o.what, "ImagePullBackOff: Back-off pulling image");
+        assert_has(r.o.what, "(last error: failed to pull and unpack image");
+        assert_has(r.o.what, "401 Unauthorized)");
+        /* another pod's history is not this one's */
+        old.set = true;
+        snprintf(old.name, sizeof old.name, "other");
+        see_pod(&r, pod_init_backoff);
+        classify_carry(&old, &r.pod);
+        assert_true(look(&r, 30));
+        assert_null(strstr(r.o.what, "last error"));
 }
 
 static void test_pull_timer_restarts_when_the_pull_recovers(void **state)
@@ -401,6 +434,7 @@ int main(void)
             cmocka_unit_test(test_init_image_back_off_names_the_init_container),
             cmocka_unit_test(test_task_image_err_pull_waits_then_names_the_task),
             cmocka_unit_test(test_pull_timer_restarts_when_the_pull_recovers),
+            cmocka_unit_test(test_back_off_keeps_the_last_pull_error),
             cmocka_unit_test(test_missing_secret_is_a_config_error),
             cmocka_unit_test(test_unschedulable_gives_up_after_the_schedule_timeout),
             cmocka_unit_test(test_task_phase_is_never_a_boot_failure),

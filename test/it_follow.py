@@ -21,6 +21,8 @@ class PodNeverRuns(Base):
         self.assertRegex(r.stderr, r"image pull: task container task \(image live-stream:missing\): "
                                    r"(ImagePullBackOff|ErrImagePull)", r)
         self.assertNotIn("relrun-pod:test", r.stderr.split("created")[-1])
+        # the registry's answer, not only "Back-off pulling image"
+        self.assertIn('failed to pull and unpack image "live-stream:missing": not found', r.stderr)
         s = r.summary()
         self.assertEqual((s["phase"], s["failed_phase"], s["exit_code"]), ("failed", "image pull", 70))
         # The Job goes (foreground), so the task cannot run later unwatched; and it says so.
@@ -138,10 +140,17 @@ class PodNeverRuns(Base):
 
 class NeverTwice(Base):
     def pods_that_ran_the_task(self, job):
-        """Pods of job whose task container started (the kubelet keeps its log file)."""
+        """Pods of job where relrun-pod started the task (its "ready" event: the release
+        is up and the expression fired), from the logs the kubelet keeps."""
         d = os.path.join(self.sim.state_dir, "pods")
-        return [n for n in os.listdir(d) if n.startswith("default_%s-" % job) and
-                os.path.exists(os.path.join(d, n, "task.0.log"))]
+        ran = []
+        for n in os.listdir(d):
+            log = os.path.join(d, n, "task.0.log")
+            if n.startswith("default_%s-" % job) and os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    if '"event":"ready"' in f.read():
+                        ran.append(n)
+        return ran
 
     def test_job_asks_for_no_overlapping_replacement(self):
         r = self.relrun("run", "--detach", *TASK_FLAGS, "--boot-retries", "2", 'LiveStream.run("x")')
@@ -160,7 +169,7 @@ class NeverTwice(Base):
         self.assertEqual(s["failed_phase"], "task failed", r)
         self.assertIn("deleted so that its boot retries do not run the task again", r.stderr)
         self.assert_deleted(r.job())
-        time.sleep(3)  # a replacement would have started by now
+        time.sleep(6)  # a replacement (after the 2 s back-off) would have run by now
         self.assertEqual(len(self.pods_that_ran_the_task(r.job())), 1, r)
 
 

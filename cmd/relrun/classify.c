@@ -160,6 +160,26 @@ void classify_read_pod(struct json_object *obj, struct pod_view *p)
         }
 }
 
+static void carry_pull_error(const struct container_view *old, struct container_view *c)
+{
+        if (strcmp(old->name, c->name) || strcmp(old->image, c->image))
+                return;
+        if (is(c->waiting, "ErrImagePull"))
+                snprintf(c->pull_error, sizeof c->pull_error, "%s", c->waiting_msg);
+        else if (is(old->waiting, "ErrImagePull") && old->waiting_msg[0])
+                snprintf(c->pull_error, sizeof c->pull_error, "%s", old->waiting_msg);
+        else
+                snprintf(c->pull_error, sizeof c->pull_error, "%s", old->pull_error);
+}
+
+void classify_carry(const struct pod_view *old, struct pod_view *p)
+{
+        if (!old->set || strcmp(old->name, p->name))
+                return;
+        carry_pull_error(&old->init, &p->init);
+        carry_pull_error(&old->task, &p->task);
+}
+
 void classify_read_job(struct json_object *obj, struct job_view *j)
 {
         j->seen = true;
@@ -435,9 +455,14 @@ static enum verdict fail_on(struct ctx *x, const struct container_view *c, int c
                             const char *failed, const char *extra)
 {
         x->o->never_ran = true;
-        return decide(x, code, failed, "%s: %s container %s (image %.200s): %s%s%.200s%s", failed,
-                      c == &x->p->init ? "init" : "task", c->name, c->image[0] ? c->image : "?",
-                      c->waiting, c->waiting_msg[0] ? ": " : "", c->waiting_msg, extra);
+        /* After the back-off the message only says "Back-off pulling": the
+         * cause is in the last ErrImagePull. */
+        bool cause = c->pull_error[0] && !is(c->waiting, "ErrImagePull");
+        return decide(x, code, failed, "%s: %s container %s (image %.150s): %s%s%.150s%s%.150s%s%s",
+                      failed, c == &x->p->init ? "init" : "task", c->name,
+                      c->image[0] ? c->image : "?", c->waiting, c->waiting_msg[0] ? ": " : "",
+                      c->waiting_msg, cause ? " (last error: " : "", cause ? c->pull_error : "",
+                      cause ? ")" : "", extra);
 }
 
 static bool config_reason(const char *r)

@@ -40,6 +40,7 @@ struct container_view {
         char image[256];
         char waiting[64]; /* state.waiting.reason */
         char waiting_msg[256];
+        char pull_error[256]; /* the last ErrImagePull message (classify_carry) */
         bool running, terminated;
         int exit_code;
 };
@@ -104,6 +105,10 @@ struct outcome {
 
 /* Read a pod object into *p (all of it replaced). */
 void classify_read_pod(struct json_object *obj, struct pod_view *p);
+/* A newer view of the same pod keeps what only an older one said: the last
+ * ErrImagePull message, which ImagePullBackOff replaces with "Back-off
+ * pulling image" (the cause: not found, unauthorized). */
+void classify_carry(const struct pod_view *old, struct pod_view *p);
 /* Add what a Job object's conditions say to *j (flags only ever get set). */
 void classify_read_job(struct json_object *obj, struct job_view *j);
 /* Note a core/v1 Event; returns true when it concerns the Job (FailedCreate). */

@@ -54,6 +54,7 @@ static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
         }
         if (!f->pod.set || !strcmp(v.name, f->pod.name)) {
                 bool deleted = f->pod.deleted && !strcmp(v.name, f->pod.name);
+                classify_carry(&f->pod, &v);
                 f->pod = v;
                 f->pod.deleted = deleted;
                 return 0;

@@ -23,7 +23,7 @@ from .watch import Watcher
 class Simulator:
     def __init__(self, state_dir, port=0, host="127.0.0.1", tls=True, image_map=None,
                  entrypoints=None, token=None, verbose=False, bookmark_interval=2.0,
-                 history=2000):
+                 history=2000, job_backoff=2.0):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.verbose = verbose
@@ -44,7 +44,7 @@ class Simulator:
                                self.token, os.path.join(self.pki, "ca.crt") if tls else None)
         self.pods = Pods(self.store, self.kubelet)
         self.gc = GarbageCollector(self.store, self.pods)
-        self.jobs = JobController(self.store, self.pods, self.gc, self.faults)
+        self.jobs = JobController(self.store, self.pods, self.gc, self.faults, job_backoff)
         self.cron = CronJobController(self.store, self.gc)
         self.watch = Watcher(self.store, self.faults, bookmark_interval)
         self.store.create(R.NAMESPACE, None, {"metadata": {"name": "default"}})

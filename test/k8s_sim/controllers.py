@@ -134,8 +134,11 @@ class GarbageCollector:
 
 
 class JobController:
-    def __init__(self, store, pods, gc, faults=None):
+    def __init__(self, store, pods, gc, faults=None, backoff=2.0):
         self.faults = faults
+        # The pod failure back-off before a replacement: Kubernetes waits 10 s, 20 s,
+        # 40 s ... (capped at 6 min) after a failed pod; shortened here for tests.
+        self.backoff = backoff
         self.store = store
         self.pods = pods
         self.gc = gc
@@ -254,6 +257,7 @@ class JobController:
                 t["ignored"].add(puid)
                 continue
             t["failed"].add(puid)
+            t["last_fail"] = time.time()
             if action == "FailJob" and failure is None:
                 failure = ("PodFailurePolicy", msg)
         active = [p for p in pods if not _terminal(p) and not p["metadata"].get("deletionTimestamp")]
@@ -310,6 +314,9 @@ class JobController:
         # podReplacementPolicy Failed: a replacement waits until the old pod is gone;
         # TerminatingOrFailed replaces a terminating pod at once (they overlap).
         waiting = len(terminating) if spec.get("podReplacementPolicy") == "Failed" else 0
+        delay = min(self.backoff * 2 ** max(failed - 1, 0), 360.0) if failed else 0
+        if failed and time.time() < t.get("last_fail", 0) + delay:
+            waiting = want  # the back-off: no replacement yet
         for _ in range(want - len(active) - waiting):
             self._create_pod(job)
             active.append(None)
