@@ -303,7 +303,8 @@ static const char *who(const struct ctx *x)
         return "";
 }
 
-const char *classify_reached(const struct pod_view *p)
+/* Where the task got to, for a deadline. */
+static const char *reached(const struct pod_view *p)
 {
         if (!p->set || p->unschedulable || (!p->phase[0] && !p->task.waiting[0]))
                 return "never scheduled";
@@ -319,8 +320,7 @@ static enum verdict r_deadline(struct ctx *x)
         bool pod_over = !x->p->set || x->p->task.terminated || x->p->deleted;
         if ((x->j->failed && is(x->j->reason, "DeadlineExceeded")) ||
             (pod_over && is(x->j->target, "DeadlineExceeded")))
-                return decide(x, ERR_TIMEOUT, "deadline", "deadline exceeded (%s)",
-                              classify_reached(x->p));
+                return decide(x, ERR_TIMEOUT, "deadline", "deadline exceeded (%s)", reached(x->p));
         return NEXT;
 }
 

@@ -121,7 +121,4 @@ struct classify_timers classify_timers_next(const struct classify_in *in,
  * wait and look again. */
 void classify(const struct classify_in *in, const struct classify_timers *t, struct outcome *o);
 
-/* Where the task got to, for a deadline or a failure before it ran. */
-const char *classify_reached(const struct pod_view *p);
-
 #endif
