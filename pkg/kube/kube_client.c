@@ -305,6 +305,16 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
         return len;
 }
 
+void kube_gave_up(struct err *e, int attempts, int64_t since_ms)
+{
+        char tail[96];
+        snprintf(tail, sizeof tail, " (gave up after %d attempts in %llds)", attempts,
+                 (long long)((kube_now_ms() - since_ms) / 1000));
+        size_t ml = strlen(e->msg);
+        if (ml + strlen(tail) < sizeof e->msg)
+                memcpy(e->msg + ml, tail, strlen(tail) + 1);
+}
+
 bool kube_stream_window_over(const struct kube_client *c, int64_t since_ms)
 {
         return since_ms && kube_now_ms() - since_ms >= c->opts.stream_window_ms;
@@ -765,12 +775,7 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                         kube_xfer_err(x, what, e);
                         if (retry) {
                                 e->code = ERR_UNAVAILABLE;
-                                char tail[64];
-                                snprintf(tail, sizeof tail, " (gave up after %d attempts)",
-                                         attempt + 1);
-                                size_t ml = strlen(e->msg);
-                                if (ml + strlen(tail) < sizeof e->msg)
-                                        memcpy(e->msg + ml, tail, strlen(tail) + 1);
+                                kube_gave_up(e, attempt + 1, start);
                         }
                         kube_xfer_free(x);
                         return -1;

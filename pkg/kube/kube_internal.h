@@ -78,6 +78,9 @@ void kube_xfer_free(struct kube_xfer *x);
 bool kube_xfer_retryable(const struct kube_xfer *x);
 /* Describe a finished, failed transfer into e ("what: ..."). */
 int kube_xfer_err(const struct kube_xfer *x, const char *what, struct err *e);
+/* Append " (gave up after N attempts in S s)" to e's message: the one way a
+ * request or a stream says it stopped retrying. */
+void kube_gave_up(struct err *e, int attempts, int64_t since_ms);
 /* A stream failing since since_ms (0: not failing) has used up its window. */
 bool kube_stream_window_over(const struct kube_client *c, int64_t since_ms);
 /* Backoff for the attempt'th retry (0-based), jittered. */

@@ -48,16 +48,6 @@ static void note_progress(int64_t *since, int *attempts)
         *attempts = 0;
 }
 
-/* " (gave up after N attempts in S s)" onto e's message. */
-static void gave_up(struct err *e, int attempts, int64_t since)
-{
-        char tail[96];
-        snprintf(tail, sizeof tail, " (gave up after %d attempts in %llds)", attempts,
-                 (long long)((kube_now_ms() - since) / 1000));
-        if (strlen(e->msg) + strlen(tail) < sizeof e->msg)
-                strcat(e->msg, tail);
-}
-
 static void watch_finish(struct kube_watch *w, const struct err *why)
 {
         w->state = ST_DONE;
@@ -255,7 +245,7 @@ static void watch_tick(void *self, int64_t now)
                 kube_xfer_err(x, what, &e);
                 if (retryable) {
                         e.code = ERR_UNAVAILABLE;
-                        gave_up(&e, w->attempts, w->fail_since);
+                        kube_gave_up(&e, w->attempts, w->fail_since);
                 }
                 watch_finish(w, &e);
                 return;
@@ -498,7 +488,7 @@ static void logs_tick(void *self, int64_t now)
                 kube_xfer_err(x, what, &e);
                 if (retryable) {
                         e.code = ERR_UNAVAILABLE;
-                        gave_up(&e, l->attempts, l->fail_since);
+                        kube_gave_up(&e, l->attempts, l->fail_since);
                 }
                 logs_finish(l, &e);
                 return;
