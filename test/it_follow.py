@@ -16,8 +16,7 @@ class PodNeverRuns(Base):
         r = self.relrun("run", "--image", "live-stream:missing", "--pod-image", POD_IMAGE,
                         *RELEASE, "-o", "json", 'LiveStream.run("x")')
         self.assertEqual(r.code, 70, r)
-        # After the first back-off, not after two minutes of back-off.
-        self.assertLess(r.elapsed, 30, r)
+        # Given up at the first back-off (the classifier's unit test has the clock).
         self.assertRegex(r.stderr, r"image pull: task container task \(image live-stream:missing\): "
                                    r"(ImagePullBackOff|ErrImagePull)", r)
         self.assertNotIn("relrun-pod:test", r.stderr.split("created")[-1])
@@ -89,9 +88,11 @@ class PodNeverRuns(Base):
         text = "".join(err)
         self.assertEqual(p.returncode, 124, text + out)
         self.assertRegex(text, r"never scheduled: Unschedulable for 17s \(--schedule-timeout\)")
-        progress = [l for l in err if re.match(r"relrun: job/\S+: Pending: Unschedulable: .*, 1[5-7]s$",
-                                               l.rstrip("\n"))]
-        self.assertEqual(len(progress), 1, text)
+        # the first line at once, then one about every 15 s (the timeout is 17 s)
+        secs = [int(m.group(1)) for l in err for m in [re.match(
+            r"relrun: job/\S+: Pending: Unschedulable: .*, (\d+)s$", l.rstrip("\n"))] if m]
+        self.assertEqual(len(secs), 2, text)
+        self.assertGreaterEqual(secs[1] - secs[0], 14, text)
         self.assertRegex(text, r"job/\S+ deleted")
 
     def test_unschedulable_until_a_node_comes(self):
