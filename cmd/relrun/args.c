@@ -128,6 +128,8 @@ static const struct {
     {"version", CMD_VERSION, 1u << 11, 0, 0},
     {"cron", CMD_CRON, F_CRON, 1, 3},
     {"completion", CMD_COMPLETION, 1u << 13, 1, 1},
+    {"eval", CMD_EVAL, 1u << 14, 2, 2},
+    {"remote", CMD_REMOTE, 1u << 15, 1, 1},
     {"help", CMD_HELP, 1u << 12, 0, 1},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
@@ -391,14 +393,19 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
                 if (o->cmd == CMD_CRON)
                         return err_set(e, ERR_USAGE,
                                        "cron: expected an action: create, render, list, "
-                                       "trigger, suspend, resume or delete (see relrun cron "
-                                       "--help)");
+                                       "history, trigger, suspend, resume or delete (see "
+                                       "relrun cron --help)");
                 if (o->cmd == CMD_RUN || o->cmd == CMD_RENDER)
                         return err_set(
                             e, ERR_USAGE,
                             "%s: expected one expression (or --mfa M.f --args JSON), got "
                             "%zu arguments; quote the expression",
                             opts_cmd_name(o->cmd), o->n_pos);
+                if (o->cmd == CMD_EVAL)
+                        return err_set(e, ERR_USAGE,
+                                       "eval: expected JOB or POD and one expression, got %zu "
+                                       "arguments; quote the expression",
+                                       o->n_pos);
                 return err_set(e, ERR_USAGE,
                                "%s: expected %s, got %zu arguments (see relrun %s --help)",
                                opts_cmd_name(o->cmd), min_pos ? "a job name" : "no arguments",
@@ -552,11 +559,14 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "usage: relrun cron create NAME --schedule CRON [flags] EXPR\n"
                     "       relrun cron render NAME --schedule CRON [flags] EXPR [-o yaml|json]\n"
                     "       relrun cron list\n"
+                    "       relrun cron history NAME [-o json]\n"
                     "       relrun cron trigger NAME [EXPR] [--detach] [--summary-file PATH]\n"
                     "       relrun cron suspend|resume NAME\n"
                     "       relrun cron delete NAME\n\n"
                     "CronJobs that run EXPR on a schedule; trigger runs one now and follows\n"
                     "it like relrun run (same exit codes, -o json and --summary-file too);\n"
+                    "history lists its runs still in the cluster, oldest first: start,\n"
+                    "duration, status, exit code and the task's return value;\n"
                     "trigger NAME EXPR (or --mfa/--args) runs EXPR instead of the CronJob's.\n\n"
                     "Schedule flags:\n"
                     "      --schedule CRON      minute hour day-of-month month day-of-week\n"
@@ -580,6 +590,29 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 break;
+        case CMD_EVAL:
+                fputs("usage: relrun eval JOB|POD EXPR\n\n"
+                      "Run EXPR on the node of a running task and print what it printed and\n"
+                      "its result; the exit code follows the task contract (0 ok, 1 raise,\n"
+                      "N for exit({:shutdown, N}), 70 node not reachable). JOB means its\n"
+                      "running pod. In the pod, the task container's own relrun-pod connects\n"
+                      "to the node over distribution: no second BEAM. The exec goes through\n"
+                      "`kubectl exec` (Debian's libcurl has no WebSocket): kubectl must be on\n"
+                      "PATH (or $RELRUN_KUBECTL) and may use pods/exec.\n\n"
+                      "Exit codes of relrun itself: 64 no such job or pod, 69 the pod is not\n"
+                      "running, 78 kubectl missing.\n\n",
+                      f);
+                fputs(global_help, f);
+                break;
+        case CMD_REMOTE:
+                fputs("usage: relrun remote JOB|POD\n\n"
+                      "An interactive remote console on a running task's node: the release's\n"
+                      "own remote console (`bin/app remote`: iex attached to the node, for mix;\n"
+                      "`remote_console` for relx), the terminal passed through. Leaving the\n"
+                      "console leaves the task running. Through `kubectl exec -it`, as eval.\n\n",
+                      f);
+                fputs(global_help, f);
+                break;
         case CMD_COMPLETION:
                 fputs("usage: relrun completion bash|zsh\n\n"
                       "Print a shell completion script: subcommands, each one's flags, the\n"
@@ -601,6 +634,8 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  cancel JOB      delete a Job and its pods\n"
                       "  cron ...        scheduled tasks: create, render, list, trigger, suspend,\n"
                       "                  resume, delete\n"
+                      "  eval JOB EXPR   run EXPR on a running task's node, print the result\n"
+                      "  remote JOB      a remote console on a running task's node\n"
                       "  version         print the version\n"
                       "  completion SH   shell completion script (bash, zsh)\n"
                       "  help [COMMAND]  this help, or a command's\n\n"

@@ -32,6 +32,7 @@ struct follower {
         int64_t t0;
         int64_t progress_at; /* when it was printed */
         unsigned long lines;
+        int64_t line_at; /* when the log stream last delivered a line (ms) */
 };
 
 volatile sig_atomic_t relrun_interrupted;
@@ -117,10 +118,11 @@ static void clear_shown(struct follower *f)
 static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t len)
 {
         struct follower *f = ud;
-        (void)ts;
         clear_shown(f);
-        render_line(&f->fo->render, line, len, stdout);
+        render_line(&f->fo->render, ts, line, len, stdout);
         f->lines++;
+        if ((f->lines & 1023) == 1)
+                f->line_at = kube_now_ms();
         return 0;
 }
 
@@ -274,6 +276,9 @@ static void still_running(const struct follower *f, struct err *e)
 
 static void decide(struct follower *f, struct outcome *o)
 {
+        /* Until both lists are in, a pod not seen is only not seen yet. */
+        if (!kube_watch_listed(f->pods) || !kube_watch_listed(f->job))
+                return;
         struct classify_in in = {
             .pod = &f->pod,
             .newer_pod = f->next.set,
@@ -401,6 +406,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         clear_shown(&f);
                         goto out;
                 }
+                render_flush(stdout);
                 if (kube_watch_done(f.pods, e) || kube_watch_done(f.job, e)) {
                         if (e->code == 0)
                                 err_set(e, ERR_UNAVAILABLE, "watch ended unexpectedly");
@@ -443,10 +449,17 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         }
                 }
                 if (o.decided) {
-                        /* Let the log stream deliver its last lines first. */
+                        /* Let the log stream deliver its last lines first:
+                         * all of them, however long that takes, unless it
+                         * stalls. */
                         struct err le;
-                        bool logs_over = !f.logs || kube_logs_done(f.logs, &le) || f.pod.deleted;
-                        if (logs_over || kube_now_ms() - decided_at > LOG_DRAIN_MS)
+                        bool will_open =
+                            fo->logs && f.pod.set && !f.pod.deleted &&
+                            (f.pod.task.running || f.pod.task.terminated || f.pod.init_exit);
+                        bool logs_over =
+                            f.logs ? kube_logs_done(f.logs, &le) || f.pod.deleted : !will_open;
+                        int64_t quiet_since = f.line_at > decided_at ? f.line_at : decided_at;
+                        if (logs_over || kube_now_ms() - quiet_since > LOG_DRAIN_MS)
                                 break;
                 }
                 if (fo->deadline_ms && kube_now_ms() - f.t0 > fo->deadline_ms) {
@@ -456,7 +469,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         goto out;
                 }
         }
-        fflush(stdout);
+        render_flush(stdout);
         if (f.logs) {
                 struct err le;
                 /* A deleted pod's log may be gone before its last read. */
@@ -467,6 +480,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         summary(&f, &o);
         rc = o.code;
 out:
+        render_flush(stdout);
         if (rc < 0)
                 rc = e->code ? e->code : ERR_SOFTWARE;
         if (fo->sum && !fo->sum->set) {

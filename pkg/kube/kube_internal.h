@@ -1,4 +1,4 @@
-/* kube internals shared by kube_client.c and kube_stream.c. */
+/* kube internals shared by kube_client.c, kube_watch.c and kube_logs.c. */
 #ifndef RELRUN_KUBE_INTERNAL_H
 #define RELRUN_KUBE_INTERNAL_H
 
@@ -31,6 +31,28 @@ struct kube_xfer {
         kube_xfer_done_fn on_done; /* NULL for synchronous requests */
         void *owner;
         struct kube_xfer *next; /* client's list of active transfers */
+};
+
+/* A stream retries (connection refused, 5xx, 429) until it has failed without
+ * progress for the client's stream window (--retry-window), then gives up.
+ * A failed attempt starts or extends the failing spell; progress ends it. */
+static inline void kube_fail_note(int64_t *since, int *attempts)
+{
+        if (!*since)
+                *since = kube_now_ms();
+        ++*attempts;
+}
+
+static inline void kube_progress_note(int64_t *since, int *attempts)
+{
+        *since = 0;
+        *attempts = 0;
+}
+
+enum stream_state {
+        ST_DUE,    /* (re)connect when next_ms passes */
+        ST_ACTIVE, /* a transfer is running */
+        ST_DONE,   /* finished for good */
 };
 
 /* Streams register a tick that starts due reconnections and drains lines. */
