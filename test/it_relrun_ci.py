@@ -385,7 +385,7 @@ class HelpAndCompletion(unittest.TestCase):
         takes = {"--inject": "init", "--rpc": "script", "--log-format": "json",
                  "--cascade": "background", "--concurrency-policy": "Forbid", "--output": "json",
                  "--env": "A=B"}
-        none = {"--detach", "--suspend", "--follow", "--help"}
+        none = {"--detach", "--suspend", "--follow", "--help", "--keep-failed"}
         if flag in none:
             return []
         if flag in takes:

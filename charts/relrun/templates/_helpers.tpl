@@ -172,6 +172,7 @@ podFailurePolicy:
       values:
       - 0
       - 70
+podReplacementPolicy: Failed
 template:
   metadata:
     labels:
