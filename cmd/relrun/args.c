@@ -45,6 +45,18 @@ enum {
         O_FAILED_HISTORY,
         O_SUSPEND,
         O_SUMMARY_FILE,
+        O_IMAGE_PULL_SECRET,
+        O_PULL_POLICY,
+        O_NODE_SELECTOR,
+        O_TOLERATION,
+        O_LABEL,
+        O_ANNOTATION,
+        O_PRIORITY_CLASS,
+        O_CPU_LIMIT,
+        O_MEMORY_LIMIT,
+        O_RUN_AS_USER,
+        O_OVERRIDES,
+        O_OVERRIDE_TYPE,
 };
 
 /* Which flags each subcommand takes, beyond the global ones. */
@@ -79,6 +91,18 @@ static const struct flag flags[] = {
     {{"cpu", required_argument, NULL, O_CPU}, F_TASK},
     {{"memory", required_argument, NULL, O_MEMORY}, F_TASK},
     {{"service-account", required_argument, NULL, O_SERVICE_ACCOUNT}, F_TASK},
+    {{"cpu-limit", required_argument, NULL, O_CPU_LIMIT}, F_TASK},
+    {{"memory-limit", required_argument, NULL, O_MEMORY_LIMIT}, F_TASK},
+    {{"image-pull-secret", required_argument, NULL, O_IMAGE_PULL_SECRET}, F_TASK},
+    {{"pull-policy", required_argument, NULL, O_PULL_POLICY}, F_TASK},
+    {{"node-selector", required_argument, NULL, O_NODE_SELECTOR}, F_TASK},
+    {{"toleration", required_argument, NULL, O_TOLERATION}, F_TASK},
+    {{"label", required_argument, NULL, O_LABEL}, F_TASK},
+    {{"annotation", required_argument, NULL, O_ANNOTATION}, F_TASK},
+    {{"priority-class", required_argument, NULL, O_PRIORITY_CLASS}, F_TASK},
+    {{"run-as-user", required_argument, NULL, O_RUN_AS_USER}, F_TASK},
+    {{"overrides", required_argument, NULL, O_OVERRIDES}, F_TASK},
+    {{"override-type", required_argument, NULL, O_OVERRIDE_TYPE}, F_TASK},
     {{"timeout", required_argument, NULL, O_TIMEOUT}, F_TASK | F_WAIT},
     {{"backoff-limit", required_argument, NULL, O_BACKOFF_LIMIT}, F_TASK},
     {{"boot-retries", required_argument, NULL, O_BOOT_RETRIES}, F_TASK},
@@ -163,6 +187,19 @@ static int duration_flag(const char *flag, const char *v, int64_t *ms, struct er
         return cli_parse_duration(flag, v, ms, e);
 }
 
+/* Append v to a repeatable flag's list; want (e.g. "KEY=VALUE") asks for a '='. */
+static int list_add(const char *flag, const char **list, size_t *n, const char *v, const char *want,
+                    struct err *e)
+{
+        if (*n >= OPTS_MAX_LIST)
+                return err_set(e, ERR_USAGE, "%s: at most %d", flag, OPTS_MAX_LIST);
+        if (want && !strchr(v, '='))
+                return err_set(e, ERR_USAGE, "%s \"%s\": expected %s", flag, v, want);
+        list[(*n)++] = v;
+        list[*n] = NULL;
+        return 0;
+}
+
 static int set_flag(struct opts *o, int c, const char *v, struct err *e)
 {
         switch (c) {
@@ -199,6 +236,43 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
                         return err_set(e, ERR_USAGE, "--env-from-secret: at most %d",
                                        OPTS_MAX_LIST);
                 o->env_from_secret[o->n_env_from_secret++] = v;
+                return 0;
+        case O_IMAGE_PULL_SECRET:
+                return list_add("--image-pull-secret", o->image_pull_secret,
+                                &o->n_image_pull_secret, v, NULL, e);
+        case O_NODE_SELECTOR:
+                return list_add("--node-selector", o->node_selector, &o->n_node_selector, v,
+                                "KEY=VALUE", e);
+        case O_TOLERATION:
+                if (!strchr(v, ':'))
+                        return err_set(e, ERR_USAGE,
+                                       "--toleration \"%s\": expected KEY[=VALUE]:EFFECT, e.g. "
+                                       "dedicated=encoder:NoSchedule",
+                                       v);
+                return list_add("--toleration", o->toleration, &o->n_toleration, v, NULL, e);
+        case O_LABEL: return list_add("--label", o->label, &o->n_label, v, "KEY=VALUE", e);
+        case O_ANNOTATION:
+                return list_add("--annotation", o->annotation, &o->n_annotation, v, "KEY=VALUE", e);
+        case O_PULL_POLICY:
+                if (strcmp(v, "Always") && strcmp(v, "IfNotPresent") && strcmp(v, "Never"))
+                        return err_set(e, ERR_USAGE,
+                                       "--pull-policy \"%s\": expected Always, IfNotPresent or "
+                                       "Never",
+                                       v);
+                o->pull_policy = v;
+                return 0;
+        case O_PRIORITY_CLASS: o->priority_class = v; return 0;
+        case O_CPU_LIMIT: o->cpu_limit = v; return 0;
+        case O_MEMORY_LIMIT: o->memory_limit = v; return 0;
+        case O_RUN_AS_USER:
+                return cli_parse_int("--run-as-user", v, 1, 2147483647, &o->run_as_user, e);
+        case O_OVERRIDES: o->overrides = v; return 0;
+        case O_OVERRIDE_TYPE:
+                if (strcmp(v, "merge") && strcmp(v, "strategic") && strcmp(v, "json"))
+                        return err_set(e, ERR_USAGE,
+                                       "--override-type \"%s\": expected merge, strategic or json",
+                                       v);
+                o->override_type = v;
                 return 0;
         case O_COOKIE_SECRET: o->cookie_secret = v; return 0;
         case O_CPU: o->cpu = v; return 0;
@@ -270,6 +344,7 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
         memset(o, 0, sizeof *o);
         o->request_timeout_ms = -1;
         o->ttl_ms = -1;
+        o->run_as_user = -1;
         o->starting_deadline_ms = -1;
         o->successful_history = -1;
         o->failed_history = -1;
@@ -418,7 +493,24 @@ static const char task_help[] =
     "      --cookie-secret S    Secret S (key \"cookie\") becomes RELEASE_COOKIE\n"
     "      --cpu Q              CPU request and limit, e.g. 500m\n"
     "      --memory Q           memory request and limit, e.g. 512Mi\n"
+    "      --cpu-limit Q        CPU limit apart from the request (--cpu)\n"
+    "      --memory-limit Q     memory limit apart from the request (--memory)\n"
     "      --service-account SA pod service account\n"
+    "      --image-pull-secret S  Secret S pulls the images (repeatable)\n"
+    "      --pull-policy P      the task image's pull policy: Always, IfNotPresent, Never\n"
+    "      --node-selector K=V  run only on nodes labelled K=V (repeatable)\n"
+    "      --toleration KEY[=VALUE]:EFFECT  tolerate a taint; no VALUE: any value\n"
+    "                           (operator Exists); EFFECT NoSchedule, PreferNoSchedule\n"
+    "                           or NoExecute (repeatable)\n"
+    "      --label K=V          label of the Job and its pod (repeatable)\n"
+    "      --annotation K=V     annotation of the Job and its pod (repeatable)\n"
+    "      --priority-class PC  the pod's priorityClassName\n"
+    "      --run-as-user UID    run the pod as numeric UID with runAsNonRoot (passes Pod\n"
+    "                           Security \"restricted\"; the default Job passes \"baseline\")\n"
+    "      --overrides JSON     applied last to the Job (a CronJob's jobTemplate), as\n"
+    "                           kubectl run: affinity, volumes, sidecars, ...\n"
+    "      --override-type T    merge (RFC 7386, default), strategic (lists of\n"
+    "                           containers, volumes, env merged by name) or json (RFC 6902)\n"
     "      --timeout D          activeDeadlineSeconds of the Job, e.g. 90s, 5m, 1h\n"
     "      --backoff-limit N    Job backoffLimit (default 0)\n"
     "      --boot-retries N     new pods when the release fails to boot (default 0)\n"

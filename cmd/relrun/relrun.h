@@ -54,7 +54,25 @@ struct opts {
         const char *cookie_secret;
         const char *cpu;
         const char *memory;
+        const char *cpu_limit;
+        const char *memory_limit;
         const char *service_account;
+        /* pod placement, pulling, security (kubectl's names); lists repeatable */
+        const char *image_pull_secret[OPTS_MAX_LIST + 1];
+        size_t n_image_pull_secret;
+        const char *node_selector[OPTS_MAX_LIST + 1];
+        size_t n_node_selector;
+        const char *toleration[OPTS_MAX_LIST + 1];
+        size_t n_toleration;
+        const char *label[OPTS_MAX_LIST + 1];
+        size_t n_label;
+        const char *annotation[OPTS_MAX_LIST + 1];
+        size_t n_annotation;
+        const char *pull_policy;
+        const char *priority_class;
+        int64_t run_as_user; /* -1 unset */
+        const char *overrides;
+        const char *override_type;
         int64_t timeout_ms; /* --timeout: run's activeDeadlineSeconds, wait's deadline */
         int64_t backoff_limit;
         int64_t boot_retries;

@@ -139,6 +139,7 @@ class JobController:
         self.gc = gc
         self.queue = store.subscribe()
         self.seen = {}  # job uid -> {"succeeded": set(), "failed": set(), "ignored": set(), "new": {uid: pod}}
+        self.create_backoff = {}  # job uid -> (next attempt, attempts) after a forbidden pod
         self.thread = threading.Thread(target=self._loop, daemon=True, name="job-controller")
         self.stopping = False
 
@@ -330,8 +331,50 @@ class JobController:
                "spec": tmpl.get("spec") or {}}
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
+        retry = self.create_backoff.get(meta["uid"])
+        if retry and time.time() < retry[0]:
+            return
         try:
             self.store.create(R.POD, meta["namespace"], pod)
+            self.create_backoff.pop(meta["uid"], None)
+        except ApiError as e:
+            if e.code != 403:
+                import traceback
+                traceback.print_exc()
+                return
+            # as the real job controller: a FailedCreate event on the Job (one event,
+            # its count bumped on each retry) and a growing back-off between attempts
+            n = (retry[1] if retry else 0) + 1
+            self.create_backoff[meta["uid"]] = (time.time() + min(0.5 * 2 ** n, 10), n)
+            self._event(job, "Warning", "FailedCreate", "Error creating: " + str(e))
+
+    def _event(self, job, typ, reason, message):
+        meta = job["metadata"]
+        ns = meta["namespace"]
+        name = "%s.%s" % (meta["name"], meta["uid"].replace("-", "")[:16])
+        now = R.now_rfc3339()
+        cur = self.store.try_get(R.EVENT, ns, name)
+        if cur and cur.get("reason") == reason:
+            # one event per Job and reason; each new pod name makes a new message
+            def bump(o):
+                o["count"] = o.get("count", 1) + 1
+                o["lastTimestamp"] = now
+                o["message"] = message
+            try:
+                self.store.mutate(R.EVENT, ns, name, bump)
+            except ApiError:
+                pass
+            return
+        ev = {"apiVersion": "v1", "kind": "Event",
+              "metadata": {"name": name, "namespace": ns},
+              "involvedObject": {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                                 "namespace": ns, "uid": meta["uid"],
+                                 "resourceVersion": meta.get("resourceVersion")},
+              "reason": reason, "message": message, "type": typ,
+              "source": {"component": "job-controller"}, "reportingComponent": "job-controller",
+              "firstTimestamp": now, "lastTimestamp": now, "count": 1}
+        try:
+            self.store.create(R.EVENT, ns, ev)
         except ApiError:
             import traceback
             traceback.print_exc()
