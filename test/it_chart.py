@@ -26,6 +26,11 @@ from nodelib import NODE_DIR, ensure_node_modules  # noqa: E402
 VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
 HELM_SH = os.path.join(NODE_DIR, "helm.sh")
 NS = "streams"
+# Helm's standard labels the chart adds to every object (release "rel"); relrun
+# gets them as --label so that the rest must be equal
+HELM_LABELS = {"helm.sh/chart": "relrun-0.1.0", "app.kubernetes.io/instance": "rel",
+               "app.kubernetes.io/version": "0.1.0"}
+HELM_LABEL_FLAGS = [a for k, v in HELM_LABELS.items() for a in ("--label", f"{k}={v}")]
 
 IMAGE = "ghcr.io/acme/app:1.2.3"
 POD_IMAGE = "ghcr.io/relrun/relrun-pod:0.1.0"
@@ -163,9 +168,9 @@ class Chart(unittest.TestCase):
     def helm(self, *args):
         return run([self.helm_bin, *args])
 
-    def template(self, values, *extra):
+    def template(self, values, *extra, release="rel"):
         """helm template with values; the rendered YAML text and its objects."""
-        r = self.helm("template", "rel", CHART, "-n", NS, "-f", self.values_file(values),
+        r = self.helm("template", release, CHART, "-n", NS, "-f", self.values_file(values),
                       *extra)
         self.assertEqual(r.returncode, 0, r.stderr)
         path = os.path.join(self.tmp, "rendered.yaml")
@@ -185,7 +190,7 @@ class Chart(unittest.TestCase):
 
     def render(self, flags):
         r = run([RELRUN, "render", "-n", NS, "--image", IMAGE, "--release", RELEASE,
-                 "--pod-image", POD_IMAGE, "-o", "json", *flags],
+                 "--pod-image", POD_IMAGE, "-o", "json", *HELM_LABEL_FLAGS, *flags],
                 env={k: v for k, v in os.environ.items() if not k.startswith("RELRUN_")})
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
@@ -305,7 +310,7 @@ class Chart(unittest.TestCase):
         _, objs = self.template(self.base([CRON_TASK]))
         self.assertEqual(len(objs), 1)
         r = run([DUMP, "-n", NS, "--image", IMAGE, "--release", RELEASE,
-                 "--pod-image", POD_IMAGE, "-o", "json", *CRON_FLAGS])
+                 "--pod-image", POD_IMAGE, "-o", "json", *HELM_LABEL_FLAGS, *CRON_FLAGS])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_same(json.loads(r.stdout), objs[0], "CronJob")
 
@@ -318,7 +323,7 @@ class Chart(unittest.TestCase):
         flags = [f for f in CRON_FLAGS[4:] if f != "--retry-on-disruption"]
         flags = [{"7200": "2h", "3600": "1h", "20": "20s"}.get(f, f) for f in flags]
         r = run([RELRUN, "cron", "render", "nightly-report", "-n", NS, "--image", IMAGE,
-                 "--release", RELEASE, "--pod-image", POD_IMAGE, "-o", "json",
+                 "--release", RELEASE, "--pod-image", POD_IMAGE, "-o", "json", *HELM_LABEL_FLAGS,
                  "--schedule", "30 3 * * 1-5", "--concurrency-policy", "Replace",
                  "--starting-deadline", "300", "--successful-history", "5",
                  "--failed-history", "0", "--suspend", "--ready-timeout", "2m",
@@ -358,15 +363,19 @@ class Chart(unittest.TestCase):
         self.assertEqual(kinds["ServiceAccount"]["metadata"]["name"], "ci-runner")
         binding = kinds["RoleBinding"]
         self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
-                                              "kind": "Role", "name": "relrun"})
+                                              "kind": "Role", "name": "rel-relrun"})
         self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "ci-runner",
                                                 "namespace": NS}])
-        # and the plain manifest grants exactly the same
+        # and the plain manifest grants exactly the same (a release named relrun
+        # gives the plain manifest's names), Helm's labels aside
         manifest = self.yaml_to_json(os.path.join(SOURCE, "manifests", "rbac.yaml"))
         plain = {o["kind"]: o for o in manifest}
         _, objs = self.template({"tasks": [], "rbac": {"create": True},
-                                 "serviceAccount": {"create": True}})
+                                 "serviceAccount": {"create": True}}, release="relrun")
         for o in objs:
+            self.assertEqual(o["metadata"]["labels"].pop("app.kubernetes.io/instance"), "relrun")
+            self.assertEqual(o["metadata"]["labels"].pop("helm.sh/chart"), "relrun-0.1.0")
+            self.assertEqual(o["metadata"]["labels"].pop("app.kubernetes.io/version"), "0.1.0")
             o["metadata"].pop("namespace")
             for s in o.get("subjects", []):
                 s.pop("namespace")
