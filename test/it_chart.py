@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
+from k8s_sim import podsecurity as pss
 from simlib import Sim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -98,6 +99,53 @@ CRON_FLAGS = ["--cron", "nightly-report", "--schedule", "30 3 * * 1-5",
               "--service-account", "relrun-task", "--timeout", "7200", "--boot-retries", "2",
               "--ttl", "3600", "--grace", "20", "--rpc", "dist", "--error-exit", "3",
               "--log-format", "json", "--retry-on-disruption", "Report.nightly()"]
+
+# The values a Helm user writes first, and the relrun flags meaning the same
+# (what relrun has no flag for goes through --overrides, as a user would).
+AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+    "nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a", "b"]}]}]}}}
+HELM_STYLE = {
+    "image": {"repository": "ghcr.io/acme/app", "tag": "1.2.3", "pullPolicy": "Always"},
+    "imagePullSecrets": [{"name": "regcred"}, "other-cred"],
+    "nodeSelector": {"pool": "encoders"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "encoders",
+                     "effect": "NoSchedule"},
+                    {"key": "spot", "operator": "Exists", "effect": "NoExecute"}],
+    "affinity": AFFINITY,
+    "podAnnotations": {"sidecar.istio.io/inject": "false"},
+    "podLabels": {"team": "video"},
+    "priorityClassName": "batch-high",
+    "podSecurityContext": {"runAsNonRoot": True, "runAsUser": 10001},
+    "resources": {"requests": {"cpu": "500m", "memory": "256Mi"},
+                  "limits": {"cpu": "2", "memory": "1Gi"}},
+}
+HELM_STYLE_FLAGS = [
+    "--pull-policy", "Always", "--image-pull-secret", "regcred",
+    "--image-pull-secret", "other-cred", "--node-selector", "pool=encoders",
+    "--toleration", "dedicated=encoders:NoSchedule", "--toleration", "spot:NoExecute",
+    "--priority-class", "batch-high", "--run-as-user", "10001",
+    "--cpu", "500m", "--memory", "256Mi", "--cpu-limit", "2", "--memory-limit", "1Gi",
+    "--overrides", json.dumps({"spec": {"template": {
+        "metadata": {"labels": {"team": "video"},
+                     "annotations": {"sidecar.istio.io/inject": "false"}},
+        "spec": {"affinity": AFFINITY}}}})]
+
+
+def schedule_table():
+    """test/cron_schedules.tsv: (schedule, ok) rows, shared with test/cron_test.c."""
+    rows = []
+    with open(os.path.join(HERE, "cron_schedules.tsv")) as f:
+        for line in f.read().split("\n"):
+            if not line or line.startswith("#"):
+                continue
+            verdict, sched = line.split("\t", 1)
+            if sched == "<empty>":
+                sched = ""
+            sched = sched.replace("\\t", "\t").replace("\\n", "\n")
+            rows.append((sched, verdict == "ok"))
+    return rows
+
 
 RBAC_RULES = [
     {"apiGroups": ["batch"], "resources": ["jobs"],
@@ -387,6 +435,148 @@ class Chart(unittest.TestCase):
         for o in objs:
             with self.subTest(o["kind"]):
                 self.assert_same(plain[o["kind"]], o, "manifests/rbac.yaml vs chart")
+
+    # ------------------------------------------------------------- cluster values
+    def test_helm_style_values_equal_relrun_flags(self):
+        values = dict(self.base([{"name": "enc", "expression": "Encoder.run()"}]), **HELM_STYLE)
+        _, objs = self.template(values)
+        self.assertEqual(len(objs), 1)
+        want = self.render(HELM_STYLE_FLAGS + ["Encoder.run()"])
+        self.assertTrue(want["metadata"].pop("generateName").startswith("relrun-"))
+        self.assertEqual(objs[0]["metadata"].pop("name"), "enc")
+        self.assert_same(want, objs[0], "Helm-style values")
+        task = objs[0]["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual((task["image"], task["imagePullPolicy"]),
+                         ("ghcr.io/acme/app:1.2.3", "Always"))
+
+    def test_each_pod_value_is_overridable_per_task(self):
+        tasks = [{"name": "plain", "expression": "M.f()"},
+                 {"name": "own", "expression": "M.g()",
+                  "image": {"tag": "2.0"}, "nodeSelector": {"pool": "gpu"}, "tolerations": [],
+                  "imagePullSecrets": ["task-cred"], "podLabels": {"tier": "x"},
+                  "resources": {"cpu": "1", "memory": "1Gi"},
+                  "securityContext": {"allowPrivilegeEscalation": False,
+                                      "capabilities": {"drop": ["ALL"]},
+                                      "readOnlyRootFilesystem": True}}]
+        _, objs = self.template(dict(self.base(tasks), **HELM_STYLE))
+        by = {o["metadata"]["name"]: o["spec"]["template"] for o in objs}
+        plain, own = by["plain"]["spec"], by["own"]["spec"]
+        self.assertEqual(plain["nodeSelector"], {"pool": "encoders"})
+        self.assertEqual(own["nodeSelector"], {"pool": "gpu"})
+        self.assertNotIn("tolerations", own)
+        self.assertEqual(own["imagePullSecrets"], [{"name": "task-cred"}])
+        self.assertEqual(by["own"]["metadata"]["labels"]["tier"], "x")
+        self.assertNotIn("team", by["own"]["metadata"]["labels"])
+        # the task's image map is merged over the chart's: only the tag changes
+        self.assertEqual(own["containers"][0]["image"], "ghcr.io/acme/app:2.0")
+        self.assertEqual(own["containers"][0]["imagePullPolicy"], "Always")
+        for c in own["initContainers"] + own["containers"]:
+            self.assertEqual(c["resources"], {"requests": {"cpu": "1", "memory": "1Gi"},
+                                              "limits": {"cpu": "1", "memory": "1Gi"}})
+            self.assertIs(c["securityContext"]["readOnlyRootFilesystem"], True)
+        self.assertEqual(plain["containers"][0]["resources"]["limits"]["memory"], "1Gi")
+
+    def test_image_map_errors(self):
+        for image, needle in (({"repository": "ghcr.io/acme/app"}, "image.tag is required"),
+                              ({"tag": "1"}, "image.repository is required")):
+            with self.subTest(image):
+                r = self.helm("template", "rel", CHART, "-f", self.values_file(
+                    dict(self.base([{"name": "x", "expression": "M.f()"}]), image=image)))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(needle, r.stderr)
+        _, objs = self.template(dict(self.base([{"name": "x", "expression": "M.f()"}]),
+                                     image={"repository": "ghcr.io/acme/app",
+                                            "digest": "sha256:" + "ab" * 32}))
+        self.assertEqual(objs[0]["spec"]["template"]["spec"]["containers"][0]["image"],
+                         "ghcr.io/acme/app@sha256:" + "ab" * 32)
+
+    def test_schedules_checked_exactly_as_pkg_cron(self):
+        rows = schedule_table()
+        self.assertGreater(len(rows), 40)
+        wrong = []
+        for sched, ok in rows:
+            r = self.helm("template", "rel", CHART, "-f", self.values_file(self.base(
+                [{"name": "c", "expression": "M.f()", "schedule": sched}])))
+            if ok and r.returncode != 0:
+                wrong.append(f"{sched!r} refused: {r.stderr.strip()}")
+            elif not ok and r.returncode == 0:
+                wrong.append(f"{sched!r} accepted")
+            elif not ok and "schedule" not in r.stderr:
+                wrong.append(f"{sched!r}: the error does not name the schedule: {r.stderr}")
+        self.assertEqual(wrong, [])
+        # the error names the task and says what is wrong, as relrun cron does
+        r = self.helm("template", "rel", CHART, "-f", self.values_file(self.base(
+            [{"name": "c", "expression": "M.f()", "schedule": "0 3 * * 7"}])))
+        self.assertIn('tasks[0] (c): schedule "0 3 * * 7": day-of-week "7": 7 is out of '
+                      'range 0-6', r.stderr)
+
+    def test_every_object_passes_pod_security(self):
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        _, objs = self.template(self.base(tasks, rbac={"create": True},
+                                          serviceAccount={"create": True}))
+        pods = 0
+        for o in objs:
+            for where, meta, spec in pss.pod_templates(o):
+                pods += 1
+                with self.subTest(where):
+                    self.assertEqual(pss.check(spec, "baseline", meta), [])
+                    # all of restricted but the user, which needs podSecurityContext
+                    self.assertEqual([v.split(" (")[0] for v in
+                                      pss.check(spec, "restricted", meta)],
+                                     ["runAsNonRoot != true"])
+        self.assertEqual(pods, len(tasks))
+        _, objs = self.template(dict(self.base(tasks), **HELM_STYLE))
+        for o in objs:
+            for where, meta, spec in pss.pod_templates(o):
+                with self.subTest(where, values="helm-style"):
+                    self.assertEqual(pss.check(spec, "restricted", meta), [])
+
+    def test_standard_labels_on_every_object(self):
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        _, objs = self.template(self.base(tasks, rbac={"create": True},
+                                          serviceAccount={"create": True}))
+        for o in objs:
+            metas = [o["metadata"]] + [m for _, m, _ in pss.pod_templates(o)]
+            if o["kind"] == "CronJob":
+                metas.append(o["spec"]["jobTemplate"]["metadata"])
+            for m in metas:
+                with self.subTest(o["kind"], name=o["metadata"]["name"]):
+                    for k, v in HELM_LABELS.items():
+                        self.assertEqual(m["labels"].get(k), v)
+
+    def test_service_account_named_after_the_release(self):
+        for release, want in (("video", "video-relrun"), ("relrun-prod", "relrun-prod")):
+            with self.subTest(release):
+                _, objs = self.template({"tasks": [], "rbac": {"create": True},
+                                         "serviceAccount": {"create": True}}, release=release)
+                kinds = {o["kind"]: o for o in objs}
+                self.assertEqual(kinds["ServiceAccount"]["metadata"]["name"], want)
+                self.assertEqual(kinds["Role"]["metadata"]["name"], want)
+                self.assertEqual(kinds["RoleBinding"]["subjects"][0]["name"], want)
+                self.assertEqual(kinds["RoleBinding"]["roleRef"]["name"], want)
+
+    def notes(self, values):
+        r = self.helm("install", "rel", CHART, "--dry-run=client", "-n", NS,
+                      "-f", self.values_file(values))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("NOTES:\n", r.stdout)
+        return r.stdout.split("NOTES:\n", 1)[1]
+
+    def test_notes_say_what_was_rendered(self):
+        # default values render nothing, and the user is told so
+        _, objs = self.template({})
+        self.assertEqual(objs, [])
+        text = self.notes({})
+        self.assertIn("this release renders no task -- `tasks` is empty", text)
+        self.assertIn("tasks:\n    - name: nightly-report", text)
+        tasks = [{"name": "once", "expression": "M.f()"}, CRON_TASK]
+        text = self.notes(self.base(tasks))
+        self.assertIn("1 CronJob(s) and 1 Job(s) in namespace streams", text)
+        self.assertIn("CronJob nightly-report (30 3 * * 1-5)", text)
+        self.assertIn("Job once (runs once)", text)
+        self.assertIn("relrun cron trigger NAME -n streams", text)
+        self.assertIn("relrun wait NAME -n streams", text)
+        self.assertNotIn("renders no task", text)
 
     # ------------------------------------------------------------- kubectl
     def test_kubectl_creates_the_rbac(self):

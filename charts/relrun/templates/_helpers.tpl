@@ -262,7 +262,7 @@ template:
     {{- with $s.imagePullSecrets }}
     imagePullSecrets:
     {{- range . }}
-    - name: {{ (kindIs "map" .) | ternary (get . "name") . | toJson }}
+    - name: {{ if kindIs "map" . }}{{ .name | toJson }}{{ else }}{{ . | toJson }}{{ end }}
     {{- end }}
     {{- end }}
     {{- with $s.podSecurityContext }}
