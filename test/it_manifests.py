@@ -187,7 +187,7 @@ class Manifests(unittest.TestCase):
         text = self.read("Dockerfile")
         lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
         self.assertEqual(lines, ["FROM scratch", "COPY relrun-pod /relrun-pod",
-                                 'ENTRYPOINT ["/relrun-pod"]'])
+                                 "USER 65532:65532", 'ENTRYPOINT ["/relrun-pod"]'])
         self.assertIn("docker build -f manifests/Dockerfile", text)
         # FROM scratch has no libc: the binary it copies must be static
         pod = os.environ.get("RELRUN_POD_BIN",
