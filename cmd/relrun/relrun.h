@@ -26,6 +26,7 @@ enum relrun_cmd {
         CMD_CRON,
         CMD_HELP,
         CMD_COMPLETION,
+        CMD_CONFIG,
 };
 
 #define OPTS_MAX_LIST 64
@@ -119,6 +120,41 @@ struct opts_flag {
 };
 size_t opts_flags(enum relrun_cmd cmd, struct opts_flag *out, size_t max);
 
+/* Where each setting of the last opts_parse came from (relrun config view).
+ * Precedence, highest first: a flag, the environment (RELRUN_*), the project
+ * file (relrun.yaml from the current directory upward), the user's file
+ * ($XDG_CONFIG_HOME/relrun/config.yaml); in a file a contexts.<name> section
+ * wins over its top level. A repeatable flag takes its whole list from the
+ * highest source that sets it. */
+enum opts_src {
+        SRC_NONE,
+        SRC_DEFAULT,
+        SRC_USER,
+        SRC_PROJECT,
+        SRC_ENV,
+        SRC_FLAG,
+};
+struct opts_setting {
+        const char *name;        /* long flag name */
+        enum opts_src src;       /* SRC_NONE: not set by anything */
+        const char *where;       /* file path or variable name; NULL for flags, defaults */
+        int line;                /* in the file, 0 otherwise */
+        const char *context;     /* the file's contexts: section, or NULL */
+        const char *const *vals; /* n values (a list flag's list; "true" for switches) */
+        size_t n;
+};
+/* The i-th flag's setting (i < opts_settings_count()); false past the end. */
+bool opts_setting_at(const struct opts *o, size_t i, struct opts_setting *out);
+/* The files and context the last opts_parse used (NULL when none). */
+struct opts_files {
+        const char *project; /* found relrun.yaml, or NULL */
+        const char *user;    /* the user's file path (whether or not it exists) */
+        bool user_exists;
+        const char *context;      /* the context whose sections applied, or NULL */
+        const char *context_from; /* "--context", "RELRUN_CONTEXT", a file, "kubeconfig" */
+};
+void opts_files_used(struct opts_files *out);
+
 /* job.c: the Job for a run, from options and the expression. */
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
               struct json_object **out, struct err *e);
@@ -189,6 +225,7 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
 int cmd_completion(const struct opts *o, struct err *e);
+int cmd_config(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.
