@@ -259,6 +259,14 @@ class PodUsage(unittest.TestCase):
         self.assertEqual(r.returncode, 70)
         self.assertIn("/nonexistent/bin/app", r.stdout)
 
+    def test_normalise_keeps_arrival_order(self):
+        # a JSON line after a plain one must not overtake it
+        r = subprocess.run([POD, "--normalise"], input='plain first\n{"message":"json second"}\n',
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([json.loads(l)["msg"] for l in r.stdout.splitlines()],
+                         ["plain first", "json second"])
+
     def test_help_and_install(self):
         r = self.run_raw("--help")
         self.assertEqual(r.returncode, 0)

@@ -127,7 +127,7 @@ static void test_format_errors(void **state)
 
 static const char *app_log = "2026-11-23 11:18:15.943 [info] | live_stream application started\n"
                              "2026-11-23 11:18:16.254 [info] stream_id=s1 | encoder settings:\n"
-                             "codec=h264\n"
+                             "  codec=h264\n"
                              "  preset=fast\n"
                              "2026-11-23 11:18:16.254 [warning] stream_id=s1 | segment 3 \"late\"\n"
                              "2026-11-23 11:18:16.455 [error] | crash\n"
@@ -139,7 +139,7 @@ static const char *app_json =
     "{\"ts\":\"2026-11-23T11:18:15.943Z\",\"level\":\"info\",\"src\":\"app\","
     "\"msg\":\"live_stream application started\",\"node\":\"live_stream@pod\"}\n"
     "{\"ts\":\"2026-11-23T11:18:16.254Z\",\"level\":\"info\",\"src\":\"app\","
-    "\"msg\":\"encoder settings:\\ncodec=h264\\n  preset=fast\",\"node\":\"live_stream@pod\","
+    "\"msg\":\"encoder settings:\\n  codec=h264\\n  preset=fast\",\"node\":\"live_stream@pod\","
     "\"stream_id\":\"s1\"}\n"
     "{\"ts\":\"2026-11-23T11:18:16.254Z\",\"level\":\"warning\",\"src\":\"app\","
     "\"msg\":\"segment 3 \\\"late\\\"\",\"node\":\"live_stream@pod\",\"stream_id\":\"s1\"}\n"
@@ -217,6 +217,51 @@ static void test_stream_chunk_rule(void **state)
         logline_stream_free(s);
         buf_fini(&k.out);
         logline_format_free(f);
+}
+
+/* One read that holds a log event and an IO.puts line (the BEAM batches
+ * writes under load): the plain line is an event of its own; only an indented
+ * line continues the event. */
+static void test_stream_plain_line_in_the_same_read(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct sink k = {.fmt = LOGLINE_OUT_TEXT};
+        struct logline_stream *s = mk_stream(&k, f, LOGLINE_SRC_APP, 0);
+        const char *a = "2026-11-23 11:18:16.254 [info] | one\n"
+                        "  indented goes with one\n"
+                        "progress 50%\n";
+        assert_int_equal(logline_stream_feed(s, a, strlen(a)), 0);
+        logline_stream_chunk_end(s);
+        assert_int_equal(logline_stream_finish(s), 0);
+        assert_int_equal(k.events, 2);
+        assert_string_equal(buf_str(&k.out),
+                            "2026-11-23T11:18:16.254Z info    app    one\n"
+                            "      indented goes with one node=live_stream@pod\n"
+                            "2026-11-23T06:00:00.123Z info    app    progress 50% "
+                            "node=live_stream@pod\n");
+        logline_stream_free(s);
+        buf_fini(&k.out);
+        logline_format_free(f);
+}
+
+/* A JSON line after a plain one: both come out in the order they arrived. */
+static void test_stream_json_keeps_arrival_order(void **state)
+{
+        (void)state;
+        struct sink k = {.fmt = LOGLINE_OUT_TEXT};
+        struct logline_stream *s = mk_stream(&k, NULL, LOGLINE_SRC_APP, 0);
+        const char *a = "plain first\n{\"message\":\"json second\"}\n";
+        assert_int_equal(logline_stream_feed(s, a, strlen(a)), 0);
+        assert_int_equal(logline_stream_finish(s), 0);
+        const char *out = buf_str(&k.out);
+        const char *first = strstr(out, "plain first"), *second = strstr(out, "json second");
+        assert_non_null(first);
+        assert_non_null(second);
+        assert_true(first < second);
+        assert_int_equal(k.events, 2);
+        logline_stream_free(s);
+        buf_fini(&k.out);
 }
 
 static void test_stream_rpc_stderr_plain(void **state)
@@ -305,7 +350,7 @@ static void test_encode_escapes(void **state)
         assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
         assert_string_equal(buf_str(&b),
                             "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"debug\",\"src\":"
-                            "\"relrun\",\"msg\":\"tab\\there \\u0001 bad\\ufffd utf8 \xc3\xa9 "
+                            "\"relrun\",\"msg\":\"tab\\there \\u0001 bad\xef\xbf\xbd utf8 \xc3\xa9 "
                             "quote\\\" back\\\\\"}\n");
         buf_reset(&b);
         ev.msg = "plain";
@@ -335,6 +380,44 @@ static void test_level_and_out_parse(void **state)
         assert_non_null(strstr(e.msg, "\"yaml\""));
 }
 
+/* What relrun-pod wrote comes back field for field; anything else is not an
+ * event and is shown as it is. */
+static void test_decode_roundtrip(void **state)
+{
+        (void)state;
+        struct logline_event ev = {.ts = "2026-11-23T06:00:00.123Z",
+                                   .level = LOGLINE_WARNING,
+                                   .src = LOGLINE_SRC_RPC,
+                                   .msg = "disk \"low\"\n  at x",
+                                   .node = "app@pod"};
+        ev.msg_len = strlen(ev.msg);
+        ev.fields[0] = (struct logline_field){"pid", 3, "<0.1.0>", 7, false};
+        ev.fields[1] = (struct logline_field){"n", 1, "42", 2, true};
+        ev.nfields = 2;
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
+        struct logline_decoded d;
+        assert_int_equal(logline_decode(buf_str(&b), b.len - 1, &d), 0);
+        assert_string_equal(d.ts, "2026-11-23T06:00:00.123Z");
+        assert_string_equal(d.level, "warning");
+        assert_string_equal(d.src, "rpc");
+        assert_string_equal(d.msg, "disk \"low\"\n  at x");
+        assert_string_equal(d.node, "app@pod");
+        /* Only string-valued extra fields are shown as k=v. */
+        assert_int_equal(d.nfields, 1);
+        assert_string_equal(d.fields[0].key, "pid");
+        assert_string_equal(d.fields[0].val, "<0.1.0>");
+        logline_decoded_fini(&d);
+        buf_fini(&b);
+        const char *nots[] = {"plain text", "{\"level\":\"info\"}", "[1]", "{\"msg\":\"cut"};
+        for (size_t i = 0; i < sizeof nots / sizeof *nots; i++) {
+                assert_int_equal(logline_decode(nots[i], strlen(nots[i]), &d), -1);
+                assert_null(d.msg);
+                logline_decoded_fini(&d);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -344,11 +427,14 @@ int main(void)
             cmocka_unit_test(test_stream_whole),
             cmocka_unit_test(test_stream_any_split),
             cmocka_unit_test(test_stream_chunk_rule),
+            cmocka_unit_test(test_stream_plain_line_in_the_same_read),
+            cmocka_unit_test(test_stream_json_keeps_arrival_order),
             cmocka_unit_test(test_stream_rpc_stderr_plain),
             cmocka_unit_test(test_stream_json_passthrough),
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
             cmocka_unit_test(test_level_and_out_parse),
+            cmocka_unit_test(test_decode_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,17 +119,6 @@ int release_dist_expr(const struct release_call *c, const char *self_node, struc
         return r ? -1 : 0;
 }
 
-/* Cut at most max bytes of s at a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-        if (n <= max)
-                return n;
-        size_t i = max;
-        while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
-                i--;
-        return i;
-}
-
 void release_parse_marker(const char *tag, const char *line, size_t n, struct release_marker *m)
 {
         m->kind = RELEASE_MARK_NONE;
@@ -156,7 +145,7 @@ void release_parse_marker(const char *tag, const char *line, size_t n, struct re
                 unsigned char *v = malloc(CODEC_BASE64_DECODED_MAX(bl));
                 size_t vl;
                 if (v && codec_base64_decode(sp + 1, bl, v, &vl) == 0) {
-                        size_t cut = utf8_cut((const char *)v, vl, RELEASE_RETURN_MAX);
+                        size_t cut = codec_utf8_cut((const char *)v, vl, RELEASE_RETURN_MAX);
                         memcpy(m->value, v, cut);
                         m->value[cut] = '\0';
                         m->truncated = cut < vl;
