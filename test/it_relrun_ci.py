@@ -377,7 +377,7 @@ class HelpAndCompletion(unittest.TestCase):
         if flag in takes:
             return [takes[flag]]
         if flag in ("--timeout", "--ttl", "--ready-timeout", "--grace", "--starting-deadline",
-                    "--request-timeout"):
+                    "--request-timeout", "--retry-window", "--schedule-timeout"):
             return ["5s"]
         if flag in ("--backoff-limit", "--boot-retries", "--error-exit",
                     "--successful-history", "--failed-history"):

@@ -6,10 +6,9 @@
 
 #include "relrun.h"
 
-static const enum relrun_cmd all_cmds[] = {CMD_RUN,  CMD_RENDER,     CMD_LOGS, CMD_WAIT,
-                                           CMD_LIST, CMD_CANCEL,     CMD_CRON, CMD_VERSION,
-                                           CMD_HELP, CMD_COMPLETION, CMD_EVAL, CMD_REMOTE,
-                                           CMD_CONFIG};
+static const enum relrun_cmd all_cmds[] = {
+    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,   CMD_CANCEL, CMD_CRON,
+    CMD_VERSION, CMD_HELP,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE, CMD_CONFIG};
 #define N_ALL (sizeof all_cmds / sizeof *all_cmds)
 
 /* The -o values each command takes (the parser accepts the union). */

@@ -50,7 +50,7 @@ static int help(const struct opts *o)
         enum relrun_cmd topic = o->cmd;
         if (o->cmd == CMD_HELP && o->n_pos) {
                 static const enum relrun_cmd all[] = {
-                    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,  CMD_CANCEL,
+                    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,   CMD_CANCEL,
                     CMD_VERSION, CMD_CRON,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE, CMD_CONFIG};
                 topic = CMD_NONE;
                 for (size_t i = 0; i < sizeof all / sizeof *all; i++)
