@@ -246,6 +246,14 @@ class Admission(unittest.TestCase):
         self.wait(lambda: self.events("strict", job)[0].get("count", 1) > 1,
                   "the event's count to grow with retries")
 
+    def test_relrun_run_reports_the_refusal_at_once(self):
+        # the simulator's FailedCreate event reaches the user through relrun's follower
+        r = self.relrun("run", "-n", "strict", *BASE, "M.f()")
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn('violates PodSecurity "restricted:latest": ' + RESTRICTED_ONLY[0],
+                      r.stderr)
+        self.assertIn("--run-as-user", r.stderr)
+
     def test_run_as_user_is_admitted_in_restricted(self):
         job = self.detach("strict", "--run-as-user", "10001")
         pods = self.wait(lambda: self.pods("strict", job), "the pod")
