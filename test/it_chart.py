@@ -328,6 +328,13 @@ class Chart(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
         self.assertEqual(r.stdout.count("ok "), len(objs), r.stdout)
         self.assertEqual(len(objs), len(tasks) + 3)
+        # and with the values a Helm user writes for a real cluster
+        text, objs = self.template(dict(self.base(tasks), **HELM_STYLE))
+        with open(path, "w") as f:
+            f.write(text)
+        r = run(["node", VALIDATE, path])
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertEqual(r.stdout.count("ok "), len(objs), r.stdout)
 
     def test_job_equals_relrun_render(self):
         tasks = [t for t, _ in JOB_CASES.values()]
@@ -597,6 +604,35 @@ class Chart(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             got = json.loads(r.stdout)["items"][0]["rules"]
             self.assertEqual(got, next(o for o in objs if o["kind"] == "Role")["rules"])
+
+    def test_a_restricted_namespace_admits_the_pods_of_restricted_values(self):
+        # the simulator's PodSecurity admission on what the chart renders: with
+        # podSecurityContext (runAsUser) the pod is created; without, it is forbidden
+        strict = dict(self.base([{"name": "strict", "expression": "M.f()"}]), **HELM_STYLE)
+        plain = self.base([{"name": "plain", "expression": "M.f()"}])
+        with Sim(tls=True) as sim:
+            code, _, body = sim.post("/api/v1/namespaces", {
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {
+                    "name": NS, "labels": {pss.ENFORCE_LABEL: "restricted"}}})
+            self.assertEqual(code, 201, body)
+            for values in (strict, plain):
+                text, _ = self.template(values)
+                path = os.path.join(self.tmp, "strict.yaml")
+                with open(path, "w") as f:
+                    f.write(text)
+                r = sim.kubectl("create", "-f", path)
+                self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            pods = f"/api/v1/namespaces/{NS}/pods?labelSelector=batch.kubernetes.io/job-name%3D"
+            sim.wait_for(pods + "strict", lambda b: b["items"])
+            ev = sim.wait_for(f"/api/v1/namespaces/{NS}/events",
+                              lambda b: [e for e in b["items"]
+                                         if e["involvedObject"]["name"] == "plain"])
+            [ev] = [e for e in ev["items"] if e["involvedObject"]["name"] == "plain"]
+            self.assertEqual(ev["reason"], "FailedCreate")
+            self.assertIn('violates PodSecurity "restricted:latest": runAsNonRoot != true',
+                          ev["message"])
+            code, _, body = sim.get(pods + "plain")
+            self.assertEqual(body["items"], [])
 
     def test_kubectl_creates_the_rendered_objects(self):
         tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]

@@ -203,6 +203,23 @@ class Defaults(unittest.TestCase):
         self.assertIn("$time $message\\n", lines["app-format"])  # one line, escaped
         self.assertTrue(lines["pod-image"].endswith("default"))
 
+    def test_config_usage(self):
+        for args in (["config"], ["config", "view", "more"]):
+            with self.subTest(args):
+                r = self.relrun(*args)
+                self.assertEqual(r.returncode, 64)
+                self.assertIn("config: expected one action, view", r.stderr)
+        r = self.relrun("config", "show")
+        self.assertEqual(r.returncode, 64)
+        self.assertIn('config: unknown action "show" (want view)', r.stderr)
+        r = self.relrun("help", "config")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("usage: relrun config view", r.stdout)
+        for var in ("RELRUN_IMAGE", "RELRUN_RELEASE", "RELRUN_POD_IMAGE", "RELRUN_APP_FORMAT",
+                    "RELRUN_NAMESPACE", "RELRUN_CONTEXT", "relrun.yaml",
+                    "$XDG_CONFIG_HOME/relrun/config.yaml"):
+            self.assertIn(var, r.stdout)
+
     # ---------------------------------------------------------------- errors
     def test_errors_name_the_file_and_line(self):
         proj = os.path.join(self.proj, "relrun.yaml")

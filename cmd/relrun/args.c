@@ -812,6 +812,10 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
                                        "eval: expected JOB or POD and one expression, got %zu "
                                        "arguments; quote the expression",
                                        o->n_pos);
+                if (o->cmd == CMD_CONFIG)
+                        return err_set(e, ERR_USAGE,
+                                       "config: expected one action, view (see relrun config "
+                                       "--help)");
                 return err_set(e, ERR_USAGE,
                                "%s: expected %s, got %zu arguments (see relrun %s --help)",
                                opts_cmd_name(o->cmd), min_pos ? "a job name" : "no arguments",
