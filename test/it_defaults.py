@@ -140,6 +140,13 @@ class Defaults(unittest.TestCase):
         self.assertEqual((labels.get("team"), labels.get("tier"), labels.get("owner")),
                          ("video", "batch", None))
         self.assertEqual(self.task(job)["env"], [{"name": "A", "value": "1"}])
+        # an empty list in the project file drops the user's list
+        self.project("label: []\nenv: {}\n")
+        job = self.render()
+        self.assertNotIn("owner", job["metadata"]["labels"])
+        self.assertNotIn("env", self.task(job))
+        self.assertEqual(self.view()["by_name"]["label"]["values"], [])
+        self.project("label:\n  - team=video\n  - tier=batch\n")
         job = self.render("--label", "team=audio", "--env", "B=2")
         labels = job["metadata"]["labels"]
         self.assertEqual((labels.get("team"), labels.get("tier")), ("audio", None))

@@ -308,7 +308,7 @@ static int apply_file(struct opts *o, struct defaults_file *f, enum opts_src src
                                                f->path, en->line, en->key);
                         int c = flags[i].opt.val;
                         size_t *n;
-                        const char *v = en->vals[0];
+                        const char *v = en->n ? en->vals[0] : "";
                         bool sw = flags[i].opt.has_arg == no_argument;
                         if (sw && (en->list || en->n != 1 ||
                                    (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)))
@@ -341,6 +341,13 @@ static int apply_file(struct opts *o, struct defaults_file *f, enum opts_src src
                                         origins[i] = cur;
                                         origins[i].val[0] = "false";
                                 }
+                                continue;
+                        }
+                        const char **list = list_of(o, c, &n);
+                        if (list && en->n == 0) { /* "label: []": none, whatever came before */
+                                *n = 0;
+                                list[0] = NULL;
+                                origins[i] = cur;
                                 continue;
                         }
                         for (size_t j = 0; j < en->n; j++) {
