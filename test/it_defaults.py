@@ -321,6 +321,16 @@ class RunFromTheFile(unittest.TestCase):
                 code, _, job = sim.get(f"/apis/batch/v1/namespaces/default/jobs/{summary['job']}")
                 self.assertEqual(code, 200)
                 self.assertEqual(job["metadata"]["labels"]["team"], "video")
+                # --overrides reaches the real pod: a strategic merge adds an env var
+                # to the task container, and the task sees it
+                override = {"spec": {"template": {"spec": {"containers": [
+                    {"name": "task", "env": [{"name": "EXTRA", "value": "from-override"}]}]}}}}
+                r = subprocess.run([RELRUN, "run", "-o", "json", "--override-type", "strategic",
+                                    "--overrides", json.dumps(override),
+                                    'IO.puts("extra=" <> System.get_env("EXTRA", "none"))'],
+                                   capture_output=True, text=True, timeout=120, cwd=proj, env=env)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("extra=from-override", r.stdout)
 
 
 if __name__ == "__main__":

@@ -260,6 +260,23 @@ class Admission(unittest.TestCase):
         self.assertEqual(pods[0]["spec"]["securityContext"]["runAsUser"], 10001)
         self.assertEqual(self.events("strict", job), [])
 
+    def test_cron_create_with_run_as_user_runs_in_restricted(self):
+        r = self.relrun("cron", "create", "nightly", "-n", "strict", "--schedule", "0 3 * * *",
+                        *BASE, "--run-as-user", "10001", "--node-selector", "pool=batch",
+                        "--image-pull-secret", "regcred", "Report.nightly()")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        code, _, cj = self.sim.get("/apis/batch/v1/namespaces/strict/cronjobs/nightly")
+        self.assertEqual(code, 200, cj)
+        ps = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        self.assertEqual(pss.check(ps, "restricted"), [])
+        self.assertEqual((ps["nodeSelector"], ps["imagePullSecrets"]),
+                         ({"pool": "batch"}, [{"name": "regcred"}]))
+        code, _, body = self.sim.fire_cronjob("nightly", "strict", "nightly-manual")
+        self.assertIn(code, (200, 201), body)
+        pods = self.wait(lambda: self.pods("strict", "nightly-manual"), "the CronJob's pod")
+        self.assertEqual(pods[0]["spec"]["securityContext"]["runAsUser"], 10001)
+        self.assertEqual(self.events("strict", "nightly-manual"), [])
+
     def test_baseline_namespace_admits_the_default_pod(self):
         job = self.detach("base")
         self.wait(lambda: self.pods("base", job), "the pod")
