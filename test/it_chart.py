@@ -263,6 +263,18 @@ class Chart(unittest.TestCase):
             self.base(tasks, rbac={"create": True}, serviceAccount={"create": True})))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("0 chart(s) failed", r.stdout)
+        r = self.helm("lint", CHART, "-f", self.values_file(dict(self.base(tasks), **HELM_STYLE)))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for bad, needle in (({"image": {"repository": "a", "tag": "1", "pullPolicy": "Sometimes"}},
+                             "pullPolicy"),
+                            ({"imagePullSecrets": ["Bad_Name"]}, "imagePullSecrets"),
+                            ({"nodeSelector": {"pool": 1}}, "nodeSelector"),
+                            ({"resources": {"requests": {"cpu": "lots"}}}, "cpu"),
+                            ({"tolerations": {"key": "a"}}, "tolerations")):
+            with self.subTest(bad):
+                r = self.helm("lint", CHART, "-f", self.values_file(dict(self.base(tasks), **bad)))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(needle, r.stdout + r.stderr)
 
     def test_lint_fails_for_broken_values(self):
         broken = {
