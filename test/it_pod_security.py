@@ -147,10 +147,12 @@ class Checker(unittest.TestCase):
                 {"containers": [dict(c, securityContext={"capabilities": {"add": ["NET_ADMIN",
                                                                                   "CHOWN"]}})]},
             'hostPath volumes (volume "h")': {"volumes": [{"name": "h", "hostPath": {"path": "/"}}]},
-            'hostPort (container "c" uses 8080)':
+            'hostPort (container "c" uses hostPort 8080)':
                 {"containers": [dict(c, ports=[{"containerPort": 80, "hostPort": 8080}])]},
             'seccompProfile (pod must not set securityContext.seccompProfile.type to '
             '"Unconfined")': {"securityContext": {"seccompProfile": {"type": "Unconfined"}}},
+            'procMount (container "c" must not set securityContext.procMount to "Unmasked")':
+                {"containers": [dict(c, securityContext={"procMount": "Unmasked"})]},
             "forbidden sysctls (kernel.msgmax)":
                 {"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}},
         }

@@ -147,8 +147,9 @@ def check(spec, level, meta=None):
         for n, _ in ports:
             if n not in names:
                 names.append(n)
-        out.append("hostPort (%s %s %s)" % (_who(names), "uses" if len(names) == 1 else "use",
-                                            ", ".join(str(p) for _, p in ports)))
+        out.append("hostPort (%s %s %s %s)" % (
+            _who(names), "uses" if len(names) == 1 else "use",
+            "hostPort" if len(ports) == 1 else "hostPorts", ", ".join(str(p) for _, p in ports)))
 
     priv = [c["name"] for c in cs if _sc(c).get("privileged")]
     if priv:
@@ -156,8 +157,13 @@ def check(spec, level, meta=None):
 
     unmasked = [c["name"] for c in cs if _sc(c).get("procMount") not in (None, "Default")]
     if unmasked:
-        out.append("procMount (%s must not set securityContext.procMount=\"Unmasked\")"
-                   % _who(unmasked))
+        kinds = []
+        for c in cs:
+            pm = _sc(c).get("procMount")
+            if pm not in (None, "Default") and pm not in kinds:
+                kinds.append(pm)
+        out.append("procMount (%s must not set securityContext.procMount to %s)"
+                   % (_who(unmasked), _quoted(kinds)))
 
     if restricted:
         bad_vols = []
@@ -194,6 +200,15 @@ def check(spec, level, meta=None):
                 ["%s must not set runAsUser=0" % _who(root_c)] if root_c else [])
             out.append("runAsUser=0 (%s)" % "; ".join(parts))
 
+    bad_se = []
+    for obj in [spec] + cs:
+        se = _sc(obj).get("seLinuxOptions") or {}
+        if se.get("type", "") not in SELINUX_TYPES or se.get("user") or se.get("role"):
+            bad_se.append("pod" if obj is spec else obj["name"])
+    if bad_se:
+        out.append("seLinuxOptions (%s set forbidden securityContext.seLinuxOptions)"
+                   % ", ".join(bad_se))
+
     # seccompProfile: baseline forbids Unconfined; restricted needs RuntimeDefault/Localhost
     def sp(obj):
         return (_sc(obj).get("seccompProfile") or {}).get("type")
@@ -218,15 +233,6 @@ def check(spec, level, meta=None):
         out.append('seccompProfile (%s must not set securityContext.seccompProfile.type to '
                    '"Unconfined")' % ("pod" if unconf == ["pod"] else
                                       _who([n for n in unconf if n != "pod"])))
-
-    bad_se = []
-    for obj in [spec] + cs:
-        se = _sc(obj).get("seLinuxOptions") or {}
-        if se.get("type", "") not in SELINUX_TYPES or se.get("user") or se.get("role"):
-            bad_se.append("pod" if obj is spec else obj["name"])
-    if bad_se:
-        out.append("seLinuxOptions (%s set forbidden securityContext.seLinuxOptions)"
-                   % ", ".join(bad_se))
 
     bad_sys = [s.get("name") for s in psc.get("sysctls") or [] if s.get("name") not in SAFE_SYSCTLS]
     if bad_sys:
