@@ -179,6 +179,40 @@ static void test_mfa_hostile_strings(void **state)
         assert_mfa("M.f", "[\"\\/ ' ) ] } >>\"]", "M.f(\"/ ' ) ] } >>\")");
 }
 
+/* JSON has no atoms, tuples or keyword lists: one-member tagged objects
+ * write them, everything else stays as before. */
+static void test_mfa_atoms_tuples_keywords(void **state)
+{
+        (void)state;
+        /* the README's example, on the fixture's LiveStream.run/2 */
+        assert_mfa("LiveStream.run", "[\"stream-42\", {\"$kw\": {\"bitrate\": 4000}}]",
+                   "LiveStream.run(\"stream-42\", [bitrate: 4000])");
+        assert_mfa("M.f",
+                   "[{\"$atom\": \"ok\"}, {\"$atom\": \"valid?\"}, {\"$atom\": \"Elixir.Foo\"}]",
+                   "M.f(:ok, :valid?, :\"Elixir.Foo\")");
+        assert_mfa("M.f", "[{\"$atom\": \"#{x} y\"}]", "M.f(:\"\\#{x} y\")");
+        assert_mfa("M.f", "[{\"$tuple\": [{\"$atom\": \"ok\"}, 1]}, {\"$tuple\": []}]",
+                   "M.f({:ok, 1}, {})");
+        assert_mfa(
+            "M.f",
+            "[{\"$kw\": {\"mode\": {\"$atom\": \"fast\"}, \"a b\": [1], \"x\": {\"k\": 2}}}]",
+            "M.f([mode: :fast, \"a b\": [1], x: %{\"k\" => 2}])");
+        assert_mfa("M.f", "[{\"$kw\": {}}]", "M.f([])");
+        /* a "$" key among others, or an unknown one, is a map key as before */
+        assert_mfa("M.f", "[{\"$price\": 1}, {\"a\": 1, \"$atom\": \"x\"}]",
+                   "M.f(%{\"$price\" => 1}, %{\"a\" => 1, \"$atom\" => \"x\"})");
+        assert_mfa_err("M.f", "[{\"$atom\": 1}]",
+                       "--args: argument 1: {\"$atom\": ...} takes a string (the atom's name)");
+        assert_mfa_err("M.f", "[{\"$atom\": \"\"}]", "--args: argument 1: an empty atom name");
+        assert_mfa_err("M.f", "[{\"$kw\": [1]}]",
+                       "--args: argument 1: {\"$kw\": ...} takes an object (the keyword list)");
+        assert_mfa_err(
+            "M.f", "[{\"$tuple\": {}}]",
+            "--args: argument 1: {\"$tuple\": ...} takes an array (the tuple's elements)");
+        assert_mfa_err("M.f", "[{\"$atom\": \"a\", \"b\": 1}]",
+                       "--args: argument 1: {\"$atom\": ...} must be the object's only member");
+}
+
 static void test_mfa_errors(void **state)
 {
         assert_mfa_err("", NULL, "--mfa: empty");
@@ -375,10 +409,15 @@ static void test_check_random_input(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_check_accepts),      cmocka_unit_test(test_check_rejects),
-            cmocka_unit_test(test_mfa_values),         cmocka_unit_test(test_mfa_hostile_strings),
-            cmocka_unit_test(test_mfa_errors),         cmocka_unit_test(test_slug),
-            cmocka_unit_test(test_mfa_random_strings), cmocka_unit_test(test_check_random_input),
+            cmocka_unit_test(test_check_accepts),
+            cmocka_unit_test(test_check_rejects),
+            cmocka_unit_test(test_mfa_values),
+            cmocka_unit_test(test_mfa_hostile_strings),
+            cmocka_unit_test(test_mfa_atoms_tuples_keywords),
+            cmocka_unit_test(test_mfa_errors),
+            cmocka_unit_test(test_slug),
+            cmocka_unit_test(test_mfa_random_strings),
+            cmocka_unit_test(test_check_random_input),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

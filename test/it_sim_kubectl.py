@@ -234,7 +234,8 @@ class SimKubectlTest(unittest.TestCase):
         ns = self.namespace("watchpods")
         w = self.sim.kubectl_popen("get", "pods", "-n", ns, "-w", "--output-watch-events")
         try:
-            time.sleep(1.0)  # let the watch start
+            self.sim.wait_request(lambda q: q["query"].get("watch") and q["path"].endswith(
+                "/namespaces/%s/pods" % ns))
             self.create(ns, job_manifest("w", "ok.sh"))
             self.kubectl("wait", "-n", ns, "--for=condition=complete", "job/w", "--timeout=15s")
             time.sleep(0.5)

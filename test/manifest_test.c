@@ -684,7 +684,7 @@ static void test_names_rejected(void **state)
         assert_job_err(&o, "--log-format \"xml\": want json, logfmt or text");
         base_opts(&o);
         o.rpc = "ssh";
-        assert_job_err(&o, "--rpc \"ssh\": want script or dist");
+        assert_job_err(&o, "--rpc \"ssh\": want auto, dist or script");
         base_opts(&o);
         o.error_exit = 64;
         assert_job_err(&o, "--error-exit 64: want 1..63");

@@ -222,6 +222,16 @@ class Sim:
     def requests(self):
         return self.request("GET", "/_sim/requests", token=False)[2]
 
+    def wait_request(self, pred, timeout=20, interval=0.05):
+        """Polls the request log until a request matches pred; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for q in self.requests():
+                if pred(q):
+                    return q
+            time.sleep(interval)
+        raise AssertionError("timed out waiting for a request; got %r" % self.requests()[-5:])
+
     def clear_requests(self):
         self.request("DELETE", "/_sim/requests", token=False)
 

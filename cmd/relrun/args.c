@@ -59,6 +59,7 @@ enum {
         O_RUN_AS_USER,
         O_OVERRIDES,
         O_OVERRIDE_TYPE,
+        O_WAIT_TIMEOUT,
         /* following a Job */
         O_SCHEDULE_TIMEOUT,
         O_KEEP_FAILED,
@@ -134,6 +135,7 @@ static const struct flag flags[] = {
     {{"failed-history", required_argument, NULL, O_FAILED_HISTORY}, F_CRON},
     {{"suspend", no_argument, NULL, O_SUSPEND}, F_CRON},
     {{"summary-file", required_argument, NULL, O_SUMMARY_FILE}, F_RUN | F_WAIT | F_CRON},
+    {{"wait-timeout", required_argument, NULL, O_WAIT_TIMEOUT}, F_WAIT},
     {{"schedule-timeout", required_argument, NULL, O_SCHEDULE_TIMEOUT}, F_RUN | F_WAIT | F_CRON},
     {{"keep-failed", no_argument, NULL, O_KEEP_FAILED}, F_RUN | F_CRON},
     {{"retry-window", required_argument, NULL, O_RETRY_WINDOW}, F_RUN | F_WAIT | F_CRON},
@@ -151,7 +153,7 @@ static const struct {
     {"logs", CMD_LOGS, F_LOGS, 1, 1},
     {"wait", CMD_WAIT, F_WAIT, 1, 1},
     {"list", CMD_LIST, 1u << 10, 0, 0},
-    {"cancel", CMD_CANCEL, F_CANCEL, 1, 1},
+    {"cancel", CMD_CANCEL, F_CANCEL, 1, 8},
     {"version", CMD_VERSION, 1u << 11, 0, 0},
     {"cron", CMD_CRON, F_CRON, 1, 3},
     {"completion", CMD_COMPLETION, 1u << 13, 1, 1},
@@ -613,11 +615,24 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_CPU: o->cpu = v; return 0;
         case O_MEMORY: o->memory = v; return 0;
         case O_SERVICE_ACCOUNT: o->service_account = v; return 0;
-        case O_TIMEOUT: return duration_flag("--timeout", v, &o->timeout_ms, e);
+        case O_TIMEOUT:
+                /* On wait it always was the client's own deadline, which a
+                 * reader of run's --timeout (the Job's) would not guess. */
+                if (o->cmd == CMD_WAIT) {
+                        o->wait_timeout_old_name = true;
+                        return duration_flag("--timeout", v, &o->wait_timeout_ms, e);
+                }
+                return duration_flag("--timeout", v, &o->timeout_ms, e);
+        case O_WAIT_TIMEOUT: return duration_flag("--wait-timeout", v, &o->wait_timeout_ms, e);
         case O_BACKOFF_LIMIT:
                 return cli_parse_int("--backoff-limit", v, 0, 1000, &o->backoff_limit, e);
         case O_BOOT_RETRIES: return cli_parse_int("--boot-retries", v, 0, 100, &o->boot_retries, e);
-        case O_TTL: return duration_flag("--ttl", v, &o->ttl_ms, e);
+        case O_TTL:
+                if (!strcmp(v, "none")) {
+                        o->ttl_ms = OPTS_TTL_NONE;
+                        return 0;
+                }
+                return duration_flag("--ttl", v, &o->ttl_ms, e);
         case O_DETACH: o->detach = true; return 0;
         case O_INJECT:
                 if (strcmp(v, "init") && strcmp(v, "none"))
@@ -629,8 +644,9 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_READY_TIMEOUT: return duration_flag("--ready-timeout", v, &o->ready_timeout_ms, e);
         case O_GRACE: return duration_flag("--grace", v, &o->grace_ms, e);
         case O_RPC:
-                if (strcmp(v, "script") && strcmp(v, "dist"))
-                        return err_set(e, ERR_USAGE, "--rpc \"%s\": expected script or dist", v);
+                if (strcmp(v, "auto") && strcmp(v, "dist") && strcmp(v, "script"))
+                        return err_set(e, ERR_USAGE, "--rpc \"%s\": expected auto, dist or script",
+                                       v);
                 o->rpc = v;
                 return 0;
         case O_LOG_FORMAT:
@@ -678,11 +694,22 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         return err_set(e, ERR_USAGE, "internal: unhandled flag %d", c);
 }
 
+/* A Job named as kubectl and relrun list -o name print it: "job.batch/x",
+ * "job/x", "jobs/x" or just "x". */
+static const char *job_name(const char *a)
+{
+        static const char *const kinds[] = {"job.batch/", "jobs.batch/", "job/", "jobs/"};
+        for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+                if (!strncmp(a, kinds[i], strlen(kinds[i])))
+                        return a + strlen(kinds[i]);
+        return a;
+}
+
 int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
 {
         memset(o, 0, sizeof *o);
         o->request_timeout_ms = -1;
-        o->ttl_ms = -1;
+        o->ttl_ms = OPTS_TTL_UNSET;
         o->run_as_user = -1;
         o->starting_deadline_ms = -1;
         o->successful_history = -1;
@@ -825,9 +852,17 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
                                        "--help)");
                 return err_set(e, ERR_USAGE,
                                "%s: expected %s, got %zu arguments (see relrun %s --help)",
-                               opts_cmd_name(o->cmd), min_pos ? "a job name" : "no arguments",
+                               opts_cmd_name(o->cmd),
+                               !min_pos            ? "no arguments"
+                               : max_pos > min_pos ? "job names"
+                                                   : "a job name",
                                o->n_pos, opts_cmd_name(o->cmd));
         }
+        if (o->cmd == CMD_LOGS || o->cmd == CMD_WAIT || o->cmd == CMD_CANCEL)
+                for (size_t i = 0; i < o->n_pos; i++)
+                        if (!*(o->pos[i] = job_name(o->pos[i])))
+                                return err_set(e, ERR_USAGE, "%s: empty job name",
+                                               opts_cmd_name(o->cmd));
         return 0;
 }
 
@@ -838,7 +873,10 @@ static const char global_help[] =
     "      --kubeconfig PATH    kubeconfig file (default: $KUBECONFIG, ~/.kube/config,\n"
     "                           in-cluster service account)\n"
     "  -o, --output FORMAT      json: machine output; yaml (render, list); text (default)\n"
-    "      --request-timeout D  per-request timeout, e.g. 10s (default 30s; 0: none)\n"
+    "      --request-timeout D  give up on an API request after D, its retries\n"
+    "                           included, e.g. 10s (default: 30s an attempt, retried\n"
+    "                           for up to 60s; 0: no limit); watches and log streams\n"
+    "                           are not cut by it\n"
     "  -h, --help               this help\n";
 
 static const char task_help[] =
@@ -871,10 +909,12 @@ static const char task_help[] =
     "                           kubectl run: affinity, volumes, sidecars, ...\n"
     "      --override-type T    merge (RFC 7386, default), strategic (lists of\n"
     "                           containers, volumes, env merged by name) or json (RFC 6902)\n"
-    "      --timeout D          activeDeadlineSeconds of the Job, e.g. 90s, 5m, 1h\n"
+    "      --timeout D          the Job's own deadline (activeDeadlineSeconds): the\n"
+    "                           task is stopped after D, exit 124; e.g. 90s, 5m, 1h\n"
     "      --backoff-limit N    Job backoffLimit (default 0)\n"
     "      --boot-retries N     new pods when the release fails to boot (default 0)\n"
-    "      --ttl D              ttlSecondsAfterFinished: delete the Job D after it ends\n"
+    "      --ttl D|none         ttlSecondsAfterFinished: delete the Job D after it ends\n"
+    "                           (run and render: default 24h; none: keep it)\n"
     "      --inject init|none   init: copy relrun-pod in from --pod-image (default);\n"
     "                           none: the image already has relrun-pod\n"
     "      --pod-image IMAGE    relrun-pod image (default $RELRUN_POD_IMAGE or\n"
@@ -882,7 +922,8 @@ static const char task_help[] =
     "      --error-exit N       exit N (1-63) when EXPR returns {:error, _}\n"
     "      --ready-timeout D    give up when the release is not ready after D\n"
     "      --grace D            time the release gets to stop after the task\n"
-    "      --rpc script|dist    how relrun-pod reaches the node (default script)\n"
+    "      --rpc auto|dist|script how relrun-pod reaches the node (default auto:\n"
+    "                           dist, a hidden C node; else bin/NAME rpc)\n"
     "      --log-format F       relrun-pod's log format: json (default), logfmt, text\n"
     "      --app-format FMT     the app's Logger console format, e.g.\n"
     "                           '$time $metadata[$level] $message' (Elixir's default)\n"
@@ -897,12 +938,12 @@ static const char ci_help[] =
     "                            error\",\"failed_phase\":null|\"never scheduled\"|\n"
     "                            \"image pull\"|\"release never ready\"|\"task failed\"|\n"
     "                            \"killed\"|\"deadline\",\"exit_code\":N,\"duration_ms\":N,\n"
-    "                            \"return\":..,\"expr\":..,\"message\":..}\n"
+    "                            \"return\":..,\"expr\":..,\"cause\":..,\"message\":..}\n"
     "                           (select it with: tail -n1 | jq 'select(.relrun==\"summary\")')\n"
     "      --summary-file PATH  also write that summary object to PATH (atomically),\n"
     "                           whatever the outcome\n"
     "  GITHUB_ACTIONS=true      on a non-zero exit, print a '::error title=relrun::...'\n"
-    "                           annotation on stdout\n"
+    "                           annotation on stderr\n"
     "  Colours and the pending-phase line appear only on a terminal, never with\n"
     "  NO_COLOR set or TERM=dumb.\n";
 
@@ -919,12 +960,12 @@ static const char follow_help[] =
     "                           goes on meanwhile\n";
 
 static const char exit_help[] =
-    "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 69 API unreachable;\n"
-    "70 release failed to start; 75 killed from outside; 77 auth refused;\n"
-    "78 config error; 124 deadline passed; 130/143 relrun itself interrupted\n"
-    "(SIGINT/SIGTERM).\n";
+    "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 66 no such Job or\n"
+    "CronJob; 69 API unreachable; 70 release failed to start; 73 already exists;\n"
+    "75 killed from outside; 77 auth refused; 78 config error; 124 deadline passed;\n"
+    "130/143 relrun itself interrupted (SIGINT/SIGTERM).\n";
 
-void opts_help(enum relrun_cmd cmd, FILE *f)
+static void help_text(enum relrun_cmd cmd, FILE *f)
 {
         switch (cmd) {
         case CMD_RUN:
@@ -959,9 +1000,11 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(global_help, f);
                 break;
         case CMD_WAIT:
-                fputs("usage: relrun wait JOB [--timeout D]\n\n"
+                fputs("usage: relrun wait JOB [--wait-timeout D]\n\n"
                       "Wait until JOB is Complete or Failed and exit with the task's code.\n\n"
-                      "      --timeout D          give up after D (exit 124)\n",
+                      "      --wait-timeout D     stop waiting after D (exit 124); the Job goes\n"
+                      "                           on (its own deadline is run --timeout)\n"
+                      "      --timeout D          the old name of --wait-timeout, still accepted\n",
                       f);
                 fputs(follow_help, f);
                 fputs(ci_help, f);
@@ -975,8 +1018,10 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(global_help, f);
                 break;
         case CMD_CANCEL:
-                fputs("usage: relrun cancel JOB [--cascade background|foreground]\n\n"
-                      "Delete JOB and its pods (the task gets SIGTERM and its grace period).\n\n"
+                fputs("usage: relrun cancel JOB... [--cascade background|foreground]\n\n"
+                      "Delete each JOB and its pods (the task gets SIGTERM and its grace\n"
+                      "period). A JOB may be named as `relrun list -o name` prints it\n"
+                      "(job.batch/NAME).\n\n"
                       "      --cascade P          propagation policy (default background)\n",
                       f);
                 fputs(global_help, f);
@@ -1043,7 +1088,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "to the node over distribution: no second BEAM. The exec goes through\n"
                       "`kubectl exec` (Debian's libcurl has no WebSocket): kubectl must be on\n"
                       "PATH (or $RELRUN_KUBECTL) and may use pods/exec.\n\n"
-                      "Exit codes of relrun itself: 64 no such job or pod, 69 the pod is not\n"
+                      "Exit codes of relrun itself: 66 no such job or pod, 69 the pod is not\n"
                       "running, 78 kubectl missing.\n\n",
                       f);
                 fputs(global_help, f);
@@ -1058,11 +1103,15 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(global_help, f);
                 break;
         case CMD_COMPLETION:
-                fputs("usage: relrun completion bash|zsh\n\n"
+                fputs("usage: relrun completion bash|zsh|fish\n\n"
                       "Print a shell completion script: subcommands, each one's flags, the\n"
                       "values of -o and of every flag that takes one of a fixed set of values.\n\n"
                       "  bash:  source <(relrun completion bash)\n"
-                      "  zsh:   source <(relrun completion zsh)\n",
+                      "  zsh:   source <(relrun completion zsh)\n"
+                      "  fish:  relrun completion fish | source\n"
+                      "Job and CronJob names, contexts and namespaces come from the cluster\n"
+                      "and the kubeconfig as you type. `kubectl relrun` completes through\n"
+                      "kubectl_complete-relrun (installed beside kubectl-relrun).\n",
                       f);
                 fputs(global_help, f);
                 break;
@@ -1075,13 +1124,13 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  logs JOB [-f]   print (or follow) a task's log\n"
                       "  wait JOB        wait for a Job to end, exit with the task's code\n"
                       "  list            Jobs created by relrun\n"
-                      "  cancel JOB      delete a Job and its pods\n"
+                      "  cancel JOB...   delete Jobs and their pods\n"
                       "  cron ...        scheduled tasks: create, render, list, trigger, suspend,\n"
                       "                  resume, delete\n"
                       "  eval JOB EXPR   run EXPR on a running task's node, print the result\n"
                       "  remote JOB      a remote console on a running task's node\n"
                       "  version         print the version\n"
-                      "  completion SH   shell completion script (bash, zsh)\n"
+                      "  completion SH   shell completion script (bash, zsh, fish)\n"
                       "  help [COMMAND]  this help, or a command's\n\n"
                       "Example:\n"
                       "  relrun run --image my-app:1.4 --release /app/bin/my_app \\\n"
@@ -1091,4 +1140,63 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                 fputs(exit_help, f);
                 break;
         }
+}
+
+/* "kubectl relrun" when kubectl runs us as its plugin, else "relrun". */
+static const char *prog = "relrun";
+
+void opts_set_prog(const char *argv0)
+{
+        const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+        base = base ? base + 1 : argv0;
+        if (base && !strcmp(base, "kubectl-relrun"))
+                prog = "kubectl relrun";
+}
+
+const char *opts_prog(void)
+{
+        return prog;
+}
+
+/* text with each "relrun SUBCOMMAND" said as the user calls it. */
+void opts_fputs(const char *text, FILE *f)
+{
+        static const char *const subs[] = {"run ", "render ", "logs ",       "wait ",
+                                           "list", "cancel ", "version",     "cron ",
+                                           "help", "COMMAND", "completion ", "[flags]"};
+        const char *p = text;
+        while (*p) {
+                const char *r = strstr(p, "relrun ");
+                if (!r) {
+                        fputs(p, f);
+                        return;
+                }
+                bool at_start = r == text || strchr(" (`\n", r[-1]);
+                bool cmd = false;
+                for (size_t i = 0; i < sizeof subs / sizeof *subs && at_start && !cmd; i++)
+                        cmd = !strncmp(r + 7, subs[i], strlen(subs[i]));
+                fwrite(p, 1, (size_t)(r - p), f);
+                fputs(cmd ? prog : "relrun", f);
+                fputc(' ', f);
+                p = r + 7;
+        }
+}
+
+void opts_help(enum relrun_cmd cmd, FILE *f)
+{
+        char *text = NULL;
+        size_t n = 0;
+        FILE *m = open_memstream(&text, &n);
+        if (!m) {
+                help_text(cmd, f);
+                return;
+        }
+        help_text(cmd, m);
+        if (fclose(m) != 0 || !text) {
+                free(text);
+                help_text(cmd, f);
+                return;
+        }
+        opts_fputs(text, f);
+        free(text);
 }

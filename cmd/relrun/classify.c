@@ -106,6 +106,11 @@ static void read_term_message(struct pod_view *p)
                 return;
         copy_str(p->tm_phase, sizeof p->tm_phase, m, "phase");
         copy_str(p->tm_return, sizeof p->tm_return, m, "return");
+        /* relrun-pod's one-line cause of a failure (the exception's first line) */
+        copy_str(p->tm_cause, sizeof p->tm_cause, m, "cause");
+        char *nl = strchr(p->tm_cause, '\n');
+        if (nl)
+                *nl = '\0';
         struct json_object *d = get(m, "duration_ms");
         if (d)
                 p->tm_duration_ms = (long)json_object_get_int64(d);
@@ -122,6 +127,9 @@ void classify_read_pod(struct json_object *obj, struct pod_view *p)
         copy_str(created, sizeof created, obj, "metadata.creationTimestamp");
         if (kube_ts_parse(created, strlen(created), &p->created) < 0)
                 p->created.sec = p->created.nsec = 0;
+        char rv[32];
+        copy_str(rv, sizeof rv, obj, "metadata.resourceVersion");
+        p->rv = strtoull(rv, NULL, 10);
         copy_str(p->phase, sizeof p->phase, obj, "status.phase");
         copy_str(p->reason, sizeof p->reason, obj, "status.reason");
         p->deleting = get(obj, "metadata.deletionTimestamp") != NULL;

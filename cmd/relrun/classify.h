@@ -48,6 +48,7 @@ struct pod_view {
         bool set;
         char name[CLASSIFY_NAME_MAX];
         struct kube_ts created;
+        unsigned long long rv; /* metadata.resourceVersion, when it is a number */
         char phase[32];
         char reason[64]; /* status.reason: Evicted, DeadlineExceeded */
         bool unschedulable;
@@ -61,6 +62,7 @@ struct pod_view {
         char term_message[4100];
         char tm_phase[16]; /* the termination message's phase: task, boot, ready, killed */
         char tm_return[4100];
+        char tm_cause[600];  /* why a failed task failed, one line; "" when none */
         long tm_duration_ms; /* -1 unknown */
         char started_at[40], finished_at[40];
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "proc.h"
 #include "relrun.h"
 
 /* After a decision, how long the log stream gets to deliver its last lines. */
@@ -37,6 +38,24 @@ struct follower {
 
 volatile sig_atomic_t relrun_interrupted;
 
+/* Which of two pods of the Job is the newer one. creationTimestamp has whole
+ * seconds and boot retries come faster than that: within a second, the one
+ * that finished later (or has not finished), then the later resourceVersion,
+ * so that wait, which lists them at once, names the pod run followed last. */
+static int pod_cmp(const struct pod_view *a, const struct pod_view *b)
+{
+        int c = kube_ts_cmp(&a->created, &b->created);
+        if (c)
+                return c;
+        bool af = a->finished_at[0], bf = b->finished_at[0];
+        if (af != bf)
+                return af ? -1 : 1;
+        c = strcmp(a->finished_at, b->finished_at);
+        if (c)
+                return c < 0 ? -1 : 1;
+        return a->rv < b->rv ? -1 : a->rv > b->rv;
+}
+
 static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
 {
         struct follower *f = ud;
@@ -61,18 +80,15 @@ static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
         }
         /* An older pod than the one chosen (the list came in name order):
          * follow pods in creation order while nothing was read yet. */
-        if (kube_ts_cmp(&v.created, &f->pod.created) < 0 && !f->logs) {
-                if (!f->next.set || kube_ts_cmp(&f->pod.created, &f->next.created) > 0)
+        if (pod_cmp(&v, &f->pod) < 0 && !f->logs) {
+                if (!f->next.set || pod_cmp(&f->pod, &f->next) > 0)
                         f->next = f->pod;
                 f->pod = v;
                 return 0;
         }
         /* Another pod of the Job: follow the newest one next. */
-        /* creationTimestamp has whole seconds: on a tie the pod that shows
-         * up later is the newer one. */
-        if (kube_ts_cmp(&v.created, &f->pod.created) >= 0 &&
-            (!f->next.set || !strcmp(v.name, f->next.name) ||
-             kube_ts_cmp(&v.created, &f->next.created) >= 0))
+        if (pod_cmp(&v, &f->pod) >= 0 &&
+            (!f->next.set || !strcmp(v.name, f->next.name) || pod_cmp(&v, &f->next) >= 0))
                 f->next = v;
         return 0;
 }
@@ -121,7 +137,7 @@ static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t l
         render_line(&f->fo->render, ts, line, len, stdout);
         f->lines++;
         if ((f->lines & 1023) == 1)
-                f->line_at = kube_now_ms();
+                f->line_at = proc_mono_ms();
         return 0;
 }
 
@@ -155,7 +171,7 @@ static void show_phase(struct follower *f)
         }
         char s[300];
         pending_text(f, s, sizeof s);
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         long secs = (long)((now - f->t0) / 1000);
         if (!f->fo->tty) {
                 bool news = p->unschedulable && strcmp(s, f->progress);
@@ -185,7 +201,7 @@ static double pod_seconds(const struct follower *f)
             kube_ts_parse(f->pod.finished_at, strlen(f->pod.finished_at), &b) == 0 &&
             b.sec >= a.sec)
                 return (double)(b.sec - a.sec) + (double)(b.nsec - a.nsec) / 1e9;
-        return (double)(kube_now_ms() - f->t0) / 1000.0;
+        return (double)(proc_mono_ms() - f->t0) / 1000.0;
 }
 
 /* The outcome for people (one line on stderr) and for machines (fo->sum). */
@@ -198,11 +214,27 @@ static void summary(struct follower *f, const struct outcome *o)
         int n = snprintf(line, sizeof line, "job/%s%s%s: %s, exit %d, %.1fs", f->fo->job,
                          f->pod.set ? " pod/" : "", f->pod.set ? f->pod.name : "", o->what, o->code,
                          secs);
+        /* The pod's own account is the cause when its failure is the verdict
+         * (a deadline or a kill already says who ended it). */
+        const char *cause =
+            f->pod.task.terminated && o->failed &&
+                    (!strcmp(o->failed, "task failed") || !strcmp(o->failed, "release never ready"))
+                ? f->pod.tm_cause
+                : "";
         if (o->code == 0 && ret[0] && n > 0 && (size_t)n < sizeof line)
-                snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s", ret,
-                         strlen(ret) > 200 ? "..." : "");
-        if (f->fo->summary)
-                fprintf(stderr, "relrun: %s\n", line);
+                snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s%s", ret,
+                         strlen(ret) > 200 ? "..." : "",
+                         !strncmp(ret, "{:error,", 8)
+                             ? " (exit 0: with --error-exit N an {:error, _} return exits N)"
+                             : "");
+        else if (cause[0] && n > 0 && (size_t)n < sizeof line)
+                snprintf(line + n, sizeof line - (size_t)n, ": %s", cause);
+        if (f->fo->summary) {
+                /* a failure in red where colour is wanted (the pending line's rule) */
+                bool red = f->fo->color && o->code != 0;
+                fprintf(stderr, "%srelrun: %s%s\n", red ? "\033[31m" : "", line,
+                        red ? "\033[0m" : "");
+        }
         struct summary *s = f->fo->sum;
         if (!s)
                 return;
@@ -215,6 +247,7 @@ static void summary(struct follower *f, const struct outcome *o)
         s->exit_code = o->code;
         s->duration_ms = (long)(secs * 1000.0 + 0.5);
         snprintf(s->ret, sizeof s->ret, "%s", ret);
+        snprintf(s->cause, sizeof s->cause, "%s", cause);
         if (f->expr && !s->expr) {
                 s->expr = f->expr;
                 f->expr = NULL;
@@ -242,7 +275,9 @@ static bool can_switch(struct follower *f)
 
 static void switch_pod(struct follower *f)
 {
-        if (f->pod.set && f->fo->summary) {
+        /* Said while it happens (run, logs -f); wait reads a finished Job's
+         * pods at once, where it is only noise. */
+        if (f->pod.set && f->fo->summary && f->fo->logs) {
                 clear_shown(f);
                 fprintf(stderr, "relrun: pod/%s ended (exit %d); following the Job's new pod/%s\n",
                         f->pod.name, f->pod.task.exit_code, f->next.name);
@@ -263,7 +298,7 @@ static void decide(struct follower *f, struct outcome *o)
             .pod = &f->pod,
             .newer_pod = f->next.set,
             .job = &f->jv,
-            .now = kube_now_ms(),
+            .now = proc_mono_ms(),
             .boot_retries = f->fo->boot_retries,
             .schedule_timeout_ms = f->fo->schedule_timeout_ms,
         };
@@ -330,7 +365,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         err_clear(e);
         f.fo = fo;
         f.c = c;
-        f.t0 = kube_now_ms();
+        f.t0 = proc_mono_ms();
         struct buf path, sel;
         buf_init(&path, 4096);
         buf_init(&sel, 4096);
@@ -338,18 +373,22 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         struct outcome o = {0};
         int64_t decided_at = 0;
 
-        buf_puts(&path, "/api/v1/namespaces/");
-        kube_query_escape(&path, fo->namespace_);
-        buf_puts(&path, "/pods");
-        buf_printf(&sel, "batch.kubernetes.io/job-name=%s", fo->job);
+        int urc = buf_puts(&path, "/api/v1/namespaces/");
+        urc |= kube_query_escape(&path, fo->namespace_);
+        urc |= buf_puts(&path, "/pods");
+        urc |= buf_printf(&sel, "batch.kubernetes.io/job-name=%s", fo->job);
+        if (url_check(urc, &path, "watch pods", e) < 0)
+                goto out;
         if (kube_watch_new(c, buf_str(&path), buf_str(&sel), NULL, on_pod, &f, &f.pods, e) < 0)
                 goto out;
         buf_reset(&path);
         buf_reset(&sel);
-        buf_puts(&path, "/apis/batch/v1/namespaces/");
-        kube_query_escape(&path, fo->namespace_);
-        buf_puts(&path, "/jobs");
-        buf_printf(&sel, "metadata.name=%s", fo->job);
+        urc = buf_puts(&path, "/apis/batch/v1/namespaces/");
+        urc |= kube_query_escape(&path, fo->namespace_);
+        urc |= buf_puts(&path, "/jobs");
+        urc |= buf_printf(&sel, "metadata.name=%s", fo->job);
+        if (url_check(urc, &path, "watch jobs", e) < 0)
+                goto out;
         if (kube_watch_new(c, buf_str(&path), NULL, buf_str(&sel), on_job, &f, &f.job, e) < 0)
                 goto out;
         watch_events(&f, &path, &sel);
@@ -400,7 +439,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                 if (!o.decided) {
                         decide(&f, &o);
                         if (o.decided) {
-                                decided_at = kube_now_ms();
+                                decided_at = proc_mono_ms();
                                 if (o.never_ran)
                                         give_up(&f, &o);
                         }
@@ -416,10 +455,10 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         bool logs_over =
                             f.logs ? kube_logs_done(f.logs, &le) || f.pod.deleted : !will_open;
                         int64_t quiet_since = f.line_at > decided_at ? f.line_at : decided_at;
-                        if (logs_over || kube_now_ms() - quiet_since > LOG_DRAIN_MS)
+                        if (logs_over || proc_mono_ms() - quiet_since > LOG_DRAIN_MS)
                                 break;
                 }
-                if (fo->deadline_ms && kube_now_ms() - f.t0 > fo->deadline_ms) {
+                if (fo->deadline_ms && proc_mono_ms() - f.t0 > fo->deadline_ms) {
                         clear_shown(&f);
                         err_set(e, ERR_TIMEOUT, "timed out after %.1fs waiting for job/%s",
                                 (double)fo->deadline_ms / 1000.0, fo->job);

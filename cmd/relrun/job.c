@@ -92,6 +92,11 @@ int job_build(const struct opts *o, const char *expr, const char *namespace_,
         struct manifest_job_opts m;
         if (job_opts(o, expr, namespace_, &m, e) < 0)
                 return -1;
+        /* Finished one-off Jobs do not pile up: gone a day after they end
+         * unless --ttl says otherwise (a CronJob's history limits do that job
+         * for its Jobs). */
+        if (o->ttl_ms == OPTS_TTL_UNSET)
+                m.ttl_seconds = RELRUN_DEFAULT_TTL_S;
         return manifest_job_new(&m, out, e);
 }
 

@@ -31,7 +31,10 @@ enum relrun_cmd {
         CMD_CONFIG,
 };
 
-#define OPTS_MAX_LIST 64
+#define OPTS_MAX_LIST        64
+#define OPTS_TTL_UNSET       (-1)
+#define OPTS_TTL_NONE        (-2)
+#define RELRUN_DEFAULT_TTL_S 86400L /* run's ttlSecondsAfterFinished: a day */
 
 struct summary;
 
@@ -76,10 +79,12 @@ struct opts {
         int64_t run_as_user; /* -1 unset */
         const char *overrides;
         const char *override_type;
-        int64_t timeout_ms; /* --timeout: run's activeDeadlineSeconds, wait's deadline */
+        int64_t timeout_ms;         /* run/render/cron --timeout: the Job's activeDeadlineSeconds */
+        int64_t wait_timeout_ms;    /* wait --wait-timeout: how long the client waits; 0 none */
+        bool wait_timeout_old_name; /* given as wait --timeout */
         int64_t backoff_limit;
         int64_t boot_retries;
-        int64_t ttl_ms; /* -1 unset */
+        int64_t ttl_ms; /* OPTS_TTL_UNSET, OPTS_TTL_NONE (--ttl none) or ms */
         bool detach;
         const char *inject; /* "init" | "none" */
         const char *pod_image;
@@ -114,8 +119,14 @@ struct opts {
 
 /* args.c: parse argv into o. Returns 0, or -1 with ERR_USAGE. */
 int opts_parse(int argc, char **argv, struct opts *o, struct err *e);
-/* Print the help of cmd (CMD_NONE: the overview) to f. */
+/* Print the help of cmd (CMD_NONE: the overview) to f, naming the program
+ * as it was called (opts_set_prog). */
 void opts_help(enum relrun_cmd cmd, FILE *f);
+/* From argv[0]: "kubectl relrun" when run as kubectl's plugin. */
+void opts_set_prog(const char *argv0);
+const char *opts_prog(void);
+/* fputs with "relrun <subcommand>" written as the program was called. */
+void opts_fputs(const char *text, FILE *f);
 const char *opts_cmd_name(enum relrun_cmd cmd);
 /* The flags cmd accepts, the global ones included, in the parser's order. */
 struct opts_flag {
@@ -191,6 +202,7 @@ struct follow_opts {
         bool logs;    /* stream the task's logs to stdout */
         bool summary; /* one-line summary on stderr */
         bool tty;     /* stderr is a terminal: show the pending phase */
+        bool color;   /* stderr takes colour: a failed summary in red */
         struct render render;
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;
@@ -226,7 +238,10 @@ void list_expr_cell(const char *expr, char *out, size_t n);
 /* A Job's state word: Complete, Failed (a True condition), Running, Pending. */
 const char *job_status(struct json_object *job);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
-void jobs_path(struct buf *b, const char *ns);
+__attribute__((warn_unused_result)) int jobs_path(struct buf *b, const char *ns, struct err *e);
+/* rc (buf_* results or'ed together) as an error: ERR_USAGE "what: the request
+ * URL would be longer than N bytes" when non-zero. Returns 0 or -1. */
+int url_check(int rc, const struct buf *b, const char *what, struct err *e);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
@@ -240,6 +255,11 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
 int cmd_completion(const struct opts *o, struct err *e);
+/* relrun __complete WORDS... (the words after the program's name, the last
+ * the one being completed): one candidate a line on out. Job, CronJob and
+ * namespace names come from the API, contexts from the kubeconfig; errors
+ * give no candidates. Returns 0. */
+int completion_complete(int n, char **w, FILE *out);
 /* exec.c: eval and remote, through kubectl exec. */
 int cmd_eval(const struct opts *o, struct err *e);
 int cmd_remote(const struct opts *o, struct err *e);
@@ -250,13 +270,14 @@ int cmd_config(const struct opts *o, struct err *e);
  *
  *   {"relrun":"summary","job":..,"namespace":..,"pod":..,"phase":..,
  *    "failed_phase":..,"exit_code":N,"duration_ms":N,"return":..,"expr":..,
- *    "message":..}
+ *    "cause":..,"message":..}
  *
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
- * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
+ * | timeout (wait --wait-timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
  * never scheduled, image pull, container config, pod rejected, release never ready, task failed,
- * killed, deadline. */
+ * killed, deadline. cause: null, or why a failed task failed in one line (the
+ * first line of the exception it raised, the release that could not start). */
 struct summary {
         bool set; /* a Job was followed to an outcome (or created, --detach) */
         char job[254];
@@ -267,6 +288,7 @@ struct summary {
         int exit_code;
         long duration_ms; /* -1: unknown */
         char ret[4100];
+        char cause[600];
         char *expr;      /* heap; NULL unknown */
         char line[1200]; /* the human one-line summary, without "relrun: " */
 };

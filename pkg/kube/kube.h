@@ -35,7 +35,8 @@ struct kube_client;
 struct kube_client_opts {
         long request_timeout_ms; /* per plain request attempt; 0: 30 s */
         int max_attempts;        /* per request incl. the first; 0: 6 */
-        long retry_budget_ms;    /* total time for one request's retries; 0: 60 s */
+        long retry_budget_ms;    /* total time for one request, attempts and waits
+                                  * between them; no attempt runs past it; 0: 60 s */
         long backoff_base_ms;    /* first backoff; 0: 200 ms (doubles, jittered, max 5 s) */
         bool verbose;            /* libcurl verbose to stderr (debugging only) */
 };
@@ -63,9 +64,6 @@ void kube_client_free(struct kube_client *c);
  * multi interface itself failed (transfer errors go to the streams). */
 int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e);
 
-/* Milliseconds on a monotonic clock. */
-int64_t kube_now_ms(void);
-
 /* ---- plain requests -------------------------------------------------- */
 
 /* One JSON request, retried as described above. method: "GET", "POST",
@@ -89,7 +87,7 @@ int kube_create(struct kube_client *c, const char *path, const char *body, const
                 const char *what, struct json_object **out, struct err *e);
 
 /* Percent-encode s for a query value into b. */
-int kube_query_escape(struct buf *b, const char *s);
+__attribute__((warn_unused_result)) int kube_query_escape(struct buf *b, const char *s);
 
 /* ---- Status errors --------------------------------------------------- */
 
@@ -108,7 +106,9 @@ void kube_status_parse(long http, const char *body, size_t len, struct kube_stat
  * the status. Returns -1. */
 int kube_status_err(long http, const char *body, size_t len, const char *what, struct err *e);
 
-/* The exit code for an HTTP status that will not be retried. */
+/* The exit code for an HTTP status that will not be retried: 401/403
+ * ERR_NOPERM, 404 ERR_NOTFOUND, 409 ERR_EXISTS, other 4xx ERR_USAGE, the rest
+ * ERR_UNAVAILABLE. */
 int kube_http_code(long http);
 
 /* Retry-After: delta-seconds or an HTTP-date (relative to now). Writes the

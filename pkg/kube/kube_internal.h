@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include "kube.h"
+#include "proc.h"
 
 #define KUBE_STREAM_MAX (16u << 20) /* one watch event or log line */
 #define KUBE_BODY_MAX   (64u << 20) /* a plain response (a big list) */
@@ -73,6 +74,9 @@ struct kube_client {
         kube_refresh_fn refresh;
         void *refresh_ud;
         int64_t refreshed_ms; /* last credential refresh, to not loop on 401 */
+        uint64_t rng;         /* retry jitter, seeded per client from getrandom() */
+        long attempt_ms;      /* the current plain attempt's timeout (what is left of its
+                               * retry budget); 0: opts.request_timeout_ms */
 };
 
 /* Start a transfer: method, path (with query), body (copied) or NULL.
@@ -86,8 +90,10 @@ void kube_xfer_free(struct kube_xfer *x);
 bool kube_xfer_retryable(const struct kube_xfer *x);
 /* Describe a finished, failed transfer into e ("what: ..."). */
 int kube_xfer_err(const struct kube_xfer *x, const char *what, struct err *e);
+/* Append " (gave up after N attempts)" to e's message when it fits. */
+void kube_err_gave_up(struct err *e, int attempts);
 /* Backoff for the attempt'th retry (0-based), jittered. */
-long kube_backoff_ms(const struct kube_client *c, int attempt);
+long kube_backoff_ms(struct kube_client *c, int attempt);
 
 /* After a 401: fresh credentials (token file re-read, then the refresh
  * hook), at most once per few seconds. True when the token changed. */

@@ -350,9 +350,10 @@ static int build_env(const struct manifest_job_opts *o, json_object *env, struct
                         rc = add(from, "secretKeyRef", ref); /* ref given away */
                         ref = NULL;
                 }
+                if (rc == 0)
+                        rc = add_str(v, "name", "RELEASE_COOKIE");
                 if (rc == 0) {
-                        rc = add_str(v, "name", "RELEASE_COOKIE") < 0 ? -1
-                                                                      : add(v, "valueFrom", from);
+                        rc = add(v, "valueFrom", from); /* from given away, even on failure */
                         from = NULL;
                 }
                 if (rc == 0) {
@@ -445,8 +446,8 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
             strcmp(o->log_format, "logfmt") != 0 && strcmp(o->log_format, "text") != 0)
                 return err_set(e, ERR_USAGE, "--log-format \"%s\": want json, logfmt or text",
                                o->log_format);
-        if (o->rpc && strcmp(o->rpc, "script") != 0 && strcmp(o->rpc, "dist") != 0)
-                return err_set(e, ERR_USAGE, "--rpc \"%s\": want script or dist", o->rpc);
+        if (o->rpc && strcmp(o->rpc, "auto") && strcmp(o->rpc, "script") && strcmp(o->rpc, "dist"))
+                return err_set(e, ERR_USAGE, "--rpc \"%s\": want auto, dist or script", o->rpc);
         if (o->error_exit < 0 || o->error_exit > 63)
                 return err_set(e, ERR_USAGE, "--error-exit %d: want 1..63", o->error_exit);
         if (o->ready_timeout_seconds < 0 || o->grace_seconds < 0)
@@ -1105,11 +1106,18 @@ int manifest_cronjob_new(const struct manifest_job_opts *job, const struct manif
                      (c->failed_jobs_history >= 0 &&
                       add_int(spec, "failedJobsHistoryLimit", c->failed_jobs_history) < 0) ||
                      add(spec, "suspend", json_object_new_boolean(c->suspend)) < 0;
+        /* One hand-over at a time: add() owns what it is given, even when it
+         * fails, and what was not handed over yet is freed below. */
         if (!rc) {
-                rc = add(tmeta, "labels", p.labels) < 0 ||
-                     add(tmeta, "annotations", p.annotations) < 0 ||
-                     add(tmpl, "metadata", tmeta) < 0;
-                p.labels = p.annotations = NULL;
+                rc = add(tmeta, "labels", p.labels) < 0;
+                p.labels = NULL;
+        }
+        if (!rc) {
+                rc = add(tmeta, "annotations", p.annotations) < 0;
+                p.annotations = NULL;
+        }
+        if (!rc) {
+                rc = add(tmpl, "metadata", tmeta) < 0;
                 tmeta = NULL;
         }
         if (!rc) {

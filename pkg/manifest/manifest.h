@@ -98,7 +98,7 @@ struct manifest_job_opts {
         long ready_timeout_seconds; /* --ready-timeout Ns */
         const char *ready_expr;     /* --ready-expr */
         long grace_seconds;         /* --grace Ns */
-        const char *rpc;            /* --rpc script|dist */
+        const char *rpc;            /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
         int error_exit;             /* --error-exit N, 1..63 */
 
         const char *const *labels;      /* extra "key=value" labels, NULL-terminated */

@@ -119,6 +119,9 @@ timeout: {{ include "relrun.seconds" (list $t.timeout (printf "%s: timeout" $whe
 {{- end }}
 {{- if and (hasKey $t "ttl") (not (kindIs "invalid" $t.ttl)) }}
 ttl: {{ include "relrun.seconds" (list $t.ttl (printf "%s: ttl" $where)) }}
+{{- else if and (not (hasKey $t "ttl")) (not $t.schedule) }}
+{{- /* one-off Jobs: gone a day after they end, as relrun run's default; ttl: null keeps them */}}
+ttl: 86400
 {{- end }}
 {{- if $t.readyTimeout }}
 readyTimeout: {{ include "relrun.seconds" (list $t.readyTimeout (printf "%s: readyTimeout" $where)) }}
