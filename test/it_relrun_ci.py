@@ -384,7 +384,9 @@ class HelpAndCompletion(unittest.TestCase):
     def value_for(flag):
         takes = {"--inject": "init", "--rpc": "script", "--log-format": "json",
                  "--cascade": "background", "--concurrency-policy": "Forbid", "--output": "json",
-                 "--env": "A=B"}
+                 "--env": "A=B", "--label": "a=b", "--annotation": "a=b",
+                 "--node-selector": "a=b", "--toleration": "k:NoSchedule",
+                 "--pull-policy": "Always", "--override-type": "merge", "--run-as-user": "1000"}
         none = {"--detach", "--suspend", "--follow", "--help", "--keep-failed"}
         if flag in none:
             return []
@@ -420,7 +422,7 @@ class HelpAndCompletion(unittest.TestCase):
         self.assertIn("complete -F _relrun relrun kubectl-relrun", c.stdout)
         cases = [
             (["relrun", "ru"], ["run"]),
-            (["relrun", "c"], ["cancel", "cron", "completion"]),
+            (["relrun", "c"], ["cancel", "cron", "completion", "config"]),
             (["relrun", "run", "--inj"], ["--inject"]),
             (["relrun", "run", "--inject", ""], ["init", "none"]),
             (["relrun", "run", "--rpc", ""], ["auto", "dist", "script"]),

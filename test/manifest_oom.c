@@ -57,6 +57,12 @@ static void full_opts(struct manifest_job_opts *o)
 {
         static const char *const env[] = {"A=1", "B=two", NULL};
         static const char *const from[] = {"app-env", NULL};
+        static const char *const pulls[] = {"regcred", NULL};
+        static const char *const sel[] = {"pool=encoders", NULL};
+        static const char *const tols[] = {"dedicated=encoders:NoSchedule", "spot:NoExecute",
+                                           NULL};
+        static const char *const labels[] = {"team=video", NULL};
+        static const char *const annots[] = {"a.b/c=d", NULL};
         manifest_job_opts_init(o);
         o->image = "ghcr.io/acme/app:1.2.3";
         o->release = "/app/bin/my_app";
@@ -71,6 +77,16 @@ static void full_opts(struct manifest_job_opts *o)
         o->active_deadline_seconds = 600;
         o->boot_retries = 2;
         o->ready_expr = "MyApp.ready?()";
+        o->image_pull_secrets = pulls;
+        o->node_selector = sel;
+        o->tolerations = tols;
+        o->labels = labels;
+        o->annotations = annots;
+        o->pull_policy = "Always";
+        o->priority_class = "batch-high";
+        o->cpu_limit = "2";
+        o->memory_limit = "1Gi";
+        o->run_as_user = 10001;
 }
 
 /* Fail allocation 0, 1, 2, ... until the builder gets through once. */

@@ -10,9 +10,9 @@
 
 #include "relrun.h"
 
-static const enum relrun_cmd all_cmds[] = {CMD_RUN,  CMD_RENDER,     CMD_LOGS, CMD_WAIT,
-                                           CMD_LIST, CMD_CANCEL,     CMD_CRON, CMD_VERSION,
-                                           CMD_HELP, CMD_COMPLETION, CMD_EVAL, CMD_REMOTE};
+static const enum relrun_cmd all_cmds[] = {
+    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,   CMD_CANCEL, CMD_CRON,
+    CMD_VERSION, CMD_HELP,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE, CMD_CONFIG};
 #define N_ALL (sizeof all_cmds / sizeof *all_cmds)
 
 /* The -o values each command takes (the parser accepts the union). */
@@ -37,6 +37,8 @@ static const struct {
     {"--log-format", "json logfmt text"},
     {"--cascade", "background foreground"},
     {"--concurrency-policy", "Allow Forbid Replace"},
+    {"--pull-policy", "Always IfNotPresent Never"},
+    {"--override-type", "merge strategic json"},
 };
 
 static void flag_words(enum relrun_cmd c, FILE *f)

@@ -40,6 +40,7 @@ static int dispatch(const struct opts *o, struct err *e)
         case CMD_COMPLETION: return cmd_completion(o, e);
         case CMD_EVAL: return cmd_eval(o, e);
         case CMD_REMOTE: return cmd_remote(o, e);
+        case CMD_CONFIG: return cmd_config(o, e);
         default: return 0;
         }
 }
@@ -49,8 +50,8 @@ static int help(const struct opts *o)
         enum relrun_cmd topic = o->cmd;
         if (o->cmd == CMD_HELP && o->n_pos) {
                 static const enum relrun_cmd all[] = {
-                    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,  CMD_CANCEL,
-                    CMD_VERSION, CMD_CRON,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE};
+                    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,   CMD_CANCEL,
+                    CMD_VERSION, CMD_CRON,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE, CMD_CONFIG};
                 topic = CMD_NONE;
                 for (size_t i = 0; i < sizeof all / sizeof *all; i++)
                         if (!strcmp(o->pos[0], opts_cmd_name(all[i])))

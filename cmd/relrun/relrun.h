@@ -28,6 +28,7 @@ enum relrun_cmd {
         CMD_COMPLETION,
         CMD_EVAL,
         CMD_REMOTE,
+        CMD_CONFIG,
 };
 
 #define OPTS_MAX_LIST        64
@@ -59,7 +60,25 @@ struct opts {
         const char *cookie_secret;
         const char *cpu;
         const char *memory;
+        const char *cpu_limit;
+        const char *memory_limit;
         const char *service_account;
+        /* pod placement, pulling, security (kubectl's names); lists repeatable */
+        const char *image_pull_secret[OPTS_MAX_LIST + 1];
+        size_t n_image_pull_secret;
+        const char *node_selector[OPTS_MAX_LIST + 1];
+        size_t n_node_selector;
+        const char *toleration[OPTS_MAX_LIST + 1];
+        size_t n_toleration;
+        const char *label[OPTS_MAX_LIST + 1];
+        size_t n_label;
+        const char *annotation[OPTS_MAX_LIST + 1];
+        size_t n_annotation;
+        const char *pull_policy;
+        const char *priority_class;
+        int64_t run_as_user; /* -1 unset */
+        const char *overrides;
+        const char *override_type;
         int64_t timeout_ms;         /* run/render/cron --timeout: the Job's activeDeadlineSeconds */
         int64_t wait_timeout_ms;    /* wait --wait-timeout: how long the client waits; 0 none */
         bool wait_timeout_old_name; /* given as wait --timeout */
@@ -116,6 +135,41 @@ struct opts_flag {
         char short_;      /* 'n', 'o', 'h', 'f' or 0 */
 };
 size_t opts_flags(enum relrun_cmd cmd, struct opts_flag *out, size_t max);
+
+/* Where each setting of the last opts_parse came from (relrun config view).
+ * Precedence, highest first: a flag, the environment (RELRUN_*), the project
+ * file (relrun.yaml from the current directory upward), the user's file
+ * ($XDG_CONFIG_HOME/relrun/config.yaml); in a file a contexts.<name> section
+ * wins over its top level. A repeatable flag takes its whole list from the
+ * highest source that sets it. */
+enum opts_src {
+        SRC_NONE,
+        SRC_DEFAULT,
+        SRC_USER,
+        SRC_PROJECT,
+        SRC_ENV,
+        SRC_FLAG,
+};
+struct opts_setting {
+        const char *name;        /* long flag name */
+        enum opts_src src;       /* SRC_NONE: not set by anything */
+        const char *where;       /* file path or variable name; NULL for flags, defaults */
+        int line;                /* in the file, 0 otherwise */
+        const char *context;     /* the file's contexts: section, or NULL */
+        const char *const *vals; /* n values (a list flag's list; "true" for switches) */
+        size_t n;
+};
+/* The i-th flag's setting (i < opts_settings_count()); false past the end. */
+bool opts_setting_at(const struct opts *o, size_t i, struct opts_setting *out);
+/* The files and context the last opts_parse used (NULL when none). */
+struct opts_files {
+        const char *project; /* found relrun.yaml, or NULL */
+        const char *user;    /* the user's file path (whether or not it exists) */
+        bool user_exists;
+        const char *context;      /* the context whose sections applied, or NULL */
+        const char *context_from; /* "--context", "RELRUN_CONTEXT", a file, "kubeconfig" */
+};
+void opts_files_used(struct opts_files *out);
 
 /* job.c: the Job for a run, from options and the expression. */
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
@@ -209,6 +263,7 @@ int completion_complete(int n, char **w, FILE *out);
 /* exec.c: eval and remote, through kubectl exec. */
 int cmd_eval(const struct opts *o, struct err *e);
 int cmd_remote(const struct opts *o, struct err *e);
+int cmd_config(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.

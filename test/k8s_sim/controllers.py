@@ -144,6 +144,7 @@ class JobController:
         self.gc = gc
         self.queue = store.subscribe()
         self.seen = {}  # job uid -> {"succeeded": set(), "failed": set(), "ignored": set(), "new": {uid: pod}}
+        self.create_backoff = {}  # job uid -> (next attempt, attempts) after a forbidden pod
         self.thread = threading.Thread(target=self._loop, daemon=True, name="job-controller")
         self.stopping = False
 
@@ -350,11 +351,23 @@ class JobController:
                               "message", "exceeded quota: compute, requested: limits.cpu=2, "
                               "used: limits.cpu=4, limited: limits.cpu=4")))
             return
+        retry = self.create_backoff.get(meta["uid"])
+        if retry and time.time() < retry[0]:
+            return
         try:
             self.store.create(R.POD, meta["namespace"], pod)
-        except ApiError:
-            import traceback
-            traceback.print_exc()
+            self.create_backoff.pop(meta["uid"], None)
+        except ApiError as e:
+            if e.code != 403:
+                import traceback
+                traceback.print_exc()
+                return
+            # as the real job controller: a FailedCreate event on the Job (one event,
+            # its count bumped on each retry) and a growing back-off between attempts
+            n = (retry[1] if retry else 0) + 1
+            self.create_backoff[meta["uid"]] = (time.time() + min(0.5 * 2 ** n, 10), n)
+            events.record(self.store, job, "FailedCreate", "Error creating: " + str(e),
+                          same_reason=True)
 
     def _write(self, job, active, terminating, succeeded, failed, add=(), ready=None,
                start=False, complete=False):
