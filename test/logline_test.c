@@ -235,11 +235,10 @@ static void test_stream_plain_line_in_the_same_read(void **state)
         logline_stream_chunk_end(s);
         assert_int_equal(logline_stream_finish(s), 0);
         assert_int_equal(k.events, 2);
-        assert_string_equal(buf_str(&k.out),
-                            "2026-11-23T11:18:16.254Z info    app    one\n"
-                            "      indented goes with one node=live_stream@pod\n"
-                            "2026-11-23T06:00:00.123Z info    app    progress 50% "
-                            "node=live_stream@pod\n");
+        assert_string_equal(buf_str(&k.out), "2026-11-23T11:18:16.254Z info    app    one\n"
+                                             "      indented goes with one node=live_stream@pod\n"
+                                             "2026-11-23T06:00:00.123Z info    app    progress 50% "
+                                             "node=live_stream@pod\n");
         logline_stream_free(s);
         buf_fini(&k.out);
         logline_format_free(f);

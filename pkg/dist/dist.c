@@ -18,8 +18,9 @@ struct dist_conn {
 static int ei_ready;
 
 int dist_connect(const char *host, int port, const char *cookie, unsigned timeout_ms,
-                 struct dist_conn **out, struct err *e)
+                 struct dist_conn **out, bool *rejected, struct err *e)
 {
+        *rejected = false;
         if (!ei_ready) {
                 if (ei_init() != 0)
                         return err_set(e, ERR_SOFTWARE, "erl_interface: ei_init failed");
@@ -42,10 +43,14 @@ int dist_connect(const char *host, int port, const char *cookie, unsigned timeou
         if (c->fd < 0) {
                 int why = erl_errno;
                 free(c);
-                if (why == EIO)
-                        return err_set(e, ERR_SOFTWARE,
-                                       "distribution handshake with port %d failed (wrong cookie?)",
+                if (why == EIO) {
+                        /* the node answered and refused us: the cookie, or our name */
+                        *rejected = true;
+                        return err_set(e, ERR_CONFIG,
+                                       "the node on port %d rejected the distribution handshake "
+                                       "(wrong cookie?)",
                                        port);
+                }
                 errno = why;
                 return err_sys(e, ERR_SOFTWARE, "connect to the node on port %d", port);
         }
@@ -156,6 +161,13 @@ static int decode(const char *buf, struct dist_reply *r)
             ei_decode_tuple_header(buf, &idx, &arity) < 0 || ei_decode_atom(buf, &idx, tag) < 0)
                 return -1;
         if (arity == 1 && !strcmp(tag, "relrun_ready")) {
+                r->kind = DIST_READY;
+                return 0;
+        }
+        if (arity == 2 && !strcmp(tag, "relrun_ready")) {
+                /* {relrun_ready, ConsoleLine}: the node's log format */
+                if (take_binary(buf, &idx, r->text, sizeof r->text, NULL) < 0)
+                        r->text[0] = '\0';
                 r->kind = DIST_READY;
                 return 0;
         }

@@ -16,11 +16,13 @@
 struct dist_conn;
 
 /* Connect to the node listening on 127.0.0.1:port, as the hidden node
- * "relrun_<pid>@host" (host: the host part the release's node uses), with
- * the release's cookie (never printed). *out is freed by dist_close. Errors:
- * ERR_SOFTWARE with the reason (refused, handshake failed: wrong cookie). */
+ * "relrun_<pid>@host" (host: the host part the release's node uses, so a
+ * node with long names accepts it), with the release's cookie (never
+ * printed). *out is freed by dist_close. Errors: ERR_SOFTWARE (refused, not
+ * listening yet), or ERR_CONFIG with *rejected set when the node answered
+ * and refused the handshake (a wrong cookie). */
 int dist_connect(const char *host, int port, const char *cookie, unsigned timeout_ms,
-                 struct dist_conn **out, struct err *e);
+                 struct dist_conn **out, bool *rejected, struct err *e);
 
 /* The socket to poll for replies. */
 int dist_fd(const struct dist_conn *c);
@@ -34,7 +36,7 @@ int dist_eval(struct dist_conn *c, const char *text, struct err *e);
 
 enum dist_kind {
         DIST_NOTHING,   /* a tick, or nothing complete yet */
-        DIST_READY,     /* {relrun_ready}: boot finished, the task starts */
+        DIST_READY,     /* boot finished, the task starts; text: the console line */
         DIST_NOT_READY, /* the ready deadline passed on the node */
         DIST_OK,        /* the task returned: value (inspect form), error_tuple */
         DIST_EXIT,      /* exit({:shutdown, N}): code */
