@@ -35,6 +35,9 @@
 #define SELF_STOP_MS   3000 /* how long the node gets to stop itself before SIGTERM */
 #define EOF_WAIT_MS    300  /* after the release exits, how long its pipes may stay open */
 #define DESCENDANTS_MS 1000 /* what the release left behind gets this long after SIGTERM */
+#define HOLD_MAX_MS    3000 /* boot lines wait at most this long for the node's format */
+#define HOLD_MAX_BYTES (1024 * 1024)
+#define REJECT_WAIT_MS 300 /* a refused handshake: does the VM exit (boot failure) meanwhile? */
 #define READ_CHUNK     65536
 #define OUT_FLUSH_AT   65536
 
@@ -112,7 +115,7 @@ static void last_lines(struct pod *p, struct buf *b)
         }
         buf_puts(b, "; last lines of the release:");
         for (unsigned i = p->last.n - n; i < p->last.n; i++)
-                buf_printf(b, "\n  %s", p->last.lines[i % LAST_LINES]);
+                buf_printf(b, "\n  %.200s", p->last.lines[i % LAST_LINES]);
 }
 
 static const char *signame(int sig)
@@ -179,6 +182,41 @@ static void app_stdout(struct pod *p, struct logline_stream *s, const char *b, s
                 logline_stream_feed(s, b + used, n - used);
 }
 
+/* Feed what was held back, in arrival order, by the format known now.
+ * Records: one byte (1 stdout, 2 stderr), the length (size_t), the bytes. */
+static void release_held(struct pod *p)
+{
+        if (!p->holding)
+                return;
+        p->holding = false;
+        size_t i = 0;
+        while (i + 1 + sizeof(size_t) <= p->held.len) {
+                char which = p->held.data[i];
+                size_t n;
+                memcpy(&n, p->held.data + i + 1, sizeof n);
+                const char *b = p->held.data + i + 1 + sizeof n;
+                if (which == 1)
+                        app_stdout(p, p->app.out, b, n);
+                else
+                        logline_stream_feed(p->app.err, b, n);
+                logline_stream_chunk_end(which == 1 ? p->app.out : p->app.err);
+                i += 1 + sizeof n + n;
+        }
+        buf_fini(&p->held);
+}
+
+static bool hold(struct pod *p, bool is_out, const char *b, size_t n)
+{
+        char which = is_out ? 1 : 2;
+        size_t at = p->held.len;
+        if (buf_append(&p->held, &which, 1) < 0 || buf_append(&p->held, &n, sizeof n) < 0 ||
+            buf_append(&p->held, b, n) < 0) {
+                p->held.len = at;
+                return false;
+        }
+        return true;
+}
+
 bool pod_read_pipe(struct pod *p, struct child *c, int *fd, bool is_out)
 {
         static char chunk[READ_CHUNK];
@@ -186,6 +224,13 @@ bool pod_read_pipe(struct pod *p, struct child *c, int *fd, bool is_out)
         if (r < 0)
                 return false;
         struct logline_stream *s = is_out ? c->out : c->err;
+        if (c == &p->app && p->holding) {
+                if (r > 0 && hold(p, is_out, chunk, (size_t)r)) {
+                        c->last_data = proc_mono_ms();
+                        return true;
+                }
+                release_held(p);
+        }
         if (r == 0) {
                 logline_stream_finish(s);
                 close(*fd);
@@ -217,6 +262,7 @@ static void finish(struct pod *p, int code, const char *phase, const char *fmt, 
 
 static void finish(struct pod *p, int code, const char *phase, const char *fmt, ...)
 {
+        release_held(p);
         p->out.known = true;
         p->out.code = code;
         p->out.phase = phase;
@@ -273,7 +319,7 @@ static void settled(struct pod *p)
                 pod_note(p, LOGLINE_INFO, "result", "task returned %s%s after %lld ms",
                          p->out.result.value, p->out.result.truncated ? "..." : "",
                          (long long)(p->t.task_at - p->t.ready_at));
-        char reason[ERR_MSG_MAX];
+        char reason[sizeof p->out.reason];
         snprintf(reason, sizeof reason, "%s", p->out.reason);
         finish(p, p->out.code, "task", "%s", reason);
 }
@@ -435,7 +481,8 @@ void pod_step(struct pod *p, enum pod_event ev, const struct pod_evdata *d)
                 case EV_CALL_FAILED:
                         if (!d->retry) {
                                 if (p->auto_backend && p->be == &backend_dist &&
-                                    d->code == ERR_CONFIG && !p->o.cookie_file) {
+                                    d->code == ERR_CONFIG && !p->o.cookie_file &&
+                                    strcmp(p->node.cookie_from, "the VM's command line") != 0) {
                                         pod_note(p, LOGLINE_WARNING, "rpc",
                                                  "dist backend unavailable (%s; cookie from %s), "
                                                  "using the script backend",
@@ -444,10 +491,16 @@ void pod_step(struct pod *p, enum pod_event ev, const struct pod_evdata *d)
                                         start_call(p);
                                         return;
                                 }
-                                finish(p, d->code ? d->code : ERR_SOFTWARE,
-                                       d->code == ERR_CONFIG ? "config" : "boot", "%s%s%s", d->text,
-                                       d->code == ERR_CONFIG ? "; cookie from " : "",
-                                       d->code == ERR_CONFIG ? p->node.cookie_from : "");
+                                if (d->code == ERR_CONFIG) {
+                                        /* a node that is going down refuses us too: it is
+                                         * the cookie only if the VM lives on */
+                                        snprintf(p->rejected, sizeof p->rejected,
+                                                 "%s; cookie from %s", d->text,
+                                                 p->node.cookie_from);
+                                        p->t.reject_at = now + REJECT_WAIT_MS;
+                                        return;
+                                }
+                                finish(p, d->code ? d->code : ERR_SOFTWARE, "boot", "%s", d->text);
                                 return;
                         }
                         if (!p->app.running || now >= p->t.ready_deadline) {
@@ -462,7 +515,21 @@ void pod_step(struct pod *p, enum pod_event ev, const struct pod_evdata *d)
                 case EV_APP_EXIT: boot_failed(p, d->status); return;
                 case EV_SIGNAL: on_signal_stop(p, d->sig); return;
                 case EV_TIMER:
-                        if (now >= p->t.ready_deadline + CALL_GRACE_MS)
+                        if (p->t.reject_at && now >= p->t.reject_at) {
+                                /* a node on its way down leaves EPMD; one that stays
+                                 * there, on the same port, refused our cookie */
+                                struct err e;
+                                int port = -1;
+                                p->t.reject_at = 0;
+                                if (p->app.running &&
+                                    release_epmd_registered(p->node.name, &port, &e) == 1 &&
+                                    port == p->node.port) {
+                                        finish(p, ERR_CONFIG, "config", "%s", p->rejected);
+                                } else {
+                                        p->state = ST_BOOT;
+                                        p->t.next_probe = now + 20;
+                                }
+                        } else if (now >= p->t.ready_deadline + CALL_GRACE_MS)
                                 finish(p, ERR_TIMEOUT, "ready", "release not ready within %lld ms",
                                        (long long)p->o.ready_timeout_ms);
                         return;
@@ -776,6 +843,8 @@ static void on_signal(struct pod *p, int sig)
 
 static void flush_idle(struct pod *p, int64_t now)
 {
+        if (p->holding && now >= p->hold_until)
+                release_held(p);
         struct child *cs[] = {&p->app, &p->rpc};
         for (int i = 0; i < 2; i++) {
                 struct child *c = cs[i];
@@ -804,7 +873,11 @@ static int64_t next_timer(struct pod *p, int64_t now)
                 SOONER(p->t.next_probe);
                 SOONER(p->t.ready_deadline);
                 break;
-        case ST_CALL: SOONER(p->t.ready_deadline + CALL_GRACE_MS); break;
+        case ST_CALL:
+                SOONER(p->t.ready_deadline + CALL_GRACE_MS);
+                if (p->t.reject_at)
+                        SOONER(p->t.reject_at);
+                break;
         case ST_LOST: SOONER(p->t.lost_until); break;
         case ST_SETTLE: SOONER(p->t.settle_until); break;
         case ST_STOP:
@@ -816,6 +889,8 @@ static int64_t next_timer(struct pod *p, int64_t now)
         }
         if (!p->app.running && p->t.eof_deadline)
                 SOONER(p->t.eof_deadline);
+        if (p->holding)
+                SOONER(p->hold_until);
 #undef SOONER
         return t;
 }
@@ -1148,6 +1223,10 @@ static int setup(struct pod *p, struct err *e)
         if ((p->sfd = proc_signalfd(e)) < 0 || proc_become_subreaper(e) < 0)
                 return -1;
         p->t.ready_deadline = p->t.t0 + p->o.ready_timeout_ms;
+        /* --app-format is the app's format: nothing to wait for */
+        p->holding = !p->o.app_format;
+        p->hold_until = p->t.t0 + HOLD_MAX_MS;
+        buf_init(&p->held, HOLD_MAX_BYTES);
         p->t.probe_interval = 1;
         p->t.next_probe = p->t.t0;
         return 0;

@@ -106,13 +106,14 @@ struct pod_timers {
         int64_t t0, ready_deadline, next_probe, probe_interval;
         int64_t settle_until, lost_until, term_at, stop_deadline, eof_deadline;
         int64_t stop_began, ready_at, task_at;
+        int64_t reject_at; /* a refused handshake becomes final then, unless the VM exits */
 };
 
 struct pod_outcome {
         bool known;
         int code;
         const char *phase; /* termination "phase": task, boot, ready, killed, config */
-        char reason[ERR_MSG_MAX];
+        char reason[4096];
         char error[8192]; /* the task's error, printed when the last lines are in */
         bool have_result;
         struct release_marker result;
@@ -134,6 +135,12 @@ struct pod {
         struct pod_timers t;
         struct pod_outcome out; /* while SETTLE: the task's outcome, not yet final */
         bool task_done_seen;
+        char rejected[ERR_MSG_MAX + 160]; /* why the node refused us */
+        /* Until the node says its console format, the app's stdout is held
+         * (bounded), so boot lines are parsed by it too. */
+        bool holding;
+        int64_t hold_until;
+        struct buf held;
         int signals;
         struct {
                 char lines[LAST_LINES][256];
