@@ -194,36 +194,48 @@ const struct backend_ops backend_script = {
 
 static int dist_start(struct pod *p, bool *retry, struct err *e)
 {
+        *retry = true;
+        return dist_connect_start(p->node.host, p->node.port, p->node.cookie, 1000,
+                                  &p->dist_pending, e);
+}
+
+/* The connect finished: send the call, or say why not. */
+static void dist_connected(struct pod *p)
+{
+        struct err e;
+        bool rejected = false;
+        struct dist_pending *pend = p->dist_pending;
+        p->dist_pending = NULL;
+        struct pod_evdata d = {.retry = true};
+        if (dist_connect_finish(pend, &p->dist, &rejected, &e) < 0) {
+                d.retry = !rejected;
+                d.code = e.code;
+                d.text = e.msg;
+                pod_step(p, EV_CALL_FAILED, &d);
+                return;
+        }
         struct buf text;
         buf_init(&text, 256 * 1024);
-        *retry = true;
-        int r = -1;
-        bool handshake = false;
-        if (dist_connect(p->node.host, p->node.port, p->node.cookie, 1000, &p->dist, &handshake,
-                         e) < 0) {
-                *retry = !handshake;
-                goto out;
-        }
-        if (release_dist_expr(&p->spec, dist_self(p->dist), &text) < 0) {
-                *retry = false;
-                err_set(e, ERR_USAGE, "expression too long");
-                goto out;
-        }
-        if (dist_eval(p->dist, buf_str(&text), e) < 0)
-                goto out;
-        r = 0;
-out:
-        if (r < 0) {
+        if (release_dist_expr(&p->spec, dist_self(p->dist), &text) < 0 ||
+            dist_eval(p->dist, buf_str(&text), &e) < 0) {
                 dist_close(p->dist);
                 p->dist = NULL;
+                d.code = e.code;
+                d.text = e.msg;
+                pod_step(p, EV_CALL_FAILED, &d);
         }
         buf_fini(&text);
-        return r;
 }
 
 static int dist_pollfds(struct pod *p, struct pollfd *pf, int max)
 {
-        if (!p->dist || max < 1)
+        if (max < 1)
+                return 0;
+        if (p->dist_pending) {
+                pf[0] = (struct pollfd){.fd = dist_pending_fd(p->dist_pending), .events = POLLIN};
+                return 1;
+        }
+        if (!p->dist)
                 return 0;
         pf[0] = (struct pollfd){.fd = dist_fd(p->dist), .events = POLLIN};
         return 1;
@@ -282,7 +294,12 @@ static void on_reply(struct pod *p, const struct dist_reply *r)
 
 static void dist_ready_fd(struct pod *p, const struct pollfd *pf)
 {
-        (void)pf;
+        if (p->dist_pending && pf->fd == dist_pending_fd(p->dist_pending)) {
+                dist_connected(p);
+                return;
+        }
+        if (!p->dist)
+                return;
         static struct dist_reply r;
         struct err e;
         if (dist_receive(p->dist, &r, &e) == 0) {
@@ -313,6 +330,8 @@ static void dist_drain(struct pod *p)
 
 static void dist_release(struct pod *p)
 {
+        dist_pending_free(p->dist_pending);
+        p->dist_pending = NULL;
         /* the node sees us go: its armed stopper stops it */
         dist_close(p->dist);
         p->dist = NULL;

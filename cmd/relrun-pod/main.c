@@ -37,7 +37,8 @@
 #define DESCENDANTS_MS 1000 /* what the release left behind gets this long after SIGTERM */
 #define HOLD_MAX_MS    3000 /* boot lines wait at most this long for the node's format */
 #define HOLD_MAX_BYTES (1024 * 1024)
-#define REJECT_WAIT_MS 300 /* a refused handshake: does the VM exit (boot failure) meanwhile? */
+#define REJECT_WAIT_MS 300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
+#define BOOT_STOP_MS   3000 /* a release stopped before it was ready: kill after this */
 #define READ_CHUNK     65536
 #define OUT_FLUSH_AT   65536
 
@@ -275,8 +276,13 @@ static void finish(struct pod *p, int code, const char *phase, const char *fmt, 
         int64_t now = proc_mono_ms();
         if (!was_task)
                 p->t.stop_began = now;
-        p->t.stop_deadline = now + p->o.grace_ms;
         bool called = p->t.ready_at > 0;
+        /* A VM that never became ready is still booting, and init takes
+         * SIGTERM only once the boot finished: it gets a short while. */
+        int64_t grace = p->o.grace_ms;
+        if (!called && grace > BOOT_STOP_MS)
+                grace = BOOT_STOP_MS;
+        p->t.stop_deadline = now + grace;
         if (p->be)
                 p->be->release(p);
         if (!p->app.running)
@@ -294,8 +300,7 @@ static void finish(struct pod *p, int code, const char *phase, const char *fmt, 
         } else {
                 p->t.term_at = 0;
                 pod_note(p, LOGLINE_INFO, "stop",
-                         "stopping the release with SIGTERM (grace %lld ms)",
-                         (long long)p->o.grace_ms);
+                         "stopping the release with SIGTERM (grace %lld ms)", (long long)grace);
                 kill(p->app.p.pid, SIGTERM);
         }
 }
@@ -596,8 +601,7 @@ void pod_step(struct pod *p, enum pod_event ev, const struct pod_evdata *d)
                         if (now >= p->t.stop_deadline &&
                             (p->app.running || (p->be && p->be->busy(p)))) {
                                 pod_note(p, LOGLINE_WARNING, "stop",
-                                         "the release did not stop within %lld ms, killing",
-                                         (long long)p->o.grace_ms);
+                                         "the release did not stop in time, killing");
                                 kill_children(p);
                                 p->t.stop_deadline = now + 60 * 1000;
                         }

@@ -153,6 +153,7 @@ struct pod {
         struct buf call;
         int rpc_attempts;
         struct dist_conn *dist;
+        struct dist_pending *dist_pending; /* a connect under way */
 };
 
 /* The lifecycle's one transition function. */
