@@ -130,7 +130,9 @@ Console = fun() ->
                   {Mod, FConf} = maps:get(formatter, Handler, {none, #{}}),
                   case Mod of
                       'Elixir.Logger.Formatter' ->
-                          %% {Logger.Formatter, %Logger.Formatter{...}} on >= 1.15
+                          %% {Logger.Formatter, %Logger.Formatter{template, metadata,
+                          %% utc_log?, ...}} on >= 1.15; the template is compiled:
+                          %% atoms and binaries
                           Pat = case FConf of
                                     #{template := Tp} -> ElixirPattern(Tp);
                                     #{format := Fm} when is_list(Fm) -> ElixirPattern(Fm);
@@ -141,7 +143,7 @@ Console = fun() ->
                                      _ -> []
                                  end,
                           FUtc = case FConf of
-                                     #{utc_log := U} -> U =:= true;
+                                     #{'utc_log?' := U} -> U =:= true;
                                      _ -> Utc
                                  end,
                           {Pat, Meta, FUtc};
