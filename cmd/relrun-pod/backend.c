@@ -50,20 +50,23 @@ static void rpc_stdout(struct pod *p, const char *s, size_t n)
         while (n > 0) {
                 const char *nl = memchr(s, '\n', n);
                 size_t l = nl ? (size_t)(nl - s) + 1 : n;
-                if (buf_append(&p->rpc_line, s, l) < 0) {
+                if (buf_append(&p->script.line, s, l) < 0) {
                         /* an over-long line cannot be a marker: pass it on as it is */
-                        logline_stream_feed(p->rpc.out, p->rpc_line.data, p->rpc_line.len);
-                        buf_reset(&p->rpc_line);
-                        buf_append(&p->rpc_line, s, l);
+                        logline_stream_feed(p->script.rpc.out, p->script.line.data,
+                                            p->script.line.len);
+                        buf_reset(&p->script.line);
+                        buf_append(&p->script.line, s, l);
                 }
                 if (nl) {
                         static struct release_marker m;
-                        release_parse_marker(p->tag, p->rpc_line.data, p->rpc_line.len - 1, &m);
+                        release_parse_marker(p->tag, p->script.line.data, p->script.line.len - 1,
+                                             &m);
                         if (m.kind != RELEASE_MARK_NONE)
                                 on_marker(p, &m);
                         else
-                                logline_stream_feed(p->rpc.out, p->rpc_line.data, p->rpc_line.len);
-                        buf_reset(&p->rpc_line);
+                                logline_stream_feed(p->script.rpc.out, p->script.line.data,
+                                                    p->script.line.len);
+                        buf_reset(&p->script.line);
                 }
                 s += l;
                 n -= l;
@@ -73,20 +76,20 @@ static void rpc_stdout(struct pod *p, const char *s, size_t n)
 static bool script_read(struct pod *p, int *fd, bool is_out)
 {
         if (!is_out)
-                return pod_read_pipe(p, &p->rpc, fd, false);
+                return pod_read_pipe(p, &p->script.rpc, fd, false);
         static char chunk[65536];
         ssize_t r = proc_read(*fd, chunk, sizeof chunk);
         if (r < 0)
                 return false;
         if (r == 0) {
-                if (p->rpc_line.len)
+                if (p->script.line.len)
                         rpc_stdout(p, "\n", 1);
-                logline_stream_finish(p->rpc.out);
+                logline_stream_finish(p->script.rpc.out);
                 close(*fd);
                 *fd = -1;
                 return false;
         }
-        p->rpc.last_data = proc_mono_ms();
+        p->script.rpc.last_data = proc_mono_ms();
         rpc_stdout(p, chunk, (size_t)r);
         return true;
 }
@@ -94,42 +97,42 @@ static bool script_read(struct pod *p, int *fd, bool is_out)
 static int script_start(struct pod *p, bool *retry, struct err *e)
 {
         *retry = false;
-        char *argv[] = {(char *)p->o.release, "rpc", (char *)buf_str(&p->call), NULL};
-        p->rpc_attempts++;
-        buf_reset(&p->rpc_line);
-        return pod_start_child(p, &p->rpc, argv, LOGLINE_SRC_RPC, NULL, e);
+        char *argv[] = {(char *)p->o.release, "rpc", (char *)buf_str(&p->script.call), NULL};
+        p->script.attempts++;
+        buf_reset(&p->script.line);
+        return pod_start_child(p, &p->script.rpc, argv, LOGLINE_SRC_RPC, NULL, e);
 }
 
 static int script_pollfds(struct pod *p, struct pollfd *pf, int max)
 {
         int n = 0;
-        if (p->rpc.p.out_fd >= 0 && n < max)
-                pf[n++] = (struct pollfd){.fd = p->rpc.p.out_fd, .events = POLLIN};
-        if (p->rpc.p.err_fd >= 0 && n < max)
-                pf[n++] = (struct pollfd){.fd = p->rpc.p.err_fd, .events = POLLIN};
+        if (p->script.rpc.p.out_fd >= 0 && n < max)
+                pf[n++] = (struct pollfd){.fd = p->script.rpc.p.out_fd, .events = POLLIN};
+        if (p->script.rpc.p.err_fd >= 0 && n < max)
+                pf[n++] = (struct pollfd){.fd = p->script.rpc.p.err_fd, .events = POLLIN};
         return n;
 }
 
 static void script_ready_fd(struct pod *p, const struct pollfd *pf)
 {
-        if (pf->fd == p->rpc.p.out_fd)
-                script_read(p, &p->rpc.p.out_fd, true);
-        else if (pf->fd == p->rpc.p.err_fd)
-                script_read(p, &p->rpc.p.err_fd, false);
+        if (pf->fd == p->script.rpc.p.out_fd)
+                script_read(p, &p->script.rpc.p.out_fd, true);
+        else if (pf->fd == p->script.rpc.p.err_fd)
+                script_read(p, &p->script.rpc.p.err_fd, false);
 }
 
 static void script_drain(struct pod *p)
 {
-        while (p->rpc.p.out_fd >= 0 && script_read(p, &p->rpc.p.out_fd, true))
+        while (p->script.rpc.p.out_fd >= 0 && script_read(p, &p->script.rpc.p.out_fd, true))
                 ;
 }
 
 static bool script_reaped(struct pod *p, pid_t pid, int status)
 {
-        if (!p->rpc.running || pid != p->rpc.p.pid)
+        if (!p->script.rpc.running || pid != p->script.rpc.p.pid)
                 return false;
-        p->rpc.running = false;
-        p->rpc.status = status;
+        p->script.rpc.running = false;
+        p->script.rpc.status = status;
         /* markers may still sit in the pipe: read it dry first */
         script_drain(p);
         struct pod_evdata d = {.code = proc_exit_code(status)};
@@ -148,32 +151,32 @@ static bool script_reaped(struct pod *p, pid_t pid, int status)
 
 static void script_stop(struct pod *p)
 {
-        if (p->rpc.running)
-                kill(-p->rpc.p.pid, SIGTERM);
+        if (p->script.rpc.running)
+                kill(-p->script.rpc.p.pid, SIGTERM);
 }
 
 static void script_kill(struct pod *p)
 {
-        if (p->rpc.running)
-                kill(-p->rpc.p.pid, SIGKILL);
+        if (p->script.rpc.running)
+                kill(-p->script.rpc.p.pid, SIGKILL);
 }
 
 static bool script_busy(const struct pod *p)
 {
-        return p->rpc.running || p->rpc.p.out_fd >= 0 || p->rpc.p.err_fd >= 0;
+        return p->script.rpc.running || p->script.rpc.p.out_fd >= 0 || p->script.rpc.p.err_fd >= 0;
 }
 
 static void script_finish(struct pod *p)
 {
-        int *fds[] = {&p->rpc.p.out_fd, &p->rpc.p.err_fd};
+        int *fds[] = {&p->script.rpc.p.out_fd, &p->script.rpc.p.err_fd};
         for (int i = 0; i < 2; i++)
                 if (*fds[i] >= 0) {
                         close(*fds[i]);
                         *fds[i] = -1;
                 }
-        if (p->rpc.out) {
-                logline_stream_finish(p->rpc.out);
-                logline_stream_finish(p->rpc.err);
+        if (p->script.rpc.out) {
+                logline_stream_finish(p->script.rpc.out);
+                logline_stream_finish(p->script.rpc.err);
         }
 }
 
@@ -196,7 +199,7 @@ static int dist_start(struct pod *p, bool *retry, struct err *e)
 {
         *retry = true;
         return dist_connect_start(p->node.host, p->node.port, p->node.cookie, 1000,
-                                  &p->dist_pending, e);
+                                  &p->dist.pending, e);
 }
 
 /* The connect finished: send the call, or say why not. */
@@ -204,10 +207,10 @@ static void dist_connected(struct pod *p)
 {
         struct err e;
         bool rejected = false;
-        struct dist_pending *pend = p->dist_pending;
-        p->dist_pending = NULL;
+        struct dist_pending *pend = p->dist.pending;
+        p->dist.pending = NULL;
         struct pod_evdata d = {.retry = true};
-        if (dist_connect_finish(pend, &p->dist, &rejected, &e) < 0) {
+        if (dist_connect_finish(pend, &p->dist.conn, &rejected, &e) < 0) {
                 d.retry = !rejected;
                 d.code = e.code;
                 d.text = e.msg;
@@ -216,10 +219,10 @@ static void dist_connected(struct pod *p)
         }
         struct buf text;
         buf_init(&text, 256 * 1024);
-        if (release_dist_expr(&p->spec, dist_self(p->dist), &text) < 0 ||
-            dist_eval(p->dist, buf_str(&text), &e) < 0) {
-                dist_close(p->dist);
-                p->dist = NULL;
+        if (release_dist_expr(&p->spec, dist_self(p->dist.conn), &text) < 0 ||
+            dist_eval(p->dist.conn, buf_str(&text), &e) < 0) {
+                dist_close(p->dist.conn);
+                p->dist.conn = NULL;
                 d.code = e.code;
                 d.text = e.msg;
                 pod_step(p, EV_CALL_FAILED, &d);
@@ -231,13 +234,13 @@ static int dist_pollfds(struct pod *p, struct pollfd *pf, int max)
 {
         if (max < 1)
                 return 0;
-        if (p->dist_pending) {
-                pf[0] = (struct pollfd){.fd = dist_pending_fd(p->dist_pending), .events = POLLIN};
+        if (p->dist.pending) {
+                pf[0] = (struct pollfd){.fd = dist_pending_fd(p->dist.pending), .events = POLLIN};
                 return 1;
         }
-        if (!p->dist)
+        if (!p->dist.conn)
                 return 0;
-        pf[0] = (struct pollfd){.fd = dist_fd(p->dist), .events = POLLIN};
+        pf[0] = (struct pollfd){.fd = dist_fd(p->dist.conn), .events = POLLIN};
         return 1;
 }
 
@@ -294,20 +297,20 @@ static void on_reply(struct pod *p, const struct dist_reply *r)
 
 static void dist_ready_fd(struct pod *p, const struct pollfd *pf)
 {
-        if (p->dist_pending && pf->fd == dist_pending_fd(p->dist_pending)) {
+        if (p->dist.pending && pf->fd == dist_pending_fd(p->dist.pending)) {
                 dist_connected(p);
                 return;
         }
-        if (!p->dist)
+        if (!p->dist.conn)
                 return;
         static struct dist_reply r;
         struct err e;
-        if (dist_receive(p->dist, &r, &e) == 0) {
+        if (dist_receive(p->dist.conn, &r, &e) == 0) {
                 on_reply(p, &r);
                 return;
         }
-        dist_close(p->dist);
-        p->dist = NULL;
+        dist_close(p->dist.conn);
+        p->dist.conn = NULL;
         struct pod_evdata d = {.text = "lost the connection to the node", .retry = true};
         if (p->state == ST_CALL)
                 pod_step(p, EV_CALL_FAILED, &d);
@@ -330,11 +333,11 @@ static void dist_drain(struct pod *p)
 
 static void dist_release(struct pod *p)
 {
-        dist_pending_free(p->dist_pending);
-        p->dist_pending = NULL;
+        dist_pending_free(p->dist.pending);
+        p->dist.pending = NULL;
         /* the node sees us go: its armed stopper stops it */
-        dist_close(p->dist);
-        p->dist = NULL;
+        dist_close(p->dist.conn);
+        p->dist.conn = NULL;
 }
 
 static bool dist_busy(const struct pod *p)

@@ -187,15 +187,15 @@ static void app_stdout(struct pod *p, struct logline_stream *s, const char *b, s
  * Records: one byte (1 stdout, 2 stderr), the length (size_t), the bytes. */
 static void release_held(struct pod *p)
 {
-        if (!p->holding)
+        if (!p->hold.on)
                 return;
-        p->holding = false;
+        p->hold.on = false;
         size_t i = 0;
-        while (i + 1 + sizeof(size_t) <= p->held.len) {
-                char which = p->held.data[i];
+        while (i + 1 + sizeof(size_t) <= p->hold.data.len) {
+                char which = p->hold.data.data[i];
                 size_t n;
-                memcpy(&n, p->held.data + i + 1, sizeof n);
-                const char *b = p->held.data + i + 1 + sizeof n;
+                memcpy(&n, p->hold.data.data + i + 1, sizeof n);
+                const char *b = p->hold.data.data + i + 1 + sizeof n;
                 if (which == 1)
                         app_stdout(p, p->app.out, b, n);
                 else
@@ -203,16 +203,16 @@ static void release_held(struct pod *p)
                 logline_stream_chunk_end(which == 1 ? p->app.out : p->app.err);
                 i += 1 + sizeof n + n;
         }
-        buf_fini(&p->held);
+        buf_fini(&p->hold.data);
 }
 
 static bool hold(struct pod *p, bool is_out, const char *b, size_t n)
 {
         char which = is_out ? 1 : 2;
-        size_t at = p->held.len;
-        if (buf_append(&p->held, &which, 1) < 0 || buf_append(&p->held, &n, sizeof n) < 0 ||
-            buf_append(&p->held, b, n) < 0) {
-                p->held.len = at;
+        size_t at = p->hold.data.len;
+        if (buf_append(&p->hold.data, &which, 1) < 0 ||
+            buf_append(&p->hold.data, &n, sizeof n) < 0 || buf_append(&p->hold.data, b, n) < 0) {
+                p->hold.data.len = at;
                 return false;
         }
         return true;
@@ -225,7 +225,7 @@ bool pod_read_pipe(struct pod *p, struct child *c, int *fd, bool is_out)
         if (r < 0)
                 return false;
         struct logline_stream *s = is_out ? c->out : c->err;
-        if (c == &p->app && p->holding) {
+        if (c == &p->app && p->hold.on) {
                 if (r > 0 && hold(p, is_out, chunk, (size_t)r)) {
                         c->last_data = proc_mono_ms();
                         return true;
@@ -515,7 +515,8 @@ void pod_step(struct pod *p, enum pod_event ev, const struct pod_evdata *d)
                                 return;
                         }
                         p->state = ST_BOOT;
-                        p->t.next_probe = now + 20 * (p->rpc_attempts < 10 ? p->rpc_attempts : 10);
+                        p->t.next_probe =
+                            now + 20 * (p->script.attempts < 10 ? p->script.attempts : 10);
                         return;
                 case EV_APP_EXIT: boot_failed(p, d->status); return;
                 case EV_SIGNAL: on_signal_stop(p, d->sig); return;
@@ -807,7 +808,7 @@ static void start_call(struct pod *p)
                 return;
         }
         p->state = ST_CALL;
-        if (p->rpc_attempts <= 1 || p->be == &backend_dist)
+        if (p->script.attempts <= 1 || p->be == &backend_dist)
                 pod_note(p, LOGLINE_INFO, "rpc", "node %s %s after %lld ms, calling it %s",
                          p->node.full, p->node.epmd_seen ? "registered" : "started",
                          (long long)elapsed(p),
@@ -847,9 +848,9 @@ static void on_signal(struct pod *p, int sig)
 
 static void flush_idle(struct pod *p, int64_t now)
 {
-        if (p->holding && now >= p->hold_until)
+        if (p->hold.on && now >= p->hold.until)
                 release_held(p);
-        struct child *cs[] = {&p->app, &p->rpc};
+        struct child *cs[] = {&p->app, &p->script.rpc};
         for (int i = 0; i < 2; i++) {
                 struct child *c = cs[i];
                 if (c->out && now - c->last_data >= IDLE_FLUSH_MS) {
@@ -867,7 +868,7 @@ static int64_t next_timer(struct pod *p, int64_t now)
                 if ((x) < t)                                                                       \
                         t = (x);                                                                   \
         } while (0)
-        struct child *cs[] = {&p->app, &p->rpc};
+        struct child *cs[] = {&p->app, &p->script.rpc};
         for (int i = 0; i < 2; i++)
                 if (cs[i]->out &&
                     (logline_stream_pending(cs[i]->out) || logline_stream_pending(cs[i]->err)))
@@ -893,8 +894,8 @@ static int64_t next_timer(struct pod *p, int64_t now)
         }
         if (!p->app.running && p->t.eof_deadline)
                 SOONER(p->t.eof_deadline);
-        if (p->holding)
-                SOONER(p->hold_until);
+        if (p->hold.on)
+                SOONER(p->hold.until);
 #undef SOONER
         return t;
 }
@@ -963,7 +964,7 @@ static void loop(struct pod *p)
                 now = proc_mono_ms();
                 flush_idle(p, now);
                 pod_step(p, EV_TIMER, NULL);
-                if (p->state == ST_STOP && !p->app.running && !p->rpc.running)
+                if (p->state == ST_STOP && !p->app.running && !p->script.rpc.running)
                         p->state = ST_DRAIN;
                 if (p->state == ST_DRAIN) {
                         if (!pipes_open(p) || (p->t.eof_deadline && now >= p->t.eof_deadline)) {
@@ -1194,10 +1195,10 @@ static int normalise(struct pod *p)
 static int setup(struct pod *p, struct err *e)
 {
         p->t.t0 = proc_mono_ms();
-        p->app.p.out_fd = p->app.p.err_fd = p->rpc.p.out_fd = p->rpc.p.err_fd = -1;
+        p->app.p.out_fd = p->app.p.err_fd = p->script.rpc.p.out_fd = p->script.rpc.p.err_fd = -1;
         buf_init(&p->stdout_buf, 8 * 1024 * 1024);
-        buf_init(&p->rpc_line, 64 * 1024);
-        buf_init(&p->call, 256 * 1024);
+        buf_init(&p->script.line, 64 * 1024);
+        buf_init(&p->script.call, 256 * 1024);
         if (logline_format_new(p->o.app_format, &p->fmt, e) < 0)
                 return -1;
         make_tag(p);
@@ -1206,7 +1207,7 @@ static int setup(struct pod *p, struct err *e)
                                         .ready_timeout_ms = p->o.ready_timeout_ms,
                                         .tag = p->tag};
         /* built up front for either backend: it is also the length check */
-        if (release_rpc_expr(&p->spec, &p->call) < 0)
+        if (release_rpc_expr(&p->spec, &p->script.call) < 0)
                 return err_set(e, ERR_USAGE, "expression too long");
         p->be = p->o.rpc == PODOPTS_RPC_SCRIPT ? &backend_script : &backend_dist;
         p->auto_backend = p->o.rpc == PODOPTS_RPC_AUTO;
@@ -1228,9 +1229,9 @@ static int setup(struct pod *p, struct err *e)
                 return -1;
         p->t.ready_deadline = p->t.t0 + p->o.ready_timeout_ms;
         /* --app-format is the app's format: nothing to wait for */
-        p->holding = !p->o.app_format;
-        p->hold_until = p->t.t0 + HOLD_MAX_MS;
-        buf_init(&p->held, HOLD_MAX_BYTES);
+        p->hold.on = !p->o.app_format;
+        p->hold.until = p->t.t0 + HOLD_MAX_MS;
+        buf_init(&p->hold.data, HOLD_MAX_BYTES);
         p->t.probe_interval = 1;
         p->t.next_probe = p->t.t0;
         return 0;

@@ -136,24 +136,30 @@ struct pod {
         struct pod_outcome out; /* while SETTLE: the task's outcome, not yet final */
         bool task_done_seen;
         char rejected[ERR_MSG_MAX + 160]; /* why the node refused us */
-        /* Until the node says its console format, the app's stdout is held
+        /* Until the node says its console format, the app's output is held
          * (bounded), so boot lines are parsed by it too. */
-        bool holding;
-        int64_t hold_until;
-        struct buf held;
+        struct {
+                bool on;
+                int64_t until;
+                struct buf data;
+        } hold;
         int signals;
         struct {
                 char lines[LAST_LINES][256];
                 unsigned n;
         } last;
         struct buf stdout_buf;
-        /* backend state */
-        struct child rpc;
-        struct buf rpc_line;
-        struct buf call;
-        int rpc_attempts;
-        struct dist_conn *dist;
-        struct dist_pending *dist_pending; /* a connect under way */
+        /* the backends' own state */
+        struct {
+                struct child rpc; /* bin/NAME rpc */
+                struct buf line;  /* its stdout, split by us to spot markers */
+                struct buf call;  /* the rpc's Elixir text */
+                int attempts;
+        } script;
+        struct {
+                struct dist_conn *conn;
+                struct dist_pending *pending; /* a connect under way */
+        } dist;
 };
 
 /* The lifecycle's one transition function. */
