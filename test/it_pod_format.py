@@ -44,6 +44,16 @@ class FormatFromTheNode(unittest.TestCase):
                 # a boot line, logged before the format was known, parsed too
                 self.assertIn("live_stream application started", r.msgs("app"))
 
+    def test_utc_log_is_read_from_the_node(self):
+        # the same zone, but the node logs UTC (logger's utc_log, set on the
+        # VM's command line): read as local time it would be 9 h off
+        r = on_backend("dist", 'LiveStream.run("f5")', app_format=False,
+                       env={"TZ": "JST-9", "ELIXIR_ERL_OPTIONS": "-logger utc_log true"})
+        self.assertEqual(r.code, 0, r.stdout)
+        seg = next(e for e in r.events if e["msg"] == "segment 3 of f5 arrived late")
+        gap = abs((ts(seg) - ts(r.relrun("ready")[0])).total_seconds())
+        self.assertLess(gap, 600, (seg["ts"], r.relrun("ready")[0]["ts"]))
+
     def test_io_puts_is_never_glued_to_a_log_event(self):
         for backend in BACKENDS:
             with self.subTest(backend=backend):
