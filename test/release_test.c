@@ -160,8 +160,8 @@ static const char cmd_sname[] =
     "-extra\0--no-halt\0-name\0not_me@x";
 static const char cmd_name[] =
     "/app/erts-14/bin/beam.smp\0--\0-root\0/app\0--\0-noshell\0-setcookie\0from_secret\0"
-    "-name\0my_app@10.1.2.3\0-start_epmd\0true";
-static const char env_k8s[] = "HOME=/home/app\0RELEASE_DISTRIBUTION=name\0"
+    "-name\0my_app@10.1.2.3\0-start_epmd\0false";
+static const char env_k8s[] = "HOME=/home/app\0RELEASE_DISTRIBUTION=name\0ERL_EPMD_PORT=4370\0"
                               "RELEASE_NODE=my_app@10.1.2.3\0RELEASE_COOKIE=from_secret";
 static const char cmd_none[] = "/app/erts-14/bin/beam.smp\0--\0-noshell\0-setcookie\0c";
 static const char env_none[] = "RELEASE_DISTRIBUTION=none";
@@ -190,7 +190,8 @@ static void test_vm_discovery_from_recorded_cmdlines(void **state)
         assert_string_equal(vm.home, "/home/app");
         assert_string_equal(vm.release_node, "my_app@10.1.2.3");
         assert_false(vm.dist_none);
-        assert_false(vm.no_epmd);
+        assert_false(vm.no_epmd); /* -start_epmd false: EPMD runs elsewhere, still used */
+        assert_int_equal(vm.epmd_port, 4370);
 
         release_vm_parse(cmd_none, sizeof cmd_none, env_none, sizeof env_none, &vm);
         assert_false(vm.distributed);

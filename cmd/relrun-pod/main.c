@@ -707,6 +707,12 @@ static void learn_from_vm(struct pod *p, const struct release_vm *vm)
                 short_hostname(n->host, sizeof n->host, vm->longnames);
         set_full_name(p);
         n->no_epmd = vm->no_epmd;
+        if (vm->epmd_port > 0) {
+                /* the VM registers with the EPMD its environment names */
+                char port[16];
+                snprintf(port, sizeof port, "%d", vm->epmd_port);
+                setenv("ERL_EPMD_PORT", port, 1);
+        }
         struct err e;
         if (!p->o.cookie_file && vm->have_cookie) {
                 snprintf(n->cookie, sizeof n->cookie, "%s", vm->cookie);
@@ -727,8 +733,8 @@ static void learn_from_vm(struct pod *p, const struct release_vm *vm)
                         p->be = &backend_script;
                 } else {
                         finish(p, ERR_CONFIG, "config",
-                               "the node '%s' does not register with EPMD (-start_epmd false or "
-                               "-epmd_module): use --rpc script",
+                               "the node '%s' does not register with EPMD (-epmd_module): use "
+                               "--rpc script",
                                n->full);
                 }
         }

@@ -50,9 +50,7 @@ void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t
                         } else if (!strcmp(prev, "-setcookie")) {
                                 vm.have_cookie = true;
                                 copy(vm.cookie, sizeof vm.cookie, a, l);
-                        } else if (!strcmp(prev, "-start_epmd") && !strcmp(a, "false")) {
-                                vm.no_epmd = true;
-                        } else if (!strcmp(prev, "-epmd_module")) {
+                        } else if (!strcmp(prev, "-epmd_module") && strcmp(a, "erl_epmd") != 0) {
                                 vm.no_epmd = true;
                         }
                         prev = NULL;
@@ -60,7 +58,7 @@ void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t
                         continue;
                 }
                 if (!strcmp(a, "-name") || !strcmp(a, "-sname") || !strcmp(a, "-setcookie") ||
-                    !strcmp(a, "-start_epmd") || !strcmp(a, "-epmd_module"))
+                    !strcmp(a, "-epmd_module"))
                         prev = a;
         }
         for (size_t i = 0; environ && i < en;) {
@@ -74,6 +72,8 @@ void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t
                         copy(vm.cookie, sizeof vm.cookie, kv + 15, l - 15);
                 } else if (!strncmp(kv, "RELEASE_NODE=", 13))
                         copy(vm.release_node, sizeof vm.release_node, kv + 13, l - 13);
+                else if (!strncmp(kv, "ERL_EPMD_PORT=", 14))
+                        vm.epmd_port = atoi(kv + 14);
                 else if (!strncmp(kv, "HOME=", 5))
                         copy(vm.home, sizeof vm.home, kv + 5, l - 5);
         }

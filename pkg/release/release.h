@@ -97,7 +97,8 @@ int release_epmd_registered(const char *name, int *port, struct err *e);
 struct release_vm {
         bool distributed;       /* -name or -sname given */
         bool longnames;         /* -name */
-        bool no_epmd;           /* -start_epmd false or -epmd_module: EPMD is not the registry */
+        bool no_epmd;           /* -epmd_module (not erl_epmd): EPMD is not the registry */
+        int epmd_port;          /* ERL_EPMD_PORT of the VM, 0 if unset */
         bool dist_none;         /* RELEASE_DISTRIBUTION=none in its environment */
         char name[256];         /* the alive part, as EPMD knows it */
         char host[256];         /* the host part; "" when the VM gave none */
