@@ -6,6 +6,7 @@ medians over repeated runs and ratios against the baseline.
     python3 bench/run.py inpod --runs 5          # 1. in-pod: shell wrapper vs relrun-pod
     python3 bench/run.py normalise --runs 3      # 2. log normaliser vs cat
     python3 bench/run.py coord --runs 5 --concurrent 100   # 3. relrun vs a kubectl script
+    python3 bench/run.py inpod --root sid        # 1. on a root of the runtime matrix (test/roots)
 
 Options common to all: --build DIR (default build-bench, then build), --json FILE (raw
 results), --keep (keep bench/out/ scratch files). Python standard library only; the
@@ -355,6 +356,15 @@ def shq(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
+def in_root(paths, argv, cwd=None):
+    """argv run in the matrix root of --root (test/roots: paths are the same inside, the
+    harness runs under test/roots/inroot), in cwd; unchanged without --root. chroot and
+    env exec, so the run's first process is still the one the samplers follow."""
+    if not paths.get("chroot"):
+        return argv
+    return ["chroot", paths["chroot"], "env", "-C", cwd or "/"] + argv
+
+
 def inpod_once(variant, paths, out):
     node = "bench" + uuid.uuid4().hex[:10]
     env = dict(os.environ, RELEASE_NODE=node, ERL_CRASH_DUMP_SECONDS="0")
@@ -365,11 +375,11 @@ def inpod_once(variant, paths, out):
             with open(script, "w") as f:
                 f.write(WRAPPER % shq(TASK))
             os.chmod(script, 0o755)
-        argv = ["/bin/bash", script]
+        argv = in_root(paths, ["/bin/bash", script], rel)
         stderr = subprocess.STDOUT
     else:
-        argv = [paths["pod"], "--release", os.path.join(rel, "bin", "live_stream"),
-                "--app-format", APP_FORMAT, "--rpc", variant.rsplit("-", 1)[1], "--", TASK]
+        argv = in_root(paths, [paths["pod"], "--release", os.path.join(rel, "bin", "live_stream"),
+                               "--app-format", APP_FORMAT, "--rpc", variant.rsplit("-", 1)[1], "--", TASK])
         stderr = subprocess.PIPE
     epmd = EpmdPoller(node)
     epmd.start()
@@ -461,8 +471,8 @@ def boot_time(reader, offset):
 def dist_available(paths):
     """The dist backend is 'available' once relrun-pod accepts --rpc dist (before it lands
     the option exits 64 at once, without starting anything)."""
-    p = subprocess.run([paths["pod"], "--rpc", "dist", "--release", "/nonexistent/bin/x",
-                        "--ready-timeout", "1s", "--", "1"], capture_output=True, text=True,
+    p = subprocess.run(in_root(paths, [paths["pod"], "--rpc", "dist", "--release", "/nonexistent/bin/x",
+                                       "--ready-timeout", "1s", "--", "1"]), capture_output=True, text=True,
                        timeout=30, env=dict(os.environ, RELEASE_NODE="benchprobe"))
     if p.returncode == 64:
         return False, p.stderr.strip()
@@ -1064,11 +1074,41 @@ def find_paths(build):
     sys.exit("no build with cmd/relrun-pod/relrun-pod in %s; build first (see bench/README.md)" % cands)
 
 
+def enter_root(a, paths):
+    """--root: the fixture built in that root (ctest's matrix.SUITE.fixture), and the
+    harness re-run under test/roots/inroot, which binds the tree at the same paths."""
+    if a.what != "inpod":
+        sys.exit("--root: only for inpod (the normaliser and the coordinator do not depend on the runtime)")
+    suite = os.path.basename(a.root.rstrip("/"))
+    root = a.root if "/" in a.root else os.path.join(
+        os.environ.get("RELRUN_ROOTS_DIR", "/var/cache/relrun/roots"), suite)
+    paths["chroot"] = os.path.abspath(root)
+    paths["rel"] = os.path.join(paths["build"], "fixture-" + suite, "rel")
+    paths["suite"] = suite
+    if not os.path.exists(os.path.join(paths["rel"], "bin", "live_stream")):
+        sys.exit("no fixture release for %s in %s: build the root and the release first: "
+                 "(cd %s && ctest -R 'matrix.%s.(root|fixture)')" % (suite, paths["rel"], paths["build"], suite))
+    if os.environ.get("RELRUN_BENCH_IN_ROOT") == paths["chroot"]:
+        return
+    os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
+    argv = [os.path.join(ROOT, "test", "roots", "inroot"), "--ro", ROOT, "--rw", paths["build"],
+            "--rw", os.path.join(HERE, "out"), paths["chroot"], "--", sys.executable] + sys.argv
+    os.environ["RELRUN_BENCH_IN_ROOT"] = paths["chroot"]
+    os.execv(argv[0], argv)
+
+
 def git_state():
     def git(*a):
         return subprocess.run(["git", "-C", ROOT] + list(a), capture_output=True, text=True).stdout.strip()
     return {"head": git("rev-parse", "--short", "HEAD"),
             "dirty": git("status", "--porcelain", "--", "cmd", "pkg").splitlines()}
+
+
+def runtime(paths):
+    """OTP and Elixir the fixture runs on (the root's with --root), as Debian packaged them."""
+    p = subprocess.run(in_root(paths, ["dpkg-query", "-W", "-f", "${Package} ${Version}\\n",
+                                       "erlang-base", "elixir"]), capture_output=True, text=True)
+    return p.stdout.strip().replace("\n", ", ")
 
 
 def machine():
@@ -1097,20 +1137,24 @@ def main():
     ap.add_argument("--lines", type=int, default=1_000_000, help="normalise: small log size")
     ap.add_argument("--big-lines", type=int, default=4_000_000, help="normalise: large log size")
     ap.add_argument("--concurrent", type=int, default=100, help="coord: concurrent relrun runs")
+    ap.add_argument("--root", help="inpod: run the release and relrun-pod in this root of the runtime "
+                    "matrix (a suite name: $RELRUN_ROOTS_DIR/SUITE, default /var/cache/relrun/roots)")
     a = ap.parse_args()
     sys.setswitchinterval(0.0005)  # probe threads timestamp within ~0.5 ms
     paths = find_paths(a.build)
+    if a.root:
+        enter_root(a, paths)
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
     out = tempfile.mkdtemp(prefix="run-", dir=os.path.join(HERE, "out"))
     report = {"machine": machine(), "git": git_state(), "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
-              "build": paths["build"],
+              "build": paths["build"], "root": paths.get("chroot"), "runtime": runtime(paths),
               "binaries_built": {k: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(os.path.getmtime(paths[k])))
                                  for k in ("pod", "relrun")}}
     t0 = time.monotonic()
     try:
         if a.what in ("all", "inpod"):
             report["inpod"] = bench_inpod(paths, a.runs, out)
-            print("\n## 1. in-pod (%s, medians of %d runs)\n" % (TASK, a.runs))
+            print("\n## 1. in-pod (%s, medians of %d runs; %s)\n" % (TASK, a.runs, report["runtime"]))
             print(fmt_inpod(report["inpod"]), flush=True)
         if a.what in ("all", "normalise"):
             report["normalise"] = bench_normalise(paths, a.runs, out, a.lines, a.big_lines)

@@ -64,12 +64,179 @@ static void test_utf8(void **state)
         assert_int_equal(codec_utf8_decode((const unsigned char *)"", 0, &cp), 0);
 }
 
+static void esc(const char *in, size_t n, const char *want)
+{
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        assert_int_equal(codec_json_escape(&b, in, n), 0);
+        assert_string_equal(buf_str(&b), want);
+        buf_fini(&b);
+}
+
+#define ESC(lit, want) esc(lit, sizeof(lit) - 1, want)
+
+static void test_json_escape(void **state)
+{
+        (void)state;
+        ESC("", "");
+        ESC("plain /path text, longer than eight bytes",
+            "plain /path text, longer than eight bytes");
+        ESC("q\"b\\n\n\r\t\b\f", "q\\\"b\\\\n\\n\\r\\t\\b\\f");
+        ESC("nul\0x\x01\x1f\x7f", "nul\\u0000x\\u0001\\u001f\x7f");
+        ESC("bad \xff\xfe utf8 \xc3\xa9 ok \xe2\x82 cut",
+            "bad \xef\xbf\xbd\xef\xbf\xbd utf8 \xc3\xa9 ok \xef\xbf\xbd\xef\xbf\xbd cut");
+        ESC("\xed\xa0\x80 surrogate", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd surrogate");
+        /* every special byte at every offset of an 8-byte word */
+        for (size_t at = 0; at < 17; at++) {
+                char in[32], want[64];
+                memset(in, 'a', sizeof in);
+                in[at] = '"';
+                memset(want, 'a', sizeof want);
+                want[at] = '\\';
+                want[at + 1] = '"';
+                want[33] = '\0';
+                esc(in, 32, want);
+        }
+        /* a long text crosses the escaper's blocks, a multi-byte character
+         * on the boundary too */
+        struct buf b, in;
+        buf_init(&b, 1 << 20);
+        buf_init(&in, 1 << 20);
+        for (int i = 0; i < 5000; i++)
+                buf_puts(&in, "x\xc3\xa9\n");
+        assert_int_equal(codec_json_escape(&b, in.data, in.len), 0);
+        assert_int_equal(b.len, 5000 * 5);
+        assert_memory_equal(b.data + b.len - 5, "x\xc3\xa9\\n", 5);
+        /* the cap: -1, and what is there ends on a whole escape */
+        struct buf small;
+        buf_init(&small, 10);
+        assert_int_equal(codec_json_escape(&small, in.data, in.len), -1);
+        buf_fini(&small);
+        buf_fini(&b);
+        buf_fini(&in);
+}
+
+static int scan(const char *s, struct codec_json_member *m, size_t max, unsigned *fl)
+{
+        return codec_json_scan(s, strlen(s), m, max, fl);
+}
+
+static void test_json_scan(void **state)
+{
+        (void)state;
+        struct codec_json_member m[4];
+        unsigned fl = 99;
+        assert_int_equal(scan(" {\"ts\":\"a\\/b\",\"n\":-1.5e3,\"o\":{\"x\":[1,{},[]]},\"t\":true,"
+                              "\"f\":false,\"z\":null} ",
+                              m, 4, &fl),
+                         6);
+        assert_int_equal(fl, CODEC_JSON_SLASH);
+        assert_memory_equal(m[0].key, "ts", 2);
+        assert_int_equal(m[0].kind, CODEC_JSON_STRING);
+        assert_int_equal(m[0].val_len, 4);
+        assert_true(m[0].val_escaped);
+        assert_int_equal(m[1].kind, CODEC_JSON_NUMBER);
+        assert_int_equal(m[1].val_len, 6);
+        assert_int_equal(m[2].kind, CODEC_JSON_OBJECT);
+        assert_int_equal(m[2].val_len, strlen("{\"x\":[1,{},[]]}"));
+        assert_int_equal(m[3].kind, CODEC_JSON_TRUE);
+        assert_int_equal(scan("{}", m, 4, &fl), 0);
+        assert_int_equal(fl, 0);
+        assert_int_equal(scan("{\"msg\":\"caf\xc3\xa9 \\u00e9\\ud83d\\ude00\"}", m, 4, NULL), 1);
+        const char *bad[] = {"",
+                             "[1,2]",
+                             "\"s\"",
+                             "{",
+                             "{\"a\"}",
+                             "{\"a\":}",
+                             "{\"a\":1,}",
+                             "{\"a\":1}x",
+                             "{\"a\":1}{}",
+                             "{a:1}",
+                             "{\"a\":01}",
+                             "{\"a\":1.}",
+                             "{\"a\":-}",
+                             "{\"a\":tru}",
+                             "{\"a\":\"\x01\"}",
+                             "{\"a\":\"\xff\"}",
+                             "{\"a\":\"\\x\"}",
+                             "{\"a\":\"\\u12g4\"}",
+                             "{\"a\":\"unterminated}",
+                             "{\"a\":[1,2}",
+                             "{\"not\": json"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                assert_int_equal(scan(bad[i], m, 4, NULL), -1);
+        /* NUL inside the text is not JSON */
+        assert_int_equal(codec_json_scan("{\"a\":\"\0\"}", 9, m, 4, NULL), -1);
+        /* nesting is bounded, not a stack overflow */
+        char deep[400];
+        memset(deep, '[', sizeof deep);
+        memcpy(deep, "{\"a\":", 5);
+        deep[sizeof deep - 1] = '\0';
+        assert_int_equal(scan(deep, m, 4, NULL), -1);
+        /* every prefix of a valid object is invalid */
+        const char *ok = "{\"k\":[\"v\\n\",{\"x\":null}],\"e\":\"\xc3\xa9\"}";
+        for (size_t i = 0; i < strlen(ok); i++)
+                assert_int_equal(codec_json_scan(ok, i, m, 4, NULL), -1);
+        assert_int_equal(scan(ok, m, 4, NULL), 2);
+}
+
+static void test_json_unescape_unslash(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 1024);
+        const char *s = "a\\/b\\n\\\"\\\\ \\u00e9 \\ud83d\\ude00 \\ud800x";
+        assert_int_equal(codec_json_unescape(&b, s, strlen(s)), 0);
+        assert_string_equal(buf_str(&b), "a/b\n\"\\ \xc3\xa9 \xf0\x9f\x98\x80 \xef\xbf\xbdx");
+        buf_reset(&b);
+        const char *t = "{\"p\":\"\\/x\\\\/y\\\\\\/\"}";
+        assert_int_equal(codec_json_unslash(&b, t, strlen(t)), 0);
+        assert_string_equal(buf_str(&b), "{\"p\":\"/x\\\\/y\\\\/\"}");
+        buf_fini(&b);
+}
+
+/* A cut never leaves half a character: "é" is two bytes, "€" three. */
+static void test_utf8_cut(void **state)
+{
+        (void)state;
+        const char *s = "a\xc3\xa9\xe2\x82\xac"; /* a é € */
+        assert_int_equal(codec_utf8_cut(s, 6, 10), 6);
+        assert_int_equal(codec_utf8_cut(s, 6, 6), 6);
+        assert_int_equal(codec_utf8_cut(s, 6, 5), 3);
+        assert_int_equal(codec_utf8_cut(s, 6, 4), 3);
+        assert_int_equal(codec_utf8_cut(s, 6, 3), 3);
+        assert_int_equal(codec_utf8_cut(s, 6, 2), 1);
+        assert_int_equal(codec_utf8_cut(s, 6, 0), 0);
+}
+
+/* What a JSON parser reads back is what went in; bytes that are not UTF-8
+ * become U+FFFD instead of making the line unparseable. */
+static void test_json_string(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 1024);
+        const char in[] = "q\"b\\n\nt\t\x01 \xc3\xa9 \xff";
+        assert_int_equal(codec_json_string(&b, in, sizeof in - 1), 0);
+        assert_string_equal(buf_str(&b), "\"q\\\"b\\\\n\\nt\\t\\u0001 \xc3\xa9 \xef\xbf\xbd\"");
+        buf_fini(&b);
+        buf_init(&b, 4);
+        assert_int_equal(codec_json_string(&b, "abcdef", 6), -1);
+        buf_fini(&b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_base64_round_trip),
             cmocka_unit_test(test_base64_strict),
             cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_utf8_cut),
+            cmocka_unit_test(test_json_string),
+            cmocka_unit_test(test_json_escape),
+            cmocka_unit_test(test_json_scan),
+            cmocka_unit_test(test_json_unescape_unslash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

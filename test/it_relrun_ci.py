@@ -413,7 +413,7 @@ class HelpAndCompletion(unittest.TestCase):
             (["relrun", "list", "-o", ""], ["json", "yaml", "name"]),
             (["relrun", "wait", "--su"], ["--summary-file"]),
             (["relrun", "logs", "--fo"], ["--follow"]),
-            (["relrun", "cron", ""], ["create", "render", "list", "trigger", "suspend",
+            (["relrun", "cron", ""], ["create", "render", "list", "history", "trigger", "suspend",
                                       "resume", "delete"]),
             (["relrun", "cron", "create", "--concurrency-policy", ""],
              ["Allow", "Forbid", "Replace"]),

@@ -1,18 +1,48 @@
 """Helpers for tests that run relrun-pod on the real fixture release."""
+import atexit
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import tempfile
 import uuid
 
 POD = os.environ.get("RELRUN_POD_BIN", "")
+# The runtime matrix (test/roots/README.md): with RELRUN_ROOT set, the test runs under
+# test/roots/inroot, which binds the build and source trees and /tmp at the same paths
+# inside that Debian root, and everything of the release runs there as `chroot ROOT
+# ...`. Paths need no mapping: they mean the same files on both sides.
+ROOT = os.environ.get("RELRUN_ROOT", "")
 REL = os.environ.get("RELRUN_FIXTURE_REL", "")
 RELEASE = os.path.join(REL, "bin", "live_stream")
 APP_FORMAT = "$date $time [$level] $metadata| $message\n"
 # The backend under test: it_pod runs script, it_pod_dist runs the same tests on dist.
 RPC = {"backend": "script"}
 ELIXIR_DEFAULT_LINE = re.compile(r"^\n?\d\d:\d\d:\d\d\.\d{3} .*\[(debug|info|notice|warn|warning|error)\]")
+
+
+def in_root(argv):
+    """argv as a command that runs in the matrix root (unchanged outside the matrix)."""
+    return ["chroot", ROOT, *argv] if ROOT else list(argv)
+
+
+def _chrooted_pod():
+    """In the matrix, POD is a two-line script that execs relrun-pod in the root, so
+    every test that runs POD (through pod_argv, run_pod or directly) runs it there;
+    the exec keeps one process, so the test's signals reach relrun-pod itself."""
+    tmp = tempfile.mkdtemp(prefix="relrun-pod-root-")
+    atexit.register(shutil.rmtree, tmp, True)
+    path = os.path.join(tmp, "relrun-pod")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nexec " + shlex.join(in_root([POD])) + ' "$@"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+if ROOT and POD:
+    POD = _chrooted_pod()
 
 
 def node_env(extra=None):

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "codec.h"
 #include "dist.h"
 #include "err.h"
 #include "logline.h"
@@ -1093,15 +1094,7 @@ static void make_tag(struct pod *p)
 /* Append s as a JSON string, cut to at most max bytes at a UTF-8 boundary. */
 static void json_str_cut(struct buf *b, const char *s, size_t max)
 {
-        size_t n = strlen(s);
-        if (n > max) {
-                n = max;
-                while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-                        n--;
-        }
-        buf_putc(b, '"');
-        logline_json_escape(b, s, n);
-        buf_putc(b, '"');
+        (void)codec_json_string(b, s, codec_utf8_cut(s, strlen(s), max));
 }
 
 /* The Kubernetes termination message: at most 4096 bytes of JSON. */

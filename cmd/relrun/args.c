@@ -45,6 +45,10 @@ enum {
         O_FAILED_HISTORY,
         O_SUSPEND,
         O_SUMMARY_FILE,
+        /* following a Job */
+        O_SCHEDULE_TIMEOUT,
+        O_KEEP_FAILED,
+        O_RETRY_WINDOW,
 };
 
 /* Which flags each subcommand takes, beyond the global ones. */
@@ -103,6 +107,9 @@ static const struct flag flags[] = {
     {{"failed-history", required_argument, NULL, O_FAILED_HISTORY}, F_CRON},
     {{"suspend", no_argument, NULL, O_SUSPEND}, F_CRON},
     {{"summary-file", required_argument, NULL, O_SUMMARY_FILE}, F_RUN | F_WAIT | F_CRON},
+    {{"schedule-timeout", required_argument, NULL, O_SCHEDULE_TIMEOUT}, F_RUN | F_WAIT | F_CRON},
+    {{"keep-failed", no_argument, NULL, O_KEEP_FAILED}, F_RUN | F_CRON},
+    {{"retry-window", required_argument, NULL, O_RETRY_WINDOW}, F_RUN | F_WAIT | F_CRON},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 
@@ -121,6 +128,8 @@ static const struct {
     {"version", CMD_VERSION, 1u << 11, 0, 0},
     {"cron", CMD_CRON, F_CRON, 1, 3},
     {"completion", CMD_COMPLETION, 1u << 13, 1, 1},
+    {"eval", CMD_EVAL, 1u << 14, 2, 2},
+    {"remote", CMD_REMOTE, 1u << 15, 1, 1},
     {"help", CMD_HELP, 1u << 12, 0, 1},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
@@ -250,6 +259,10 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_FAILED_HISTORY:
                 return cli_parse_int("--failed-history", v, 0, 1000, &o->failed_history, e);
         case O_SUSPEND: o->suspend = true; return 0;
+        case O_SCHEDULE_TIMEOUT:
+                return duration_flag("--schedule-timeout", v, &o->schedule_timeout_ms, e);
+        case O_KEEP_FAILED: o->keep_failed = true; return 0;
+        case O_RETRY_WINDOW: return duration_flag("--retry-window", v, &o->retry_window_ms, e);
         case O_SUMMARY_FILE:
                 if (!*v)
                         return err_set(e, ERR_USAGE, "--summary-file: empty path");
@@ -380,14 +393,19 @@ int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
                 if (o->cmd == CMD_CRON)
                         return err_set(e, ERR_USAGE,
                                        "cron: expected an action: create, render, list, "
-                                       "trigger, suspend, resume or delete (see relrun cron "
-                                       "--help)");
+                                       "history, trigger, suspend, resume or delete (see "
+                                       "relrun cron --help)");
                 if (o->cmd == CMD_RUN || o->cmd == CMD_RENDER)
                         return err_set(
                             e, ERR_USAGE,
                             "%s: expected one expression (or --mfa M.f --args JSON), got "
                             "%zu arguments; quote the expression",
                             opts_cmd_name(o->cmd), o->n_pos);
+                if (o->cmd == CMD_EVAL)
+                        return err_set(e, ERR_USAGE,
+                                       "eval: expected JOB or POD and one expression, got %zu "
+                                       "arguments; quote the expression",
+                                       o->n_pos);
                 return err_set(e, ERR_USAGE,
                                "%s: expected %s, got %zu arguments (see relrun %s --help)",
                                opts_cmd_name(o->cmd), min_pos ? "a job name" : "no arguments",
@@ -454,10 +472,23 @@ static const char ci_help[] =
     "  Colours and the pending-phase line appear only on a terminal, never with\n"
     "  NO_COLOR set or TERM=dumb.\n";
 
+static const char follow_help[] =
+    "Following the Job:\n"
+    "      --schedule-timeout D give up on a pod the scheduler cannot place after D\n"
+    "                           (exit 124; default 15m, time for a cluster autoscaler)\n"
+    "      --keep-failed        keep the Job when its pod never ran (an image that\n"
+    "                           does not pull, a missing Secret, admission refused);\n"
+    "                           by default relrun deletes it so the task cannot run\n"
+    "                           later unwatched\n"
+    "      --retry-window D     keep retrying an unreachable or failing API server for\n"
+    "                           D before giving up (exit 69; default 10m); the task\n"
+    "                           goes on meanwhile\n";
+
 static const char exit_help[] =
     "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 69 API unreachable;\n"
     "70 release failed to start; 75 killed from outside; 77 auth refused;\n"
-    "78 config error; 124 deadline passed.\n";
+    "78 config error; 124 deadline passed; 130/143 relrun itself interrupted\n"
+    "(SIGINT/SIGTERM).\n";
 
 void opts_help(enum relrun_cmd cmd, FILE *f)
 {
@@ -473,6 +504,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "      --detach             print the Job name and exit 0 without following\n",
                     f);
                 fputs(task_help, f);
+                fputs(follow_help, f);
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 fputs(exit_help, f);
@@ -497,6 +529,7 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "Wait until JOB is Complete or Failed and exit with the task's code.\n\n"
                       "      --timeout D          give up after D (exit 124)\n",
                       f);
+                fputs(follow_help, f);
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 fputs(exit_help, f);
@@ -523,11 +556,14 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "usage: relrun cron create NAME --schedule CRON [flags] EXPR\n"
                     "       relrun cron render NAME --schedule CRON [flags] EXPR [-o yaml|json]\n"
                     "       relrun cron list\n"
+                    "       relrun cron history NAME [-o json]\n"
                     "       relrun cron trigger NAME [EXPR] [--detach] [--summary-file PATH]\n"
                     "       relrun cron suspend|resume NAME\n"
                     "       relrun cron delete NAME\n\n"
                     "CronJobs that run EXPR on a schedule; trigger runs one now and follows\n"
                     "it like relrun run (same exit codes, -o json and --summary-file too);\n"
+                    "history lists its runs still in the cluster, oldest first: start,\n"
+                    "duration, status, exit code and the task's return value;\n"
                     "trigger NAME EXPR (or --mfa/--args) runs EXPR instead of the CronJob's.\n\n"
                     "Schedule flags:\n"
                     "      --schedule CRON      minute hour day-of-month month day-of-week\n"
@@ -546,7 +582,31 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                     "      --cascade P          delete: background (default) or foreground\n",
                     f);
                 fputs(task_help, f);
+                fputs(follow_help, f);
                 fputs(ci_help, f);
+                fputs(global_help, f);
+                break;
+        case CMD_EVAL:
+                fputs("usage: relrun eval JOB|POD EXPR\n\n"
+                      "Run EXPR on the node of a running task and print what it printed and\n"
+                      "its result; the exit code follows the task contract (0 ok, 1 raise,\n"
+                      "N for exit({:shutdown, N}), 70 node not reachable). JOB means its\n"
+                      "running pod. In the pod, the task container's own relrun-pod connects\n"
+                      "to the node over distribution: no second BEAM. The exec goes through\n"
+                      "`kubectl exec` (Debian's libcurl has no WebSocket): kubectl must be on\n"
+                      "PATH (or $RELRUN_KUBECTL) and may use pods/exec.\n\n"
+                      "Exit codes of relrun itself: 64 no such job or pod, 69 the pod is not\n"
+                      "running, 78 kubectl missing.\n\n",
+                      f);
+                fputs(global_help, f);
+                break;
+        case CMD_REMOTE:
+                fputs("usage: relrun remote JOB|POD\n\n"
+                      "An interactive remote console on a running task's node: the release's\n"
+                      "own remote console (`bin/app remote`: iex attached to the node, for mix;\n"
+                      "`remote_console` for relx), the terminal passed through. Leaving the\n"
+                      "console leaves the task running. Through `kubectl exec -it`, as eval.\n\n",
+                      f);
                 fputs(global_help, f);
                 break;
         case CMD_COMPLETION:
@@ -570,6 +630,8 @@ void opts_help(enum relrun_cmd cmd, FILE *f)
                       "  cancel JOB      delete a Job and its pods\n"
                       "  cron ...        scheduled tasks: create, render, list, trigger, suspend,\n"
                       "                  resume, delete\n"
+                      "  eval JOB EXPR   run EXPR on a running task's node, print the result\n"
+                      "  remote JOB      a remote console on a running task's node\n"
                       "  version         print the version\n"
                       "  completion SH   shell completion script (bash, zsh)\n"
                       "  help [COMMAND]  this help, or a command's\n\n"

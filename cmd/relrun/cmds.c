@@ -80,6 +80,8 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->render.json = o->output && !strcmp(o->output, "json");
         fo->render.color = !fo->render.json && fancy(STDOUT_FILENO);
         fo->boot_retries = o->boot_retries;
+        fo->schedule_timeout_ms = o->schedule_timeout_ms;
+        fo->keep_failed = o->keep_failed;
         fo->sum = o->sum;
 }
 
@@ -110,7 +112,7 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
         return 0;
 }
 
-void expr_cell(const char *expr, char *out, size_t n)
+void list_expr_cell(const char *expr, char *out, size_t n)
 {
         size_t i = 0, max = n - 4;
         const char *s = expr ? expr : "";
@@ -228,6 +230,7 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         follow_defaults(o, k, name, &fo);
         fo.logs = true;
         fo.summary = true;
+        fo.delete_never_ran = !o->keep_failed;
         rc = follow_job(k->c, &fo, e);
         if (e->msg[0])
                 err_prefix(e, "job/%s", name);
@@ -265,8 +268,7 @@ out:
 
 static int print_log(void *ud, const struct kube_ts *ts, const char *line, size_t len)
 {
-        (void)ts;
-        render_line(ud, line, len, stdout);
+        render_line(ud, ts, line, len, stdout);
         return 0;
 }
 
@@ -342,8 +344,8 @@ int cmd_logs(const struct opts *o, struct err *e)
         if (o->follow) {
                 fo.logs = true;
                 fo.tty = false;
-                follow_job(k.c, &fo, e);
-                rc = e->msg[0] ? -1 : 0;
+                /* The task's code, as run and wait give it. */
+                rc = follow_job(k.c, &fo, e);
                 goto out;
         }
         char pod[256];
@@ -357,6 +359,9 @@ int cmd_logs(const struct opts *o, struct err *e)
         while (!kube_logs_done(l, &le) && !relrun_interrupted)
                 if (kube_client_poll(k.c, 250, e) < 0)
                         break;
+                else
+                        render_flush(stdout);
+        render_flush(stdout);
         kube_logs_free(l);
         if (le.code) {
                 *e = le;
@@ -391,7 +396,7 @@ out:
 
 /* ---- list / cancel / version ---------------------------------------------- */
 
-static const char *job_status(struct json_object *job)
+const char *job_status(struct json_object *job)
 {
         struct json_object *st, *conds, *v;
         if (!json_object_object_get_ex(job, "status", &st))
@@ -474,7 +479,7 @@ int cmd_list(const struct opts *o, struct err *e)
                 }
                 char a[32], ex[84];
                 age(created, a, sizeof a);
-                expr_cell(expr, ex, sizeof ex);
+                list_expr_cell(expr, ex, sizeof ex);
                 printf("%-48s %-9s %-6s %s\n", name, job_status(j), a, ex);
         }
         rc = 0;

@@ -6,9 +6,9 @@
 
 #include "relrun.h"
 
-static const enum relrun_cmd all_cmds[] = {CMD_RUN,  CMD_RENDER,    CMD_LOGS, CMD_WAIT,
-                                           CMD_LIST, CMD_CANCEL,    CMD_CRON, CMD_VERSION,
-                                           CMD_HELP, CMD_COMPLETION};
+static const enum relrun_cmd all_cmds[] = {CMD_RUN,  CMD_RENDER,     CMD_LOGS, CMD_WAIT,
+                                           CMD_LIST, CMD_CANCEL,     CMD_CRON, CMD_VERSION,
+                                           CMD_HELP, CMD_COMPLETION, CMD_EVAL, CMD_REMOTE};
 #define N_ALL (sizeof all_cmds / sizeof *all_cmds)
 
 /* The -o values each command takes (the parser accepts the union). */
@@ -133,7 +133,8 @@ static void bash_script(FILE *f)
               "        COMPREPLY=($(compgen -W \"$words\" -- \"$cur\")); return 0 ;;\n"
               "    esac\n"
               "    case \"$cmd\" in\n"
-              "    cron) [ $npos -eq 0 ] && words=\"create render list trigger suspend resume "
+              "    cron) [ $npos -eq 0 ] && words=\"create render list history trigger suspend "
+              "resume "
               "delete\" ;;\n"
               "    help) [ $npos -eq 0 ] && words=\"",
               f);

@@ -1,5 +1,5 @@
-/* relrun cron: CronJobs for scheduled tasks — create, render, list, trigger
- * (one run now, followed like relrun run), suspend, resume, delete. */
+/* relrun cron: CronJobs for scheduled tasks — create, render, list, history,
+ * trigger (one run now, followed like relrun run), suspend, resume, delete. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +47,14 @@ static int cron_create(const struct opts *o, bool post, struct err *e)
         if (job_expr(&eo, &expr, e) < 0)
                 goto out;
         if (!post) {
-                if (cron_build(o, expr, o->namespace_, name, &cj, e) < 0 ||
+                if (job_cron_build(o, expr, o->namespace_, name, &cj, e) < 0 ||
                     job_format(cj, o->output ? o->output : "yaml", &text, e) < 0)
                         goto out;
                 fputs(text, stdout);
                 rc = 0;
                 goto out;
         }
-        if (conn_open(o, &k, e) < 0 || cron_build(o, expr, k.ns, name, &cj, e) < 0)
+        if (conn_open(o, &k, e) < 0 || job_cron_build(o, expr, k.ns, name, &cj, e) < 0)
                 goto out;
         cron_path(&p, k.ns, NULL);
         if (kube_request(k.c, "POST", buf_str(&p),
@@ -105,7 +105,7 @@ static int cron_list(const struct opts *o, struct err *e)
                                  json_object_object_get_ex(v, "suspend", &v) &&
                                  json_object_get_boolean(v);
                 char ex[84];
-                expr_cell(expr, ex, sizeof ex);
+                list_expr_cell(expr, ex, sizeof ex);
                 printf("%-32s %-16s %-8s %-22s %s\n", name ? name : "", sched ? sched : "",
                        suspended ? "True" : "False", last ? last : "<none>", ex);
         }
@@ -299,6 +299,229 @@ out:
         return rc < 0 ? fail(e) : rc;
 }
 
+/* ---- history ------------------------------------------------------------ */
+
+/* One run of a CronJob, as its Job and newest pod tell it. */
+struct run_row {
+        const char *job, *status, *created;
+        char started[32];
+        long duration_ms; /* -1 unknown */
+        int exit_code;    /* -1 unknown (still running, or nothing says) */
+        char ret[4100];
+};
+
+static bool owned_by(struct json_object *job, const char *name, const char *uid)
+{
+        struct json_object *md, *refs;
+        if (!json_object_object_get_ex(job, "metadata", &md) ||
+            !json_object_object_get_ex(md, "ownerReferences", &refs))
+                return false;
+        for (size_t i = 0; i < json_object_array_length(refs); i++) {
+                struct json_object *r = json_object_array_get_idx(refs, i);
+                const char *kind = str_at(r, "kind", NULL, NULL);
+                const char *n = str_at(r, "name", NULL, NULL);
+                const char *u = str_at(r, "uid", NULL, NULL);
+                if (kind && n && !strcmp(kind, "CronJob") && !strcmp(n, name) &&
+                    (!uid || !u || !strcmp(u, uid)))
+                        return true;
+        }
+        return false;
+}
+
+/* The task container's terminated state of the newest pod of job in pods. */
+static struct json_object *task_terminated(struct json_object *pods, const char *job)
+{
+        struct json_object *best = NULL;
+        const char *best_at = "";
+        for (size_t i = 0; pods && i < json_object_array_length(pods); i++) {
+                struct json_object *pod = json_object_array_get_idx(pods, i), *md, *lb, *v;
+                if (!json_object_object_get_ex(pod, "metadata", &md) ||
+                    !json_object_object_get_ex(md, "labels", &lb) ||
+                    !json_object_object_get_ex(lb, "batch.kubernetes.io/job-name", &v) ||
+                    strcmp(json_object_get_string(v), job))
+                        continue;
+                const char *at = str_at(pod, "metadata", "creationTimestamp", NULL);
+                if (!at)
+                        at = "";
+                if (best && strcmp(at, best_at) < 0)
+                        continue;
+                struct json_object *st, *cs;
+                if (!json_object_object_get_ex(pod, "status", &st) ||
+                    !json_object_object_get_ex(st, "containerStatuses", &cs))
+                        continue;
+                for (size_t j = 0; j < json_object_array_length(cs); j++) {
+                        struct json_object *c = json_object_array_get_idx(cs, j), *t;
+                        const char *cn = str_at(c, "name", NULL, NULL);
+                        if (cn && !strcmp(cn, "task") &&
+                            json_object_object_get_ex(c, "state", &t) &&
+                            json_object_object_get_ex(t, "terminated", &t)) {
+                                best = t;
+                                best_at = at;
+                        }
+                }
+        }
+        return best;
+}
+
+static long ts_diff_ms(const char *from, const char *to)
+{
+        struct kube_ts a, b;
+        if (!from || !to || kube_ts_parse(from, strlen(from), &a) < 0 ||
+            kube_ts_parse(to, strlen(to), &b) < 0)
+                return -1;
+        return (long)((b.sec - a.sec) * 1000 + ((long)b.nsec - (long)a.nsec) / 1000000);
+}
+
+static void run_row_read(struct json_object *job, struct json_object *pods, struct run_row *r)
+{
+        memset(r, 0, sizeof *r);
+        r->job = str_at(job, "metadata", "name", NULL);
+        r->created = str_at(job, "metadata", "creationTimestamp", NULL);
+        r->status = job_status(job);
+        const char *start = str_at(job, "status", "startTime", NULL);
+        snprintf(r->started, sizeof r->started, "%s", start ? start : "<none>");
+        r->duration_ms = ts_diff_ms(start, str_at(job, "status", "completionTime", NULL));
+        r->exit_code = !strcmp(r->status, "Complete") ? 0 : -1;
+        struct json_object *t = task_terminated(pods, r->job ? r->job : ""), *v;
+        if (t) {
+                if (json_object_object_get_ex(t, "exitCode", &v))
+                        r->exit_code = json_object_get_int(v);
+                const char *msg = str_at(t, "message", NULL, NULL);
+                struct json_object *m = msg && msg[0] == '{' ? json_tokener_parse(msg) : NULL;
+                if (m) {
+                        const char *ret = str_at(m, "return", NULL, NULL);
+                        snprintf(r->ret, sizeof r->ret, "%s", ret ? ret : "");
+                        if (json_object_object_get_ex(m, "duration_ms", &v))
+                                r->duration_ms = (long)json_object_get_int64(v);
+                        json_object_put(m);
+                }
+        } else if (!strcmp(r->status, "Failed")) {
+                /* its pods are gone: a PodFailurePolicy verdict names the code */
+                struct json_object *st, *conds;
+                if (json_object_object_get_ex(job, "status", &st) &&
+                    json_object_object_get_ex(st, "conditions", &conds))
+                        for (size_t i = 0; i < json_object_array_length(conds); i++) {
+                                const char *m = str_at(json_object_array_get_idx(conds, i),
+                                                       "message", NULL, NULL);
+                                const char *at = m ? strstr(m, "with exit code ") : NULL;
+                                if (at)
+                                        r->exit_code = atoi(at + strlen("with exit code "));
+                        }
+        }
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+        const struct run_row *x = a, *y = b;
+        int c = strcmp(x->created ? x->created : "", y->created ? y->created : "");
+        return c ? c : strcmp(x->job ? x->job : "", y->job ? y->job : "");
+}
+
+static void print_history(const struct run_row *rows, size_t n, bool json)
+{
+        if (json) {
+                struct json_object *a = json_object_new_array();
+                for (size_t i = 0; i < n; i++) {
+                        const struct run_row *r = &rows[i];
+                        struct json_object *o = json_object_new_object();
+                        json_object_object_add(o, "job", json_object_new_string(r->job));
+                        json_object_object_add(o, "status", json_object_new_string(r->status));
+                        json_object_object_add(o, "started",
+                                               strcmp(r->started, "<none>")
+                                                   ? json_object_new_string(r->started)
+                                                   : NULL);
+                        json_object_object_add(
+                            o, "duration_ms",
+                            r->duration_ms >= 0 ? json_object_new_int64(r->duration_ms) : NULL);
+                        json_object_object_add(o, "exit_code",
+                                               r->exit_code >= 0 ? json_object_new_int(r->exit_code)
+                                                                 : NULL);
+                        json_object_object_add(o, "return",
+                                               r->ret[0] ? json_object_new_string(r->ret) : NULL);
+                        json_object_array_add(a, o); /* a owns o */
+                }
+                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(a);
+                return;
+        }
+        printf("%-40s %-22s %-10s %-9s %-4s %s\n", "JOB", "STARTED", "DURATION", "STATUS", "EXIT",
+               "RESULT");
+        for (size_t i = 0; i < n; i++) {
+                const struct run_row *r = &rows[i];
+                char dur[24] = "-", code[16] = "-", ret[84];
+                if (r->duration_ms >= 0)
+                        snprintf(dur, sizeof dur, "%.1fs", r->duration_ms / 1000.0);
+                if (r->exit_code >= 0)
+                        snprintf(code, sizeof code, "%d", r->exit_code);
+                list_expr_cell(r->ret[0] ? r->ret : "-", ret, sizeof ret);
+                printf("%-40s %-22s %-10s %-9s %-4s %s\n", r->job, r->started, dur, r->status, code,
+                       ret);
+        }
+}
+
+/* history NAME: the runs of a CronJob still in the cluster (its Jobs, as the
+ * history limits and TTL keep them), oldest first. */
+static int cron_history(const struct opts *o, struct err *e)
+{
+        if (o->n_pos != 2)
+                return err_set(e, ERR_USAGE, "cron history: expected NAME");
+        if (o->output && strcmp(o->output, "json"))
+                return err_set(e, ERR_USAGE, "cron history: -o \"%s\": only json is supported",
+                               o->output);
+        const char *name = o->pos[1];
+        struct conn k;
+        if (conn_open(o, &k, e) < 0)
+                return fail(e);
+        struct buf p;
+        buf_init(&p, 4096);
+        struct json_object *cj = NULL, *jobs = NULL, *pods = NULL, *items, *pitems = NULL;
+        struct run_row *rows = NULL;
+        size_t n = 0;
+        int rc = -1;
+        cron_path(&p, k.ns, name);
+        if (kube_request(k.c, "GET", buf_str(&p), NULL, "get cronjob", &cj, NULL, e) < 0)
+                goto out;
+        const char *uid = str_at(cj, "metadata", "uid", NULL);
+        buf_reset(&p);
+        jobs_path(&p, k.ns);
+        struct opts lo = *o;
+        lo.output = NULL; /* the lists are read here, not printed */
+        if (list_managed(&lo, &k, buf_str(&p), "list jobs", &jobs, &items, e) < 0)
+                goto out;
+        buf_reset(&p);
+        buf_puts(&p, "/api/v1/namespaces/");
+        kube_query_escape(&p, k.ns);
+        buf_puts(&p, "/pods");
+        if (items && list_managed(&lo, &k, buf_str(&p), "list pods", &pods, &pitems, e) < 0)
+                goto out;
+        size_t total = items ? json_object_array_length(items) : 0;
+        rows = calloc(total ? total : 1, sizeof *rows);
+        if (!rows) {
+                err_set(e, ERR_SOFTWARE, "out of memory");
+                goto out;
+        }
+        for (size_t i = 0; i < total; i++) {
+                struct json_object *job = json_object_array_get_idx(items, i);
+                if (owned_by(job, name, uid))
+                        run_row_read(job, pitems, &rows[n++]);
+        }
+        qsort(rows, n, sizeof *rows, row_cmp);
+        if (n == 0 && !o->output)
+                fprintf(stderr, "No runs of cronjob.batch/%s in %s namespace.\n", name, k.ns);
+        else
+                print_history(rows, n, o->output != NULL);
+        rc = 0;
+out:
+        free(rows);
+        json_object_put(cj);
+        json_object_put(jobs);
+        json_object_put(pods);
+        buf_fini(&p);
+        conn_close(&k);
+        return rc < 0 ? fail(e) : 0;
+}
+
 static int cron_dispatch(const struct opts *o, struct err *e)
 {
         const char *a = o->pos[0];
@@ -315,11 +538,13 @@ static int cron_dispatch(const struct opts *o, struct err *e)
                 return cron_delete(o, e);
         if (!strcmp(a, "trigger"))
                 return cron_trigger(o, e);
+        if (!strcmp(a, "history"))
+                return cron_history(o, e);
         if (!strcmp(a, "suspend") || !strcmp(a, "resume"))
                 return cron_suspend(o, !strcmp(a, "suspend"), e);
         return err_set(e, ERR_USAGE,
-                       "cron: unknown action \"%s\" (create, render, list, trigger, suspend, "
-                       "resume, delete)",
+                       "cron: unknown action \"%s\" (create, render, list, history, trigger, "
+                       "suspend, resume, delete)",
                        a);
 }
 

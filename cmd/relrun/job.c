@@ -83,8 +83,8 @@ int job_build(const struct opts *o, const char *expr, const char *namespace_,
         return manifest_job_new(&m, out, e);
 }
 
-int cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
-               struct json_object **out, struct err *e)
+int job_cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
+                   struct json_object **out, struct err *e)
 {
         struct manifest_job_opts m;
         struct manifest_cron_opts c;

@@ -38,6 +38,8 @@ static int dispatch(const struct opts *o, struct err *e)
         case CMD_VERSION: return cmd_version(o, e);
         case CMD_CRON: return cmd_cron(o, e);
         case CMD_COMPLETION: return cmd_completion(o, e);
+        case CMD_EVAL: return cmd_eval(o, e);
+        case CMD_REMOTE: return cmd_remote(o, e);
         default: return 0;
         }
 }
@@ -46,9 +48,9 @@ static int help(const struct opts *o)
 {
         enum relrun_cmd topic = o->cmd;
         if (o->cmd == CMD_HELP && o->n_pos) {
-                static const enum relrun_cmd all[] = {CMD_RUN,     CMD_RENDER, CMD_LOGS,
-                                                      CMD_WAIT,    CMD_LIST,   CMD_CANCEL,
-                                                      CMD_VERSION, CMD_CRON,   CMD_COMPLETION};
+                static const enum relrun_cmd all[] = {
+                    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,  CMD_CANCEL,
+                    CMD_VERSION, CMD_CRON,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE};
                 topic = CMD_NONE;
                 for (size_t i = 0; i < sizeof all / sizeof *all; i++)
                         if (!strcmp(o->pos[0], opts_cmd_name(all[i])))

@@ -26,6 +26,8 @@ enum relrun_cmd {
         CMD_CRON,
         CMD_HELP,
         CMD_COMPLETION,
+        CMD_EVAL,
+        CMD_REMOTE,
 };
 
 #define OPTS_MAX_LIST 64
@@ -82,7 +84,10 @@ struct opts {
         bool suspend;
         /* run / wait / cron trigger */
         const char *summary_file;
-        struct summary *sum; /* main's; the subcommand fills it in */
+        int64_t schedule_timeout_ms; /* 0: the default */
+        bool keep_failed;
+        int64_t retry_window_ms; /* 0: the default */
+        struct summary *sum;     /* main's; the subcommand fills it in */
         /* positional */
         const char *pos[8];
         size_t n_pos;
@@ -105,8 +110,8 @@ size_t opts_flags(enum relrun_cmd cmd, struct opts_flag *out, size_t max);
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
               struct json_object **out, struct err *e);
 /* The CronJob named name for a scheduled EXPR. */
-int cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
-               struct json_object **out, struct err *e);
+int job_cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,
+                   struct json_object **out, struct err *e);
 /* Text of obj as "json" or "yaml" into a new heap string. */
 int job_format(struct json_object *obj, const char *format, char **out, struct err *e);
 /* The expression of a run/render: the positional EXPR or --mfa/--args. *out
@@ -115,10 +120,15 @@ int job_expr(const struct opts *o, char **out, struct err *e);
 
 /* render.c: one pod log line for people or machines. */
 struct render {
-        bool json;  /* pass lines through unchanged */
+        bool json;  /* JSON lines: events as they are, other lines made events */
         bool color; /* ANSI colours */
 };
-void render_line(const struct render *r, const char *line, size_t len, FILE *out);
+/* Render one line (ts: the kubelet's time of it, NULL if unknown). Output is
+ * collected and written to out in large pieces: render_flush writes the rest
+ * (call it when a batch of lines is done and before exiting). */
+void render_line(const struct render *r, const struct kube_ts *ts, const char *line, size_t len,
+                 FILE *out);
+void render_flush(FILE *out);
 
 /* follow.c: follow a Job until it ends. */
 struct follow_opts {
@@ -130,7 +140,10 @@ struct follow_opts {
         struct render render;
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;
-        struct summary *sum; /* filled with the outcome; may be NULL */
+        int64_t schedule_timeout_ms; /* 0: the classifier's default */
+        bool delete_never_ran;       /* run: delete the Job when its pod never ran */
+        bool keep_failed;            /* --keep-failed said not to */
+        struct summary *sum;         /* filled with the outcome; may be NULL */
 };
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
@@ -155,13 +168,15 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
                  struct json_object **list, struct json_object **items, struct err *e);
 /* expr on one line for a table: control characters as spaces, cut to fit n
  * bytes (with "..."). */
-void expr_cell(const char *expr, char *out, size_t n);
+void list_expr_cell(const char *expr, char *out, size_t n);
+/* A Job's state word: Complete, Failed (a True condition), Running, Pending. */
+const char *job_status(struct json_object *job);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
 void jobs_path(struct buf *b, const char *ns);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
-/* The subcommands (cmds.c, cron.c, completion.c); each returns the exit code. */
+/* The subcommands (cmds.c, cron.c, completion.c, exec.c); each returns the exit code. */
 int cmd_run(const struct opts *o, struct err *e);
 int cmd_render(const struct opts *o, struct err *e);
 int cmd_logs(const struct opts *o, struct err *e);
@@ -171,6 +186,9 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
 int cmd_completion(const struct opts *o, struct err *e);
+/* exec.c: eval and remote, through kubectl exec. */
+int cmd_eval(const struct opts *o, struct err *e);
+int cmd_remote(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.
@@ -182,8 +200,8 @@ int cmd_completion(const struct opts *o, struct err *e);
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
  * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
- * never scheduled, image pull, release never ready, task failed, killed,
- * deadline. */
+ * never scheduled, image pull, container config, pod rejected, release never ready, task failed,
+ * killed, deadline. */
 struct summary {
         bool set; /* a Job was followed to an outcome (or created, --detach) */
         char job[254];

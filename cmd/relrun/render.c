@@ -1,86 +1,340 @@
-/* relrun: pod log lines for people ("HH:MM:SS.mmm level src msg k=v") or
- * passed through unchanged (-o json). Lines that are not relrun-pod's JSON
- * events are shown as they are. */
+/* relrun: pod log lines for people ("HH:MM:SS.mmm level src msg k=v") or for
+ * machines (-o json: always JSON lines).
+ *
+ * Each line is scanned once (codec_json_scan: no allocation, no locale) and
+ * the output goes to one reused buffer that is written in large pieces
+ * (render_flush). relrun-pod's events are read in every profile it writes:
+ * json (ts, level, src, msg, node), gcp (time, severity, message,
+ * logging.googleapis.com/labels), ecs (@timestamp, log.level, message,
+ * log.logger, service.node.name) and datadog (timestamp, status, message,
+ * logger.name). */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "codec.h"
 #include "relrun.h"
+
+#define RENDER_FLUSH_AT (256u << 10)
+#define MAX_MEMBERS     32
+
+static struct buf pending = {NULL, 0, 0, 64u << 20}; /* what is not written yet */
+static struct buf scratch = {NULL, 0, 0, 64u << 20}; /* unescaped values */
+
+void render_flush(FILE *out)
+{
+        if (pending.len) {
+                fwrite(pending.data, 1, pending.len, out);
+                buf_reset(&pending);
+                fflush(out);
+        }
+}
+
+static bool key_is(const struct codec_json_member *m, const char *k, size_t n)
+{
+        return m->key_len == n && !m->key_escaped && !memcmp(m->key, k, n);
+}
+#define KEY_IS(m, lit) key_is(m, lit, sizeof(lit) - 1)
+
+enum role { R_OTHER, R_TS, R_LEVEL, R_SRC, R_MSG, R_NODE, R_LABELS, R_SKIP };
+
+/* What a top-level key is, in any profile relrun-pod writes. */
+static enum role role_of(const struct codec_json_member *m)
+{
+        switch (m->key_len ? m->key[0] : 0) {
+        case 't':
+                if (KEY_IS(m, "ts") || KEY_IS(m, "time") || KEY_IS(m, "timestamp"))
+                        return R_TS;
+                break;
+        case '@':
+                if (KEY_IS(m, "@timestamp"))
+                        return R_TS;
+                break;
+        case 'l':
+                if (KEY_IS(m, "level") || KEY_IS(m, "log.level"))
+                        return R_LEVEL;
+                if (KEY_IS(m, "log.logger") || KEY_IS(m, "logger.name"))
+                        return R_SRC;
+                if (KEY_IS(m, "logging.googleapis.com/labels"))
+                        return R_LABELS;
+                break;
+        case 's':
+                if (KEY_IS(m, "severity") || KEY_IS(m, "status"))
+                        return R_LEVEL;
+                if (KEY_IS(m, "src"))
+                        return R_SRC;
+                if (KEY_IS(m, "service.node.name"))
+                        return R_NODE;
+                break;
+        case 'm':
+                if (KEY_IS(m, "msg") || KEY_IS(m, "message"))
+                        return R_MSG;
+                break;
+        case 'n':
+                if (KEY_IS(m, "node"))
+                        return R_NODE;
+                break;
+        case 'e':
+                if (KEY_IS(m, "ecs.version"))
+                        return R_SKIP;
+                break;
+        }
+        return R_OTHER;
+}
+
+/* A level as Erlang names it, from any profile's word for it
+ * (gcp "WARNING", datadog "warn", ...). */
+static const char *level_word(const char *s, size_t n)
+{
+        static const char *const words[] = {"emergency", "alert", "critical", "error", "warning",
+                                            "notice",    "info",  "debug",    "warn",  "err",
+                                            "crit",      "emerg", "fatal",    "trace", "default"};
+        static const char *const as[] = {
+            "emergency", "alert", "critical", "error",     "warning",   "notice", "info", "debug",
+            "warning",   "error", "critical", "emergency", "emergency", "debug",  "info"};
+        for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+                size_t wl = strlen(words[i]);
+                if (wl != n)
+                        continue;
+                size_t j = 0;
+                while (j < n && (s[j] | 0x20) == words[i][j])
+                        j++;
+                if (j == n)
+                        return as[i];
+        }
+        return NULL;
+}
 
 static const char *level_color(const char *level)
 {
         if (!strcmp(level, "error") || !strcmp(level, "critical") || !strcmp(level, "alert") ||
             !strcmp(level, "emergency"))
                 return "\033[31m";
-        if (!strcmp(level, "warning") || !strcmp(level, "warn"))
+        if (!strcmp(level, "warning"))
                 return "\033[33m";
         if (!strcmp(level, "debug"))
                 return "\033[2m";
         return "";
 }
 
-static const char *str_field(struct json_object *o, const char *k)
-{
-        struct json_object *v;
-        if (!json_object_object_get_ex(o, k, &v))
-                return NULL;
-        return json_object_get_string(v);
-}
+struct text {
+        const char *p;
+        size_t n;
+};
 
-static bool core_field(const char *k)
+/* A string member's text: as it is, or unescaped into scratch. The pointer
+ * stays valid until scratch is reset (once per line). */
+static struct text text_of(const char *v, size_t n, bool escaped)
 {
-        return !strcmp(k, "ts") || !strcmp(k, "level") || !strcmp(k, "src") || !strcmp(k, "msg") ||
-               !strcmp(k, "node");
-}
-
-void render_line(const struct render *r, const char *line, size_t len, FILE *out)
-{
-        struct json_object *o = NULL;
-        if (!r->json && len && line[0] == '{') {
-                struct json_tokener *tok = json_tokener_new();
-                if (tok) {
-                        o = json_tokener_parse_ex(tok, line, (int)len);
-                        if (json_tokener_get_error(tok) != json_tokener_success ||
-                            !json_object_is_type(o, json_type_object)) {
-                                json_object_put(o);
-                                o = NULL;
-                        }
-                        json_tokener_free(tok);
+        struct text t = {v, n};
+        if (escaped) {
+                size_t at = scratch.len;
+                if (codec_json_unescape(&scratch, v, n) == 0) {
+                        t.p = scratch.data + at;
+                        t.n = scratch.len - at;
                 }
         }
-        const char *msg = o ? str_field(o, "msg") : NULL;
-        if (!o || !msg) {
-                fwrite(line, 1, len, out);
-                fputc('\n', out);
-                json_object_put(o);
+        return t;
+}
+
+static void put(const char *s, size_t n)
+{
+        buf_append(&pending, s, n);
+}
+#define PUTS(lit) put(lit, sizeof(lit) - 1)
+
+static void put_padded(const char *s, size_t n, size_t width)
+{
+        put(s, n);
+        static const char spaces[] = "                ";
+        if (n < width)
+                put(spaces, width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1);
+}
+
+/* "2026-11-23T06:00:00.123456Z" -> "06:00:00.123" */
+static void put_hms(struct text ts)
+{
+        if (ts.n >= 19 && ts.p[10] == 'T') {
+                size_t n = ts.n - 11 < 12 ? ts.n - 11 : 12;
+                while (n && (ts.p[11 + n - 1] == 'Z' || ts.p[11 + n - 1] == '+'))
+                        n--;
+                put(ts.p + 11, n);
+                if (n < 12)
+                        put("            ", 12 - n);
+        } else {
+                PUTS("--:--:--.---");
+        }
+}
+
+/* The kubelet's time of the line, as relrun-pod writes "ts". */
+static void put_ts_json(const struct kube_ts *ts)
+{
+        struct kube_ts now;
+        if (!ts) {
+                struct timespec t;
+                clock_gettime(CLOCK_REALTIME, &t);
+                now.sec = t.tv_sec;
+                now.nsec = (int32_t)t.tv_nsec;
+                ts = &now;
+        }
+        time_t s = (time_t)ts->sec;
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        char b[40];
+        int n = snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                         (int)(ts->nsec / 1000000));
+        if (n > 0)
+                put(b, (size_t)n);
+}
+
+/* A pod line that is not an event becomes one. The log API merges stdout
+ * and stderr, so the stream is not known here: level info, src "pod". */
+static void json_wrap(const struct kube_ts *ts, const char *line, size_t len)
+{
+        PUTS("{\"ts\":\"");
+        put_ts_json(ts);
+        PUTS("\",\"level\":\"info\",\"src\":\"pod\",\"msg\":\"");
+        if (codec_json_escape(&pending, line, len) < 0)
+                PUTS("(line too long)");
+        PUTS("\"}\n");
+}
+
+static bool has_message(const struct codec_json_member *m, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (m[i].kind == CODEC_JSON_STRING && role_of(&m[i]) == R_MSG)
+                        return true;
+        return false;
+}
+
+static void render_json(const struct kube_ts *ts, const char *line, size_t len)
+{
+        struct codec_json_member m[MAX_MEMBERS];
+        unsigned flags = 0;
+        int n = len && line[0] == '{' ? codec_json_scan(line, len, m, MAX_MEMBERS, &flags) : -1;
+        if (n < 0 || !has_message(m, (size_t)n < MAX_MEMBERS ? (size_t)n : MAX_MEMBERS)) {
+                json_wrap(ts, line, len);
                 return;
         }
-        const char *ts = str_field(o, "ts");
-        const char *level = str_field(o, "level");
-        const char *src = str_field(o, "src");
-        /* "2026-11-23T06:00:00.123Z" -> "06:00:00.123" */
-        char hms[16] = "";
-        if (ts && strlen(ts) >= 19 && ts[10] == 'T')
-                snprintf(hms, sizeof hms, "%.12s", ts + 11);
-        if (hms[0] && hms[strlen(hms) - 1] == 'Z')
-                hms[strlen(hms) - 1] = '\0';
+        /* An event already: passed through as it is, "\/" written as "/". */
+        if (flags & CODEC_JSON_SLASH)
+                codec_json_unslash(&pending, line, len);
+        else
+                put(line, len);
+        PUTS("\n");
+}
+
+static void render_people(const struct render *r, const char *line, size_t len)
+{
+        struct codec_json_member m[MAX_MEMBERS];
+        int n = len && line[0] == '{' ? codec_json_scan(line, len, m, MAX_MEMBERS, NULL) : -1;
+        size_t nm = n < 0 ? 0 : (size_t)n < MAX_MEMBERS ? (size_t)n : MAX_MEMBERS;
+        int at[R_SKIP + 1];
+        for (int i = 0; i <= R_SKIP; i++)
+                at[i] = -1;
+        enum role roles[MAX_MEMBERS];
+        for (size_t i = 0; i < nm; i++) {
+                roles[i] = role_of(&m[i]);
+                bool str = m[i].kind == CODEC_JSON_STRING;
+                if ((str || roles[i] == R_LABELS) && at[roles[i]] < 0)
+                        at[roles[i]] = (int)i;
+        }
+        if (at[R_MSG] < 0) {
+                put(line, len);
+                PUTS("\n");
+                return;
+        }
+        buf_reset(&scratch);
+        struct text msg = text_of(m[at[R_MSG]].val, m[at[R_MSG]].val_len, m[at[R_MSG]].val_escaped);
+        struct text ts = {"", 0}, src = {"", 0}, lv = {"", 0};
+        if (at[R_TS] >= 0)
+                ts = text_of(m[at[R_TS]].val, m[at[R_TS]].val_len, m[at[R_TS]].val_escaped);
+        if (at[R_SRC] >= 0)
+                src = text_of(m[at[R_SRC]].val, m[at[R_SRC]].val_len, m[at[R_SRC]].val_escaped);
+        struct codec_json_member lab[8];
+        int nl = -1;
+        if (at[R_LABELS] >= 0 && m[at[R_LABELS]].kind == CODEC_JSON_OBJECT) {
+                /* gcp: src and node ride in the labels */
+                nl = codec_json_scan(m[at[R_LABELS]].val, m[at[R_LABELS]].val_len, lab, 8, NULL);
+                for (int i = 0; i < nl && i < 8; i++)
+                        if (lab[i].kind == CODEC_JSON_STRING && KEY_IS(&lab[i], "src") && !src.n)
+                                src = text_of(lab[i].val, lab[i].val_len, lab[i].val_escaped);
+        }
+        const char *level = "info";
+        if (at[R_LEVEL] >= 0) {
+                const char *w = level_word(m[at[R_LEVEL]].val, m[at[R_LEVEL]].val_len);
+                if (w) {
+                        level = w;
+                } else {
+                        lv = text_of(m[at[R_LEVEL]].val, m[at[R_LEVEL]].val_len,
+                                     m[at[R_LEVEL]].val_escaped);
+                        level = NULL;
+                }
+        }
         const char *col = r->color && level ? level_color(level) : "";
         const char *dim = r->color ? "\033[2m" : "";
         const char *reset = r->color ? "\033[0m" : "";
+        put(dim, strlen(dim));
+        put_hms(ts);
+        put(reset, strlen(reset));
+        PUTS(" ");
+        put(col, strlen(col));
+        if (level)
+                put_padded(level, strlen(level), 7);
+        else
+                put_padded(lv.p, lv.n, 7);
+        if (*col)
+                put(reset, strlen(reset));
+        PUTS(" ");
+        put(dim, strlen(dim));
+        put_padded(src.p, src.n, 6);
+        put(reset, strlen(reset));
+        PUTS(" ");
         /* The first line of a multi-line message (stack trace, report)
          * carries the header and the metadata; the rest follows as is. */
-        const char *nl = strchr(msg, '\n');
-        int first = nl ? (int)(nl - msg) : (int)strlen(msg);
-        fprintf(out, "%s%s%s %s%-7s%s %s%-6s%s %.*s", dim, hms[0] ? hms : "--:--:--.---", reset,
-                col, level ? level : "info", *col ? reset : "", dim, src ? src : "", reset, first,
-                msg);
-        json_object_object_foreach(o, k, v)
-        {
-                if (core_field(k) || !json_object_is_type(v, json_type_string))
+        const char *nlp = memchr(msg.p, '\n', msg.n);
+        size_t first = nlp ? (size_t)(nlp - msg.p) : msg.n;
+        put(msg.p, first);
+        for (size_t i = 0; i < nm; i++) {
+                if (roles[i] != R_OTHER || m[i].kind != CODEC_JSON_STRING)
                         continue;
-                fprintf(out, " %s%s=%s%s", dim, k, json_object_get_string(v), reset);
+                struct text k = text_of(m[i].key, m[i].key_len, m[i].key_escaped);
+                struct text v = text_of(m[i].val, m[i].val_len, m[i].val_escaped);
+                PUTS(" ");
+                put(dim, strlen(dim));
+                put(k.p, k.n);
+                PUTS("=");
+                put(v.p, v.n);
+                put(reset, strlen(reset));
         }
-        if (nl)
-                fputs(nl, out);
-        fputc('\n', out);
-        json_object_put(o);
+        for (int i = 0; i < nl && i < 8; i++) {
+                if (lab[i].kind != CODEC_JSON_STRING || KEY_IS(&lab[i], "src") ||
+                    KEY_IS(&lab[i], "node"))
+                        continue;
+                struct text k = text_of(lab[i].key, lab[i].key_len, lab[i].key_escaped);
+                struct text v = text_of(lab[i].val, lab[i].val_len, lab[i].val_escaped);
+                PUTS(" ");
+                put(dim, strlen(dim));
+                put(k.p, k.n);
+                PUTS("=");
+                put(v.p, v.n);
+                put(reset, strlen(reset));
+        }
+        if (nlp)
+                put(nlp, msg.n - first);
+        PUTS("\n");
+}
+
+void render_line(const struct render *r, const struct kube_ts *ts, const char *line, size_t len,
+                 FILE *out)
+{
+        if (r->json)
+                render_json(ts, line, len);
+        else
+                render_people(r, line, len);
+        if (pending.len >= RENDER_FLUSH_AT) {
+                fwrite(pending.data, 1, pending.len, out);
+                buf_reset(&pending);
+        }
 }

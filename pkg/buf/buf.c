@@ -63,6 +63,19 @@ int buf_append(struct buf *b, const void *p, size_t n)
         return 0;
 }
 
+char *buf_room(struct buf *b, size_t n)
+{
+        if (buf_reserve(b, n) < 0)
+                return NULL;
+        return b->data + b->len;
+}
+
+void buf_grew(struct buf *b, size_t n)
+{
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+
 int buf_puts(struct buf *b, const char *s)
 {
         return buf_append(b, s, strlen(s));

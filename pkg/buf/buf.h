@@ -30,6 +30,13 @@ int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/* Room for n more bytes: returns where they go (data + len), or NULL (errno
+ * ENOBUFS or ENOMEM) past the cap. Write at most n bytes there, then
+ * buf_grew with how many were written. For encoders that write in place. */
+char *buf_room(struct buf *b, size_t n);
+/* Count n bytes written at buf_room's pointer (n <= the room asked for). */
+void buf_grew(struct buf *b, size_t n);
+
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 

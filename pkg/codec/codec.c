@@ -1,5 +1,7 @@
 #include "codec.h"
 
+#include <string.h>
+
 size_t codec_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
         if (n == 0)
@@ -106,4 +108,456 @@ int codec_base64_decode(const char *s, size_t n, unsigned char *o, size_t *outle
                 return -1;
         *outlen = len;
         return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+/* Bytes that cannot be copied into a JSON string as they are: controls, '"',
+ * '\\' and everything from 0x80 (checked as UTF-8). */
+static const unsigned char json_special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Non-zero when one of the 8 bytes in v is special (SWAR: a byte >= 0x80, a
+ * byte < 0x20, '"' or '\\'). */
+static inline uint64_t special8(uint64_t v)
+{
+        uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+        return (v | ((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+/* Output bytes per input byte at most: "\u00XX" is 6. */
+#define ESC_BLOCK 8192
+
+int codec_json_escape(struct buf *out, const char *s, size_t n)
+{
+        const unsigned char *p = (const unsigned char *)s, *end = p + n;
+        while (p < end) {
+                size_t blk = (size_t)(end - p) < ESC_BLOCK ? (size_t)(end - p) : ESC_BLOCK;
+                char *w0 = buf_room(out, blk * 6), *w = w0;
+                if (!w0)
+                        return -1;
+                const unsigned char *be = p + blk;
+                while (p < be) {
+                        uint64_t v;
+                        while (be - p >= 8) {
+                                memcpy(&v, p, 8);
+                                if (special8(v))
+                                        break;
+                                memcpy(w, &v, 8);
+                                w += 8;
+                                p += 8;
+                        }
+                        while (p < be && !json_special[*p])
+                                *w++ = (char)*p++;
+                        if (p >= be)
+                                break;
+                        unsigned char c = *p;
+                        if (c >= 0x80) {
+                                /* A sequence may run past the block: it still
+                                 * started inside, so the room is enough. */
+                                uint32_t cp;
+                                size_t l = codec_utf8_decode(p, (size_t)(end - p), &cp);
+                                if (l) {
+                                        memcpy(w, p, l);
+                                        w += l;
+                                        p += l;
+                                } else {
+                                        memcpy(w, "\xef\xbf\xbd", 3);
+                                        w += 3;
+                                        p++;
+                                }
+                                continue;
+                        }
+                        *w++ = '\\';
+                        switch (c) {
+                        case '"': *w++ = '"'; break;
+                        case '\\': *w++ = '\\'; break;
+                        case '\n': *w++ = 'n'; break;
+                        case '\r': *w++ = 'r'; break;
+                        case '\t': *w++ = 't'; break;
+                        case '\b': *w++ = 'b'; break;
+                        case '\f': *w++ = 'f'; break;
+                        default:
+                                memcpy(w, "u00", 3);
+                                w[3] = hexd[c >> 4];
+                                w[4] = hexd[c & 15];
+                                w += 5;
+                        }
+                        p++;
+                }
+                buf_grew(out, (size_t)(w - w0));
+        }
+        return 0;
+}
+
+static int hex4(const char *s, uint32_t *v)
+{
+        uint32_t r = 0;
+        for (int i = 0; i < 4; i++) {
+                char c = s[i];
+                r <<= 4;
+                if (c >= '0' && c <= '9')
+                        r |= (uint32_t)(c - '0');
+                else if (c >= 'a' && c <= 'f')
+                        r |= (uint32_t)(c - 'a' + 10);
+                else if (c >= 'A' && c <= 'F')
+                        r |= (uint32_t)(c - 'A' + 10);
+                else
+                        return -1;
+        }
+        *v = r;
+        return 0;
+}
+
+static size_t utf8_put(char *w, uint32_t cp)
+{
+        if (cp < 0x80) {
+                w[0] = (char)cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                w[0] = (char)(0xc0 | (cp >> 6));
+                w[1] = (char)(0x80 | (cp & 0x3f));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                w[0] = (char)(0xe0 | (cp >> 12));
+                w[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                w[2] = (char)(0x80 | (cp & 0x3f));
+                return 3;
+        }
+        w[0] = (char)(0xf0 | (cp >> 18));
+        w[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        w[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        w[3] = (char)(0x80 | (cp & 0x3f));
+        return 4;
+}
+
+int codec_json_unescape(struct buf *out, const char *s, size_t n)
+{
+        /* Never longer than the input: "\uXXXX" (6) gives at most 3 bytes,
+         * a pair (12) 4, a lone surrogate (6) U+FFFD's 3. */
+        char *w0 = buf_room(out, n), *w = w0;
+        if (!w0)
+                return -1;
+        size_t i = 0;
+        while (i < n) {
+                const char *bs = memchr(s + i, '\\', n - i);
+                size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+                memcpy(w, s + i, run);
+                w += run;
+                i += run;
+                if (i + 1 >= n)
+                        break;
+                char c = s[i + 1];
+                i += 2;
+                switch (c) {
+                case 'n': *w++ = '\n'; break;
+                case 'r': *w++ = '\r'; break;
+                case 't': *w++ = '\t'; break;
+                case 'b': *w++ = '\b'; break;
+                case 'f': *w++ = '\f'; break;
+                case 'u': {
+                        uint32_t cp, lo;
+                        if (i + 4 > n || hex4(s + i, &cp) < 0) {
+                                cp = 0xfffd;
+                        } else {
+                                i += 4;
+                                if (cp >= 0xd800 && cp < 0xdc00 && i + 6 <= n && s[i] == '\\' &&
+                                    s[i + 1] == 'u' && hex4(s + i + 2, &lo) == 0 && lo >= 0xdc00 &&
+                                    lo < 0xe000) {
+                                        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                                        i += 6;
+                                } else if (cp >= 0xd800 && cp < 0xe000) {
+                                        cp = 0xfffd;
+                                }
+                        }
+                        w += utf8_put(w, cp);
+                        break;
+                }
+                default: *w++ = c; /* '"', '\\', '/' */
+                }
+        }
+        buf_grew(out, (size_t)(w - w0));
+        return 0;
+}
+
+int codec_json_unslash(struct buf *out, const char *p, size_t n)
+{
+        /* A backslash only occurs inside strings, always starting an escape. */
+        char *w0 = buf_room(out, n), *w = w0;
+        if (!w0)
+                return -1;
+        size_t i = 0;
+        while (i < n) {
+                const char *bs = memchr(p + i, '\\', n - i);
+                size_t run = bs ? (size_t)(bs - (p + i)) : n - i;
+                memcpy(w, p + i, run);
+                w += run;
+                i += run;
+                if (i + 1 >= n) {
+                        if (i < n)
+                                *w++ = p[i++];
+                        break;
+                }
+                if (p[i + 1] != '/')
+                        *w++ = '\\';
+                *w++ = p[i + 1];
+                i += 2;
+        }
+        buf_grew(out, (size_t)(w - w0));
+        return 0;
+}
+
+/* ---- the scanner ---- */
+
+struct jscan {
+        const unsigned char *p, *end;
+        unsigned flags;
+};
+
+static void skip_ws(struct jscan *s)
+{
+        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+                s->p++;
+}
+
+/* At the opening '"'; leaves s->p after the closing one. */
+static int scan_string(struct jscan *s, const char **in, size_t *inlen, bool *escaped)
+{
+        const unsigned char *p = s->p + 1, *end = s->end;
+        *in = (const char *)p;
+        *escaped = false;
+        for (;;) {
+                uint64_t v;
+                while (end - p >= 8) {
+                        memcpy(&v, p, 8);
+                        if (special8(v))
+                                break;
+                        p += 8;
+                }
+                while (p < end && !json_special[*p])
+                        p++;
+                if (p >= end)
+                        return -1;
+                unsigned char c = *p;
+                if (c == '"')
+                        break;
+                if (c < 0x20)
+                        return -1;
+                if (c >= 0x80) {
+                        uint32_t cp;
+                        size_t l = codec_utf8_decode(p, (size_t)(end - p), &cp);
+                        if (!l)
+                                return -1;
+                        p += l;
+                        continue;
+                }
+                /* '\\' */
+                *escaped = true;
+                if (end - p < 2)
+                        return -1;
+                switch (p[1]) {
+                case '/': s->flags |= CODEC_JSON_SLASH; /* fall through */
+                case '"':
+                case '\\':
+                case 'b':
+                case 'f':
+                case 'n':
+                case 'r':
+                case 't': p += 2; break;
+                case 'u': {
+                        uint32_t v4;
+                        if (end - p < 6 || hex4((const char *)p + 2, &v4) < 0)
+                                return -1;
+                        p += 6;
+                        break;
+                }
+                default: return -1;
+                }
+        }
+        *inlen = (size_t)((const char *)p - *in);
+        s->p = p + 1;
+        return 0;
+}
+
+static bool is_digit(unsigned char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+static int scan_number(struct jscan *s)
+{
+        const unsigned char *p = s->p, *end = s->end;
+        if (p < end && *p == '-')
+                p++;
+        if (p >= end)
+                return -1;
+        if (*p == '0') {
+                p++;
+        } else if (is_digit(*p)) {
+                while (p < end && is_digit(*p))
+                        p++;
+        } else {
+                return -1;
+        }
+        if (p < end && *p == '.') {
+                p++;
+                if (p >= end || !is_digit(*p))
+                        return -1;
+                while (p < end && is_digit(*p))
+                        p++;
+        }
+        if (p < end && (*p == 'e' || *p == 'E')) {
+                p++;
+                if (p < end && (*p == '+' || *p == '-'))
+                        p++;
+                if (p >= end || !is_digit(*p))
+                        return -1;
+                while (p < end && is_digit(*p))
+                        p++;
+        }
+        s->p = p;
+        return 0;
+}
+
+static int scan_word(struct jscan *s, const char *w, size_t n)
+{
+        if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n))
+                return -1;
+        s->p += n;
+        return 0;
+}
+
+static int scan_value(struct jscan *s, int depth, enum codec_json_kind *kind);
+
+/* At '{' or '['. Records members of the top-level object only (m != NULL). */
+static int scan_container(struct jscan *s, int depth, bool object, struct codec_json_member *m,
+                          size_t max, size_t *count)
+{
+        if (depth > 64)
+                return -1;
+        char close = object ? '}' : ']';
+        size_t nm = 0;
+        s->p++;
+        skip_ws(s);
+        if (s->p < s->end && *s->p == close) {
+                s->p++;
+                if (count)
+                        *count = 0;
+                return 0;
+        }
+        for (;;) {
+                struct codec_json_member cur = {0};
+                if (object) {
+                        if (s->p >= s->end || *s->p != '"' ||
+                            scan_string(s, &cur.key, &cur.key_len, &cur.key_escaped) < 0)
+                                return -1;
+                        skip_ws(s);
+                        if (s->p >= s->end || *s->p != ':')
+                                return -1;
+                        s->p++;
+                        skip_ws(s);
+                }
+                if (s->p >= s->end)
+                        return -1;
+                const unsigned char *vstart = s->p;
+                if (*s->p == '"') {
+                        cur.kind = CODEC_JSON_STRING;
+                        if (scan_string(s, &cur.val, &cur.val_len, &cur.val_escaped) < 0)
+                                return -1;
+                } else {
+                        if (scan_value(s, depth, &cur.kind) < 0)
+                                return -1;
+                        cur.val = (const char *)vstart;
+                        cur.val_len = (size_t)(s->p - vstart);
+                }
+                if (m && nm < max)
+                        m[nm] = cur;
+                nm++;
+                skip_ws(s);
+                if (s->p >= s->end)
+                        return -1;
+                if (*s->p == ',') {
+                        s->p++;
+                        skip_ws(s);
+                        continue;
+                }
+                if (*s->p != close)
+                        return -1;
+                s->p++;
+                break;
+        }
+        if (count)
+                *count = nm;
+        return 0;
+}
+
+static int scan_value(struct jscan *s, int depth, enum codec_json_kind *kind)
+{
+        switch (*s->p) {
+        case '{':
+                *kind = CODEC_JSON_OBJECT;
+                return scan_container(s, depth + 1, true, NULL, 0, NULL);
+        case '[':
+                *kind = CODEC_JSON_ARRAY;
+                return scan_container(s, depth + 1, false, NULL, 0, NULL);
+        case '"': {
+                const char *in;
+                size_t n;
+                bool esc;
+                *kind = CODEC_JSON_STRING;
+                return scan_string(s, &in, &n, &esc);
+        }
+        case 't': *kind = CODEC_JSON_TRUE; return scan_word(s, "true", 4);
+        case 'f': *kind = CODEC_JSON_FALSE; return scan_word(s, "false", 5);
+        case 'n': *kind = CODEC_JSON_NULL; return scan_word(s, "null", 4);
+        default: *kind = CODEC_JSON_NUMBER; return scan_number(s);
+        }
+}
+
+int codec_json_scan(const char *p, size_t n, struct codec_json_member *m, size_t max,
+                    unsigned *flags)
+{
+        struct jscan s = {(const unsigned char *)p, (const unsigned char *)p + n, 0};
+        size_t count = 0;
+        skip_ws(&s);
+        if (s.p >= s.end || *s.p != '{' || scan_container(&s, 1, true, m, max, &count) < 0)
+                return -1;
+        skip_ws(&s);
+        if (s.p != s.end || count > INT32_MAX)
+                return -1;
+        if (flags)
+                *flags = s.flags;
+        return (int)count;
+}
+
+int codec_json_string(struct buf *out, const char *s, size_t n)
+{
+        if (buf_putc(out, '"') < 0 || codec_json_escape(out, s, n) < 0 || buf_putc(out, '"') < 0)
+                return -1;
+        return 0;
+}
+
+size_t codec_utf8_cut(const char *s, size_t n, size_t max)
+{
+        if (n <= max)
+                return n;
+        size_t i = max;
+        while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+                i--;
+        return i;
 }

@@ -1,5 +1,7 @@
 #include "dist.h"
 
+#include "codec.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -189,12 +191,7 @@ static int take_binary(const char *buf, int *idx, char *out, size_t n, bool *tru
                 free(tmp);
                 return -1;
         }
-        size_t cut = (size_t)len;
-        if (cut > n - 1) {
-                cut = n - 1;
-                while (cut > 0 && ((unsigned char)tmp[cut] & 0xc0) == 0x80)
-                        cut--;
-        }
+        size_t cut = codec_utf8_cut(tmp, (size_t)len, n - 1);
         memcpy(out, tmp, cut);
         out[cut] = '\0';
         if (truncated)

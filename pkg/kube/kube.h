@@ -177,6 +177,9 @@ void kube_watch_free(struct kube_watch *w);
 /* True once the watch stopped for good; *e (if not NULL) gets the reason
  * (ERR_OK code when the callback stopped it). */
 bool kube_watch_done(const struct kube_watch *w, struct err *e);
+/* True once the first list was delivered to the callback: from then on an
+ * object not seen does not exist (a pod not yet listed is not a pod gone). */
+bool kube_watch_listed(const struct kube_watch *w);
 /* Reconnections so far (dropped streams and relists), for tests and -v. */
 int kube_watch_reconnects(const struct kube_watch *w);
 

@@ -1,4 +1,4 @@
-/* kube internals shared by kube_client.c and kube_stream.c. */
+/* kube internals shared by kube_client.c, kube_watch.c and kube_logs.c. */
 #ifndef RELRUN_KUBE_INTERNAL_H
 #define RELRUN_KUBE_INTERNAL_H
 
@@ -31,6 +31,15 @@ struct kube_xfer {
         kube_xfer_done_fn on_done; /* NULL for synchronous requests */
         void *owner;
         struct kube_xfer *next; /* client's list of active transfers */
+};
+
+/* Consecutive failures (no progress in between) before a stream gives up. */
+#define STREAM_MAX_FAILURES 10
+
+enum stream_state {
+        ST_DUE,    /* (re)connect when next_ms passes */
+        ST_ACTIVE, /* a transfer is running */
+        ST_DONE,   /* finished for good */
 };
 
 /* Streams register a tick that starts due reconnections and drains lines. */

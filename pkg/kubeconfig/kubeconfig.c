@@ -225,43 +225,6 @@ static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *outl
         return 0;
 }
 
-static int b64_encode(struct buf *b, const unsigned char *p, size_t n)
-{
-        static const char tab[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (size_t i = 0; i < n; i += 3) {
-                unsigned w = (unsigned)p[i] << 16;
-                if (i + 1 < n)
-                        w |= (unsigned)p[i + 1] << 8;
-                if (i + 2 < n)
-                        w |= p[i + 2];
-                char q[4] = {tab[w >> 18 & 63], tab[w >> 12 & 63],
-                             i + 1 < n ? tab[w >> 6 & 63] : '=', i + 2 < n ? tab[w & 63] : '='};
-                if (buf_append(b, q, 4) < 0)
-                        return -1;
-        }
-        return 0;
-}
-
-static int json_str(struct buf *b, const char *s)
-{
-        if (buf_putc(b, '"') < 0)
-                return -1;
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                int rc;
-                if (c == '"' || c == '\\')
-                        rc = buf_printf(b, "\\%c", c);
-                else if (c < 0x20)
-                        rc = buf_printf(b, "\\u%04x", c);
-                else
-                        rc = buf_putc(b, (char)c);
-                if (rc < 0)
-                        return -1;
-        }
-        return buf_putc(b, '"');
-}
-
 /* ---- YAML documents ---- */
 
 static const char *node_kind(const yaml_node_t *n)
@@ -983,25 +946,25 @@ static int exec_info(struct buf *b, const char *api, bool cluster_info, const st
                      const struct kubeconfig_rest *r)
 {
         int rc = buf_puts(b, "{\"apiVersion\":");
-        rc |= json_str(b, api);
+        rc |= codec_json_string(b, api, strlen(api));
         rc |= buf_puts(b, ",\"kind\":\"ExecCredential\",\"spec\":{");
         if (cluster_info) {
                 rc |= buf_puts(b, "\"cluster\":{\"server\":");
-                rc |= json_str(b, r->server);
+                rc |= codec_json_string(b, r->server, strlen(r->server));
                 if (r->tls_server_name) {
                         rc |= buf_puts(b, ",\"tls-server-name\":");
-                        rc |= json_str(b, r->tls_server_name);
+                        rc |= codec_json_string(b, r->tls_server_name, strlen(r->tls_server_name));
                 }
                 if (r->insecure_skip_tls_verify)
                         rc |= buf_puts(b, ",\"insecure-skip-tls-verify\":true");
                 if (r->ca) {
                         rc |= buf_puts(b, ",\"certificate-authority-data\":\"");
-                        rc |= b64_encode(b, r->ca, r->ca_len);
+                        rc |= codec_base64_encode(r->ca, r->ca_len, b);
                         rc |= buf_putc(b, '"');
                 }
                 if (ci->proxy_url && *ci->proxy_url) {
                         rc |= buf_puts(b, ",\"proxy-url\":");
-                        rc |= json_str(b, ci->proxy_url);
+                        rc |= codec_json_string(b, ci->proxy_url, strlen(ci->proxy_url));
                 }
                 rc |= buf_puts(b, "},");
         }

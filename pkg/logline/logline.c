@@ -3,6 +3,7 @@
 #include "codec.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,68 +390,6 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
 
 /* ---- encoding ---- */
 
-/* 1 where a byte cannot be copied as is into a JSON or logfmt string. */
-static unsigned char special[256];
-
-static void init_special(void)
-{
-        if (special['"'])
-                return;
-        for (int i = 0; i < 0x20; i++)
-                special[i] = 1;
-        for (int i = 0x80; i < 0x100; i++)
-                special[i] = 1;
-        special['\\'] = 1;
-        special['"'] = 1;
-}
-
-int logline_json_escape(struct buf *out, const char *s, size_t n)
-{
-        static const char hex[] = "0123456789abcdef";
-        const unsigned char *p = (const unsigned char *)s;
-        size_t i = 0, run = 0;
-        init_special();
-        while (i < n) {
-                if (!special[p[i]]) {
-                        i++;
-                        continue;
-                }
-                if (p[i] >= 0x80) {
-                        uint32_t cp;
-                        size_t l = codec_utf8_decode(p + i, n - i, &cp);
-                        if (l) {
-                                i += l;
-                                continue;
-                        }
-                }
-                if (buf_append(out, s + run, i - run) < 0)
-                        return -1;
-                char esc[8];
-                size_t el = 2;
-                esc[0] = '\\';
-                switch (p[i]) {
-                case '"': esc[1] = '"'; break;
-                case '\\': esc[1] = '\\'; break;
-                case '\n': esc[1] = 'n'; break;
-                case '\t': esc[1] = 't'; break;
-                case '\r': esc[1] = 'r'; break;
-                default:
-                        if (p[i] >= 0x80) { /* invalid UTF-8: the replacement character */
-                                memcpy(esc, "\\ufffd", 6);
-                        } else {
-                                memcpy(esc, "\\u00", 4);
-                                esc[4] = hex[p[i] >> 4];
-                                esc[5] = hex[p[i] & 15];
-                        }
-                        el = 6;
-                }
-                if (buf_append(out, esc, el) < 0)
-                        return -1;
-                run = ++i;
-        }
-        return buf_append(out, s + run, n - run);
-}
-
 static bool reserved_key(const char *k, size_t n)
 {
         static const char *const keys[] = {"ts", "level", "src", "msg", "node", "split"};
@@ -460,34 +399,27 @@ static bool reserved_key(const char *k, size_t n)
         return false;
 }
 
-static int put_json_str(struct buf *out, const char *s, size_t n)
-{
-        if (buf_putc(out, '"') < 0 || logline_json_escape(out, s, n) < 0)
-                return -1;
-        return buf_putc(out, '"');
-}
-
 static int encode_json(const struct logline_event *ev, struct buf *out)
 {
-        if (buf_puts(out, "{\"ts\":") < 0 || put_json_str(out, ev->ts, strlen(ev->ts)) < 0 ||
+        if (buf_puts(out, "{\"ts\":") < 0 || codec_json_string(out, ev->ts, strlen(ev->ts)) < 0 ||
             buf_puts(out, ",\"level\":\"") < 0 ||
             buf_puts(out, logline_level_name(ev->level)) < 0 ||
             buf_puts(out, "\",\"src\":\"") < 0 || buf_puts(out, logline_src_name(ev->src)) < 0 ||
             buf_puts(out, "\",\"msg\":") < 0 ||
-            put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len) < 0)
+            codec_json_string(out, ev->msg ? ev->msg : "", ev->msg_len) < 0)
                 return -1;
-        if (ev->node &&
-            (buf_puts(out, ",\"node\":") < 0 || put_json_str(out, ev->node, strlen(ev->node)) < 0))
+        if (ev->node && (buf_puts(out, ",\"node\":") < 0 ||
+                         codec_json_string(out, ev->node, strlen(ev->node)) < 0))
                 return -1;
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
                 if (reserved_key(f->key, f->key_len))
                         continue;
-                if (buf_putc(out, ',') < 0 || put_json_str(out, f->key, f->key_len) < 0 ||
+                if (buf_putc(out, ',') < 0 || codec_json_string(out, f->key, f->key_len) < 0 ||
                     buf_putc(out, ':') < 0)
                         return -1;
                 if (f->raw_json ? buf_append(out, f->val, f->val_len)
-                                : put_json_str(out, f->val, f->val_len))
+                                : codec_json_string(out, f->val, f->val_len))
                         return -1;
         }
         if (ev->split && buf_puts(out, ",\"split\":true") < 0)
@@ -511,7 +443,7 @@ static int put_logfmt_val(struct buf *out, const char *s, size_t n)
 {
         if (!logfmt_needs_quotes(s, n))
                 return buf_append(out, s, n);
-        return put_json_str(out, s, n);
+        return codec_json_string(out, s, n);
 }
 
 static int put_logfmt_pair(struct buf *out, const char *k, size_t kn, const char *v, size_t vn)
@@ -910,4 +842,77 @@ int logline_stream_finish(struct logline_stream *s)
                 buf_reset(&s->line);
         }
         return emit_pending(s, false);
+}
+
+/* ---- reading events back ------------------------------------------------ */
+
+static const char *decoded_str(struct json_object *o, const char *k)
+{
+        struct json_object *v;
+        if (!json_object_object_get_ex(o, k, &v))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static bool decoded_core(const char *k)
+{
+        return !strcmp(k, "ts") || !strcmp(k, "level") || !strcmp(k, "src") || !strcmp(k, "msg") ||
+               !strcmp(k, "node");
+}
+
+int logline_decode(const char *line, size_t n, struct logline_decoded *d)
+{
+        memset(d, 0, sizeof *d);
+        if (!n || line[0] != '{' || n > (size_t)INT_MAX)
+                return -1;
+        struct json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return -1;
+        struct json_object *o = json_tokener_parse_ex(tok, line, (int)n);
+        bool ok = json_tokener_get_error(tok) == json_tokener_success &&
+                  json_object_is_type(o, json_type_object);
+        json_tokener_free(tok);
+        const char *msg = ok ? decoded_str(o, "msg") : NULL;
+        if (!msg) {
+                json_object_put(o);
+                return -1;
+        }
+        size_t extra = 0;
+        json_object_object_foreach(o, k0, v0)
+        {
+                if (!decoded_core(k0) && json_object_is_type(v0, json_type_string))
+                        extra++;
+        }
+        struct logline_field *fields = NULL;
+        if (extra && !(fields = calloc(extra, sizeof *fields))) {
+                json_object_put(o);
+                return -1;
+        }
+        size_t i = 0;
+        json_object_object_foreach(o, k, v)
+        {
+                if (decoded_core(k) || !json_object_is_type(v, json_type_string))
+                        continue;
+                fields[i].key = k;
+                fields[i].key_len = strlen(k);
+                fields[i].val = json_object_get_string(v);
+                fields[i].val_len = (size_t)json_object_get_string_len(v);
+                i++;
+        }
+        d->ts = decoded_str(o, "ts");
+        d->level = decoded_str(o, "level");
+        d->src = decoded_str(o, "src");
+        d->msg = msg;
+        d->node = decoded_str(o, "node");
+        d->fields = fields;
+        d->nfields = i;
+        d->obj_ = o;
+        return 0;
+}
+
+void logline_decoded_fini(struct logline_decoded *d)
+{
+        free(d->fields);
+        json_object_put(d->obj_);
+        memset(d, 0, sizeof *d);
 }

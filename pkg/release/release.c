@@ -59,17 +59,6 @@ int release_dist_expr(const struct release_call *c, const char *self_node, struc
         return bootstrap(c, 1, self_node, 2, out);
 }
 
-/* Cut at most max bytes of s at a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-        if (n <= max)
-                return n;
-        size_t i = max;
-        while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
-                i--;
-        return i;
-}
-
 /* Decode base64 p[0..n) into out (cap max+1 with the NUL), cut at a UTF-8
  * boundary. Returns -1 when it is not base64. */
 static int b64_text(const char *p, size_t n, char *out, size_t max, bool *truncated)
@@ -80,7 +69,7 @@ static int b64_text(const char *p, size_t n, char *out, size_t max, bool *trunca
                 free(v);
                 return -1;
         }
-        size_t cut = utf8_cut((const char *)v, vl, max);
+        size_t cut = codec_utf8_cut((const char *)v, vl, max);
         memcpy(out, v, cut);
         out[cut] = '\0';
         if (truncated)

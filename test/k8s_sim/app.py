@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 
+from . import exec as podexec
 from . import podlog, procs
 from . import resources as R
 from .controllers import CronJobController, GarbageCollector, JobController, Pods
@@ -93,6 +94,9 @@ class Simulator:
             self.requests.append(entry)
             if len(self.requests) > 20000:
                 del self.requests[:1000]
+
+    def serve_exec(self, h, ns, name):
+        return podexec.serve_exec(self, h, ns, name)
 
     def serve_log(self, h, ns, name):
         return podlog.serve_log(self, h, ns, name)

@@ -208,6 +208,7 @@ class PodWorker(threading.Thread):
             self._waiting_all(e.reason, e.message)
             self.stop.wait()
             return
+        self.mounts = mounts  # what exec_process maps paths with
         self._mutate(lambda p: _set_conds(p, [("PodReadyToStartContainers", "True", None)]))
 
         for c in spec.get("initContainers") or []:
@@ -313,6 +314,38 @@ class PodWorker(threading.Thread):
                     return cand
             return p
         return map_path, tm_file, root
+
+    # ---- exec
+    def exec_process(self, cname, argv, tty):
+        """A command "in" running container cname, as pods/exec starts it: the container's
+        path mapping, environment and working directory, marked as one of its processes.
+        Returns (Popen, pty master fd or None)."""
+        c = next(x for x in self.pod["spec"]["containers"] if x["name"] == cname)
+        map_path, _, root = self._mapper(c, self.mounts)
+        env = self._base_env(root)
+        env.update(self._resolve_env(c, map_path))
+        env.setdefault("RELEASE_NODE", self.name.replace("-", "_"))
+        env[procs.MARKER] = "%s/%s/%s" % (self.k.sim_id, self.uid, cname)
+        argv = [map_arg(a, map_path) for a in argv]
+        cwd = map_path(c["workingDir"]) if c.get("workingDir") else (root or self.dir)
+        if not tty:
+            return subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True), None
+        import pty
+        master, slave = pty.openpty()
+        env.setdefault("TERM", "xterm")
+        try:
+            p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+                                 start_new_session=True,
+                                 preexec_fn=lambda: __import__("fcntl").ioctl(
+                                     0, __import__("termios").TIOCSCTTY, 0))
+        except OSError:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return p, master
 
     # ---- env
     def _resolve_env(self, c, map_path):
@@ -540,15 +573,15 @@ def _pump(out, err, log):
                     continue
                 if not data:
                     if pending[s]:
-                        log.append(pending[s].decode("utf-8", "replace"))
+                        log.append(pending[s].decode("utf-8", "surrogateescape"))
                     sel.unregister(s)
                     continue
                 buf = pending[s] + data
                 *lines, pending[s] = buf.split(b"\n")
                 for line in lines:
-                    log.append(line.decode("utf-8", "replace") + "\n")
+                    log.append(line.decode("utf-8", "surrogateescape") + "\n")
                 if len(pending[s]) > MAX_PARTIAL:  # bounded: flush an endless line in pieces
-                    log.append(pending[s].decode("utf-8", "replace"))
+                    log.append(pending[s].decode("utf-8", "surrogateescape"))
                     pending[s] = b""
     finally:
         sel.close()
@@ -652,6 +685,10 @@ class Kubelet:
                                                           "startedAt": None, "finishedAt": _now()}}
                 self.store.mutate(R.POD, w.ns, w.name, fail)
             self.store.remove(R.POD, w.ns, w.name)
+
+    def worker_for(self, uid):
+        with self.lock:
+            return self.workers.get(uid)
 
     def is_running(self, uid):
         with self.lock:

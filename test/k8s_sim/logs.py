@@ -20,7 +20,9 @@ class LogBuffer:
         self.closed = False
         self.max_lines = max_lines
         self.dropped = 0
-        self.file = open(path, "a", encoding="utf-8")
+        # The bytes as the container wrote them (invalid UTF-8 too, as a real
+        # kubelet keeps them): surrogateescape round-trips them.
+        self.file = open(path, "a", encoding="utf-8", errors="surrogateescape")
 
     def append(self, text):
         ns = time.time_ns()

@@ -84,7 +84,7 @@ def serve_log(sim, h, ns, name):
     if tail is not None:
         first = first[-tail:] if tail > 0 else []
     if not follow:
-        data = "".join(first).encode()
+        data = "".join(first).encode("utf-8", "surrogateescape")
         if limit is not None:
             data = data[:limit]
         return h.send_body(200, data, "text/plain")
@@ -98,7 +98,7 @@ def serve_log(sim, h, ns, name):
         nonlocal sent
         if cut_after is not None and sent >= cut_after:
             h.cut()
-        data = text.encode()
+        data = text.encode("utf-8", "surrogateescape")
         if budget[0] is not None:
             data = data[:budget[0]]
             budget[0] -= len(data)

@@ -40,7 +40,7 @@ TYPES = [
                  subresources=["status"],
                  verbs=["create", "delete", "get", "list", "patch", "update", "watch"]),
     ResourceType("", "v1", "pods", "Pod", True, "pod", ["po"], ["all"],
-                 subresources=["log", "status", "eviction"]),
+                 subresources=["log", "status", "eviction", "exec"]),
     ResourceType("", "v1", "secrets", "Secret", True, "secret"),
     ResourceType("", "v1", "configmaps", "ConfigMap", True, "configmap", ["cm"]),
     ResourceType("", "v1", "events", "Event", True, "event", ["ev"]),

@@ -251,6 +251,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _verb(self, name, sub):
         m = self.command
+        if sub == "exec" and m in ("GET", "POST"):
+            return "create"  # exec is "create pods/exec", also for the WebSocket GET
         if m in ("GET", "HEAD"):
             if name is None:
                 return "watch" if _truthy(self.query.get("watch")) else "list"
@@ -307,6 +309,8 @@ class Handler(BaseHTTPRequestHandler):
                                     "metadata": {"resourceVersion": rv}, "items": items})
 
     def _create(self, rt, ns, name, sub):
+        if sub == "exec":
+            return self.sim.serve_exec(self, ns, name)
         body = self._json_body()
         if sub == "eviction":
             return self.sim.evict(self, ns, name, body)

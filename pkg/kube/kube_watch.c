@@ -1,19 +1,65 @@
-/* kube: watch and log streams, each a small state machine ticked by
- * kube_client_poll. */
+/* kube: the watch stream (LIST, then WATCH from its resourceVersion,
+ * resumed on a cut and relisted on 410 Gone) and the parser of its events. */
 #include "kube_internal.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Consecutive failures (no progress in between) before a stream gives up. */
-#define STREAM_MAX_FAILURES 10
+/* ---- watch events ---------------------------------------------------- */
 
-enum stream_state {
-        ST_DUE,    /* (re)connect when next_ms passes */
-        ST_ACTIVE, /* a transfer is running */
-        ST_DONE,   /* finished for good */
-};
+int kube_watch_event_parse(const char *line, size_t len, enum kube_event_type *type,
+                           struct json_object **obj, struct err *e)
+{
+        while (len && isspace((unsigned char)*line)) {
+                line++;
+                len--;
+        }
+        if (!len)
+                return err_set(e, ERR_UNAVAILABLE, "watch: empty event");
+        struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+        if (!tok)
+                return err_set(e, ERR_SOFTWARE, "watch: out of memory");
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        struct json_object *o = json_tokener_parse_ex(tok, line, (int)len);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        json_tokener_free(tok);
+        if (!o || jerr != json_tokener_success) {
+                json_object_put(o);
+                return err_set(e, ERR_UNAVAILABLE, "watch: event is not JSON (%zu bytes)", len);
+        }
+        struct json_object *tv, *ob;
+        const char *t =
+            json_object_object_get_ex(o, "type", &tv) && json_object_is_type(tv, json_type_string)
+                ? json_object_get_string(tv)
+                : NULL;
+        if (!t || !json_object_object_get_ex(o, "object", &ob) ||
+            !json_object_is_type(ob, json_type_object)) {
+                json_object_put(o);
+                return err_set(e, ERR_UNAVAILABLE, "watch: line is not an event");
+        }
+        enum kube_event_type ty;
+        if (!strcmp(t, "ADDED"))
+                ty = KUBE_EV_ADDED;
+        else if (!strcmp(t, "MODIFIED"))
+                ty = KUBE_EV_MODIFIED;
+        else if (!strcmp(t, "DELETED"))
+                ty = KUBE_EV_DELETED;
+        else if (!strcmp(t, "BOOKMARK"))
+                ty = KUBE_EV_BOOKMARK;
+        else if (!strcmp(t, "ERROR"))
+                ty = KUBE_EV_ERROR;
+        else {
+                err_set(e, ERR_UNAVAILABLE, "watch: unknown event type '%.32s'", t);
+                json_object_put(o);
+                return -1;
+        }
+        *obj = json_object_get(ob);
+        *type = ty;
+        json_object_put(o);
+        return 0;
+}
 
 /* ---- watch ------------------------------------------------------------ */
 
@@ -29,6 +75,7 @@ struct kube_watch {
         int failures;
         int64_t next_ms;
         int reconnects;
+        bool listed; /* the first list was delivered */
         struct err err;
 };
 
@@ -165,6 +212,7 @@ static void watch_list_done(struct kube_watch *w, struct kube_xfer *x)
                 }
         }
         json_object_put(list);
+        w->listed = true;
         w->failures = 0;
         w->listing = !w->rv;
         w->state = ST_DUE;
@@ -294,243 +342,12 @@ bool kube_watch_done(const struct kube_watch *w, struct err *e)
         return true;
 }
 
+bool kube_watch_listed(const struct kube_watch *w)
+{
+        return w->listed;
+}
+
 int kube_watch_reconnects(const struct kube_watch *w)
 {
         return w->reconnects;
-}
-
-/* ---- logs ------------------------------------------------------------- */
-
-struct kube_logs {
-        struct kube_client *c;
-        char *ns, *pod, *container;
-        bool follow;
-        kube_logs_cb cb;
-        void *ud;
-        enum stream_state state;
-        struct kube_xfer *x;
-        struct kube_log_dedup dedup;
-        bool container_done;
-        bool conn_after_done; /* the current connection began after the container ended */
-        bool got_lines;       /* the current connection delivered something */
-        int failures;
-        int waits; /* answers "not started yet" in a row */
-        int64_t next_ms;
-        int reconnects;
-        struct err err;
-};
-
-static void logs_finish(struct kube_logs *l, const struct err *why)
-{
-        l->state = ST_DONE;
-        if (why)
-                l->err = *why;
-        kube_xfer_free(l->x);
-        l->x = NULL;
-}
-
-static void logs_start(struct kube_logs *l)
-{
-        struct buf p;
-        buf_init(&p, 1u << 12);
-        buf_puts(&p, "/api/v1/namespaces/");
-        kube_query_escape(&p, l->ns);
-        buf_puts(&p, "/pods/");
-        kube_query_escape(&p, l->pod);
-        buf_puts(&p, "/log?timestamps=true&container=");
-        kube_query_escape(&p, l->container);
-        if (l->follow)
-                buf_puts(&p, "&follow=true");
-        if (l->dedup.have) {
-                /* sinceTime has second precision: start at the second of the last
-                 * line and let the de-duplication skip what was printed. */
-                time_t t = (time_t)l->dedup.last.sec;
-                struct tm tm;
-                char since[32];
-                gmtime_r(&t, &tm);
-                strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-                buf_puts(&p, "&sinceTime=");
-                kube_query_escape(&p, since);
-        }
-        kube_log_dedup_resume(&l->dedup);
-        struct err e;
-        err_clear(&e);
-        l->conn_after_done = l->container_done;
-        l->got_lines = false;
-        l->x = kube_xfer_start(l->c, "GET", buf_str(&p), NULL, true, NULL, l, &e);
-        buf_fini(&p);
-        if (!l->x)
-                logs_finish(l, &e);
-        else
-                l->state = ST_ACTIVE;
-}
-
-static void logs_retry(struct kube_logs *l, long delay)
-{
-        kube_xfer_free(l->x);
-        l->x = NULL;
-        l->state = ST_DUE;
-        l->next_ms = kube_now_ms() + delay;
-        l->reconnects++;
-}
-
-/* Returns -1 when the callback stopped the stream. */
-static int logs_line(struct kube_logs *l, const char *line, size_t len)
-{
-        struct kube_ts ts;
-        const char *content;
-        size_t clen;
-        l->got_lines = true;
-        if (kube_log_split(line, len, &ts, &content, &clen) < 0) {
-                if (l->cb(l->ud, NULL, line, len))
-                        goto stop;
-                return 0;
-        }
-        if (!kube_log_dedup_accept(&l->dedup, &ts, content, clen))
-                return 0;
-        if (l->cb(l->ud, &ts, content, clen))
-                goto stop;
-        return 0;
-stop:
-        logs_finish(l, NULL);
-        return -1;
-}
-
-/* 400 before the container runs ("is waiting to start: ContainerCreating",
- * "PodInitializing"); a wrong container name is the one 400 that stays. */
-static bool waiting_to_start(const struct kube_xfer *x)
-{
-        return x->http == 400 && !strstr(buf_str(&x->resp), "not found in pod") &&
-               !strstr(buf_str(&x->resp), "not valid for pod");
-}
-
-static void logs_tick(void *self, int64_t now)
-{
-        struct kube_logs *l = self;
-        if (l->state == ST_DUE && now >= l->next_ms)
-                logs_start(l);
-        if (l->state != ST_ACTIVE)
-                return;
-        struct kube_xfer *x = l->x;
-        const char *line;
-        size_t len;
-        while (kube_lines_next(&x->lines, &line, &len))
-                if (logs_line(l, line, len) < 0)
-                        return;
-        if (x->paused) {
-                x->paused = false;
-                curl_easy_pause(x->h, CURLPAUSE_CONT);
-        }
-        if (!x->done)
-                return;
-        if (x->http / 100 == 2) {
-                bool clean = x->result == CURLE_OK;
-                if (clean && (l->conn_after_done || !l->follow)) {
-                        /* The whole log is in: a last line without '\n' too. */
-                        if (kube_lines_rest(&x->lines, &line, &len) && logs_line(l, line, len) < 0)
-                                return;
-                        logs_finish(l, NULL);
-                        return;
-                }
-                /* Cut, or ended while the container may still write: resume
-                 * (a cut partial line comes again and is not printed now). */
-                long delay;
-                if (l->got_lines || l->container_done) {
-                        l->failures = 0;
-                        delay = l->container_done ? 0 : 50;
-                } else {
-                        delay = kube_backoff_ms(l->c, l->waits < 4 ? l->waits : 4);
-                        l->waits++;
-                }
-                logs_retry(l, delay);
-                return;
-        }
-        if (x->result == CURLE_OK && waiting_to_start(x) && l->follow && !l->conn_after_done) {
-                logs_retry(l, kube_backoff_ms(l->c, l->waits < 4 ? l->waits : 4));
-                l->waits++;
-                return;
-        }
-        if (x->result == CURLE_OK && x->http == 401 && kube_refresh_auth(l->c)) {
-                logs_retry(l, 0);
-                return;
-        }
-        bool retry = kube_xfer_retryable(x) && l->failures < STREAM_MAX_FAILURES;
-        if (!retry) {
-                struct err e;
-                char what[300];
-                snprintf(what, sizeof what, "logs of pod '%s'", l->pod);
-                kube_xfer_err(x, what, &e);
-                logs_finish(l, &e);
-                return;
-        }
-        long delay =
-            x->retry_after_ms >= 0 ? x->retry_after_ms : kube_backoff_ms(l->c, l->failures);
-        l->failures++;
-        logs_retry(l, delay);
-}
-
-static int64_t logs_next_due(const void *self)
-{
-        const struct kube_logs *l = self;
-        return l->state == ST_DUE ? l->next_ms : INT64_MAX;
-}
-
-static const struct kube_stream_ops logs_ops = {logs_tick, logs_next_due};
-
-int kube_logs_new(struct kube_client *c, const char *namespace_, const char *pod,
-                  const char *container, bool follow, kube_logs_cb cb, void *ud,
-                  struct kube_logs **out, struct err *e)
-{
-        struct kube_logs *l = calloc(1, sizeof *l);
-        if (!l)
-                return err_set(e, ERR_SOFTWARE, "out of memory");
-        l->c = c;
-        l->ns = strdup(namespace_);
-        l->pod = strdup(pod);
-        l->container = strdup(container ? container : "task");
-        l->follow = follow;
-        l->cb = cb;
-        l->ud = ud;
-        l->state = ST_DUE;
-        kube_log_dedup_init(&l->dedup);
-        err_clear(&l->err);
-        if (!l->ns || !l->pod || !l->container) {
-                kube_logs_free(l);
-                return err_set(e, ERR_SOFTWARE, "out of memory");
-        }
-        kube_stream_register(c, &logs_ops, l);
-        *out = l;
-        return 0;
-}
-
-void kube_logs_free(struct kube_logs *l)
-{
-        if (!l)
-                return;
-        kube_stream_unregister(l->c, l);
-        kube_xfer_free(l->x);
-        kube_log_dedup_fini(&l->dedup);
-        free(l->ns);
-        free(l->pod);
-        free(l->container);
-        free(l);
-}
-
-void kube_logs_container_done(struct kube_logs *l)
-{
-        l->container_done = true;
-}
-
-bool kube_logs_done(const struct kube_logs *l, struct err *e)
-{
-        if (l->state != ST_DONE)
-                return false;
-        if (e)
-                *e = l->err;
-        return true;
-}
-
-int kube_logs_reconnects(const struct kube_logs *l)
-{
-        return l->reconnects;
 }

@@ -1,0 +1,161 @@
+"""Logs that are never lost: `relrun logs -f`, `wait` and `run` print every line of a
+Job's pod, running or long finished, then exit with its code; `-o json` is always
+valid JSON lines. Against the simulator, with a pod whose entrypoint is a small
+shell script (real processes, real HTTP)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from simlib import Sim
+
+RELRUN = os.environ.get("RELRUN_BIN", "")
+
+# A pod log of N relrun-pod events (the last one a JSON line with a slash in it),
+# some plain lines, then exit 3.
+SCRIPT = r"""#!/bin/sh
+n="${LINES_N:-2000}"
+seq 1 "$n" | sed 's|.*|{"ts":"2026-12-02T07:00:00.000Z","level":"info","src":"app","msg":"line &","path":"/a/b"}|'
+echo 'plain stdout line'
+echo 'plain stderr line' >&2
+exit "${EXIT_CODE:-3}"
+"""
+
+
+class LogsBase(unittest.TestCase):
+    sim = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(RELRUN):
+            raise unittest.SkipTest("relrun not built")
+        cls.root = tempfile.mkdtemp(prefix="relrun-it-logs-")
+        img = os.path.join(cls.root, "img")
+        os.makedirs(os.path.join(img, "usr", "local", "bin"))
+        fake = os.path.join(img, "usr", "local", "bin", "relrun-pod")
+        with open(fake, "w") as f:
+            f.write(SCRIPT)
+        os.chmod(fake, 0o755)
+        cls.hostile = os.path.join(cls.root, "hostile")
+        os.makedirs(os.path.join(cls.hostile, "usr", "local", "bin"))
+        with open(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), "wb") as f:
+            f.write(HOSTILE)
+        os.chmod(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), 0o755)
+        cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.sim:
+            left = cls.sim.stop()
+            shutil.rmtree(cls.root, ignore_errors=True)
+            if left:
+                raise AssertionError("processes left behind: %s" % left)
+
+    def relrun(self, *args, timeout=120):
+        e = dict(os.environ)
+        e.pop("KUBECONFIG", None)
+        e["NO_COLOR"] = "1"
+        p = subprocess.run([RELRUN, "--kubeconfig", self.sim.kubeconfig] + list(args),
+                           capture_output=True, timeout=timeout, env=e)
+        return p
+
+    def start(self, image="lines:test", lines=2000, code=3):
+        p = self.relrun("run", "--image", image, "--release", "/app/bin/x", "--inject", "none",
+                        "--env", "LINES_N=%d" % lines, "--env", "EXIT_CODE=%d" % code,
+                        "--detach", "A.b()")
+        self.assertEqual(p.returncode, 0, p)
+        return p.stdout.decode().strip()
+
+
+HOSTILE = (b"#!/bin/sh\n"
+           b"printf 'bad utf8 \\377\\376 here\\n'\n"
+           b"printf 'nul \\000 inside\\n'\n"
+           b"printf '{\"not\": json\\n'\n"
+           b"printf '{\"ts\":\"2026-12-02T07:00:00.000Z\",\"level\":\"info\",\"msg\":\"ok /x\"}\\n'\n"
+           b"printf '{\"ts\":\"2026-12-02T07:00:00.000Z\",\"msg\":\"bad \\377 utf8 in json\"}\\n'\n"
+           b"printf 'ctl \\001\\033[31m red\\t tab \\\\ back \" quote\\n'\n"
+           b"printf 'to stderr\\n' >&2\n"
+           b"printf '[1,2]\\n'\n"
+           b"printf 'no newline at end'\n"
+           b"exit 0\n")
+
+
+class TestLogsFinished(LogsBase):
+    def test_follow_a_finished_job_prints_every_line_every_time(self):
+        name = self.start(lines=2000, code=3)
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 3, w)
+        want = ["line %d" % i for i in range(1, 2001)]
+        # The outcome is known before any log stream opens: every run must still
+        # read the whole log, and exit with the task's code.
+        for i in range(25):
+            p = self.relrun("logs", name, "-f", "-o", "json")
+            evs = [json.loads(x) for x in p.stdout.decode().splitlines()]
+            msgs = [e["msg"] for e in evs]
+            self.assertEqual(msgs[:2000], want, "run %d: %d of 2000 lines" % (i, len(msgs)))
+            self.assertIn("plain stdout line", msgs, "run %d" % i)
+            self.assertEqual(p.returncode, 3, "run %d: %s" % (i, p.stderr))
+
+    def test_wait_and_logs_without_follow_agree(self):
+        name = self.start(lines=500, code=0)
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        a = self.relrun("logs", name)
+        b = self.relrun("logs", name, "-f")
+        self.assertEqual(a.returncode, 0, a)
+        self.assertEqual(b.returncode, 0, b)
+        self.assertEqual(a.stdout, b.stdout)
+        self.assertEqual(a.stdout.decode().count(" line "), 500)
+
+    def test_run_prints_every_line_of_a_big_log(self):
+        p = self.relrun("run", "--image", "lines:test", "--release", "/app/bin/x", "--inject",
+                        "none", "--env", "LINES_N=50000", "--env", "EXIT_CODE=4", "-o", "json",
+                        "A.b()")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        lines = p.stdout.decode().splitlines()
+        msgs = [json.loads(x).get("msg") for x in lines]
+        self.assertEqual(msgs[:50000], ["line %d" % i for i in range(1, 50001)])
+
+
+class TestJsonOutput(LogsBase):
+    def test_json_output_is_valid_json_lines_over_hostile_input(self):
+        name = self.start(image="hostile:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        for args in (("logs", name, "-o", "json"), ("logs", name, "-f", "-o", "json")):
+            p = self.relrun(*args)
+            self.assertEqual(p.returncode, 0, p)
+            out = p.stdout
+            # strict UTF-8, one JSON object per line, no "\/"
+            text = out.decode("utf-8")
+            self.assertNotIn("\\/", text)
+            evs = []
+            for line in text.split("\n")[:-1]:
+                ev = json.loads(line)
+                self.assertIsInstance(ev, dict, line)
+                self.assertIsInstance(ev.get("msg"), str, line)
+                evs.append(ev)
+            msgs = [e["msg"] for e in evs]
+            self.assertIn("bad utf8 \ufffd\ufffd here", msgs)
+            self.assertIn("nul \x00 inside", msgs)
+            self.assertIn('{"not": json', msgs)
+            self.assertIn("ok /x", msgs)
+            self.assertIn("ctl \x01\x1b[31m red\t tab \\ back \" quote", msgs)
+            self.assertIn("[1,2]", msgs)
+            self.assertIn("no newline at end", msgs)
+            # a pod line that was not an event: the time the kubelet received it,
+            # a level (the log API merges stdout and stderr, so it cannot be
+            # the stream's) and the source
+            for m in ("to stderr", "[1,2]", "bad utf8 \ufffd\ufffd here"):
+                plain = next(e for e in evs if e["msg"] == m)
+                self.assertEqual(plain["level"], "info", plain)
+                self.assertEqual(plain["src"], "pod", plain)
+                self.assertRegex(plain["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertEqual(next(e for e in evs if e["msg"] == "ok /x")["level"], "info")
+
+
+if __name__ == "__main__":
+    unittest.main()
