@@ -1010,10 +1010,14 @@ static int list_descendants(pid_t self, pid_t *out, int max)
                 if (r <= 0)
                         continue;
                 st[r] = '\0';
-                char *rp = strrchr(st, ')');
+                char *rp = strrchr(st, ')'), *lp = strchr(st, '(');
                 char state;
                 int ppid;
-                if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || state == 'Z')
+                if (!rp || !lp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || state == 'Z')
+                        continue;
+                /* EPMD, which the first VM on a host starts as a daemon, serves
+                 * every node there: it is not the release's to stop */
+                if (rp - lp - 1 == 4 && memcmp(lp + 1, "epmd", 4) == 0)
                         continue;
                 pids[np] = (pid_t)atoi(de->d_name);
                 ppids[np++] = (pid_t)ppid;
