@@ -30,6 +30,7 @@ static void test_rpc_expr_carries_user_text_only_as_base64(void **state)
         assert_non_null(strstr(s, buf_str(&enc)));
         assert_non_null(strstr(s, "ready_timeout: 1500,"));
         assert_non_null(strstr(s, "mode: 2,"));
+        assert_non_null(strstr(s, "fast_stop: 1,"));
         /* the node program itself, as base64 of the embedded source */
         buf_reset(&enc);
         codec_base64_encode(release_node_src, release_node_src_len, &enc);
@@ -55,6 +56,11 @@ static void test_dist_expr_peer_as_base64(void **state)
         codec_base64_encode(peer, strlen(peer), &enc);
         assert_non_null(strstr(buf_str(&b), buf_str(&enc)));
         assert_non_null(strstr(buf_str(&b), "mode: 1,"));
+        /* --stop sigterm: no stopper on the node, SIGTERM alone stops it */
+        buf_reset(&b);
+        c.no_fast_stop = true;
+        assert_int_equal(release_dist_expr(&c, "relrun_1@h", &b), 0);
+        assert_non_null(strstr(buf_str(&b), "fast_stop: 0,"));
         buf_fini(&b);
         buf_fini(&enc);
 }

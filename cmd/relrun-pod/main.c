@@ -389,6 +389,15 @@ static void vm_exit_mid_task(struct pod *p, int status)
 
 static void boot_failed(struct pod *p, int status)
 {
+        /* its last words may still be in the pipes or held back: out with
+         * them first, they are what the message quotes */
+        while (p->app.p.out_fd >= 0 && pod_read_pipe(p, &p->app, &p->app.p.out_fd, true))
+                ;
+        while (p->app.p.err_fd >= 0 && pod_read_pipe(p, &p->app, &p->app.p.err_fd, false))
+                ;
+        release_held(p);
+        logline_stream_flush(p->app.out);
+        logline_stream_flush(p->app.err);
         struct buf b;
         buf_init(&b, 8192);
         last_lines(p, &b);
@@ -1208,6 +1217,7 @@ static int setup(struct pod *p, struct err *e)
         p->spec = (struct release_call){.expr = p->o.expr,
                                         .ready_expr = p->o.ready_expr,
                                         .ready_timeout_ms = p->o.ready_timeout_ms,
+                                        .no_fast_stop = !p->o.fast_stop,
                                         .tag = p->tag};
         /* built up front for either backend: it is also the length check */
         if (release_rpc_expr(&p->spec, &p->script.call) < 0)

@@ -34,8 +34,8 @@ static int bootstrap(const struct release_call *c, int mode, const char *peer, i
         r |= buf_puts(out, "\"))); {:ok, relrun_e} = :erl_parse.parse_exprs(relrun_t); "
                            "{:value, relrun_v, _} = :erl_eval.exprs(relrun_e, "
                            ":erl_eval.add_binding(:Args, [");
-        r |= buf_printf(out, "mode: %d, lang: 0, ready_timeout: %lld, poll_ms: %d, ", mode,
-                        (long long)c->ready_timeout_ms, poll_ms);
+        r |= buf_printf(out, "mode: %d, lang: 0, ready_timeout: %lld, poll_ms: %d, fast_stop: %d, ",
+                        mode, (long long)c->ready_timeout_ms, poll_ms, c->no_fast_stop ? 0 : 1);
         r |= b64_arg(out, "tag", c->tag, strlen(c->tag));
         r |= b64_arg(out, "peer", peer, strlen(peer));
         r |= b64_arg(out, "ready_expr", c->ready_expr ? c->ready_expr : "",

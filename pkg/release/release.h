@@ -27,7 +27,8 @@ struct release_call {
         const char *expr;       /* the task */
         const char *ready_expr; /* NULL or an expression that must be truthy */
         int64_t ready_timeout_ms;
-        const char *tag; /* marker prefix, e.g. "RELRUN-3f2a..." */
+        bool no_fast_stop; /* the node stops only by SIGTERM: no stopper armed */
+        const char *tag;   /* marker prefix, e.g. "RELRUN-3f2a..." */
 };
 
 /* The node program's source, NUL-terminated (generated from relrun_node.erl). */

@@ -16,6 +16,8 @@
 %%   lang          0 Elixir, 1 Erlang (the language of expr and ready_expr)
 %%   ready_timeout how long the node may take to finish booting, ms
 %%   poll_ms       how often to look again while it boots
+%%   fast_stop     1: arm the stopper below; 0: relrun-pod stops the node with
+%%                 SIGTERM (init:stop) itself
 %%
 %% What it does: waits until init:get_status() is {started, started} (and the
 %% ready expression holds), arms a stopper, tells relrun-pod "ready" together
@@ -223,7 +225,10 @@ Reply = fun(Out) when Mode =:= 1 -> Out;
         end,
 
 Run = fun() ->
-              spawn(Stopper),
+              case Arg(fast_stop) of
+                  1 -> spawn(Stopper);
+                  _ -> ok
+              end,
               case Mode of
                   1 -> {relrun, Peer} ! {relrun_ready, FormatLine()};
                   _ -> Say([<<"ready">>, FormatLine()])
