@@ -195,10 +195,15 @@ const struct backend_ops backend_script = {
 
 /* ---- dist ---- */
 
+/* The handshake runs in its own thread, so a long bound costs the loop
+ * nothing; a short one, under load, gives up on a handshake the node still
+ * completes (and logs as rejected), then tries a second time. */
+#define CONNECT_TMO_MS 10000
+
 static int dist_start(struct pod *p, bool *retry, struct err *e)
 {
         *retry = true;
-        return dist_connect_start(p->node.host, p->node.port, p->node.cookie, 1000,
+        return dist_connect_start(p->node.host, p->node.port, p->node.cookie, CONNECT_TMO_MS,
                                   &p->dist.pending, e);
 }
 
