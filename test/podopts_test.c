@@ -141,6 +141,34 @@ static void test_help_version_install_need_no_expression(void **state)
         assert_non_null(strstr(podopts_usage, "--termination-log"));
 }
 
+static void test_start_command(void **state)
+{
+        (void)state;
+        struct podopts o;
+        struct err e;
+        const char *kind;
+        char **v = ARGV("--start-command", "console", "--", "x");
+        assert_int_equal(parse(v, 4, "/app/bin/my_app", &o, &e), 0);
+        assert_string_equal(o.start_command, "console");
+        assert_string_equal(podopts_start_command(&o, &kind), "console");
+        assert_string_equal(kind, "--start-command");
+        /* not given: by the release's kind; an unreadable script keeps "start" (its
+         * start then fails with the path named) */
+        char **d = ARGV("--", "x");
+        assert_int_equal(parse(d, 2, "/nonexistent/bin/app", &o, &e), 0);
+        assert_null(o.start_command);
+        assert_string_equal(podopts_start_command(&o, &kind), "start");
+        assert_string_equal(kind, "release of unknown kind");
+        /* one word of the script, never a shell line or a flag */
+        const char *bad[] = {"", "start; rm -rf /", "fore ground", "-x", "$(id)"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                char **b = ARGV("--start-command", (char *)bad[i], "--", "x");
+                assert_int_equal(parse(b, 4, "/app/bin/my_app", &o, &e), -1);
+                assert_int_equal(e.code, ERR_USAGE);
+                assert_non_null(strstr(e.msg, "--start-command \""));
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -150,6 +178,7 @@ int main(void)
             cmocka_unit_test(test_errors_name_the_flag),
             cmocka_unit_test(test_release_required),
             cmocka_unit_test(test_help_version_install_need_no_expression),
+            cmocka_unit_test(test_start_command),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,89 @@
 
 #include "codec.h"
 #include "release.h"
+
+/* The release's kind, read from the two real fixture releases ctest builds
+ * (RELRUN_FIXTURE_REL: mix, RELRUN_FIXTURE_ERL_REL: rebar3/relx). */
+static const char *fixture_script(const char *env, char *path, size_t n)
+{
+        const char *rel = getenv(env);
+        if (!rel || !*rel)
+                fail_msg("%s is not set (ctest sets it; the fixture releases are built by "
+                         "the fixture_release and fixture_release_erl tests)",
+                         env);
+        snprintf(path, n, "%s/bin/live_stream", rel);
+        return path;
+}
+
+static void test_kind_of_the_mix_fixture(void **state)
+{
+        (void)state;
+        char path[4096];
+        struct release_layout l;
+        struct err e;
+        assert_int_equal(
+            release_layout_read(fixture_script("RELRUN_FIXTURE_REL", path, sizeof path), &l, &e),
+            0);
+        assert_int_equal(l.kind, RELEASE_KIND_MIX);
+        assert_true(l.elixir);
+        assert_string_equal(l.vsn, "0.1.0");
+        assert_true(l.releases_dir);
+        assert_true(l.erts_vsn[0] != '\0');
+        assert_string_equal(release_start_command(l.kind), "start");
+        assert_string_equal(release_kind_name(l.kind), "mix release");
+}
+
+static void test_kind_of_the_relx_fixture(void **state)
+{
+        (void)state;
+        char path[4096];
+        struct release_layout l;
+        struct err e;
+        assert_int_equal(release_layout_read(
+                             fixture_script("RELRUN_FIXTURE_ERL_REL", path, sizeof path), &l, &e),
+                         0);
+        assert_int_equal(l.kind, RELEASE_KIND_RELX);
+        assert_false(l.elixir); /* an Erlang release: expressions must be Erlang */
+        assert_string_equal(l.vsn, "0.1.0");
+        assert_true(l.releases_dir);
+        assert_string_equal(release_start_command(l.kind), "foreground");
+        assert_string_equal(release_kind_name(l.kind), "relx release");
+}
+
+static void test_kind_from_script_text(void **state)
+{
+        (void)state;
+        /* the dispatch lines as the two generators write them */
+        const char mix[] = "case $1 in\n  start)\n    start\n    ;;\n  start_iex)\n    ;;\n"
+                           "  rpc)\n    ;;\n  *)\n    ;;\nesac\n";
+        const char relx[] =
+            "case \"$1\" in\n    start|daemon|daemon_boot)\n        case \"$1\" in\n"
+            "            daemon)\n    ;;\n    console|console_clean|console_boot|foreground)\n"
+            "        ;;\n        \"eval\")\nesac\n";
+        assert_int_equal(release_kind_of_script(mix, sizeof mix - 1), RELEASE_KIND_MIX);
+        assert_int_equal(release_kind_of_script(relx, sizeof relx - 1), RELEASE_KIND_RELX);
+        /* words in comments, echo lines or variables are not commands */
+        const char other[] =
+            "#!/bin/sh\n# start) foreground) daemon)\necho \"usage: foreground|daemon\"\n"
+            "exec erl -noshell -s app start\n";
+        assert_int_equal(release_kind_of_script(other, sizeof other - 1), RELEASE_KIND_UNKNOWN);
+        assert_int_equal(release_kind_of_script("", 0), RELEASE_KIND_UNKNOWN);
+        /* a label cut off at the end of the text */
+        assert_int_equal(release_kind_of_script("  foreground", 12), RELEASE_KIND_UNKNOWN);
+        assert_string_equal(release_start_command(RELEASE_KIND_UNKNOWN), "start");
+}
+
+static void test_kind_of_a_missing_script_is_an_error_naming_it(void **state)
+{
+        (void)state;
+        struct release_layout l = {.kind = RELEASE_KIND_MIX};
+        struct err e;
+        assert_int_equal(release_layout_read("/nonexistent/bin/app", &l, &e), -1);
+        assert_int_equal(e.code, ERR_SOFTWARE);
+        assert_non_null(strstr(e.msg, "'/nonexistent/bin/app'"));
+        assert_non_null(strstr(e.msg, "No such file"));
+        assert_int_equal(l.kind, RELEASE_KIND_MIX); /* untouched */
+}
 
 static void test_rpc_expr_carries_user_text_only_as_base64(void **state)
 {
@@ -123,7 +207,7 @@ static void test_result_cut_at_utf8_boundary(void **state)
         memcpy(raw + 4095, "\xc3\xa9", 2);
         struct buf line;
         buf_init(&line, 16384);
-        buf_puts(&line, "T result ok ");
+        assert_int_equal(buf_puts(&line, "T result ok "), 0);
         codec_base64_encode(raw, 4097, &line);
         struct release_marker m;
         release_parse_marker("T", line.data, line.len, &m);
@@ -233,6 +317,10 @@ int main(void)
             cmocka_unit_test(test_result_cut_at_utf8_boundary),
             cmocka_unit_test(test_node_name),
             cmocka_unit_test(test_epmd_not_running_is_not_registered),
+            cmocka_unit_test(test_kind_of_the_mix_fixture),
+            cmocka_unit_test(test_kind_of_the_relx_fixture),
+            cmocka_unit_test(test_kind_from_script_text),
+            cmocka_unit_test(test_kind_of_a_missing_script_is_an_error_naming_it),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,12 @@ static void rpc_stdout(struct pod *p, const char *s, size_t n)
                         logline_stream_feed(p->script.rpc.out, p->script.line.data,
                                             p->script.line.len);
                         buf_reset(&p->script.line);
-                        buf_append(&p->script.line, s, l);
+                        if (buf_append(&p->script.line, s, l) < 0) {
+                                logline_stream_feed(p->script.rpc.out, s, l); /* longer still */
+                                s += l;
+                                n -= l;
+                                continue;
+                        }
                 }
                 if (nl) {
                         static struct release_marker m;

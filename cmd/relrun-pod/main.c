@@ -111,13 +111,17 @@ static int emit_plain(void *ctx, const struct logline_event *ev)
 static void last_lines(struct pod *p, struct buf *b)
 {
         unsigned n = p->last.n < LAST_LINES ? p->last.n : LAST_LINES;
+        /* context for a message: a full buffer ends it where it is */
         if (n == 0) {
-                buf_puts(b, " (the release printed nothing)");
+                if (buf_puts(b, " (the release printed nothing)") < 0)
+                        return;
                 return;
         }
-        buf_puts(b, "; last lines of the release:");
+        if (buf_puts(b, "; last lines of the release:") < 0)
+                return;
         for (unsigned i = p->last.n - n; i < p->last.n; i++)
-                buf_printf(b, "\n  %.200s", p->last.lines[i % LAST_LINES]);
+                if (buf_printf(b, "\n  %.200s", p->last.lines[i % LAST_LINES]) < 0)
+                        return;
 }
 
 static const char *signame(int sig)
@@ -1105,9 +1109,28 @@ static void make_tag(struct pod *p)
 }
 
 /* Append s as a JSON string, cut to at most max bytes at a UTF-8 boundary. */
-static void json_str_cut(struct buf *b, const char *s, size_t max)
+static int json_str_cut(struct buf *b, const char *s, size_t max)
 {
-        (void)codec_json_string(b, s, codec_utf8_cut(s, strlen(s), max));
+        return codec_json_string(b, s, codec_utf8_cut(s, strlen(s), max));
+}
+
+/* Why a failed task failed, in one line for the coordinator's summary: the
+ * error the task raised, else what went wrong around it (the release never
+ * started, was not ready, was killed). "" on success. */
+static const char *cause(struct pod *p, char *line, size_t n)
+{
+        if (p->out.code == 0)
+                return "";
+        if (p->out.error[0]) {
+                first_line(line, n, p->out.error);
+                return line;
+        }
+        /* "task exited with code 3" says no more than the code itself */
+        const char *r = p->out.reason;
+        bool bare = (!strncmp(r, "task failed with exit code ", 27) ||
+                     !strncmp(r, "task exited with code ", 22)) &&
+                    !strchr(r, ';');
+        return bare ? "" : r;
 }
 
 /* The Kubernetes termination message: at most 4096 bytes of JSON. */
@@ -1118,18 +1141,26 @@ static void write_termination_log(struct pod *p)
         const char *ret = p->out.have_result ? p->out.result.value : "";
         const char *expr = p->o.expr ? p->o.expr : "";
         struct buf b;
+        char line[700];
         buf_init(&b, 64 * 1024);
         for (size_t cut = 4096; cut >= 64; cut /= 2) {
                 buf_reset(&b);
-                buf_printf(
+                int r = buf_printf(
                     &b, "{\"exit_code\":%d,\"phase\":\"%s\",\"duration_ms\":%lld,\"return\":",
                     p->out.code, p->out.phase ? p->out.phase : "task", (long long)elapsed(p));
-                json_str_cut(&b, ret, cut);
-                buf_puts(&b, ",\"expr\":");
-                json_str_cut(&b, expr, cut / 2);
-                buf_puts(&b, ",\"reason\":");
-                json_str_cut(&b, p->out.reason, cut / 4);
-                buf_puts(&b, "}");
+                r |= json_str_cut(&b, ret, cut);
+                r |= buf_puts(&b, ",\"expr\":");
+                r |= json_str_cut(&b, expr, cut / 2);
+                r |= buf_puts(&b, ",\"reason\":");
+                r |= json_str_cut(&b, p->out.reason, cut / 4);
+                r |= buf_puts(&b, ",\"cause\":");
+                r |= json_str_cut(&b, cause(p, line, sizeof line), cut / 4);
+                r |= buf_puts(&b, "}");
+                if (r) { /* out of memory: the code at least */
+                        buf_reset(&b);
+                        if (buf_printf(&b, "{\"exit_code\":%d}", p->out.code) < 0)
+                                break;
+                }
                 if (b.len <= 4096)
                         break;
         }
@@ -1253,8 +1284,9 @@ static int setup(struct pod *p, struct err *e)
 static void start_release(struct pod *p)
 {
         struct err e;
-        char *argv[] = {(char *)p->o.release, "start", NULL};
-        pod_note(p, LOGLINE_INFO, "start", "starting %s", p->o.release);
+        const char *kind, *cmd = podopts_start_command(&p->o, &kind);
+        char *argv[] = {(char *)p->o.release, (char *)cmd, NULL};
+        pod_note(p, LOGLINE_INFO, "start", "starting %s %s (%s)", p->o.release, cmd, kind);
         p->state = ST_BOOT;
         if (pod_start_child(p, &p->app, argv, LOGLINE_SRC_APP, p->node.full, &e) < 0)
                 finish(p, ERR_SOFTWARE, "boot", "cannot start the release: %s", e.msg);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "release.h"
 
 const char podopts_usage[] =
     "usage: relrun-pod [options] -- EXPR\n"
@@ -25,6 +26,9 @@ const char podopts_usage[] =
     "  --cookie-file PATH     the node's cookie (default: what the started VM was\n"
     "                         given, -setcookie or its RELEASE_COOKIE; else\n"
     "                         $RELEASE_COOKIE, else the release's releases/COOKIE)\n"
+    "  --start-command CMD    the bin script command that runs the release in the\n"
+    "                         foreground (default: start for a mix release,\n"
+    "                         foreground for a relx/rebar3 one, told from the script)\n"
     "  --stop fast|sigterm    fast (default): after the task the node stops its\n"
     "                         applications (stop callbacks run) and halts at once;\n"
     "                         sigterm: init:stop via SIGTERM (about a second)\n"
@@ -56,6 +60,7 @@ enum flag {
         F_ERROR_EXIT,
         F_INSTALL,
         F_STOP,
+        F_START_COMMAND,
 };
 
 static const struct {
@@ -74,6 +79,7 @@ static const struct {
     {"--error-exit", F_ERROR_EXIT},
     {"--install", F_INSTALL},
     {"--stop", F_STOP},
+    {"--start-command", F_START_COMMAND},
 };
 
 static int set_flag(struct podopts *o, enum flag f, const char *name, const char *v, struct err *e)
@@ -93,6 +99,19 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
                 if (cli_parse_int(name, v, 1, 63, &n, e) < 0)
                         return -1;
                 o->error_exit = (int)n;
+                return 0;
+        case F_START_COMMAND:
+                /* one word: it becomes argv[1] of the script, never a shell line */
+                if (!*v ||
+                    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                        strlen(v) ||
+                    v[0] == '-')
+                        return err_set(
+                            e, ERR_USAGE,
+                            "--start-command \"%.60s\": expected one command word of the "
+                            "release's bin script, such as start or foreground",
+                            v);
+                o->start_command = v;
                 return 0;
         case F_STOP:
                 if (strcmp(v, "fast") == 0)
@@ -197,4 +216,19 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
         }
         *o = r;
         return 0;
+}
+
+const char *podopts_start_command(const struct podopts *o, const char **kind)
+{
+        if (o->start_command) {
+                *kind = "--start-command";
+                return o->start_command;
+        }
+        struct release_layout l;
+        struct err e;
+        /* an unreadable script fails at its start, where the error is reported */
+        if (release_layout_read(o->release, &l, &e) < 0)
+                l.kind = RELEASE_KIND_UNKNOWN;
+        *kind = release_kind_name(l.kind);
+        return release_start_command(l.kind);
 }

@@ -18,6 +18,7 @@ struct podopts {
         const char *termination_log; /* NULL = none */
         const char *install_dest;    /* --install DEST: copy ourselves, nothing else */
         const char *cookie_file;     /* NULL: $RELEASE_COOKIE, else releases/COOKIE */
+        const char *start_command;   /* NULL: by the release's kind (podopts_start_command) */
         int64_t ready_timeout_ms;    /* default 120 s */
         int64_t grace_ms;            /* default 30 s */
         int error_exit;              /* 0 = {:error, _} is a success */
@@ -34,6 +35,12 @@ struct podopts {
  * env_release is $RELRUN_RELEASE (default for --release), may be NULL.
  * ERR_USAGE with a message naming the flag on error. Strings point into argv. */
 int podopts_parse(int argc, char **argv, const char *env_release, struct podopts *o, struct err *e);
+
+/* The bin script command that starts the release in the foreground:
+ * --start-command if given, else by the release's kind (relx: foreground,
+ * mix and anything else: start). kind gets a phrase for the log ("relx
+ * release", "--start-command"). Reads the release's bin script. */
+const char *podopts_start_command(const struct podopts *o, const char **kind);
 
 /* The --help text. */
 extern const char podopts_usage[];

@@ -83,6 +83,40 @@ int release_console_parse(const char *s, size_t n, struct release_console *out);
  * file name (how the release's env.sh decides). out gets at most n bytes. */
 void release_node_name(const char *release_path, char *out, size_t n);
 
+/* ---- the release's kind, from the release itself ----
+ *
+ * A mix release's bin script has start (the VM in the foreground), start_iex,
+ * rpc, eval; a relx (rebar3) release's has foreground, and its start is the
+ * deprecated alias of daemon (run_erl: the VM detaches, its output goes to
+ * run_erl's pipes). Either has releases/start_erl.data ("ERTS_VSN REL_VSN")
+ * and releases/<vsn>/; Elixir is in the release when lib/elixir-<vsn>/ is. */
+
+enum release_kind { RELEASE_KIND_UNKNOWN, RELEASE_KIND_MIX, RELEASE_KIND_RELX };
+
+struct release_layout {
+        enum release_kind kind;
+        bool elixir;       /* lib/elixir-* present: the node can evaluate Elixir */
+        bool releases_dir; /* releases/<vsn>/ exists */
+        char vsn[64];      /* the release's version, "" if start_erl.data is missing */
+        char erts_vsn[32]; /* the ERTS version it boots, "" likewise */
+};
+
+/* The kind of release whose bin script's text is s (n bytes). */
+enum release_kind release_kind_of_script(const char *s, size_t n);
+
+/* Read the release around the bin script at path script (its root is the
+ * script's bin/..). -1 with ERR_SOFTWARE when the script cannot be read;
+ * otherwise 0 and *out filled, kind RELEASE_KIND_UNKNOWN when the script
+ * looks like neither. Not thread-safe (one static read buffer). */
+int release_layout_read(const char *script, struct release_layout *out, struct err *e);
+
+/* "mix release", "relx release", "release of unknown kind". */
+const char *release_kind_name(enum release_kind k);
+
+/* The bin script command that runs the VM in the foreground on our pipes:
+ * "foreground" for relx, "start" otherwise. Static string. */
+const char *release_start_command(enum release_kind k);
+
 /* Ask EPMD (ERL_EPMD_PORT or 4369 on loopback) whether name is registered:
  * 1 yes (and *port, if not NULL, is the node's distribution port), 0 no (or
  * EPMD not running yet), -1 on a protocol error. */
