@@ -54,10 +54,34 @@ def node_env(extra=None):
     return env
 
 
+def beam_pid(node):
+    """The pid of the BEAM running as node NAME (short or long name), or None."""
+    out = subprocess.run(["pgrep", "-f", "--", f"beam.* -s?name {node}(@[^ ]*)?( |$)"],
+                         capture_output=True, text=True)
+    pids = [int(x) for x in out.stdout.split()]
+    return pids[0] if pids else None
+
+
 def beam_running(node):
     """True while a BEAM of that node name is alive."""
-    out = subprocess.run(["pgrep", "-f", "--", f"-sname {node}( |$)"], capture_output=True, text=True)
-    return out.returncode == 0
+    return beam_pid(node) is not None
+
+
+def k8s_env(pattern="k8s", cookie=None, extra=None):
+    """The environment for the release's env.sh PATTERN (see the fixture's
+    rel/env.sh.eex): the node's name, address and cookie exist only inside the
+    release's environment, never in relrun-pod's. Returns (env, node name)."""
+    env = node_env(extra)
+    name = env.pop("RELEASE_NODE")
+    env.pop("RELEASE_COOKIE", None)
+    env.pop("RELEASE_DISTRIBUTION", None)
+    env["LIVE_STREAM_ENV_SH"] = pattern
+    env["LIVE_STREAM_NODE"] = name
+    path = os.path.join(tempfile.mkdtemp(prefix="relrun-secret-"), "cookie")
+    with open(path, "w") as f:
+        f.write((cookie or "k8s-" + uuid.uuid4().hex) + "\n")
+    env["LIVE_STREAM_COOKIE_FILE"] = path
+    return env, name
 
 
 class Run:
@@ -85,8 +109,10 @@ def pod_argv():
     return [POD, "--release", RELEASE, "--rpc", RPC["backend"]]
 
 
-def run_pod(expr, *flags, env=None, timeout=120, app_format=True, term=True):
-    env = node_env(env)
+def run_pod(expr, *flags, env=None, timeout=120, app_format=True, term=True, full_env=None):
+    """Run relrun-pod on the fixture release. env: extra variables on top of
+    node_env(); full_env: the whole environment (k8s_env), used as it is."""
+    env = dict(full_env) if full_env is not None else node_env(env)
     tmp = tempfile.mkdtemp(prefix="relrun-pod-test-")
     term_path = os.path.join(tmp, "termination-log") if term else None
     argv = pod_argv()
@@ -98,4 +124,5 @@ def run_pod(expr, *flags, env=None, timeout=120, app_format=True, term=True):
     if expr is not None:
         argv += ["--", expr]
     p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
-    return Run(p, p.stdout, p.stderr, term_path, env["RELEASE_NODE"])
+    return Run(p, p.stdout, p.stderr, term_path,
+               env.get("RELEASE_NODE") or env.get("LIVE_STREAM_NODE"))

@@ -98,8 +98,8 @@ static void test_rpc_expr_carries_user_text_only_as_base64(void **state)
 {
         (void)state;
         struct buf b, enc;
-        buf_init(&b, 64 * 1024);
-        buf_init(&enc, 1024);
+        buf_init(&b, 256 * 1024);
+        buf_init(&enc, 64 * 1024);
         const char *hostile = "\"); System.halt(1); (\"#{System.halt(2)}";
         struct release_call c = {.expr = hostile,
                                  .ready_expr = "Ready.now?()",
@@ -109,12 +109,42 @@ static void test_rpc_expr_carries_user_text_only_as_base64(void **state)
         const char *s = buf_str(&b);
         assert_null(strstr(s, "System.halt"));
         assert_null(strstr(s, "Ready.now"));
+        assert_null(strstr(s, "RELRUN-abc"));
         codec_base64_encode(hostile, strlen(hostile), &enc);
         assert_non_null(strstr(s, buf_str(&enc)));
-        assert_non_null(strstr(s, "+ 1500;"));
-        assert_non_null(strstr(s, ":erlang.group_leader(Process.whereis(:user), self())"));
-        assert_non_null(strstr(s, "\"RELRUN-abc ready\""));
-        assert_non_null(strstr(s, ":init.get_status() == {:started, :started}"));
+        assert_non_null(strstr(s, "ready_timeout: 1500,"));
+        assert_non_null(strstr(s, "mode: 2,"));
+        assert_non_null(strstr(s, "fast_stop: 1,"));
+        /* the node program itself, as base64 of the embedded source */
+        buf_reset(&enc);
+        codec_base64_encode(release_node_src, release_node_src_len, &enc);
+        assert_non_null(strstr(s, buf_str(&enc)));
+        assert_non_null(strstr(release_node_src, "group_leader(U, self())"));
+        assert_non_null(strstr(release_node_src, "init:get_status() =:= {started, started}"));
+        buf_fini(&b);
+        buf_fini(&enc);
+}
+
+/* The C node's name goes in as base64 too: a name with #{} or quotes cannot
+ * run anything on the node (Elixir interpolates #{} inside :"..."). */
+static void test_dist_expr_peer_as_base64(void **state)
+{
+        (void)state;
+        struct buf b, enc;
+        buf_init(&b, 256 * 1024);
+        buf_init(&enc, 1024);
+        struct release_call c = {.expr = "1", .ready_timeout_ms = 10, .tag = "T"};
+        const char *peer = "relrun_1@#{System.halt(3)}\"";
+        assert_int_equal(release_dist_expr(&c, peer, &b), 0);
+        assert_null(strstr(buf_str(&b), "System.halt"));
+        codec_base64_encode(peer, strlen(peer), &enc);
+        assert_non_null(strstr(buf_str(&b), buf_str(&enc)));
+        assert_non_null(strstr(buf_str(&b), "mode: 1,"));
+        /* --stop sigterm: no stopper on the node, SIGTERM alone stops it */
+        buf_reset(&b);
+        c.no_fast_stop = true;
+        assert_int_equal(release_dist_expr(&c, "relrun_1@h", &b), 0);
+        assert_non_null(strstr(buf_str(&b), "fast_stop: 0,"));
         buf_fini(&b);
         buf_fini(&enc);
 }
@@ -137,9 +167,31 @@ static void test_markers(void **state)
         release_parse_marker(tag, er, strlen(er), &m);
         assert_true(m.error_tuple);
         assert_string_equal(m.value, "{error, :x}");
+        const char *ex = "RELRUN-abc exit 7";
+        release_parse_marker(tag, ex, strlen(ex), &m);
+        assert_int_equal(m.kind, RELEASE_MARK_EXIT);
+        assert_int_equal(m.code, 7);
+        /* ** (RuntimeError) boom\n    x.ex:1 */
+        const char *ra = "RELRUN-abc raise KiogKFJ1bnRpbWVFcnJvcikgYm9vbQogICAgeC5leDox";
+        release_parse_marker(tag, ra, strlen(ra), &m);
+        assert_int_equal(m.kind, RELEASE_MARK_RAISE);
+        assert_string_equal(m.text, "** (RuntimeError) boom\n    x.ex:1");
+        const char *rd = "RELRUN-abc ready JHRpbWUgJG1lc3NhZ2U= local stream_id";
+        release_parse_marker(tag, rd, strlen(rd), &m);
+        assert_int_equal(m.kind, RELEASE_MARK_READY);
+        struct release_console con;
+        assert_int_equal(release_console_parse(m.text, strlen(m.text), &con), 0);
+        assert_string_equal(con.format, "$time $message");
+        assert_false(con.utc);
+        assert_string_equal(con.metadata, "stream_id");
+        assert_int_equal(release_console_parse("JHRpbWU= utc", 12, &con), 0);
+        assert_true(con.utc);
+        assert_int_equal(release_console_parse("not base64! utc", 15, &con), -1);
+        assert_int_equal(release_console_parse("JHRpbWU= sometimes", 18, &con), -1);
         /* another tag, a prefix of the tag, or plain output: not markers */
-        const char *others[] = {"RELRUN-abd ready",  "RELRUN-ab ready", "RELRUN-abcready",
-                                "RELRUN-abc result", "progress 50%",    "RELRUN-abc readyX"};
+        const char *others[] = {"RELRUN-abd ready",  "RELRUN-ab ready",   "RELRUN-abcready",
+                                "RELRUN-abc result", "progress 50%",      "RELRUN-abc readyX",
+                                "RELRUN-abc exit x", "RELRUN-abc raise !"};
         for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
                 release_parse_marker(tag, others[i], strlen(others[i]), &m);
                 assert_int_equal(m.kind, RELEASE_MARK_NONE);
@@ -189,11 +241,79 @@ static void test_epmd_not_running_is_not_registered(void **state)
         assert_int_equal(release_epmd_registered("", NULL, &e), -1);
 }
 
+/* Command lines as /proc/PID/cmdline has them (NUL-separated), recorded
+ * from Elixir 1.14 releases started by bin/NAME start. */
+static const char cmd_sname[] =
+    "/app/erts-13.1.5/bin/beam.smp\0--\0-root\0/app\0-bindir\0/app/erts-13.1.5/bin\0"
+    "-progname\0erl\0--\0-home\0/root\0--\0-noshell\0-s\0elixir\0start_cli\0-mode\0embedded\0"
+    "-setcookie\0SECRET_A\0-sname\0live_stream\0-config\0/app/tmp/sys\0-boot\0/app/start\0"
+    "-extra\0--no-halt\0-name\0not_me@x";
+static const char cmd_name[] =
+    "/app/erts-14/bin/beam.smp\0--\0-root\0/app\0--\0-noshell\0-setcookie\0from_secret\0"
+    "-name\0my_app@10.1.2.3\0-start_epmd\0false";
+static const char env_k8s[] = "HOME=/home/app\0RELEASE_DISTRIBUTION=name\0ERL_EPMD_PORT=4370\0"
+                              "RELEASE_NODE=my_app@10.1.2.3\0RELEASE_COOKIE=from_secret";
+static const char cmd_none[] = "/app/erts-14/bin/beam.smp\0--\0-noshell\0-setcookie\0c";
+static const char env_none[] = "RELEASE_DISTRIBUTION=none";
+static const char cmd_noepmd[] = "/usr/lib/erlang/erts-15/bin/beam.smp\0-sname\0w@h\0"
+                                 "-start_epmd\0false\0-epmd_module\0my_epmd";
+
+static void test_vm_discovery_from_recorded_cmdlines(void **state)
+{
+        (void)state;
+        struct release_vm vm;
+        release_vm_parse(cmd_sname, sizeof cmd_sname, NULL, 0, &vm);
+        assert_true(vm.distributed);
+        assert_false(vm.longnames);
+        assert_string_equal(vm.name, "live_stream"); /* not the one after -extra */
+        assert_string_equal(vm.host, "");
+        assert_true(vm.have_cookie);
+        assert_string_equal(vm.cookie, "SECRET_A");
+        assert_false(vm.no_epmd);
+        assert_true(release_is_beam(cmd_sname, sizeof cmd_sname));
+
+        release_vm_parse(cmd_name, sizeof cmd_name, env_k8s, sizeof env_k8s, &vm);
+        assert_true(vm.longnames);
+        assert_string_equal(vm.name, "my_app");
+        assert_string_equal(vm.host, "10.1.2.3");
+        assert_string_equal(vm.cookie, "from_secret");
+        assert_string_equal(vm.home, "/home/app");
+        assert_string_equal(vm.release_node, "my_app@10.1.2.3");
+        assert_false(vm.dist_none);
+        assert_false(vm.no_epmd); /* -start_epmd false: EPMD runs elsewhere, still used */
+        assert_int_equal(vm.epmd_port, 4370);
+
+        release_vm_parse(cmd_none, sizeof cmd_none, env_none, sizeof env_none, &vm);
+        assert_false(vm.distributed);
+        assert_true(vm.dist_none);
+
+        release_vm_parse(cmd_noepmd, sizeof cmd_noepmd, NULL, 0, &vm);
+        assert_true(vm.no_epmd);
+        assert_string_equal(vm.name, "w");
+        assert_string_equal(vm.host, "h");
+        assert_false(vm.have_cookie);
+
+        /* the cookie from the environment when the command line has none */
+        static const char cmd_nocookie[] = "beam.smp\0-sname\0a";
+        release_vm_parse(cmd_nocookie, sizeof cmd_nocookie, env_k8s, sizeof env_k8s, &vm);
+        assert_true(vm.have_cookie);
+        assert_string_equal(vm.cookie, "from_secret");
+
+        /* a shell script still starting is no VM yet */
+        static const char sh[] = "/bin/sh\0/app/bin/my_app\0start";
+        assert_false(release_is_beam(sh, sizeof sh));
+        static const char trailing_flag[] = "beam.smp\0-sname";
+        release_vm_parse(trailing_flag, sizeof trailing_flag, NULL, 0, &vm);
+        assert_false(vm.distributed);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_rpc_expr_carries_user_text_only_as_base64),
+            cmocka_unit_test(test_dist_expr_peer_as_base64),
             cmocka_unit_test(test_markers),
+            cmocka_unit_test(test_vm_discovery_from_recorded_cmdlines),
             cmocka_unit_test(test_result_cut_at_utf8_boundary),
             cmocka_unit_test(test_node_name),
             cmocka_unit_test(test_epmd_not_running_is_not_registered),

@@ -17,14 +17,15 @@ const char podopts_usage[] =
     "  --ready-timeout D      give up when not ready after D (default 120s); exit 124\n"
     "  --ready-expr EXPR      also wait until EXPR is truthy on the node\n"
     "  --log-format F         json (default), logfmt or text\n"
-    "  --app-format FMT       the app's Logger console format\n"
-    "                         (default \"$time $metadata[$level] $message\")\n"
+    "  --app-format FMT       the app's Logger console format (default: the\n"
+    "                         format the node reports, with its utc_log)\n"
     "  --grace D              time the release gets to stop (default 30s), then kill\n"
     "  --rpc auto|dist|script how to reach the node: dist (a hidden C node over\n"
     "                         Erlang distribution), script (the release's own\n"
     "                         bin/NAME rpc) or auto (default: dist, else script)\n"
-    "  --cookie-file PATH     the node's cookie (default $RELEASE_COOKIE, else\n"
-    "                         the release's releases/COOKIE)\n"
+    "  --cookie-file PATH     the node's cookie (default: what the started VM was\n"
+    "                         given, -setcookie or its RELEASE_COOKIE; else\n"
+    "                         $RELEASE_COOKIE, else the release's releases/COOKIE)\n"
     "  --start-command CMD    the bin script command that runs the release in the\n"
     "                         foreground (default: start for a mix release,\n"
     "                         foreground for a relx/rebar3 one, told from the script)\n"
@@ -39,8 +40,12 @@ const char podopts_usage[] =
     "  -h, --help             this text\n"
     "      --version          print the version\n"
     "\n"
-    "exit codes: task's own (0-63), 64 usage, 70 release failed to start or get ready,\n"
-    "75 stopped by a signal, 124 ready timeout\n";
+    "The node's name and cookie are read from the started VM (its -name/-sname and\n"
+    "-setcookie, as the release's env.sh made them), its log format from the node.\n"
+    "\n"
+    "exit codes: task's own (0-63; System.halt(N) gives N), 64 usage, 70 release\n"
+    "failed to start or get ready, 75 stopped by a signal or its VM killed mid-task,\n"
+    "78 configuration (no distribution, cookie refused), 124 ready timeout\n";
 
 enum flag {
         F_RELEASE,

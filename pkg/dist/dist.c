@@ -4,9 +4,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,8 +24,9 @@ struct dist_conn {
 static int ei_ready;
 
 int dist_connect(const char *host, int port, const char *cookie, unsigned timeout_ms,
-                 struct dist_conn **out, struct err *e)
+                 struct dist_conn **out, bool *rejected, struct err *e)
 {
+        *rejected = false;
         if (!ei_ready) {
                 if (ei_init() != 0)
                         return err_set(e, ERR_SOFTWARE, "erl_interface: ei_init failed");
@@ -44,15 +49,109 @@ int dist_connect(const char *host, int port, const char *cookie, unsigned timeou
         if (c->fd < 0) {
                 int why = erl_errno;
                 free(c);
-                if (why == EIO)
-                        return err_set(e, ERR_SOFTWARE,
-                                       "distribution handshake with port %d failed (wrong cookie?)",
+                if (why == EIO) {
+                        /* the node answered and refused us: the cookie, or our name */
+                        *rejected = true;
+                        return err_set(e, ERR_CONFIG,
+                                       "the node on port %d rejected the distribution handshake "
+                                       "(wrong cookie?)",
                                        port);
+                }
                 errno = why;
                 return err_sys(e, ERR_SOFTWARE, "connect to the node on port %d", port);
         }
         *out = c;
         return 0;
+}
+
+/* A connect in its own thread: ei's handshake blocks, the caller's loop must
+ * not. The thread writes one byte to a pipe when it is done. */
+struct dist_pending {
+        pthread_t th;
+        int pipe[2];
+        char host[256];
+        int port;
+        char cookie[256];
+        unsigned timeout_ms;
+        int r;
+        bool rejected;
+        struct dist_conn *conn;
+        struct err e;
+};
+
+static void *connect_thread(void *arg)
+{
+        struct dist_pending *p = arg;
+        p->r =
+            dist_connect(p->host, p->port, p->cookie, p->timeout_ms, &p->conn, &p->rejected, &p->e);
+        char one = 1;
+        ssize_t w = write(p->pipe[1], &one, 1);
+        (void)w;
+        return NULL;
+}
+
+int dist_connect_start(const char *host, int port, const char *cookie, unsigned timeout_ms,
+                       struct dist_pending **out, struct err *e)
+{
+        if (!ei_ready) {
+                /* once, before any thread: ei_init is not thread-safe */
+                if (ei_init() != 0)
+                        return err_set(e, ERR_SOFTWARE, "erl_interface: ei_init failed");
+                ei_ready = 1;
+        }
+        struct dist_pending *p = calloc(1, sizeof *p);
+        if (!p)
+                return err_set(e, ERR_SOFTWARE, "out of memory");
+        snprintf(p->host, sizeof p->host, "%s", host);
+        snprintf(p->cookie, sizeof p->cookie, "%s", cookie);
+        p->port = port;
+        p->timeout_ms = timeout_ms;
+        if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+                free(p);
+                return err_sys(e, ERR_SOFTWARE, "pipe");
+        }
+        int r = pthread_create(&p->th, NULL, connect_thread, p);
+        if (r != 0) {
+                close(p->pipe[0]);
+                close(p->pipe[1]);
+                free(p);
+                errno = r;
+                return err_sys(e, ERR_SOFTWARE, "cannot start the connect thread");
+        }
+        *out = p;
+        return 0;
+}
+
+int dist_pending_fd(const struct dist_pending *p)
+{
+        return p->pipe[0];
+}
+
+int dist_connect_finish(struct dist_pending *p, struct dist_conn **out, bool *rejected,
+                        struct err *e)
+{
+        pthread_join(p->th, NULL);
+        close(p->pipe[0]);
+        close(p->pipe[1]);
+        int r = p->r;
+        *rejected = p->rejected;
+        if (r == 0)
+                *out = p->conn;
+        else if (e)
+                *e = p->e;
+        memset(p->cookie, 0, sizeof p->cookie);
+        free(p);
+        return r;
+}
+
+void dist_pending_free(struct dist_pending *p)
+{
+        if (!p)
+                return;
+        struct dist_conn *c = NULL;
+        bool rejected;
+        if (dist_connect_finish(p, &c, &rejected, NULL) == 0)
+                dist_close(c);
 }
 
 int dist_fd(const struct dist_conn *c)
@@ -156,6 +255,13 @@ static int decode(const char *buf, struct dist_reply *r)
                 r->kind = DIST_READY;
                 return 0;
         }
+        if (arity == 2 && !strcmp(tag, "relrun_ready")) {
+                /* {relrun_ready, ConsoleLine}: the node's log format */
+                if (take_binary(buf, &idx, r->text, sizeof r->text, NULL) < 0)
+                        r->text[0] = '\0';
+                r->kind = DIST_READY;
+                return 0;
+        }
         if (arity != 2 || strcmp(tag, "rex") != 0)
                 return -1;
         /* {rex, Reply}: eval_string's {Value, Binding}, or {badrpc, Reason} */
@@ -179,6 +285,26 @@ int dist_receive(struct dist_conn *c, struct dist_reply *r, struct err *e)
 {
         memset(r, 0, sizeof *r);
         r->kind = DIST_NOTHING;
+        /* Only a whole packet (4-byte length, then that many bytes) is read:
+         * ei would wait for the rest of a partial one, and the loop must not
+         * block. A packet larger than the socket buffer cannot be waited for
+         * this way: ours are a few KiB. */
+        int avail = 0;
+        unsigned char hdr[4];
+        if (ioctl(c->fd, FIONREAD, &avail) < 0)
+                return err_sys(e, ERR_SOFTWARE, "the connection to the node");
+        if (avail == 0) {
+                /* readable with nothing to read: the node closed the connection */
+                if (recv(c->fd, hdr, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+                        return err_set(e, ERR_SOFTWARE, "the connection to the node was lost");
+                return 0;
+        }
+        if (avail < 4 || recv(c->fd, hdr, 4, MSG_PEEK | MSG_DONTWAIT) != 4)
+                return 0;
+        size_t want =
+            4 + ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3]);
+        if ((size_t)avail < want && want <= 4 * 1024 * 1024)
+                return 0;
         ei_x_buff x;
         if (ei_x_new(&x) < 0)
                 return err_set(e, ERR_SOFTWARE, "out of memory");

@@ -16,11 +16,26 @@
 struct dist_conn;
 
 /* Connect to the node listening on 127.0.0.1:port, as the hidden node
- * "relrun_<pid>@host" (host: the host part the release's node uses), with
- * the release's cookie (never printed). *out is freed by dist_close. Errors:
- * ERR_SOFTWARE with the reason (refused, handshake failed: wrong cookie). */
+ * "relrun_<pid>@host" (host: the host part the release's node uses, so a
+ * node with long names accepts it), with the release's cookie (never
+ * printed). *out is freed by dist_close. Errors: ERR_SOFTWARE (refused, not
+ * listening yet), or ERR_CONFIG with *rejected set when the node answered
+ * and refused the handshake (a wrong cookie). */
 int dist_connect(const char *host, int port, const char *cookie, unsigned timeout_ms,
-                 struct dist_conn **out, struct err *e);
+                 struct dist_conn **out, bool *rejected, struct err *e);
+
+/* The same without blocking the caller: the connect and handshake run in a
+ * thread. Poll dist_pending_fd; once it is readable, dist_connect_finish
+ * gives dist_connect's result and frees p. dist_pending_free gives up on it
+ * (waits for the thread, closes what it made; NULL is fine). The cookie is
+ * copied and wiped after use. */
+struct dist_pending;
+int dist_connect_start(const char *host, int port, const char *cookie, unsigned timeout_ms,
+                       struct dist_pending **out, struct err *e);
+int dist_pending_fd(const struct dist_pending *p);
+int dist_connect_finish(struct dist_pending *p, struct dist_conn **out, bool *rejected,
+                        struct err *e);
+void dist_pending_free(struct dist_pending *p);
 
 /* The socket to poll for replies. */
 int dist_fd(const struct dist_conn *c);
@@ -34,7 +49,7 @@ int dist_eval(struct dist_conn *c, const char *text, struct err *e);
 
 enum dist_kind {
         DIST_NOTHING,   /* a tick, or nothing complete yet */
-        DIST_READY,     /* {relrun_ready}: boot finished, the task starts */
+        DIST_READY,     /* boot finished, the task starts; text: the console line */
         DIST_NOT_READY, /* the ready deadline passed on the node */
         DIST_OK,        /* the task returned: value (inspect form), error_tuple */
         DIST_EXIT,      /* exit({:shutdown, N}): code */
@@ -51,8 +66,10 @@ struct dist_reply {
         char text[8192];                /* error text, cut */
 };
 
-/* Read one message when the fd is readable. Returns 0 (reply->kind says
- * what came, DIST_NOTHING for a tick), -1 when the connection is gone. */
+/* Read one message when the fd is readable, never blocking: a message not
+ * yet whole is left for the next call. Returns 0 (reply->kind says what
+ * came, DIST_NOTHING for a tick or a partial message), -1 when the
+ * connection is gone. */
 int dist_receive(struct dist_conn *c, struct dist_reply *reply, struct err *e);
 
 /* Close the connection (the node sees us go: nodedown). NULL is fine. */

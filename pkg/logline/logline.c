@@ -87,7 +87,52 @@ struct logline_format {
         struct tok toks[MAX_TOKS];
         size_t ntoks;
         bool has_date;
+        bool local;         /* the app logs local time: convert to UTC */
+        char cache_key[14]; /* "YYYY-MM-DDTHH" whose UTC offset is cache_off */
+        long cache_off;
 };
+
+void logline_format_set_local(struct logline_format *f, bool local)
+{
+        f->local = local;
+        f->cache_key[0] = '\0';
+}
+
+/* The UTC offset (seconds east) in force at the local time "YYYY-MM-DDTHH...",
+ * cached per hour (the format is the one mutable cache of a match). */
+static long local_offset(struct logline_format *f, const char *ts)
+{
+        if (memcmp(f->cache_key, ts, 13) == 0)
+                return f->cache_off;
+        struct tm tm = {0};
+        tm.tm_year = atoi(ts) - 1900;
+        tm.tm_mon = atoi(ts + 5) - 1;
+        tm.tm_mday = atoi(ts + 8);
+        tm.tm_hour = atoi(ts + 11);
+        tm.tm_isdst = -1;
+        struct tm fields = tm;
+        time_t t = mktime(&tm);
+        f->cache_off = (long)(timegm(&fields) - t);
+        memcpy(f->cache_key, ts, 13);
+        f->cache_key[13] = '\0';
+        return f->cache_off;
+}
+
+/* ts holds a local "YYYY-MM-DDTHH:MM:SS.mmm": rewrite it as UTC. */
+static void local_to_utc(struct logline_format *f, char *ts)
+{
+        long off = local_offset(f, ts);
+        struct tm tm = {0};
+        tm.tm_year = atoi(ts) - 1900;
+        tm.tm_mon = atoi(ts + 5) - 1;
+        tm.tm_mday = atoi(ts + 8);
+        tm.tm_hour = atoi(ts + 11);
+        tm.tm_min = atoi(ts + 14);
+        tm.tm_sec = atoi(ts + 17);
+        int ms = atoi(ts + 20);
+        int64_t secs = (int64_t)timegm(&tm) - off;
+        logline_format_ts(secs * 1000 + ms, ts);
+}
 
 static const struct {
         const char *name;
@@ -310,6 +355,11 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 char d[11];
                 if (date) {
                         memcpy(d, date, 10);
+                } else if (f->local) {
+                        time_t secs = (time_t)(now_ms / 1000);
+                        struct tm tm;
+                        localtime_r(&secs, &tm);
+                        strftime(d, sizeof d, "%Y-%m-%d", &tm);
                 } else {
                         char today[LOGLINE_TS_MAX];
                         logline_format_ts(now_ms, today);
@@ -322,6 +372,8 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 memcpy(ev->ts + 11, time_, 12);
                 ev->ts[23] = 'Z';
                 ev->ts[24] = '\0';
+                if (f->local)
+                        local_to_utc((struct logline_format *)f, ev->ts);
         } else {
                 logline_format_ts(now_ms, ev->ts);
         }
@@ -511,6 +563,11 @@ struct logline_stream *logline_stream_new(const struct logline_stream_opts *o)
         buf_init(&s->msg, s->o.max_event);
         buf_init(&s->fieldtext, 16 * 1024);
         return s;
+}
+
+void logline_stream_set_format(struct logline_stream *s, const struct logline_format *fmt)
+{
+        s->o.fmt = fmt;
 }
 
 void logline_stream_free(struct logline_stream *s)

@@ -80,6 +80,11 @@ void logline_format_ts(int64_t unix_ms, char *ts);
 int logline_format_new(const char *fmt, struct logline_format **out, struct err *e);
 void logline_format_free(struct logline_format *f);
 
+/* The app logs local time (no utc_log): times parsed by f are local to the
+ * TZ of this process and are converted to UTC; $time without $date gets
+ * today's local date. Default: the app logs UTC. */
+void logline_format_set_local(struct logline_format *f, bool local);
+
 /* Match one line (no newline) against the format. Returns true when the line
  * starts an event; then fills ev->ts (the line's time; the date of now_ms when
  * the format has $time but no $date), level, msg (points into line) and the
@@ -110,6 +115,10 @@ struct logline_stream_opts {
 
 /* New stream; NULL only when out of memory. */
 struct logline_stream *logline_stream_new(const struct logline_stream_opts *o);
+
+/* Match event starts by fmt from now on (borrowed; NULL = none), e.g. once
+ * the app's own format is known. */
+void logline_stream_set_format(struct logline_stream *s, const struct logline_format *fmt);
 void logline_stream_free(struct logline_stream *s);
 
 /* Feed bytes as they were read; any split is fine. Emits every event that is

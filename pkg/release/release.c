@@ -11,127 +11,94 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The expressions travel base64-encoded, so no quoting or interpolation of
- * the user's text can happen in the wrapper, and syntax errors are reported
- * against the user's own text. */
+/* The node program (relrun_node.erl, embedded at build time) runs under a
+ * small Elixir bootstrap that scans, parses and evaluates it with erl_eval.
+ * Everything put into the text travels as base64 or integers, so no quoting
+ * or interpolation of the user's text (or of our node name) can happen, and
+ * syntax errors are reported against the user's own text. */
 
-/* Both backends: wait until the node's boot finished (and the user's ready
- * expression holds), polling on the node itself. Defines relrun_eval and
- * relrun_wait. */
-static int prelude(const struct release_call *c, int poll_ms, struct buf *out)
+static int b64_arg(struct buf *out, const char *key, const char *s, size_t n)
 {
-        int r = buf_printf(
-            out,
-            "relrun_deadline = System.monotonic_time(:millisecond) + %lld; "
-            "relrun_eval = fn b64 -> elem(Code.eval_string(Base.decode64!(b64)), 0) end; ",
-            (long long)c->ready_timeout_ms);
-        r |= buf_puts(out, "relrun_up = fn -> :init.get_status() == {:started, :started}");
-        if (c->ready_expr) {
-                r |= buf_puts(out, " and (try do relrun_eval.(\"");
-                r |= codec_base64_encode(c->ready_expr, strlen(c->ready_expr), out);
-                r |= buf_puts(out,
-                              "\") not in [false, nil] rescue _ -> false catch _, _ -> false end)");
-        }
-        r |= buf_puts(out, " end; ");
-        r |= buf_printf(out,
-                        "relrun_wait = fn w -> cond do relrun_up.() -> :ok; "
-                        "System.monotonic_time(:millisecond) >= relrun_deadline -> :timeout; "
-                        "true -> Process.sleep(%d); w.(w) end end; ",
-                        poll_ms);
+        int r = buf_printf(out, "%s: Base.decode64!(\"", key);
+        r |= codec_base64_encode(s, n, out);
+        r |= buf_puts(out, "\"), ");
         return r;
 }
 
-/* Armed before the task: when relrun_peer (the rpc's node, or relrun-pod's
- * C node) goes away — the call returned, or relrun-pod stopped it — stop the
- * applications in reverse start order so their stop callbacks run (logging
- * stays up to the end), then halt: milliseconds instead of init:stop's second. */
-static const char stopper[] = "spawn(fn -> :erlang.group_leader(Process.whereis(:user), self()); "
-                              ":erlang.monitor_node(relrun_peer, true); "
-                              "receive do {:nodedown, ^relrun_peer} -> "
-                              "for {a, _, _} <- Application.started_applications(), "
-                              "a not in [:kernel, :stdlib, :elixir, :compiler, :logger, :sasl], "
-                              "do: Application.stop(a); "
-                              "if Code.ensure_loaded?(Logger), do: Logger.flush(); "
-                              ":erlang.halt(0) end end); ";
-
-/* the task's last log lines reach the app's stdout before its result */
-static const char flush_logs[] = "if Code.ensure_loaded?(Logger), do: Logger.flush(); ";
+static int bootstrap(const struct release_call *c, int mode, const char *peer, int poll_ms,
+                     struct buf *out)
+{
+        int r = buf_puts(out, "(fn -> {:ok, relrun_t, _} = :erl_scan.string(String.to_charlist("
+                              "Base.decode64!(\"");
+        r |= codec_base64_encode(release_node_src, release_node_src_len, out);
+        r |= buf_puts(out, "\"))); {:ok, relrun_e} = :erl_parse.parse_exprs(relrun_t); "
+                           "{:value, relrun_v, _} = :erl_eval.exprs(relrun_e, "
+                           ":erl_eval.add_binding(:Args, [");
+        r |= buf_printf(out, "mode: %d, lang: 0, ready_timeout: %lld, poll_ms: %d, fast_stop: %d, ",
+                        mode, (long long)c->ready_timeout_ms, poll_ms, c->no_fast_stop ? 0 : 1);
+        r |= b64_arg(out, "tag", c->tag, strlen(c->tag));
+        r |= b64_arg(out, "peer", peer, strlen(peer));
+        r |= b64_arg(out, "ready_expr", c->ready_expr ? c->ready_expr : "",
+                     c->ready_expr ? strlen(c->ready_expr) : 0);
+        r |= buf_puts(out, "expr: Base.decode64!(\"");
+        r |= codec_base64_encode(c->expr, strlen(c->expr), out);
+        r |= buf_puts(out, "\")], :erl_eval.new_bindings())); relrun_v end).()");
+        return r ? -1 : 0;
+}
 
 int release_rpc_expr(const struct release_call *c, struct buf *out)
 {
-        int r = buf_puts(out, "relrun_gl = Process.group_leader(); ");
-        r |= prelude(c, 5, out);
-        r |= buf_printf(out,
-                        "case relrun_wait.(relrun_wait) do "
-                        ":timeout -> IO.puts(relrun_gl, \"%s not-ready\"); "
-                        ":ok -> relrun_peer = node(relrun_gl); ",
-                        c->tag);
-        r |= buf_puts(out, stopper);
-        r |= buf_printf(out,
-                        "IO.puts(relrun_gl, \"%s ready\"); "
-                        ":erlang.group_leader(Process.whereis(:user), self()); "
-                        "relrun_value = relrun_eval.(\"",
-                        c->tag);
-        r |= codec_base64_encode(c->expr, strlen(c->expr), out);
-        r |= buf_puts(out, "\"); :erlang.group_leader(relrun_gl, self()); ");
-        r |= buf_puts(out, flush_logs);
-        r |= buf_printf(
-            out,
-            "relrun_text = inspect(relrun_value, limit: 50, printable_limit: %d); "
-            "IO.puts(relrun_gl, \"%s result \" <> "
-            "(if match?({:error, _}, relrun_value), do: \"error \", else: \"ok \") <> "
-            "Base.encode64(binary_part(relrun_text, 0, min(byte_size(relrun_text), %d)))) "
-            "end; :ok",
-            RELEASE_RETURN_MAX, c->tag, RELEASE_RETURN_MAX + 4);
-        return r ? -1 : 0;
+        /* the rpc's own node is the peer: the node program takes node(group_leader()) */
+        if (bootstrap(c, 2, "", 5, out) < 0)
+                return -1;
+        return buf_puts(out, "; :ok") ? -1 : 0;
 }
 
 int release_dist_expr(const struct release_call *c, const char *self_node, struct buf *out)
 {
-        /* Runs in a process of the node's rex server, whose group leader is
-         * already the node's user: the task's output and logs stay there. */
-        int r = buf_puts(out, "(fn -> ");
-        r |= prelude(c, 2, out);
-        r |= buf_printf(out,
-                        "case relrun_wait.(relrun_wait) do "
-                        ":timeout -> {:relrun_not_ready}; "
-                        ":ok -> relrun_peer = :\"%s\"; ",
-                        self_node);
-        r |= buf_puts(out, stopper);
-        r |= buf_puts(out, "send({:relrun, relrun_peer}, {:relrun_ready}); "
-                           ":erlang.group_leader(Process.whereis(:user), self()); "
-                           "try do relrun_value = relrun_eval.(\"");
-        r |= codec_base64_encode(c->expr, strlen(c->expr), out);
-        r |= buf_puts(out, "\"); ");
-        r |= buf_puts(out, flush_logs);
-        r |=
-            buf_printf(out,
-                       "relrun_text = inspect(relrun_value, limit: 50, printable_limit: %d); "
-                       "{:relrun_ok, binary_part(relrun_text, 0, min(byte_size(relrun_text), %d)), "
-                       "match?({:error, _}, relrun_value)} "
-                       "catch :exit, {:shutdown, n} when is_integer(n) -> ",
-                       RELEASE_RETURN_MAX, RELEASE_RETURN_MAX + 4);
-        r |= buf_puts(out, flush_logs);
-        r |= buf_puts(out, "{:relrun_exit, n, \"\"}; kind, reason -> ");
-        r |= buf_puts(out, flush_logs);
-        r |= buf_puts(out, "{:relrun_raise, Exception.format(kind, reason, __STACKTRACE__)} "
-                           "end end end).()");
-        return r ? -1 : 0;
+        return bootstrap(c, 1, self_node, 2, out);
+}
+
+/* Decode base64 p[0..n) into out (cap max+1 with the NUL), cut at a UTF-8
+ * boundary. Returns -1 when it is not base64. */
+static int b64_text(const char *p, size_t n, char *out, size_t max, bool *truncated)
+{
+        unsigned char *v = malloc(CODEC_BASE64_DECODED_MAX(n) + 1);
+        size_t vl;
+        if (!v || codec_base64_decode(p, n, v, &vl) < 0) {
+                free(v);
+                return -1;
+        }
+        size_t cut = codec_utf8_cut((const char *)v, vl, max);
+        memcpy(out, v, cut);
+        out[cut] = '\0';
+        if (truncated)
+                *truncated = cut < vl;
+        free(v);
+        return 0;
+}
+
+static bool word(const char *p, size_t rest, const char *w)
+{
+        size_t l = strlen(w);
+        return rest >= l && memcmp(p, w, l) == 0 && (rest == l || p[l] == ' ');
 }
 
 void release_parse_marker(const char *tag, const char *line, size_t n, struct release_marker *m)
 {
+        memset(m, 0, sizeof *m);
         m->kind = RELEASE_MARK_NONE;
-        m->error_tuple = false;
-        m->truncated = false;
-        m->value[0] = '\0';
         size_t tl = strlen(tag);
         if (n < tl + 1 || memcmp(line, tag, tl) != 0 || line[tl] != ' ')
                 return;
         const char *p = line + tl + 1;
         size_t rest = n - tl - 1;
-        if (rest == 5 && memcmp(p, "ready", 5) == 0) {
+        if (word(p, rest, "ready")) {
                 m->kind = RELEASE_MARK_READY;
+                size_t skip = rest > 6 ? 6 : rest;
+                size_t cl = rest - skip < sizeof m->text - 1 ? rest - skip : sizeof m->text - 1;
+                memcpy(m->text, p + skip, cl);
+                m->text[cl] = '\0';
         } else if (rest == 9 && memcmp(p, "not-ready", 9) == 0) {
                 m->kind = RELEASE_MARK_NOT_READY;
         } else if (rest > 7 && memcmp(p, "result ", 7) == 0) {
@@ -142,17 +109,52 @@ void release_parse_marker(const char *tag, const char *line, size_t n, struct re
                         return;
                 m->error_tuple = (size_t)(sp - p) == 5 && memcmp(p, "error", 5) == 0;
                 size_t bl = rest - (size_t)(sp + 1 - p);
-                unsigned char *v = malloc(CODEC_BASE64_DECODED_MAX(bl));
-                size_t vl;
-                if (v && codec_base64_decode(sp + 1, bl, v, &vl) == 0) {
-                        size_t cut = codec_utf8_cut((const char *)v, vl, RELEASE_RETURN_MAX);
-                        memcpy(m->value, v, cut);
-                        m->value[cut] = '\0';
-                        m->truncated = cut < vl;
-                }
-                free(v);
+                if (b64_text(sp + 1, bl, m->value, RELEASE_RETURN_MAX, &m->truncated) < 0)
+                        m->value[0] = '\0';
                 m->kind = RELEASE_MARK_RESULT;
+        } else if (rest > 5 && memcmp(p, "exit ", 5) == 0) {
+                char num[16];
+                size_t l = rest - 5 < sizeof num - 1 ? rest - 5 : sizeof num - 1;
+                memcpy(num, p + 5, l);
+                num[l] = '\0';
+                char *endp;
+                long code = strtol(num, &endp, 10);
+                if (*endp != '\0' || endp == num)
+                        return;
+                m->code = (int)(code & 0xff);
+                m->kind = RELEASE_MARK_EXIT;
+        } else if (rest > 6 && memcmp(p, "raise ", 6) == 0) {
+                if (b64_text(p + 6, rest - 6, m->text, sizeof m->text - 1, NULL) < 0)
+                        return;
+                m->kind = RELEASE_MARK_RAISE;
         }
+}
+
+int release_console_parse(const char *s, size_t n, struct release_console *out)
+{
+        struct release_console c = {0};
+        const char *sp = memchr(s, ' ', n);
+        size_t fl = sp ? (size_t)(sp - s) : n;
+        if (b64_text(s, fl, c.format, sizeof c.format - 1, NULL) < 0)
+                return -1;
+        if (!sp)
+                return -1;
+        const char *p = sp + 1;
+        size_t rest = n - fl - 1;
+        if (word(p, rest, "utc"))
+                c.utc = true;
+        else if (!word(p, rest, "local"))
+                return -1;
+        const char *keys = memchr(p, ' ', rest);
+        if (keys) {
+                size_t kl = n - (size_t)(keys + 1 - s);
+                if (kl >= sizeof c.metadata)
+                        kl = sizeof c.metadata - 1;
+                memcpy(c.metadata, keys + 1, kl);
+                c.metadata[kl] = '\0';
+        }
+        *out = c;
+        return 0;
 }
 
 void release_node_name(const char *release_path, char *out, size_t n)

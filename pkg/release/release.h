@@ -1,19 +1,22 @@
-/* release: talking to an Elixir/Erlang release through its own bin script
- * (the "script" backend) and EPMD.
+/* release: talking to an Elixir/Erlang release: the node program both
+ * backends run on it, the marker lines of the script backend, EPMD.
  *
- * The call is wrapped so one `bin/app rpc` does readiness and the task: it
- * waits on the app node until :init.get_status() is {started, started} (and
- * the user's ready expression is truthy), says "ready" on the rpc's stdout,
- * switches its group leader to the app node's :user (so every log line of
- * the task and of the processes it spawns appears once, in the app's format),
- * evaluates the expression, and reports the inspected return value. Marker
- * lines start with a random tag only relrun-pod knows. */
+ * The node program (relrun_node.erl, embedded at build time) does readiness
+ * and the task in one call: it waits on the node until :init.get_status() is
+ * {started, started} (and the user's ready expression is truthy), says
+ * "ready" with the node's console format, switches its group leader to the
+ * node's :user (so every log line of the task and of the processes it spawns
+ * appears once, in the app's format), evaluates the expression, flushes the
+ * logger, writes "<tag> done" on the node's :user and reports the outcome.
+ * The script backend's marker lines start with a random tag only relrun-pod
+ * knows. */
 #ifndef RELRUN_RELEASE_H
 #define RELRUN_RELEASE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "err.h"
@@ -24,15 +27,21 @@ struct release_call {
         const char *expr;       /* the task */
         const char *ready_expr; /* NULL or an expression that must be truthy */
         int64_t ready_timeout_ms;
-        const char *tag; /* marker prefix, e.g. "RELRUN-3f2a..." */
+        bool no_fast_stop; /* the node stops only by SIGTERM: no stopper armed */
+        const char *tag;   /* marker prefix, e.g. "RELRUN-3f2a..." */
 };
+
+/* The node program's source, NUL-terminated (generated from relrun_node.erl). */
+extern const char release_node_src[];
+extern const size_t release_node_src_len;
 
 /* The Elixir text for `bin/app rpc`. Returns -1 only when out is full. */
 int release_rpc_expr(const struct release_call *c, struct buf *out);
 
 /* The Elixir text the dist backend evaluates with 'Elixir.Code':eval_string/1
- * on the node. It sends {relrun_ready} to {relrun, self_node} when the task
- * starts and returns {relrun_ok, Inspected, IsErrorTuple} | {relrun_exit, N, _}
+ * on the node. It sends {relrun_ready, Console} to {relrun, self_node} when
+ * the task starts (Console: see release_console_parse) and returns
+ * {relrun_ok, Inspected, IsErrorTuple} | {relrun_exit, N, _}
  * | {relrun_raise, FormattedError} | {relrun_not_ready}. The node stops itself
  * when self_node disconnects. */
 int release_dist_expr(const struct release_call *c, const char *self_node, struct buf *out);
@@ -42,6 +51,8 @@ enum release_marker_kind {
         RELEASE_MARK_READY,     /* boot finished, the task starts now */
         RELEASE_MARK_NOT_READY, /* the ready deadline passed on the node */
         RELEASE_MARK_RESULT,    /* the task returned */
+        RELEASE_MARK_EXIT,      /* exit({:shutdown, N}): code */
+        RELEASE_MARK_RAISE,     /* raise/throw/exit: text is the formatted error */
 };
 
 struct release_marker {
@@ -49,10 +60,24 @@ struct release_marker {
         bool error_tuple;                   /* the value matched {:error, _} */
         char value[RELEASE_RETURN_MAX + 1]; /* inspect form, cut at a UTF-8 boundary */
         bool truncated;
+        int code;        /* RELEASE_MARK_EXIT */
+        char text[8192]; /* RELEASE_MARK_RAISE: the error; READY: the console line */
 };
 
 /* Recognise one line of the rpc's stdout (no newline). */
 void release_parse_marker(const char *tag, const char *line, size_t n, struct release_marker *m);
+
+/* The console format the node logs with, as the node program reports it
+ * ("FORMAT64 utc|local KEY..."): the Logger format string, whether times are
+ * UTC, the metadata keys it prints. */
+struct release_console {
+        char format[1024];
+        bool utc;
+        char metadata[512]; /* space-separated keys */
+};
+
+/* Parse the console line; -1 when it is not one (out untouched). */
+int release_console_parse(const char *s, size_t n, struct release_console *out);
 
 /* The node's short name: $RELEASE_NODE before any '@', else the script's
  * file name (how the release's env.sh decides). out gets at most n bytes. */
@@ -96,5 +121,43 @@ const char *release_start_command(enum release_kind k);
  * 1 yes (and *port, if not NULL, is the node's distribution port), 0 no (or
  * EPMD not running yet), -1 on a protocol error. */
 int release_epmd_registered(const char *name, int *port, struct err *e);
+
+/* ---- discovery: what the started VM itself says ----
+ *
+ * relrun-pod is the VM's parent: the command line and environment of its
+ * beam.smp are what the release's env.sh produced (RELEASE_NODE=app@$POD_IP,
+ * RELEASE_COOKIE from a mounted Secret...), which relrun-pod's own
+ * environment does not see. */
+
+struct release_vm {
+        bool distributed;       /* -name or -sname given */
+        bool longnames;         /* -name */
+        bool no_epmd;           /* -epmd_module (not erl_epmd): EPMD is not the registry */
+        int epmd_port;          /* ERL_EPMD_PORT of the VM, 0 if unset */
+        bool dist_none;         /* RELEASE_DISTRIBUTION=none in its environment */
+        char name[256];         /* the alive part, as EPMD knows it */
+        char host[256];         /* the host part; "" when the VM gave none */
+        bool have_cookie;       /* -setcookie or RELEASE_COOKIE seen */
+        char cookie[256];       /* never printed */
+        char home[1024];        /* $HOME of the VM ("" if unknown): ~/.erlang.cookie */
+        char release_node[512]; /* $RELEASE_NODE of the VM, "" if unset */
+};
+
+/* Read a VM's command line (NUL-separated arguments, as /proc/PID/cmdline)
+ * and environment (NUL-separated NAME=VALUE, as /proc/PID/environ; may be
+ * NULL) into *out. Arguments after -extra are the program's, not the VM's.
+ * Always succeeds; fields not found stay empty/false. */
+void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t en,
+                      struct release_vm *out);
+
+/* True when the file name of argv[0] of this command line is a BEAM
+ * emulator (beam, beam.smp, beam.debug.smp...). */
+bool release_is_beam(const char *cmdline, size_t n);
+
+/* Find the release's VM: pid itself once it has exec'd the emulator, else a
+ * process of its process group that has (a release that forks). Reads
+ * /proc. Returns 1 and fills *out when found, 0 when not (yet). *vm_pid gets
+ * its pid. */
+int release_vm_find(pid_t pid, pid_t *vm_pid, struct release_vm *out);
 
 #endif
