@@ -144,6 +144,24 @@ static void assert_mfa_err(const char *mfa, const char *args, const char *msg)
         assert_string_equal(e.msg, msg);
 }
 
+/* json-c reads NaN and Infinity; JSON and Elixir have neither (this was a
+ * heap over-read in the serialiser). */
+static void test_mfa_refuses_nan_and_infinity(void **state)
+{
+        (void)state;
+        static const char tail[] =
+            " is NaN or Infinity, which JSON does not have (and Elixir floats cannot be): "
+            "write a number or a string";
+        char want[256];
+        snprintf(want, sizeof want, "--args: [0][\"a\"]%s", tail);
+        assert_mfa_err("M.f", "[{\"a\":NaN}]", want);
+        snprintf(want, sizeof want, "--args: [1]%s", tail);
+        assert_mfa_err("M.f", "[1, Infinity]", want);
+        snprintf(want, sizeof want, "--args: [0][2][0]%s", tail);
+        assert_mfa_err("M.f", "[[1, 2, [-Infinity]]]", want);
+        assert_mfa("M.f", "[1.5e300, \"NaN\"]", "M.f(1.5e300, \"NaN\")");
+}
+
 static void test_mfa_values(void **state)
 {
         assert_mfa("LiveStream.run", "[\"stream-42\", {\"bitrate\": 4000}]",
@@ -412,6 +430,7 @@ int main(void)
             cmocka_unit_test(test_check_accepts),
             cmocka_unit_test(test_check_rejects),
             cmocka_unit_test(test_mfa_values),
+            cmocka_unit_test(test_mfa_refuses_nan_and_infinity),
             cmocka_unit_test(test_mfa_hostile_strings),
             cmocka_unit_test(test_mfa_atoms_tuples_keywords),
             cmocka_unit_test(test_mfa_errors),

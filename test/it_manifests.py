@@ -145,6 +145,7 @@ class Manifests(unittest.TestCase):
              "verbs": ["create", "get", "list", "watch", "delete", "patch", "update"]},
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
         ])
         self.assertEqual(objs["RoleBinding"]["roleRef"],
                          {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",

@@ -123,8 +123,8 @@ class ApiGoesAway(unittest.TestCase):
             r = subprocess.run(base + ["run", "--detach", *TASK_FLAGS, "LiveStream.sleep(60000)"],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
-            w = subprocess.Popen(base + ["wait", r.stdout.strip()], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+            w = subprocess.Popen(base + ["wait", "--retry-window", "5s", r.stdout.strip()],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             # wait is following: its watches are open
             sim.wait_request(lambda q: q["query"].get("watch") and "/pods" in q["path"])
             sim.proc.kill()  # the API server dies: connections reset, then refused

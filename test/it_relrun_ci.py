@@ -387,7 +387,7 @@ class HelpAndCompletion(unittest.TestCase):
                  "--env": "A=B", "--label": "a=b", "--annotation": "a=b",
                  "--node-selector": "a=b", "--toleration": "k:NoSchedule",
                  "--pull-policy": "Always", "--override-type": "merge", "--run-as-user": "1000"}
-        none = {"--detach", "--suspend", "--follow", "--help"}
+        none = {"--detach", "--suspend", "--follow", "--help", "--keep-failed"}
         if flag in none:
             return []
         if flag in takes:

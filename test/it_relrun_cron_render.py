@@ -238,6 +238,13 @@ class Completion(Base):
         out = self.complete("logs", "", prog=kc)
         self.assertEqual(out[-1], ":4")
         self.assertIn(job, out)
+        # through kubectl itself: `kubectl relrun logs <TAB>` runs kubectl_complete-relrun
+        if shutil.which("kubectl"):
+            env = dict(os.environ, KUBECONFIG=self.sim.kubeconfig,
+                       PATH=os.path.dirname(RELRUN) + os.pathsep + os.environ["PATH"])
+            k = subprocess.run(["kubectl", "__complete", "relrun", "logs", ""],
+                               capture_output=True, text=True, env=env, timeout=60)
+            self.assertIn(job, k.stdout.splitlines(), k.stderr)
         # the bash script asks relrun for Job names
         script = tempfile.NamedTemporaryFile("w", suffix=".bash", delete=False)
         self.addCleanup(os.unlink, script.name)

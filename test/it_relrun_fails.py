@@ -79,7 +79,7 @@ class RunFails(Base):
                         "--pod-image", "broken-pod:test", 'LiveStream.run("x")')
         self.assertEqual(r.code, 70, r)
         self.assertIn("cannot install: disk full", r.stdout)
-        self.assertIn("init container failed (exit 2)", r.stderr)
+        self.assertIn("init container relrun-pod failed (exit 2)", r.stderr)
 
     def test_deadline_gives_124(self):
         r = self.run_task("LiveStream.sleep(60000)", "--timeout", "3s")

@@ -434,6 +434,35 @@ static void no_token_over_http(void **state)
         assert_int_equal(e.code, ERR_CONFIG);
 }
 
+/* user:password@ in a server URL is refused and never printed. */
+static void userinfo_never_printed(void **state)
+{
+        (void)state;
+        char out[128];
+        kube_server_redact("https://admin:hunter2@k.example:6443/x@y", out, sizeof out);
+        assert_string_equal(out, "https://***@k.example:6443/x@y");
+        kube_server_redact("https://a@b:c@k.example", out, sizeof out);
+        assert_string_equal(out, "https://***@k.example");
+        kube_server_redact("https://k.example/p@q", out, sizeof out);
+        assert_string_equal(out, "https://k.example/p@q");
+        struct kubeconfig_rest r = {0};
+        r.server = "https://admin:hunter2@127.0.0.1:1";
+        struct kube_client *c = NULL;
+        struct err e;
+        err_clear(&e);
+        assert_int_equal(kube_client_new(&r, NULL, &c, &e), -1);
+        assert_int_equal(e.code, ERR_CONFIG);
+        assert_null(strstr(e.msg, "hunter2"));
+        assert_null(strstr(e.msg, "admin"));
+        assert_non_null(strstr(e.msg, "https://***@127.0.0.1:1"));
+        /* and a token with CR/LF, from wherever it came */
+        r.server = "https://127.0.0.1:1";
+        r.token = "abc\r\nX-Evil: 1";
+        assert_int_equal(kube_client_new(&r, NULL, &c, &e), -1);
+        assert_int_equal(e.code, ERR_CONFIG);
+        assert_null(strstr(e.msg, "Evil"));
+}
+
 /* Backoff doubles from the base, is jittered within its upper half and never
  * passes 5 s, so a retry storm spreads out and a long outage is polled. */
 static void backoff_bounds(void **state)
@@ -522,6 +551,7 @@ int main(void)
             cmocka_unit_test(dedup_live_stream_keeps_repeats),
             cmocka_unit_test(query_escape),
             cmocka_unit_test(no_token_over_http),
+            cmocka_unit_test(userinfo_never_printed),
             cmocka_unit_test(jitter_differs_between_processes),
             cmocka_unit_test(backoff_bounds),
         };

@@ -171,6 +171,75 @@ static void single_file(void **state)
         assert_null(r->token_file);
 }
 
+/* A CR/LF in a token would inject HTTP headers: refused (78) whether the token
+ * comes from the kubeconfig, a tokenFile or an exec plugin, never printed. */
+static void token_control_characters_refused(void **state)
+{
+        struct fx *f = *state;
+        static const char head[] = "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                                   "clusters:\n- name: k\n  cluster:\n"
+                                   "    server: https://k.example\n"
+                                   "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+                                   "users:\n- name: u\n  user:\n";
+        char cfg[2048];
+        snprintf(cfg, sizeof cfg, "%s    token: \"" TOKEN "\\r\\nX-Evil: 1\"\n", head);
+        f->o.kubeconfig = put(f, "config", cfg);
+        expect_fail(f, "contains a control character (0x0d at byte");
+        no_secret(f);
+        if (!strstr(f->e.msg, "line 14, column 12"))
+                fail_msg("no line in '%s'", f->e.msg);
+        /* tokenFile: the trailing newline is trimmed, an inner one is not */
+        put(f, "tok", TOKEN "\nX-Evil: 1\n");
+        snprintf(cfg, sizeof cfg, "%s    tokenFile: tok\n", head);
+        f->o.kubeconfig = put(f, "config", cfg);
+        expect_fail(f, "tokenFile of user \"u\"");
+        assert_non_null(strstr(f->e.msg, "0x0a"));
+        no_secret(f);
+        put(f, "tok", TOKEN "\n");
+        assert_int_equal(load(f), 0);
+        assert_string_equal(f->r->token, TOKEN);
+        /* exec plugin */
+        put_exec(f, "p",
+                 "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                 "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"" TOKEN
+                 "\\\\u0007\"}}\\n'\n");
+        snprintf(cfg, sizeof cfg,
+                 "%s    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                 "      command: %s/p\n      interactiveMode: Never\n",
+                 head, f->dir);
+        f->o.kubeconfig = put(f, "config", cfg);
+        expect_fail(f, "the token from the exec plugin contains a control character (0x07");
+        no_secret(f);
+        struct err e;
+        assert_int_equal(kubeconfig_token_check("abc.DEF-_~+/=", "x", &e), 0);
+        assert_int_equal(kubeconfig_token_check("a\x7f", "x", &e), -1);
+        assert_int_equal(e.code, ERR_CONFIG);
+}
+
+/* 200 KB of '[' used to cost libyaml's scanner half a minute of CPU before
+ * the error: the nesting is bounded and named where it goes too deep. */
+static void deep_nesting_refused(void **state)
+{
+        struct fx *f = *state;
+        size_t n = 200 * 1024;
+        char *cfg = malloc(n + 64);
+        assert_non_null(cfg);
+        int head = snprintf(cfg, 64, "apiVersion: v1\nclusters: ");
+        memset(cfg + head, '[', n);
+        cfg[head + (int)n] = '\0';
+        f->o.kubeconfig = put(f, "config", cfg);
+        free(cfg);
+        expect_fail(f, "line 2, column 74: nested deeper than 64 levels");
+        /* block style the same */
+        char block[16384] = "apiVersion: v1\nclusters:\n";
+        for (int i = 0; i < 80; i++) {
+                size_t len = strlen(block);
+                snprintf(block + len, sizeof block - len, "%*s- \n", 2 * i, "");
+        }
+        f->o.kubeconfig = put(f, "config", block);
+        expect_fail(f, "nested deeper than 64 levels");
+}
+
 static void home_config_used_when_no_env(void **state)
 {
         struct fx *f = *state;
@@ -1120,6 +1189,8 @@ int main(void)
             T(errors_never_show_secrets),
             T(fuzz_garbled),
             T(free_null),
+            T(token_control_characters_refused),
+            T(deep_nesting_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,6 +216,12 @@ class Sim:
     def clear_faults(self):
         self.request("DELETE", "/_sim/faults", token=False)
 
+    def outage(self, seconds):
+        """The API server refuses connections for seconds (from about 0.2 s from now)."""
+        code, _, body = self.request("POST", "/_sim/outage", {"seconds": seconds}, token=False)
+        if code != 202:
+            raise RuntimeError("outage not started: %s %s" % (code, body))
+
     def faults(self):
         return self.request("GET", "/_sim/faults", token=False)[2]
 

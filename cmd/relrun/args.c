@@ -951,13 +951,16 @@ static const char follow_help[] =
     "Following the Job:\n"
     "      --schedule-timeout D give up on a pod the scheduler cannot place after D\n"
     "                           (exit 124; default 15m, time for a cluster autoscaler)\n"
-    "      --keep-failed        keep the Job when its pod never ran (an image that\n"
-    "                           does not pull, a missing Secret, admission refused);\n"
-    "                           by default relrun deletes it so the task cannot run\n"
-    "                           later unwatched\n"
     "      --retry-window D     keep retrying an unreachable or failing API server for\n"
     "                           D before giving up (exit 69; default 10m); the task\n"
     "                           goes on meanwhile\n";
+
+/* run and cron trigger create the Job, so they may delete it too. */
+static const char keep_failed_help[] =
+    "      --keep-failed        keep the Job when its pod never ran (an image that\n"
+    "                           does not pull, a missing Secret, admission refused);\n"
+    "                           by default relrun deletes it so the task cannot run\n"
+    "                           later unwatched\n";
 
 static const char exit_help[] =
     "Exit codes: 0 ok; 1-63 the task's own code; 64 usage; 66 no such Job or\n"
@@ -980,6 +983,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                     f);
                 fputs(task_help, f);
                 fputs(follow_help, f);
+                fputs(keep_failed_help, f);
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 fputs(exit_help, f);
@@ -1062,6 +1066,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                     f);
                 fputs(task_help, f);
                 fputs(follow_help, f);
+                fputs(keep_failed_help, f);
                 fputs(ci_help, f);
                 fputs(global_help, f);
                 break;

@@ -43,12 +43,15 @@ int conn_open(const struct opts *o, struct conn *k, struct err *e)
                 co.request_timeout_ms = co.retry_budget_ms = (long)o->request_timeout_ms;
         else if (o->request_timeout_ms == 0)
                 co.request_timeout_ms = co.retry_budget_ms = 24L * 3600 * 1000;
+        co.stream_window_ms = (long)o->retry_window_ms;
         if (kube_client_new(k->rest, &co, &k->c, e) < 0) {
                 kubeconfig_rest_free(k->rest);
                 k->rest = NULL;
                 return -1;
         }
         kube_client_set_refresh(k->c, refresh_token, k);
+        /* Ctrl-C and SIGTERM end requests, retries and backoff pauses at once. */
+        kube_client_set_interrupt(k->c, &relrun_interrupted);
         k->ns = k->rest->namespace_ && k->rest->namespace_[0] ? k->rest->namespace_ : "default";
         return 0;
 }
@@ -245,7 +248,7 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         follow_defaults(o, k, name, &fo);
         fo.logs = true;
         fo.summary = true;
-        fo.delete_never_ran = !o->keep_failed;
+        fo.owns_job = true;
         rc = follow_job(k->c, &fo, e);
         char named[300];
         snprintf(named, sizeof named, "job/%s", name);

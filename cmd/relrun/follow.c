@@ -74,6 +74,7 @@ static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
         }
         if (!f->pod.set || !strcmp(v.name, f->pod.name)) {
                 bool deleted = f->pod.deleted && !strcmp(v.name, f->pod.name);
+                classify_carry(&f->pod, &v);
                 f->pod = v;
                 f->pod.deleted = deleted;
                 return 0;
@@ -289,6 +290,25 @@ static void switch_pod(struct follower *f)
         memset(&f->timers, 0, sizeof f->timers);
 }
 
+static void interrupted(const struct follower *f, struct err *e)
+{
+        /* 128 + the signal, as a shell reports it. */
+        err_set(e, 128 + relrun_interrupted,
+                "interrupted: job/%s keeps running (relrun logs %s -f; relrun cancel %s)",
+                f->fo->job, f->fo->job, f->fo->job);
+}
+
+/* relrun lost the API, not the task: say so and how to pick it up again. */
+static void still_running(const struct follower *f, struct err *e)
+{
+        char msg[sizeof e->msg];
+        snprintf(msg, sizeof msg,
+                 "%.700s; the task may still be running: re-attach with 'relrun logs %s -f' "
+                 "or 'relrun wait %s'",
+                 e->msg, f->fo->job, f->fo->job);
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+}
+
 static void decide(struct follower *f, struct outcome *o)
 {
         /* Until both lists are in, a pod not seen is only not seen yet. */
@@ -306,6 +326,27 @@ static void decide(struct follower *f, struct outcome *o)
         classify(&in, &f->timers, o);
 }
 
+/* DELETE the Job with foreground propagation (its pods go first). */
+static int delete_job(struct follower *f, struct err *e)
+{
+        struct buf p, body;
+        buf_init(&p, 4096);
+        buf_init(&body, 256);
+        int r = -1;
+        if (buf_puts(&p, "/apis/batch/v1/namespaces/") == 0 &&
+            kube_query_escape(&p, f->fo->namespace_) == 0 && buf_puts(&p, "/jobs/") == 0 &&
+            kube_query_escape(&p, f->fo->job) == 0 &&
+            buf_puts(&body, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                            "\"propagationPolicy\":\"Foreground\"}") == 0)
+                r = kube_request(f->c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL,
+                                 NULL, e);
+        else
+                err_set(e, ERR_SOFTWARE, "delete job: path too long");
+        buf_fini(&p);
+        buf_fini(&body);
+        return r;
+}
+
 /* The pod never ran the task and never will on its own (an image that does
  * not pull, a missing Secret, admission): left alone, the Job would run the
  * task later with nobody watching, so it goes unless --keep-failed. */
@@ -314,32 +355,36 @@ static void give_up(struct follower *f, struct outcome *o)
         size_t n = strlen(o->what);
         char *w = o->what + n;
         size_t room = sizeof o->what - n;
-        if (!f->fo->delete_never_ran) {
+        if (!f->fo->owns_job || f->fo->keep_failed) {
                 snprintf(w, room, "; job/%s left in the cluster%s", f->fo->job,
                          f->fo->keep_failed ? " (--keep-failed)" : "");
                 return;
         }
-        struct buf p, body;
-        buf_init(&p, 4096);
-        buf_init(&body, 256);
         struct err de;
-        int r = -1;
-        if (buf_puts(&p, "/apis/batch/v1/namespaces/") == 0 &&
-            kube_query_escape(&p, f->fo->namespace_) == 0 && buf_puts(&p, "/jobs/") == 0 &&
-            kube_query_escape(&p, f->fo->job) == 0 &&
-            buf_puts(&body, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
-                            "\"propagationPolicy\":\"Foreground\"}") == 0)
-                r = kube_request(f->c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL,
-                                 NULL, &de);
-        else
-                err_set(&de, ERR_SOFTWARE, "delete job: path too long");
-        if (r == 0)
+        if (delete_job(f, &de) == 0)
                 snprintf(w, room, "; job/%s deleted (--keep-failed keeps it)", f->fo->job);
         else
                 snprintf(w, room, "; job/%s NOT deleted (%.200s): relrun cancel %s", f->fo->job,
                          de.msg, f->fo->job);
-        buf_fini(&p);
-        buf_fini(&body);
+}
+
+/* The task ran and ended with 70: the Job's boot retries would run it again. */
+static void stop_rerun(struct follower *f, struct outcome *o)
+{
+        size_t n = strlen(o->what);
+        struct err de;
+        if (!f->fo->owns_job)
+                snprintf(o->what + n, sizeof o->what - n,
+                         "; job/%s may run the task again as a boot retry", f->fo->job);
+        else if (delete_job(f, &de) == 0)
+                snprintf(o->what + n, sizeof o->what - n,
+                         "; job/%s deleted so that its boot retries do not run the task again",
+                         f->fo->job);
+        else
+                snprintf(o->what + n, sizeof o->what - n,
+                         "; job/%s NOT deleted (%.200s): its boot retries may run the task again "
+                         "(relrun cancel %s)",
+                         f->fo->job, de.msg, f->fo->job);
 }
 
 /* FailedCreate events of the Job (Pod Security, ResourceQuota). Optional: an
@@ -394,22 +439,18 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         watch_events(&f, &path, &sel);
 
         for (;;) {
-                if (relrun_interrupted) {
+                if (relrun_interrupted || kube_client_poll(c, 250, e) < 0) {
+                        if (relrun_interrupted)
+                                interrupted(&f, e);
                         clear_shown(&f);
-                        /* 128 + the signal, as a shell reports it. */
-                        err_set(
-                            e, 128 + relrun_interrupted,
-                            "interrupted: job/%s keeps running (relrun logs %s -f; relrun cancel "
-                            "%s)",
-                            fo->job, fo->job, fo->job);
                         goto out;
                 }
-                if (kube_client_poll(c, 250, e) < 0)
-                        goto out;
                 render_flush(stdout);
                 if (kube_watch_done(f.pods, e) || kube_watch_done(f.job, e)) {
                         if (e->code == 0)
                                 err_set(e, ERR_UNAVAILABLE, "watch ended unexpectedly");
+                        if (e->code == ERR_UNAVAILABLE)
+                                still_running(&f, e);
                         clear_shown(&f);
                         goto out;
                 }
@@ -442,6 +483,8 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                                 decided_at = proc_mono_ms();
                                 if (o.never_ran)
                                         give_up(&f, &o);
+                                if (o.rerun)
+                                        stop_rerun(&f, &o);
                         }
                 }
                 if (o.decided) {

@@ -207,8 +207,8 @@ struct follow_opts {
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;
         int64_t schedule_timeout_ms; /* 0: the classifier's default */
-        bool delete_never_ran;       /* run: delete the Job when its pod never ran */
-        bool keep_failed;            /* --keep-failed said not to */
+        bool owns_job;               /* run created it: may delete it (never ran, rerun) */
+        bool keep_failed;            /* --keep-failed: keep a Job whose pod never ran */
         struct summary *sum;         /* filled with the outcome; may be NULL */
 };
 /* Returns the exit code for the run (DESIGN table); writes a message to e on

@@ -619,6 +619,9 @@ static int ser_number(struct ser *z)
         }
         const char *t = z->s + start;
         size_t len = z->i - start;
+        if (!len) /* validate_json let something through that is not a number */
+                return err_set(z->e, ERR_USAGE, "--args: argument %d: not a JSON number at %zu",
+                               z->argno, start);
         if (frac || exp) {
                 char tmp[512];
                 if (len >= sizeof tmp)
@@ -833,6 +836,39 @@ static const char *json_type_word(json_object *o)
         }
 }
 
+/* json-c takes NaN, Infinity and -Infinity even in strict mode; JSON has no
+ * such numbers and Elixir no such floats. Writes where the first one is. */
+static bool non_finite(json_object *o, char *where, size_t n)
+{
+        if (json_object_is_type(o, json_type_double)) {
+                /* 1e999 is infinite too, but a number: the serialiser says
+                 * it is out of range. */
+                if (isfinite(json_object_get_double(o)) ||
+                    !strpbrk(json_object_to_json_string(o), "NnIi"))
+                        return false;
+                snprintf(where, n, "%s", "");
+                return true;
+        }
+        char sub[128];
+        if (json_object_is_type(o, json_type_array)) {
+                size_t len = json_object_array_length(o);
+                for (size_t i = 0; i < len; i++)
+                        if (non_finite(json_object_array_get_idx(o, i), sub, sizeof sub)) {
+                                snprintf(where, n, "[%zu]%.100s", i, sub);
+                                return true;
+                        }
+        } else if (json_object_is_type(o, json_type_object)) {
+                json_object_object_foreach(o, key, val)
+                {
+                        if (non_finite(val, sub, sizeof sub)) {
+                                snprintf(where, n, "[\"%.40s\"]%.100s", key, sub);
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
 /* json-c validates (strict, UTF-8) and reports the position of an error. */
 static int validate_json(const char *args, struct err *e)
 {
@@ -859,6 +895,12 @@ static int validate_json(const char *args, struct err *e)
                              end + strspn(args + end, " \t\r\n"));
         else if (!json_object_is_type(o, json_type_array))
                 rc = err_set(e, ERR_USAGE, "--args: want a JSON array, got %s", json_type_word(o));
+        char where[160];
+        if (rc == 0 && non_finite(o, where, sizeof where))
+                rc = err_set(e, ERR_USAGE,
+                             "--args: %s is NaN or Infinity, which JSON does not have (and "
+                             "Elixir floats cannot be): write a number or a string",
+                             where);
         json_object_put(o);
         json_tokener_free(tok);
         return rc;

@@ -17,6 +17,7 @@
 #ifndef RELRUN_KUBE_H
 #define RELRUN_KUBE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,8 +39,14 @@ struct kube_client_opts {
         long retry_budget_ms;    /* total time for one request, attempts and waits
                                   * between them; no attempt runs past it; 0: 60 s */
         long backoff_base_ms;    /* first backoff; 0: 200 ms (doubles, jittered, max 5 s) */
+        long stream_window_ms;   /* how long a watch or log stream keeps retrying an
+                                    unreachable or failing server without progress;
+                                    0: KUBE_STREAM_WINDOW_MS */
         bool verbose;            /* libcurl verbose to stderr (debugging only) */
 };
+
+/* A control-plane upgrade or a failover takes minutes: streams ride it out. */
+#define KUBE_STREAM_WINDOW_MS (10L * 60 * 1000)
 
 /* New client for the resolved connection (borrowed: the client copies what it
  * needs). opts may be NULL. Errors: ERR_CONFIG for a token or password on a
@@ -48,6 +55,10 @@ struct kube_client_opts {
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e);
 
+/* server with any userinfo ("user:password@") replaced by "***" into out
+ * (n bytes, cut to fit): the form every message shows. */
+void kube_server_redact(const char *server, char *out, size_t n);
+
 /* Fresh credentials after a 401 (an exec plugin's token expired mid-task).
  * Return 0 with *token a new malloc'd token (the client takes it), or -1. */
 typedef int (*kube_refresh_fn)(void *ud, char **token);
@@ -55,6 +66,13 @@ typedef int (*kube_refresh_fn)(void *ud, char **token);
 /* Install the refresh hook; requests and streams that get a 401 call it (at
  * most once every few seconds) and retry once with the new token. */
 void kube_client_set_refresh(struct kube_client *c, kube_refresh_fn fn, void *ud);
+
+/* Interrupt everything at once when *flag becomes non-zero (a signal number,
+ * set by the caller's signal handler): kube_client_poll, and so every request,
+ * retry and backoff pause, returns -1 with e->code 128 + *flag within about
+ * KUBE_POLL_SLICE_MS. flag is borrowed; NULL turns it off. */
+#define KUBE_POLL_SLICE_MS 100
+void kube_client_set_interrupt(struct kube_client *c, const volatile sig_atomic_t *flag);
 
 /* Frees the client and every stream still attached. NULL is a no-op. */
 void kube_client_free(struct kube_client *c);

@@ -82,6 +82,23 @@ static uint64_t next_random(struct kube_client *c)
         return c->rng * 0x2545f4914f6cdd1dULL;
 }
 
+void kube_server_redact(const char *server, char *out, size_t n)
+{
+        /* The "user:password@" of the authority becomes "***@". */
+        const char *p = strstr(server, "://");
+        const char *auth = p ? p + 3 : server;
+        const char *at = auth + strcspn(auth, "/?#");
+        const char *u = memchr(auth, '@', (size_t)(at - auth));
+        if (!u) {
+                snprintf(out, n, "%s", server);
+                return;
+        }
+        const char *last = u;
+        while ((u = memchr(u + 1, '@', (size_t)(at - u - 1))))
+                last = u;
+        snprintf(out, n, "%.*s***%s", (int)(auth - server), server, last);
+}
+
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e)
 {
@@ -90,6 +107,13 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
         char scheme[16], host[256];
         long port;
         const char *prefix;
+        char shown[512];
+        kube_server_redact(rest->server, shown, sizeof shown);
+        if (strcmp(shown, rest->server))
+                return err_set(e, ERR_CONFIG,
+                               "server '%s': credentials in the URL are not supported (and never "
+                               "sent or printed); put them in the kubeconfig's user entry",
+                               shown);
         if (split_server(rest->server, scheme, sizeof scheme, host, sizeof host, &port, &prefix) <
                 0 ||
             (strcmp(scheme, "https") && strcmp(scheme, "http")))
@@ -101,6 +125,8 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
                                "(bearer token or password) without TLS; use an https server",
                                rest->server);
 
+        if (kubeconfig_token_check(rest->token, "the configuration", e) < 0)
+                return -1;
         struct kube_client *c = calloc(1, sizeof *c);
         if (!c)
                 return err_set(e, ERR_SOFTWARE, "out of memory");
@@ -114,6 +140,8 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
                 c->opts.retry_budget_ms = 60000;
         if (c->opts.backoff_base_ms <= 0)
                 c->opts.backoff_base_ms = 200;
+        if (c->opts.stream_window_ms <= 0)
+                c->opts.stream_window_ms = KUBE_STREAM_WINDOW_MS;
         snprintf(c->ua, sizeof c->ua, "relrun/%s", RELRUN_VERSION);
         seed_jitter(c);
 
@@ -242,7 +270,9 @@ bool kube_refresh_auth(struct kube_client *c)
                 if (c->refresh(c->refresh_ud, &t) < 0)
                         t = NULL;
         }
-        if (!t || (c->token && !strcmp(t, c->token))) {
+        /* A re-read or refreshed token with CR/LF would inject headers. */
+        if (!t || (c->token && !strcmp(t, c->token)) ||
+            kubeconfig_token_check(t, "a refresh", NULL) < 0) {
                 wipe_free(t);
                 return false;
         }
@@ -305,6 +335,11 @@ void kube_err_gave_up(struct err *e, int attempts)
                 memcpy(e->msg + ml, tail, strlen(tail) + 1);
 }
 
+bool kube_stream_window_over(const struct kube_client *c, int64_t since_ms)
+{
+        return since_ms && proc_mono_ms() - since_ms >= c->opts.stream_window_ms;
+}
+
 long kube_backoff_ms(struct kube_client *c, int attempt)
 {
         long d = c->opts.backoff_base_ms;
@@ -354,6 +389,11 @@ struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, con
         long total = c->attempt_ms > 0 ? c->attempt_ms : c->opts.request_timeout_ms;
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, !stream && total < 10000 ? total : 10000L);
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+        /* An API server that vanishes without a FIN (a failover, a dead
+         * load balancer) leaves a watch silent: probes find it in about a
+         * minute, not the kernel's two hours, and the stream resumes. */
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 15L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
         if (!stream)
                 curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total);
@@ -545,9 +585,27 @@ static void tick_streams(struct kube_client *c)
         }
 }
 
+void kube_client_set_interrupt(struct kube_client *c, const volatile sig_atomic_t *flag)
+{
+        c->interrupt = flag;
+}
+
+static int interrupted(const struct kube_client *c, struct err *e)
+{
+        if (!c->interrupt || !*c->interrupt)
+                return 0;
+        int sig = *c->interrupt;
+        return err_set(e, 128 + sig, "interrupted (signal %d)", sig);
+}
+
 int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
 {
         int running;
+        if (interrupted(c, e) < 0)
+                return -1;
+        /* In slices, so that an interrupt is seen at once whatever waits. */
+        if (c->interrupt && timeout_ms > KUBE_POLL_SLICE_MS)
+                timeout_ms = KUBE_POLL_SLICE_MS;
         tick_streams(c);
         int64_t now = proc_mono_ms();
         for (struct kube_stream_reg *r = c->streams; r; r = r->next) {
@@ -564,6 +622,8 @@ int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
                 any_done |= x->done || x->paused;
         if (!any_done && timeout_ms > 0) {
                 CURLMcode mc = curl_multi_poll(c->m, NULL, 0, (int)timeout_ms, NULL);
+                if (mc != CURLM_OK && interrupted(c, e) < 0)
+                        return -1;
                 if (mc != CURLM_OK)
                         return err_set(e, ERR_SOFTWARE, "libcurl poll failed: %s",
                                        curl_multi_strerror(mc));
@@ -572,7 +632,7 @@ int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
                 collect_done(c);
                 tick_streams(c);
         }
-        return 0;
+        return interrupted(c, e);
 }
 
 /* ---- plain requests ---------------------------------------------------- */

@@ -200,6 +200,8 @@ struct kube_logs {
         bool conn_after_done; /* the current connection began after the container ended */
         bool got_lines;       /* the current connection delivered something */
         int failures;
+        int64_t fail_since; /* failing without progress since (ms), 0 if not */
+        int attempts;
         int waits; /* answers "not started yet" in a row */
         int64_t next_ms;
         int reconnects;
@@ -327,6 +329,7 @@ static void logs_tick(void *self, int64_t now)
                 long delay;
                 if (l->got_lines || l->container_done) {
                         l->failures = 0;
+                        kube_progress_note(&l->fail_since, &l->attempts);
                         delay = l->container_done ? 0 : 50;
                 } else {
                         delay = kube_backoff_ms(l->c, l->waits < 4 ? l->waits : 4);
@@ -344,12 +347,21 @@ static void logs_tick(void *self, int64_t now)
                 logs_retry(l, 0);
                 return;
         }
-        bool retry = kube_xfer_retryable(x) && l->failures < STREAM_MAX_FAILURES;
+        if (l->got_lines)
+                kube_progress_note(&l->fail_since, &l->attempts);
+        bool retryable = kube_xfer_retryable(x);
+        if (retryable)
+                kube_fail_note(&l->fail_since, &l->attempts);
+        bool retry = retryable && !kube_stream_window_over(l->c, l->fail_since);
         if (!retry) {
                 struct err e;
                 char what[300];
                 snprintf(what, sizeof what, "logs of pod '%s'", l->pod);
                 kube_xfer_err(x, what, &e);
+                if (retryable) {
+                        e.code = ERR_UNAVAILABLE;
+                        kube_err_gave_up(&e, l->attempts);
+                }
                 logs_finish(l, &e);
                 return;
         }

@@ -73,6 +73,8 @@ struct kube_watch {
         char *rv;     /* resourceVersion to resume from */
         struct kube_xfer *x;
         int failures;
+        int64_t fail_since; /* failing without progress since (ms), 0 if not */
+        int attempts;       /* failed attempts since then */
         int64_t next_ms;
         int reconnects;
         bool listed; /* the first list was delivered */
@@ -183,6 +185,7 @@ static int watch_line(struct kube_watch *w, const char *line, size_t len)
         default:
                 watch_set_rv(w, obj);
                 w->failures = 0;
+                kube_progress_note(&w->fail_since, &w->attempts);
                 if (w->cb(w->ud, t, obj)) {
                         watch_finish(w, NULL);
                         rc = -1;
@@ -219,6 +222,7 @@ static void watch_list_done(struct kube_watch *w, struct kube_xfer *x)
         json_object_put(list);
         w->listed = true;
         w->failures = 0;
+        kube_progress_note(&w->fail_since, &w->attempts);
         w->listing = !w->rv;
         w->state = ST_DUE;
         w->next_ms = w->rv ? 0 : proc_mono_ms() + 1000;
@@ -263,10 +267,13 @@ static void watch_tick(void *self, int64_t now)
                 watch_retry(w, w->listing, 0);
                 return;
         }
-        bool retry = kube_xfer_retryable(x) && w->failures < STREAM_MAX_FAILURES;
         /* A stream that delivered events and then broke is progress. */
         if (x->result != CURLE_OK && x->http / 100 == 2 && !w->listing && w->failures == 0)
-                retry = true;
+                kube_progress_note(&w->fail_since, &w->attempts);
+        bool retryable = kube_xfer_retryable(x);
+        if (retryable)
+                kube_fail_note(&w->fail_since, &w->attempts);
+        bool retry = retryable && !kube_stream_window_over(w->c, w->fail_since);
         if (!retry) {
                 struct err e;
                 /* "watch pods", "list jobs" like kubectl's verbs */
@@ -275,8 +282,10 @@ static void watch_tick(void *self, int64_t now)
                 snprintf(what, sizeof what, "%s %s", w->listing ? "list" : "watch",
                          res ? res + 1 : w->path);
                 kube_xfer_err(x, what, &e);
-                if (kube_xfer_retryable(x))
-                        kube_err_gave_up(&e, w->failures + 1);
+                if (retryable) {
+                        e.code = ERR_UNAVAILABLE;
+                        kube_err_gave_up(&e, w->attempts);
+                }
                 watch_finish(w, &e);
                 return;
         }

@@ -20,6 +20,7 @@
 
 #define KC_FILE_MAX        (16u << 20) /* a kubeconfig larger than this is not one */
 #define KC_SECRET_FILE_MAX (1u << 20)  /* token, CA, cert, key files */
+#define KC_YAML_DEPTH_MAX  64          /* kubeconfigs nest about 5 levels */
 #define KC_SA_DIR          "/var/run/secrets/kubernetes.io/serviceaccount"
 #define KC_LIST_MAX        480 /* bytes of names/paths quoted in one message */
 
@@ -121,6 +122,19 @@ static int read_file(const char *path, size_t max, struct buf *b)
         close(fd);
         errno = saved;
         return rc;
+}
+
+int kubeconfig_token_check(const char *token, const char *where, struct err *e)
+{
+        for (size_t i = 0; token && token[i]; i++) {
+                unsigned char ch = (unsigned char)token[i];
+                if (ch < 0x20 || ch == 0x7f)
+                        return err_set(e, ERR_CONFIG,
+                                       "the token from %s contains a control character (0x%02x "
+                                       "at byte %zu): refusing to send it",
+                                       where, ch, i);
+        }
+        return 0;
 }
 
 /* The trimmed contents of a token file as a new string. -1 with errno. */
@@ -241,10 +255,47 @@ void kc_doc_fini(struct kc_doc *d)
         memset(d, 0, sizeof *d);
 }
 
+/* libyaml's scanner costs O(depth) per token, so a file of nested '[' costs
+ * seconds per 100 KB; a kubeconfig is a few levels deep. One pass over the
+ * events stops at the first level too deep, before the document is built. */
+static int depth_check(struct kc_doc *d, const unsigned char *data, size_t len, struct err *e)
+{
+        yaml_parser_t p;
+        if (!yaml_parser_initialize(&p))
+                return err_set(e, ERR_SOFTWARE, "%s: out of memory", d->label);
+        yaml_parser_set_input_string(&p, data, len);
+        int depth = 0, rc = 0;
+        for (;;) {
+                yaml_event_t ev;
+                if (!yaml_parser_parse(&p, &ev))
+                        break; /* the load reports the syntax error with its context */
+                yaml_event_type_t t = ev.type;
+                yaml_mark_t m = ev.start_mark;
+                yaml_event_delete(&ev);
+                if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+                        if (++depth > KC_YAML_DEPTH_MAX) {
+                                rc = err_set(e, ERR_CONFIG,
+                                             "%s: line %zu, column %zu: nested deeper than %d "
+                                             "levels",
+                                             d->label, m.line + 1, m.column + 1, KC_YAML_DEPTH_MAX);
+                                break;
+                        }
+                } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+                        depth--;
+                } else if (t == YAML_STREAM_END_EVENT) {
+                        break;
+                }
+        }
+        yaml_parser_delete(&p);
+        return rc;
+}
+
 /* Parse data (a kubeconfig or plugin output; JSON is YAML flow style) into d,
  * which already has its label. The top level must be a map or empty. */
 int kc_doc_parse(struct kc_doc *d, const unsigned char *data, size_t len, struct err *e)
 {
+        if (depth_check(d, data, len, e) < 0)
+                return -1;
         yaml_parser_t p;
         if (!yaml_parser_initialize(&p))
                 return err_set(e, ERR_SOFTWARE, "%s: out of memory", d->label);
@@ -653,6 +704,8 @@ static int load_in_cluster(const struct kubeconfig_opts *o, const char *host, co
                 free(r->token);
                 r->token = NULL;
         }
+        if (kubeconfig_token_check(r->token, "the service-account token file", e) < 0)
+                return err_prefix(e, "in-cluster config: '%s'", r->token_file);
         char *ca = kc_asprintf(e, "%s/ca.crt", sa);
         if (!ca)
                 return -1;
@@ -867,6 +920,9 @@ static int load_user(struct kc_entry *u, const struct kc_cluster *ci,
                 return kc_at(e, d, u->item, "%s has a client %s but no client %s", of,
                              r->client_cert ? "certificate" : "key",
                              r->client_cert ? "key" : "certificate");
+        struct err te;
+        if (kubeconfig_token_check(token, "the kubeconfig", &te) < 0)
+                return kc_at(e, d, map_get(d, m, "token"), "token of %s: %s", of, te.msg);
         if (token && *token && !(r->token = kc_strdup(token, e)))
                 return -1;
         /* client-go: the token file, re-read periodically, wins over token. */
@@ -880,6 +936,9 @@ static int load_user(struct kc_entry *u, const struct kc_cluster *ci,
                                      strerror(errno));
                 kc_free_secret_str(r->token);
                 r->token = t;
+                if (kubeconfig_token_check(t, "its tokenFile", &te) < 0)
+                        return kc_at(e, d, map_get(d, m, "tokenFile"), "tokenFile of %s ('%s'): %s",
+                                     of, r->token_file, te.msg);
         }
         if (username && *username && !(r->username = kc_strdup(username, e)))
                 return -1;
@@ -920,6 +979,10 @@ int kubeconfig_token_read(const char *path, char **out, struct err *e)
                 return err_set(e, ERR_CONFIG, "no token file to read");
         if (read_token_file(path, &t) < 0)
                 return err_sys(e, ERR_CONFIG, "cannot read token file '%s'", path);
+        if (kubeconfig_token_check(t, "the token file", e) < 0) {
+                kc_free_secret_str(t);
+                return err_prefix(e, "'%s'", path);
+        }
         *out = t;
         return 0;
 }

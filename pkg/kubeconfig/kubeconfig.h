@@ -72,6 +72,13 @@ struct kubeconfig_rest {
 int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest **out,
                     struct err *e);
 
+/* A bearer token goes into an HTTP header as it is: a CR or LF in it would
+ * inject headers (kubectl refuses such tokens too). Returns 0 when token has
+ * no control character (C0, DEL), else -1 with ERR_CONFIG "the token from
+ * <where> contains a control character (0x0d at byte 12)"; the token itself
+ * never appears in the message. */
+int kubeconfig_token_check(const char *token, const char *where, struct err *e);
+
 /* The context names of the kubeconfig files kubeconfig_load would read
  * (opts->kubeconfig, $KUBECONFIG or ~/.kube/config, merged: an earlier file's
  * name wins), each followed by '\n', appended to out. For completion: files

@@ -102,6 +102,11 @@ static int exec_parse(const char *label, const char *api, struct buf *outb,
                 goto out;
         }
         if (token && *token) {
+                struct err te;
+                if (kubeconfig_token_check(token, "the exec plugin", &te) < 0) {
+                        kc_at(e, &d, status, "status.token: %s", te.msg);
+                        goto out;
+                }
                 char *t = kc_strdup(token, e);
                 if (!t)
                         goto out;

@@ -933,6 +933,10 @@ static int build_job(const struct manifest_job_opts *o, const char *cron, struct
                 goto oom_pod;
         if (add(p->spec, "podFailurePolicy", pod_failure_policy(o)) < 0)
                 goto oom_pod;
+        /* A boot retry's pod starts only once the last one is gone: never two
+         * tasks at once (the podFailurePolicy needs it anyway; say it). */
+        if (add_str(p->spec, "podReplacementPolicy", "Failed") < 0)
+                goto oom_pod;
         if (add(p->spec, "template", pod) < 0) /* pod given away */
                 goto oom;
         return 0;

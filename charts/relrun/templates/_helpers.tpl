@@ -235,6 +235,7 @@ podFailurePolicy:
       values:
       - 0
       - 70
+podReplacementPolicy: Failed
 template:
   metadata:
     labels:
