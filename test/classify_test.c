@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -199,6 +200,38 @@ static void test_task_image_err_pull_waits_then_names_the_task(void **state)
         assert_null(strstr(r.o.what, "relrun-pod"));
 }
 
+static const char pod_init_errpull[] =
+    POD_HEAD "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":[{\"name\":"
+             "\"relrun-pod\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\",\"message\":"
+             "\"failed to pull and unpack image \\\"ghcr.io/relrun/relrun-pod:0.1\\\": 401 "
+             "Unauthorized\"}}}]}}";
+
+/* The back-off's message only says "Back-off pulling": the summary keeps the
+ * cause the ErrImagePull before it gave. */
+static void test_back_off_keeps_the_last_pull_error(void **state)
+{
+        (void)state;
+        struct run r;
+        start(&r, 0);
+        see_job(&r, job_running);
+        see_pod(&r, pod_init_errpull);
+        assert_false(look(&r, 10));
+        struct pod_view old = r.pod;
+        see_pod(&r, pod_init_backoff);
+        classify_carry(&old, &r.pod);
+        assert_true(look(&r, 20));
+        assert_has(r.o.what, "ImagePullBackOff: Back-off pulling image");
+        assert_has(r.o.what, "(last error: failed to pull and unpack image");
+        assert_has(r.o.what, "401 Unauthorized)");
+        /* another pod's history is not this one's */
+        old.set = true;
+        snprintf(old.name, sizeof old.name, "other");
+        see_pod(&r, pod_init_backoff);
+        classify_carry(&old, &r.pod);
+        assert_true(look(&r, 30));
+        assert_null(strstr(r.o.what, "last error"));
+}
+
 static void test_pull_timer_restarts_when_the_pull_recovers(void **state)
 {
         (void)state;
@@ -264,6 +297,13 @@ static void test_task_phase_is_never_a_boot_failure(void **state)
         assert_true(look(&r, 10));
         assert_int_equal(r.o.code, ERR_SOFTWARE);
         assert_string_equal(r.o.failed, "task failed");
+        /* ... and the Job's boot retries would run it again: say so. */
+        assert_true(r.o.rerun);
+        start(&r, 0);
+        see_pod(&r,
+                POD_TERMINATED("70", "Error", "{\\\"exit_code\\\":70,\\\"phase\\\":\\\"task\\\"}"));
+        assert_true(look(&r, 10));
+        assert_false(r.o.rerun); /* no boot retries: nothing runs again */
         start(&r, 2);
         see_job(&r, job_running);
         see_pod(&r, POD_TERMINATED("70", "Error",
@@ -348,6 +388,28 @@ static void test_failed_create_names_the_admission_and_the_fix(void **state)
         assert_has(r.o.what, "--cpu");
 }
 
+static void test_no_pod_at_all_gives_up_after_the_schedule_timeout(void **state)
+{
+        (void)state;
+        struct run r;
+        start(&r, 0);
+        r.in.schedule_timeout_ms = 60000;
+        see_job(&r, job_running);
+        assert_false(look(&r, 1));
+        assert_false(look(&r, 60000));
+        assert_true(look(&r, 60001));
+        assert_int_equal(r.o.code, ERR_TIMEOUT);
+        assert_string_equal(r.o.failed, "never scheduled");
+        assert_true(r.o.never_ran);
+        assert_has(r.o.what, "made no pod for 60s");
+        /* a pod showing up restarts nothing: it is followed */
+        start(&r, 0);
+        r.in.schedule_timeout_ms = 60000;
+        assert_false(look(&r, 1));
+        see_pod(&r, pod_running);
+        assert_false(look(&r, 70000));
+}
+
 static void test_job_verdict_without_the_pod(void **state)
 {
         (void)state;
@@ -372,12 +434,14 @@ int main(void)
             cmocka_unit_test(test_init_image_back_off_names_the_init_container),
             cmocka_unit_test(test_task_image_err_pull_waits_then_names_the_task),
             cmocka_unit_test(test_pull_timer_restarts_when_the_pull_recovers),
+            cmocka_unit_test(test_back_off_keeps_the_last_pull_error),
             cmocka_unit_test(test_missing_secret_is_a_config_error),
             cmocka_unit_test(test_unschedulable_gives_up_after_the_schedule_timeout),
             cmocka_unit_test(test_task_phase_is_never_a_boot_failure),
             cmocka_unit_test(test_boot_failure_with_retries_waits_for_the_verdict),
             cmocka_unit_test(test_killed_waits_for_the_deadline_verdict),
             cmocka_unit_test(test_failed_create_names_the_admission_and_the_fix),
+            cmocka_unit_test(test_no_pod_at_all_gives_up_after_the_schedule_timeout),
             cmocka_unit_test(test_job_verdict_without_the_pod),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,7 +103,7 @@ static void test_json_escape(void **state)
         buf_init(&b, 1 << 20);
         buf_init(&in, 1 << 20);
         for (int i = 0; i < 5000; i++)
-                buf_puts(&in, "x\xc3\xa9\n");
+                assert_int_equal(buf_puts(&in, "x\xc3\xa9\n"), 0);
         assert_int_equal(codec_json_escape(&b, in.data, in.len), 0);
         assert_int_equal(b.len, 5000 * 5);
         assert_memory_equal(b.data + b.len - 5, "x\xc3\xa9\\n", 5);

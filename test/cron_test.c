@@ -2,6 +2,7 @@
  * with messages that name the field at fault. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,12 +120,71 @@ static void test_null(void **state)
         assert_string_equal(e.msg, "empty schedule");
 }
 
+/* The shared table test/cron_schedules.tsv (it_chart.py checks the chart
+ * against the same rows): every "ok" row passes, every "bad" row fails. */
+static void unescape(const char *in, char *out, size_t n)
+{
+        size_t j = 0;
+        if (!strcmp(in, "<empty>")) {
+                out[0] = '\0';
+                return;
+        }
+        for (size_t i = 0; in[i] && j + 1 < n; i++) {
+                if (in[i] == '\\' && in[i + 1]) {
+                        char c = in[++i];
+                        out[j++] = c == 't' ? '\t' : c == 'n' ? '\n' : c;
+                } else {
+                        out[j++] = in[i];
+                }
+        }
+        out[j] = '\0';
+}
+
+static void test_shared_table(void **state)
+{
+        (void)state;
+        char path[4096];
+        snprintf(path, sizeof path, "%s", __FILE__);
+        char *slash = strrchr(path, '/');
+        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
+                 "cron_schedules.tsv");
+        FILE *f = fopen(path, "r");
+        if (!f)
+                fail_msg("cannot open %s", path);
+        char line[512], sched[512];
+        int rows = 0, oks = 0;
+        while (fgets(line, sizeof line, f)) {
+                line[strcspn(line, "\n")] = '\0';
+                if (!line[0] || line[0] == '#')
+                        continue;
+                char *tab = strchr(line, '\t');
+                if (!tab)
+                        fail_msg("%s: row without a tab: %s", path, line);
+                *tab = '\0';
+                unescape(tab + 1, sched, sizeof sched);
+                bool want = !strcmp(line, "ok");
+                struct err e;
+                err_clear(&e);
+                int rc = cron_check(sched, &e);
+                if (want && rc != 0)
+                        fail_msg("\"%s\" rejected: %s", tab + 1, e.msg);
+                if (!want && rc == 0)
+                        fail_msg("\"%s\" accepted", tab + 1);
+                rows++;
+                oks += want;
+        }
+        fclose(f);
+        assert_true(rows > 40);
+        assert_true(oks > 10 && oks < rows);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_accepts),
             cmocka_unit_test(test_rejects),
             cmocka_unit_test(test_null),
+            cmocka_unit_test(test_shared_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

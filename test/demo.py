@@ -1,13 +1,17 @@
 """The main job, end to end on this machine: a Kubernetes API simulator on loopback
 whose kubelet runs containers as local processes, and the real relrun in front of it.
 
-    relrun run --image live-stream:demo --release /app/bin/live_stream \
+    relrun run --kubeconfig SIM --image live-stream:demo --pod-image relrun-pod:demo \
+        --release /app/bin/live_stream --app-format FMT \
         'LiveStream.run("stream-42", bitrate: 4000)'
+
+(it prints the command line exactly as it runs it)
 
 relrun creates the Job, follows its pod, streams the task's logs from relrun-pod
 (which starts the real fixture release inside the "pod"), and exits with the
 task's exit code."""
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -39,8 +43,8 @@ def main():
         argv = [relrun, "run", "--kubeconfig", sim.kubeconfig,
                 "--image", "live-stream:demo", "--pod-image", "relrun-pod:demo",
                 "--release", "/app/bin/live_stream", "--app-format", APP_FORMAT, expr]
-        print("$ relrun run --image live-stream:demo --release /app/bin/live_stream '%s'" % expr,
-              flush=True)
+        # the command line as it runs, the simulator's kubeconfig included
+        print("$ " + shlex.join([os.path.relpath(relrun)] + argv[1:]), flush=True)
         code = subprocess.run(argv).returncode
         print("relrun exited with %d" % code, flush=True)
         return code

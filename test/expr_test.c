@@ -144,6 +144,24 @@ static void assert_mfa_err(const char *mfa, const char *args, const char *msg)
         assert_string_equal(e.msg, msg);
 }
 
+/* json-c reads NaN and Infinity; JSON and Elixir have neither (this was a
+ * heap over-read in the serialiser). */
+static void test_mfa_refuses_nan_and_infinity(void **state)
+{
+        (void)state;
+        static const char tail[] =
+            " is NaN or Infinity, which JSON does not have (and Elixir floats cannot be): "
+            "write a number or a string";
+        char want[256];
+        snprintf(want, sizeof want, "--args: [0][\"a\"]%s", tail);
+        assert_mfa_err("M.f", "[{\"a\":NaN}]", want);
+        snprintf(want, sizeof want, "--args: [1]%s", tail);
+        assert_mfa_err("M.f", "[1, Infinity]", want);
+        snprintf(want, sizeof want, "--args: [0][2][0]%s", tail);
+        assert_mfa_err("M.f", "[[1, 2, [-Infinity]]]", want);
+        assert_mfa("M.f", "[1.5e300, \"NaN\"]", "M.f(1.5e300, \"NaN\")");
+}
+
 static void test_mfa_values(void **state)
 {
         assert_mfa("LiveStream.run", "[\"stream-42\", {\"bitrate\": 4000}]",
@@ -177,6 +195,40 @@ static void test_mfa_hostile_strings(void **state)
         assert_mfa("M.f", "[\"\\u202e evil\"]", "M.f(\"\\u{202E} evil\")");
         assert_mfa("M.f", "[{\"#{k}\": \"\\\\#{v}\"}]", "M.f(%{\"\\#{k}\" => \"\\\\\\#{v}\"})");
         assert_mfa("M.f", "[\"\\/ ' ) ] } >>\"]", "M.f(\"/ ' ) ] } >>\")");
+}
+
+/* JSON has no atoms, tuples or keyword lists: one-member tagged objects
+ * write them, everything else stays as before. */
+static void test_mfa_atoms_tuples_keywords(void **state)
+{
+        (void)state;
+        /* the README's example, on the fixture's LiveStream.run/2 */
+        assert_mfa("LiveStream.run", "[\"stream-42\", {\"$kw\": {\"bitrate\": 4000}}]",
+                   "LiveStream.run(\"stream-42\", [bitrate: 4000])");
+        assert_mfa("M.f",
+                   "[{\"$atom\": \"ok\"}, {\"$atom\": \"valid?\"}, {\"$atom\": \"Elixir.Foo\"}]",
+                   "M.f(:ok, :valid?, :\"Elixir.Foo\")");
+        assert_mfa("M.f", "[{\"$atom\": \"#{x} y\"}]", "M.f(:\"\\#{x} y\")");
+        assert_mfa("M.f", "[{\"$tuple\": [{\"$atom\": \"ok\"}, 1]}, {\"$tuple\": []}]",
+                   "M.f({:ok, 1}, {})");
+        assert_mfa(
+            "M.f",
+            "[{\"$kw\": {\"mode\": {\"$atom\": \"fast\"}, \"a b\": [1], \"x\": {\"k\": 2}}}]",
+            "M.f([mode: :fast, \"a b\": [1], x: %{\"k\" => 2}])");
+        assert_mfa("M.f", "[{\"$kw\": {}}]", "M.f([])");
+        /* a "$" key among others, or an unknown one, is a map key as before */
+        assert_mfa("M.f", "[{\"$price\": 1}, {\"a\": 1, \"$atom\": \"x\"}]",
+                   "M.f(%{\"$price\" => 1}, %{\"a\" => 1, \"$atom\" => \"x\"})");
+        assert_mfa_err("M.f", "[{\"$atom\": 1}]",
+                       "--args: argument 1: {\"$atom\": ...} takes a string (the atom's name)");
+        assert_mfa_err("M.f", "[{\"$atom\": \"\"}]", "--args: argument 1: an empty atom name");
+        assert_mfa_err("M.f", "[{\"$kw\": [1]}]",
+                       "--args: argument 1: {\"$kw\": ...} takes an object (the keyword list)");
+        assert_mfa_err(
+            "M.f", "[{\"$tuple\": {}}]",
+            "--args: argument 1: {\"$tuple\": ...} takes an array (the tuple's elements)");
+        assert_mfa_err("M.f", "[{\"$atom\": \"a\", \"b\": 1}]",
+                       "--args: argument 1: {\"$atom\": ...} must be the object's only member");
 }
 
 static void test_mfa_errors(void **state)
@@ -375,10 +427,16 @@ static void test_check_random_input(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_check_accepts),      cmocka_unit_test(test_check_rejects),
-            cmocka_unit_test(test_mfa_values),         cmocka_unit_test(test_mfa_hostile_strings),
-            cmocka_unit_test(test_mfa_errors),         cmocka_unit_test(test_slug),
-            cmocka_unit_test(test_mfa_random_strings), cmocka_unit_test(test_check_random_input),
+            cmocka_unit_test(test_check_accepts),
+            cmocka_unit_test(test_check_rejects),
+            cmocka_unit_test(test_mfa_values),
+            cmocka_unit_test(test_mfa_refuses_nan_and_infinity),
+            cmocka_unit_test(test_mfa_hostile_strings),
+            cmocka_unit_test(test_mfa_atoms_tuples_keywords),
+            cmocka_unit_test(test_mfa_errors),
+            cmocka_unit_test(test_slug),
+            cmocka_unit_test(test_mfa_random_strings),
+            cmocka_unit_test(test_check_random_input),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

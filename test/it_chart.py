@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
+from k8s_sim import podsecurity as pss
 from simlib import Sim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,6 +27,11 @@ from nodelib import NODE_DIR, ensure_node_modules  # noqa: E402
 VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
 HELM_SH = os.path.join(NODE_DIR, "helm.sh")
 NS = "streams"
+# Helm's standard labels the chart adds to every object (release "rel"); relrun
+# gets them as --label so that the rest must be equal
+HELM_LABELS = {"helm.sh/chart": "relrun-0.1.0", "app.kubernetes.io/instance": "rel",
+               "app.kubernetes.io/version": "0.1.0"}
+HELM_LABEL_FLAGS = [a for k, v in HELM_LABELS.items() for a in ("--label", f"{k}={v}")]
 
 IMAGE = "ghcr.io/acme/app:1.2.3"
 POD_IMAGE = "ghcr.io/relrun/relrun-pod:0.1.0"
@@ -94,6 +100,53 @@ CRON_FLAGS = ["--cron", "nightly-report", "--schedule", "30 3 * * 1-5",
               "--ttl", "3600", "--grace", "20", "--rpc", "dist", "--error-exit", "3",
               "--log-format", "json", "--retry-on-disruption", "Report.nightly()"]
 
+# The values a Helm user writes first, and the relrun flags meaning the same
+# (what relrun has no flag for goes through --overrides, as a user would).
+AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+    "nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a", "b"]}]}]}}}
+HELM_STYLE = {
+    "image": {"repository": "ghcr.io/acme/app", "tag": "1.2.3", "pullPolicy": "Always"},
+    "imagePullSecrets": [{"name": "regcred"}, "other-cred"],
+    "nodeSelector": {"pool": "encoders"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "encoders",
+                     "effect": "NoSchedule"},
+                    {"key": "spot", "operator": "Exists", "effect": "NoExecute"}],
+    "affinity": AFFINITY,
+    "podAnnotations": {"sidecar.istio.io/inject": "false"},
+    "podLabels": {"team": "video"},
+    "priorityClassName": "batch-high",
+    "podSecurityContext": {"runAsNonRoot": True, "runAsUser": 10001},
+    "resources": {"requests": {"cpu": "500m", "memory": "256Mi"},
+                  "limits": {"cpu": "2", "memory": "1Gi"}},
+}
+HELM_STYLE_FLAGS = [
+    "--pull-policy", "Always", "--image-pull-secret", "regcred",
+    "--image-pull-secret", "other-cred", "--node-selector", "pool=encoders",
+    "--toleration", "dedicated=encoders:NoSchedule", "--toleration", "spot:NoExecute",
+    "--priority-class", "batch-high", "--run-as-user", "10001",
+    "--cpu", "500m", "--memory", "256Mi", "--cpu-limit", "2", "--memory-limit", "1Gi",
+    "--overrides", json.dumps({"spec": {"template": {
+        "metadata": {"labels": {"team": "video"},
+                     "annotations": {"sidecar.istio.io/inject": "false"}},
+        "spec": {"affinity": AFFINITY}}}})]
+
+
+def schedule_table():
+    """test/cron_schedules.tsv: (schedule, ok) rows, shared with test/cron_test.c."""
+    rows = []
+    with open(os.path.join(HERE, "cron_schedules.tsv")) as f:
+        for line in f.read().split("\n"):
+            if not line or line.startswith("#"):
+                continue
+            verdict, sched = line.split("\t", 1)
+            if sched == "<empty>":
+                sched = ""
+            sched = sched.replace("\\t", "\t").replace("\\n", "\n")
+            rows.append((sched, verdict == "ok"))
+    return rows
+
+
 RBAC_RULES = [
     {"apiGroups": ["batch"], "resources": ["jobs"],
      "verbs": ["create", "get", "list", "watch", "delete"]},
@@ -101,6 +154,7 @@ RBAC_RULES = [
      "verbs": ["create", "get", "list", "watch", "delete", "patch", "update"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
 ]
 
 
@@ -163,9 +217,9 @@ class Chart(unittest.TestCase):
     def helm(self, *args):
         return run([self.helm_bin, *args])
 
-    def template(self, values, *extra):
+    def template(self, values, *extra, release="rel"):
         """helm template with values; the rendered YAML text and its objects."""
-        r = self.helm("template", "rel", CHART, "-n", NS, "-f", self.values_file(values),
+        r = self.helm("template", release, CHART, "-n", NS, "-f", self.values_file(values),
                       *extra)
         self.assertEqual(r.returncode, 0, r.stderr)
         path = os.path.join(self.tmp, "rendered.yaml")
@@ -185,7 +239,7 @@ class Chart(unittest.TestCase):
 
     def render(self, flags):
         r = run([RELRUN, "render", "-n", NS, "--image", IMAGE, "--release", RELEASE,
-                 "--pod-image", POD_IMAGE, "-o", "json", *flags],
+                 "--pod-image", POD_IMAGE, "-o", "json", *HELM_LABEL_FLAGS, *flags],
                 env={k: v for k, v in os.environ.items() if not k.startswith("RELRUN_")})
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
@@ -210,6 +264,18 @@ class Chart(unittest.TestCase):
             self.base(tasks, rbac={"create": True}, serviceAccount={"create": True})))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("0 chart(s) failed", r.stdout)
+        r = self.helm("lint", CHART, "-f", self.values_file(dict(self.base(tasks), **HELM_STYLE)))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for bad, needle in (({"image": {"repository": "a", "tag": "1", "pullPolicy": "Sometimes"}},
+                             "pullPolicy"),
+                            ({"imagePullSecrets": ["Bad_Name"]}, "imagePullSecrets"),
+                            ({"nodeSelector": {"pool": 1}}, "nodeSelector"),
+                            ({"resources": {"requests": {"cpu": "lots"}}}, "cpu"),
+                            ({"tolerations": {"key": "a"}}, "tolerations")):
+            with self.subTest(bad):
+                r = self.helm("lint", CHART, "-f", self.values_file(dict(self.base(tasks), **bad)))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(needle, r.stdout + r.stderr)
 
     def test_lint_fails_for_broken_values(self):
         broken = {
@@ -275,6 +341,13 @@ class Chart(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
         self.assertEqual(r.stdout.count("ok "), len(objs), r.stdout)
         self.assertEqual(len(objs), len(tasks) + 3)
+        # and with the values a Helm user writes for a real cluster
+        text, objs = self.template(dict(self.base(tasks), **HELM_STYLE))
+        with open(path, "w") as f:
+            f.write(text)
+        r = run(["node", VALIDATE, path])
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertEqual(r.stdout.count("ok "), len(objs), r.stdout)
 
     def test_job_equals_relrun_render(self):
         tasks = [t for t, _ in JOB_CASES.values()]
@@ -305,7 +378,7 @@ class Chart(unittest.TestCase):
         _, objs = self.template(self.base([CRON_TASK]))
         self.assertEqual(len(objs), 1)
         r = run([DUMP, "-n", NS, "--image", IMAGE, "--release", RELEASE,
-                 "--pod-image", POD_IMAGE, "-o", "json", *CRON_FLAGS])
+                 "--pod-image", POD_IMAGE, "-o", "json", *HELM_LABEL_FLAGS, *CRON_FLAGS])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_same(json.loads(r.stdout), objs[0], "CronJob")
 
@@ -318,7 +391,7 @@ class Chart(unittest.TestCase):
         flags = [f for f in CRON_FLAGS[4:] if f != "--retry-on-disruption"]
         flags = [{"7200": "2h", "3600": "1h", "20": "20s"}.get(f, f) for f in flags]
         r = run([RELRUN, "cron", "render", "nightly-report", "-n", NS, "--image", IMAGE,
-                 "--release", RELEASE, "--pod-image", POD_IMAGE, "-o", "json",
+                 "--release", RELEASE, "--pod-image", POD_IMAGE, "-o", "json", *HELM_LABEL_FLAGS,
                  "--schedule", "30 3 * * 1-5", "--concurrency-policy", "Replace",
                  "--starting-deadline", "300", "--successful-history", "5",
                  "--failed-history", "0", "--suspend", "--ready-timeout", "2m",
@@ -358,15 +431,19 @@ class Chart(unittest.TestCase):
         self.assertEqual(kinds["ServiceAccount"]["metadata"]["name"], "ci-runner")
         binding = kinds["RoleBinding"]
         self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
-                                              "kind": "Role", "name": "relrun"})
+                                              "kind": "Role", "name": "rel-relrun"})
         self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "ci-runner",
                                                 "namespace": NS}])
-        # and the plain manifest grants exactly the same
+        # and the plain manifest grants exactly the same (a release named relrun
+        # gives the plain manifest's names), Helm's labels aside
         manifest = self.yaml_to_json(os.path.join(SOURCE, "manifests", "rbac.yaml"))
         plain = {o["kind"]: o for o in manifest}
         _, objs = self.template({"tasks": [], "rbac": {"create": True},
-                                 "serviceAccount": {"create": True}})
+                                 "serviceAccount": {"create": True}}, release="relrun")
         for o in objs:
+            self.assertEqual(o["metadata"]["labels"].pop("app.kubernetes.io/instance"), "relrun")
+            self.assertEqual(o["metadata"]["labels"].pop("helm.sh/chart"), "relrun-0.1.0")
+            self.assertEqual(o["metadata"]["labels"].pop("app.kubernetes.io/version"), "0.1.0")
             o["metadata"].pop("namespace")
             for s in o.get("subjects", []):
                 s.pop("namespace")
@@ -378,6 +455,148 @@ class Chart(unittest.TestCase):
         for o in objs:
             with self.subTest(o["kind"]):
                 self.assert_same(plain[o["kind"]], o, "manifests/rbac.yaml vs chart")
+
+    # ------------------------------------------------------------- cluster values
+    def test_helm_style_values_equal_relrun_flags(self):
+        values = dict(self.base([{"name": "enc", "expression": "Encoder.run()"}]), **HELM_STYLE)
+        _, objs = self.template(values)
+        self.assertEqual(len(objs), 1)
+        want = self.render(HELM_STYLE_FLAGS + ["Encoder.run()"])
+        self.assertTrue(want["metadata"].pop("generateName").startswith("relrun-"))
+        self.assertEqual(objs[0]["metadata"].pop("name"), "enc")
+        self.assert_same(want, objs[0], "Helm-style values")
+        task = objs[0]["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual((task["image"], task["imagePullPolicy"]),
+                         ("ghcr.io/acme/app:1.2.3", "Always"))
+
+    def test_each_pod_value_is_overridable_per_task(self):
+        tasks = [{"name": "plain", "expression": "M.f()"},
+                 {"name": "own", "expression": "M.g()",
+                  "image": {"tag": "2.0"}, "nodeSelector": {"pool": "gpu"}, "tolerations": [],
+                  "imagePullSecrets": ["task-cred"], "podLabels": {"tier": "x"},
+                  "resources": {"cpu": "1", "memory": "1Gi"},
+                  "securityContext": {"allowPrivilegeEscalation": False,
+                                      "capabilities": {"drop": ["ALL"]},
+                                      "readOnlyRootFilesystem": True}}]
+        _, objs = self.template(dict(self.base(tasks), **HELM_STYLE))
+        by = {o["metadata"]["name"]: o["spec"]["template"] for o in objs}
+        plain, own = by["plain"]["spec"], by["own"]["spec"]
+        self.assertEqual(plain["nodeSelector"], {"pool": "encoders"})
+        self.assertEqual(own["nodeSelector"], {"pool": "gpu"})
+        self.assertNotIn("tolerations", own)
+        self.assertEqual(own["imagePullSecrets"], [{"name": "task-cred"}])
+        self.assertEqual(by["own"]["metadata"]["labels"]["tier"], "x")
+        self.assertNotIn("team", by["own"]["metadata"]["labels"])
+        # the task's image map is merged over the chart's: only the tag changes
+        self.assertEqual(own["containers"][0]["image"], "ghcr.io/acme/app:2.0")
+        self.assertEqual(own["containers"][0]["imagePullPolicy"], "Always")
+        for c in own["initContainers"] + own["containers"]:
+            self.assertEqual(c["resources"], {"requests": {"cpu": "1", "memory": "1Gi"},
+                                              "limits": {"cpu": "1", "memory": "1Gi"}})
+            self.assertIs(c["securityContext"]["readOnlyRootFilesystem"], True)
+        self.assertEqual(plain["containers"][0]["resources"]["limits"]["memory"], "1Gi")
+
+    def test_image_map_errors(self):
+        for image, needle in (({"repository": "ghcr.io/acme/app"}, "image.tag is required"),
+                              ({"tag": "1"}, "image.repository is required")):
+            with self.subTest(image):
+                r = self.helm("template", "rel", CHART, "-f", self.values_file(
+                    dict(self.base([{"name": "x", "expression": "M.f()"}]), image=image)))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(needle, r.stderr)
+        _, objs = self.template(dict(self.base([{"name": "x", "expression": "M.f()"}]),
+                                     image={"repository": "ghcr.io/acme/app",
+                                            "digest": "sha256:" + "ab" * 32}))
+        self.assertEqual(objs[0]["spec"]["template"]["spec"]["containers"][0]["image"],
+                         "ghcr.io/acme/app@sha256:" + "ab" * 32)
+
+    def test_schedules_checked_exactly_as_pkg_cron(self):
+        rows = schedule_table()
+        self.assertGreater(len(rows), 40)
+        wrong = []
+        for sched, ok in rows:
+            r = self.helm("template", "rel", CHART, "-f", self.values_file(self.base(
+                [{"name": "c", "expression": "M.f()", "schedule": sched}])))
+            if ok and r.returncode != 0:
+                wrong.append(f"{sched!r} refused: {r.stderr.strip()}")
+            elif not ok and r.returncode == 0:
+                wrong.append(f"{sched!r} accepted")
+            elif not ok and "schedule" not in r.stderr:
+                wrong.append(f"{sched!r}: the error does not name the schedule: {r.stderr}")
+        self.assertEqual(wrong, [])
+        # the error names the task and says what is wrong, as relrun cron does
+        r = self.helm("template", "rel", CHART, "-f", self.values_file(self.base(
+            [{"name": "c", "expression": "M.f()", "schedule": "0 3 * * 7"}])))
+        self.assertIn('tasks[0] (c): schedule "0 3 * * 7": day-of-week "7": 7 is out of '
+                      'range 0-6', r.stderr)
+
+    def test_every_object_passes_pod_security(self):
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        _, objs = self.template(self.base(tasks, rbac={"create": True},
+                                          serviceAccount={"create": True}))
+        pods = 0
+        for o in objs:
+            for where, meta, spec in pss.pod_templates(o):
+                pods += 1
+                with self.subTest(where):
+                    self.assertEqual(pss.check(spec, "baseline", meta), [])
+                    # all of restricted but the user, which needs podSecurityContext
+                    self.assertEqual([v.split(" (")[0] for v in
+                                      pss.check(spec, "restricted", meta)],
+                                     ["runAsNonRoot != true"])
+        self.assertEqual(pods, len(tasks))
+        _, objs = self.template(dict(self.base(tasks), **HELM_STYLE))
+        for o in objs:
+            for where, meta, spec in pss.pod_templates(o):
+                with self.subTest(where, values="helm-style"):
+                    self.assertEqual(pss.check(spec, "restricted", meta), [])
+
+    def test_standard_labels_on_every_object(self):
+        tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]
+        _, objs = self.template(self.base(tasks, rbac={"create": True},
+                                          serviceAccount={"create": True}))
+        for o in objs:
+            metas = [o["metadata"]] + [m for _, m, _ in pss.pod_templates(o)]
+            if o["kind"] == "CronJob":
+                metas.append(o["spec"]["jobTemplate"]["metadata"])
+            for m in metas:
+                with self.subTest(o["kind"], name=o["metadata"]["name"]):
+                    for k, v in HELM_LABELS.items():
+                        self.assertEqual(m["labels"].get(k), v)
+
+    def test_service_account_named_after_the_release(self):
+        for release, want in (("video", "video-relrun"), ("relrun-prod", "relrun-prod")):
+            with self.subTest(release):
+                _, objs = self.template({"tasks": [], "rbac": {"create": True},
+                                         "serviceAccount": {"create": True}}, release=release)
+                kinds = {o["kind"]: o for o in objs}
+                self.assertEqual(kinds["ServiceAccount"]["metadata"]["name"], want)
+                self.assertEqual(kinds["Role"]["metadata"]["name"], want)
+                self.assertEqual(kinds["RoleBinding"]["subjects"][0]["name"], want)
+                self.assertEqual(kinds["RoleBinding"]["roleRef"]["name"], want)
+
+    def notes(self, values):
+        r = self.helm("install", "rel", CHART, "--dry-run=client", "-n", NS,
+                      "-f", self.values_file(values))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("NOTES:\n", r.stdout)
+        return r.stdout.split("NOTES:\n", 1)[1]
+
+    def test_notes_say_what_was_rendered(self):
+        # default values render nothing, and the user is told so
+        _, objs = self.template({})
+        self.assertEqual(objs, [])
+        text = self.notes({})
+        self.assertIn("this release renders no task -- `tasks` is empty", text)
+        self.assertIn("tasks:\n    - name: nightly-report", text)
+        tasks = [{"name": "once", "expression": "M.f()"}, CRON_TASK]
+        text = self.notes(self.base(tasks))
+        self.assertIn("1 CronJob(s) and 1 Job(s) in namespace streams", text)
+        self.assertIn("CronJob nightly-report (30 3 * * 1-5)", text)
+        self.assertIn("Job once (runs once)", text)
+        self.assertIn("relrun cron trigger NAME -n streams", text)
+        self.assertIn("relrun wait NAME -n streams", text)
+        self.assertNotIn("renders no task", text)
 
     # ------------------------------------------------------------- kubectl
     def test_kubectl_creates_the_rbac(self):
@@ -398,6 +617,35 @@ class Chart(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             got = json.loads(r.stdout)["items"][0]["rules"]
             self.assertEqual(got, next(o for o in objs if o["kind"] == "Role")["rules"])
+
+    def test_a_restricted_namespace_admits_the_pods_of_restricted_values(self):
+        # the simulator's PodSecurity admission on what the chart renders: with
+        # podSecurityContext (runAsUser) the pod is created; without, it is forbidden
+        strict = dict(self.base([{"name": "strict", "expression": "M.f()"}]), **HELM_STYLE)
+        plain = self.base([{"name": "plain", "expression": "M.f()"}])
+        with Sim(tls=True) as sim:
+            code, _, body = sim.post("/api/v1/namespaces", {
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {
+                    "name": NS, "labels": {pss.ENFORCE_LABEL: "restricted"}}})
+            self.assertEqual(code, 201, body)
+            for values in (strict, plain):
+                text, _ = self.template(values)
+                path = os.path.join(self.tmp, "strict.yaml")
+                with open(path, "w") as f:
+                    f.write(text)
+                r = sim.kubectl("create", "-f", path)
+                self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            pods = f"/api/v1/namespaces/{NS}/pods?labelSelector=batch.kubernetes.io/job-name%3D"
+            sim.wait_for(pods + "strict", lambda b: b["items"])
+            ev = sim.wait_for(f"/api/v1/namespaces/{NS}/events",
+                              lambda b: [e for e in b["items"]
+                                         if e["involvedObject"]["name"] == "plain"])
+            [ev] = [e for e in ev["items"] if e["involvedObject"]["name"] == "plain"]
+            self.assertEqual(ev["reason"], "FailedCreate")
+            self.assertIn('violates PodSecurity "restricted:latest": runAsNonRoot != true',
+                          ev["message"])
+            code, _, body = sim.get(pods + "plain")
+            self.assertEqual(body["items"], [])
 
     def test_kubectl_creates_the_rendered_objects(self):
         tasks = [t for t, _ in JOB_CASES.values()] + [CRON_TASK]

@@ -4,7 +4,7 @@ and return value, read back from the simulator's Jobs and pods."""
 import json
 import unittest
 
-from it_relrun import TASK_FLAGS, Base
+from relrunlib import TASK_FLAGS, Base
 
 JOBS = "/apis/batch/v1/namespaces/default/jobs/"
 

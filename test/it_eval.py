@@ -7,7 +7,7 @@ import shutil
 import time
 import unittest
 
-from it_relrun import TASK_FLAGS, Base
+from relrunlib import TASK_FLAGS, Base
 
 KUBECTL = shutil.which("kubectl")
 
@@ -16,10 +16,10 @@ KUBECTL = shutil.which("kubectl")
 class EvalErrors(Base):
     def test_no_such_job_or_pod(self):
         r = self.relrun("eval", "no-such-task", "1 + 1")
-        self.assertEqual(r.code, 64, r)
+        self.assertEqual(r.code, 66, r)  # not found, not usage
         self.assertIn('eval: no job or pod named "no-such-task" in namespace default', r.stderr)
         r = self.relrun("remote", "no-such-task")
-        self.assertEqual(r.code, 64, r)
+        self.assertEqual(r.code, 66, r)
         self.assertIn('remote: no job or pod named "no-such-task"', r.stderr)
 
     def test_finished_task_is_not_running(self):

@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 import unittest
 
+from k8s_sim import podsecurity as pss
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 from nodelib import NODE_DIR, ensure_node_modules  # noqa: E402
 VALIDATE = os.path.join(NODE_DIR, "validate.mjs")
@@ -27,6 +29,24 @@ FULL = BASE + ["-n", "streams", "--env", "FOO=bar", "--env", "EMPTY=",
                "--timeout", "7200", "--boot-retries", "2", "--ttl", "3600",
                "--log-format", "json", "--grace", "20", "--rpc", "dist", "--error-exit", "3",
                "--label", "team=video", "--annotation", "sidecar.istio.io/inject=false"]
+# every pod flag relrun has, and an override as kubectl run --overrides takes it
+PLACEMENT = BASE + ["--image-pull-secret", "regcred", "--image-pull-secret", "other",
+                    "--pull-policy", "IfNotPresent", "--node-selector", "pool=encoders",
+                    "--node-selector", "kubernetes.io/arch=amd64",
+                    "--toleration", "dedicated=encoders:NoSchedule",
+                    "--toleration", "spot:NoExecute", "--priority-class", "batch-high",
+                    "--cpu", "500m", "--cpu-limit", "2", "--memory", "256Mi",
+                    "--memory-limit", "1Gi", "--run-as-user", "10001",
+                    "--label", "team=video", "--annotation", "a.b/c=d",
+                    "--override-type", "strategic", "--overrides", json.dumps(
+                        {"spec": {"template": {"spec": {
+                            "affinity": {"nodeAffinity": {
+                                "requiredDuringSchedulingIgnoredDuringExecution": {
+                                    "nodeSelectorTerms": [{"matchExpressions": [
+                                        {"key": "zone", "operator": "In",
+                                         "values": ["a", "b"]}]}]}}},
+                            "containers": [{"name": "task", "env": [
+                                {"name": "EXTRA", "value": "1"}]}]}}}})]
 TRICKY_EXPR = ('IO.puts("true: yes # no")\n'
                '  LiveStream.run("stream-42", bitrate: 4000, tag: "\\#{x}") # ok\n')
 
@@ -42,6 +62,13 @@ CASES = {
     "cron": FULL + ["--cron", "nightly-report", "--schedule", "30 3 * * 1-5",
                     "--time-zone", "Europe/Berlin", "Report.nightly()"],
     "cron-macro": BASE + ["--cron", "hourly", "--schedule", "@hourly", "Report.hourly()"],
+    "job-placement": PLACEMENT + ["M.f()"],
+    "cron-placement": PLACEMENT + ["--cron", "enc", "--schedule", "*/5 * * * *", "M.f()"],
+    "job-override-json": BASE + ["--override-type", "json", "--overrides", json.dumps([
+        {"op": "add", "path": "/spec/template/spec/volumes/-",
+         "value": {"name": "data", "persistentVolumeClaim": {"claimName": "d"}}},
+        {"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/-",
+         "value": {"name": "data", "mountPath": "/data"}}]), "M.f()"],
 }
 
 
@@ -90,6 +117,19 @@ class ManifestSchema(unittest.TestCase):
         objs = [load(p) for p in paths if p.endswith(".json")]
         r = self.validate(stdin=json.dumps(objs))
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_built_objects_pass_pod_security(self):
+        for name, args in CASES.items():
+            with self.subTest(name):
+                obj = load(self.dump(name, args, "json"))
+                [(_, meta, spec)] = pss.pod_templates(obj)
+                self.assertEqual(pss.check(spec, "baseline", meta), [])
+                restricted = pss.check(spec, "restricted", meta)
+                if "--run-as-user" in args:
+                    self.assertEqual(restricted, [])
+                else:  # all but the user, which only --run-as-user may set
+                    self.assertEqual([v.split(" (")[0] for v in restricted],
+                                     ["runAsNonRoot != true"])
 
     def test_yaml_reads_back_as_the_json(self):
         for name, args in CASES.items():
@@ -151,6 +191,35 @@ class ManifestSchema(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("backoffLimit", r.stderr)
 
+    def test_placement_fields(self):
+        obj = load(self.dump("job-placement", CASES["job-placement"], "json"))
+        ps = obj["spec"]["template"]["spec"]
+        self.assertEqual(ps["imagePullSecrets"], [{"name": "regcred"}, {"name": "other"}])
+        self.assertEqual(ps["nodeSelector"], {"pool": "encoders", "kubernetes.io/arch": "amd64"})
+        self.assertEqual(ps["tolerations"], [
+            {"key": "dedicated", "operator": "Equal", "value": "encoders",
+             "effect": "NoSchedule"},
+            {"key": "spot", "operator": "Exists", "effect": "NoExecute"}])
+        self.assertEqual(ps["priorityClassName"], "batch-high")
+        self.assertEqual(ps["securityContext"], {"runAsNonRoot": True, "runAsUser": 10001})
+        task = ps["containers"][0]
+        self.assertEqual(task["imagePullPolicy"], "IfNotPresent")
+        self.assertEqual(task["resources"], {"requests": {"cpu": "500m", "memory": "256Mi"},
+                                             "limits": {"cpu": "2", "memory": "1Gi"}})
+        # the strategic override merged env by name into the task, kept everything else
+        self.assertEqual(task["env"], [{"name": "EXTRA", "value": "1"}])
+        self.assertEqual(task["args"][-1], "M.f()")
+        self.assertIn("nodeAffinity", ps["affinity"])
+        self.assertEqual(len(ps["containers"]), 1)
+        cron = load(self.dump("cron-placement", CASES["cron-placement"], "json"))
+        self.assertEqual(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"], ps)
+        self.assertNotIn("kind", cron["spec"]["jobTemplate"])
+        obj = load(self.dump("job-override-json", CASES["job-override-json"], "json"))
+        ps = obj["spec"]["template"]["spec"]
+        self.assertEqual([v["name"] for v in ps["volumes"]], ["relrun", "data"])
+        self.assertEqual(ps["containers"][0]["volumeMounts"][-1],
+                         {"name": "data", "mountPath": "/data"})
+
     def test_usage_errors(self):
         r = run([DUMP] + BASE + ["--memory", "12XB", "M.f()"])
         self.assertEqual(r.returncode, 64)
@@ -161,6 +230,34 @@ class ManifestSchema(unittest.TestCase):
         r = run([DUMP] + BASE + ["--mfa", "M.f", "--args", '{"a": 1}'])
         self.assertEqual(r.returncode, 64)
         self.assertIn("--args: want a JSON array, got an object", r.stderr)
+        bad = {
+            ("--toleration", "dedicated=x"): '--toleration "dedicated=x": want KEY[=VALUE]:EFFECT',
+            ("--toleration", "a:Sometimes"): 'effect "Sometimes": want NoSchedule',
+            ("--toleration", "a b:NoSchedule"): '"a b" is not a valid taint key',
+            ("--node-selector", "pool"): '--node-selector "pool": want key=value',
+            ("--node-selector", "pool=a b"): 'is not a valid label value',
+            ("--image-pull-secret", "Reg_Cred"): '--image-pull-secret "Reg_Cred": not a DNS-1123',
+            ("--pull-policy", "Sometimes"): '--pull-policy "Sometimes": want Always',
+            ("--cpu-limit", "lots"): '--cpu-limit "lots": not a Kubernetes quantity',
+            ("--priority-class", "High"): '--priority-class "High": not a DNS-1123',
+            ("--overrides", "{nope"): "--overrides (merge): not JSON",
+            ("--override-type", "yaml"): '--override-type "yaml": want merge, strategic or json',
+            ("--overrides", '{"kind": "Pod"}'): "--overrides: the result must stay a Job (kind changed)",
+            ("--overrides", '{"spec": null}'): "--overrides: the result has no spec object",
+        }
+        for (flag, value), msg in bad.items():
+            with self.subTest(flag=flag, value=value):
+                extra = [flag, value]
+                if flag == "--override-type":
+                    extra += ["--overrides", "{}"]
+                r = run([DUMP] + BASE + extra + ["M.f()"])
+                self.assertEqual(r.returncode, 64, r.stderr)
+                self.assertIn(msg, r.stderr)
+        r = run([DUMP] + BASE + ["--override-type", "json", "--overrides",
+                                 '[{"op": "remove", "path": "/spec/nope"}]', "M.f()"])
+        self.assertEqual(r.returncode, 64, r.stderr)
+        self.assertIn('--overrides (json): operation 1 (remove "/spec/nope"): "nope" not found',
+                      r.stderr)
 
 
 HOSTILE = [

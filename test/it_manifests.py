@@ -13,6 +13,7 @@ import os
 import subprocess
 import unittest
 
+from k8s_sim import podsecurity as pss
 from simlib import Sim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,16 +30,20 @@ REGEN = "cd test && RELRUN_REGENERATE=1 RELRUN_BIN=../build/cmd/relrun/relrun " 
 TASK_FLAGS = ["--image", "ghcr.io/acme/my_app:1.4.0", "--release", "/app/bin/my_app",
               "--pod-image", "ghcr.io/relrun/relrun-pod:0.1.0",
               "--cookie-secret", "my-app-cookie", "--env-from-secret", "my-app-env",
-              "--cpu", "500m", "--memory", "512Mi"]
+              "--cpu", "500m", "--memory", "512Mi", "--image-pull-secret", "ghcr-pull"]
 EXAMPLES = {
     # relrun render [flags] EXPR -o yaml
     "example-job.yaml": (RELRUN, ["render", *TASK_FLAGS, "--timeout", "6h", "--ttl", "24h",
-                                  "--boot-retries", "2",
+                                  "--boot-retries", "2", "--memory-limit", "1Gi",
+                                  "--node-selector", "pool=encoders",
+                                  "--toleration", "dedicated=encoders:NoSchedule",
+                                  "--run-as-user", "1000",
                                   'LiveStream.run("stream-42", bitrate: 4000)', "-o", "yaml"]),
     # relrun cron render NAME --schedule CRON [flags] EXPR -o yaml
     "example-cronjob.yaml": (RELRUN, ["cron", "render", "nightly-report",
                                       "--schedule", "30 3 * * *", "--time-zone", "Europe/Berlin",
                                       *TASK_FLAGS, "--timeout", "1h", "--ttl", "24h",
+                                      "--label", "team=reports", "--priority-class", "batch-low",
                                       "Report.nightly()", "-o", "yaml"]),
 }
 
@@ -100,6 +105,23 @@ class Manifests(unittest.TestCase):
                        "relrun.dev/cron: nightly-report", "jobTemplate:"):
             self.assertIn(needle, text)
 
+    def test_examples_pass_pod_security(self):
+        # the Job runs as --run-as-user 1000: "restricted" whole; the CronJob
+        # keeps the image's user: "baseline" and all of restricted but the user
+        for name, level in (("example-job.yaml", "restricted"),
+                            ("example-cronjob.yaml", "baseline")):
+            with self.subTest(name):
+                script = ("import {parse} from 'yaml'; import {readFileSync} from 'fs';"
+                          "console.log(JSON.stringify(parse(readFileSync(process.argv[1], "
+                          "'utf8'))));")
+                r = run(["node", "--input-type=module", "-e", script, self.path(name)],
+                        cwd=NODE_DIR)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                [(_, meta, spec)] = pss.pod_templates(json.loads(r.stdout))
+                self.assertEqual(pss.check(spec, level, meta), [])
+                if level == "baseline":
+                    self.assertEqual(len(pss.check(spec, "restricted", meta)), 1)
+
     def test_every_manifest_passes_the_upstream_schemas(self):
         files = [self.path(n) for n in ("rbac.yaml", "example-job.yaml", "example-cronjob.yaml")]
         r = run(["node", VALIDATE, *files])
@@ -123,6 +145,7 @@ class Manifests(unittest.TestCase):
              "verbs": ["create", "get", "list", "watch", "delete", "patch", "update"]},
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
         ])
         self.assertEqual(objs["RoleBinding"]["roleRef"],
                          {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
@@ -165,7 +188,7 @@ class Manifests(unittest.TestCase):
         text = self.read("Dockerfile")
         lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
         self.assertEqual(lines, ["FROM scratch", "COPY relrun-pod /relrun-pod",
-                                 'ENTRYPOINT ["/relrun-pod"]'])
+                                 "USER 65532:65532", 'ENTRYPOINT ["/relrun-pod"]'])
         self.assertIn("docker build -f manifests/Dockerfile", text)
         # FROM scratch has no libc: the binary it copies must be static
         pod = os.environ.get("RELRUN_POD_BIN",

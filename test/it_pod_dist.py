@@ -5,15 +5,34 @@ import subprocess
 import tempfile
 import unittest
 
+import it_pod
 import podlib
-
-podlib.RPC["backend"] = "dist"
-
-from it_pod import *  # noqa: E402,F401,F403  the same tests, now on dist
-from podlib import POD, RELEASE, node_env, run_pod  # noqa: E402
+from podlib import POD, RELEASE, node_env, run_pod
 
 
-class DistOnly(unittest.TestCase):
+class _OnDist:
+    """Runs a class of it_pod with --rpc dist, and puts the default back after."""
+
+    @classmethod
+    def setUpClass(cls):
+        podlib.RPC["backend"] = "dist"
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        podlib.RPC["backend"] = "script"
+
+
+# The same tests, now on dist; it_pod's own classes are not in this module, so they
+# do not run here a second time on the script backend.
+for _name in dir(it_pod):
+    _cls = getattr(it_pod, _name)
+    if isinstance(_cls, type) and issubclass(_cls, unittest.TestCase) and _name.startswith("Pod"):
+        globals()[_name + "Dist"] = type(_name + "Dist", (_OnDist, _cls), {})
+
+
+class DistOnly(_OnDist, unittest.TestCase):
     def test_wrong_cookie_is_a_clear_failure_with_dist(self):
         path = os.path.join(tempfile.mkdtemp(), "cookie")
         with open(path, "w") as f:

@@ -12,14 +12,14 @@ import tempfile
 import unittest
 
 # The simulator set-up with the fixture release and relrun-pod images, and the
-# helpers around it (Base has no tests of its own, so none run twice).
-from it_relrun import APP_FORMAT, APP_IMAGE, POD_IMAGE, RELRUN, TASK_FLAGS, Base, Terminal
+# helpers around it; a library, so that no test class of another file runs here again.
+from relrunlib import APP_FORMAT, APP_IMAGE, POD_IMAGE, RELRUN, TASK_FLAGS, Base
 
 needs_kubectl = unittest.skipUnless(shutil.which("kubectl"), "kubectl not installed")
 SOURCE = os.environ.get("RELRUN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), ".."))
 
 SUMMARY_KEYS = {"relrun", "job", "namespace", "pod", "phase", "failed_phase", "exit_code",
-                "duration_ms", "return", "expr", "message"}
+                "duration_ms", "return", "expr", "cause", "message"}
 
 
 def summary_of(r):
@@ -83,12 +83,13 @@ class Summary(Base):
 
     def test_summary_file_in_failures(self):
         cases = [
-            # (expr, extra flags, exit code, phase, failed_phase)
-            ("LiveStream.exit_with(3)", [], 3, "failed", "task failed"),
-            ("LiveStream.fail()", [], 1, "failed", "task failed"),
-            ("LiveStream.sleep(60000)", ["--timeout", "3s"], 124, "failed", "deadline"),
+            # (expr, extra flags, exit code, phase, failed_phase, cause)
+            ("LiveStream.exit_with(3)", [], 3, "failed", "task failed", None),
+            ("LiveStream.fail()", [], 1, "failed", "task failed",
+             "** (RuntimeError) encoder crashed"),
+            ("LiveStream.sleep(60000)", ["--timeout", "3s"], 124, "failed", "deadline", None),
         ]
-        for expr, flags, code, phase, failed in cases:
+        for expr, flags, code, phase, failed, cause in cases:
             with self.subTest(expr=expr):
                 d, path = self.summary_path()
                 r = self.run_task(expr, *flags, "-o", "json", "--summary-file", path)
@@ -98,6 +99,11 @@ class Summary(Base):
                                  (phase, failed, code, expr), s)
                 self.assertEqual(summary_of(r), s)
                 self.assertIsNone(s["return"])
+                # the cause, in the JSON and in the line people read
+                self.assertEqual(s["cause"], cause, s)
+                if cause:
+                    self.assertTrue(s["message"].endswith(": " + cause), s)
+                    self.assertIn(": " + cause + "\n", r.stderr)
 
     def test_summary_file_release_never_ready(self):
         d, path = self.summary_path()
@@ -107,6 +113,9 @@ class Summary(Base):
         s = self.read_file(d, path)
         self.assertEqual((s["phase"], s["failed_phase"], s["exit_code"]),
                          ("failed", "release never ready", 70), s)
+        # the cause names the release that is not there
+        self.assertIn("/app/bin/no_such_release", s["cause"], s)
+        self.assertIn("/app/bin/no_such_release", s["message"], s)
         # without -o json stdout has no summary line
         self.assertNotIn('"relrun":"summary"', r.stdout)
 
@@ -166,40 +175,47 @@ class Summary(Base):
         name = r.stdout.strip()
         self.addCleanup(self.relrun, "cancel", name)
         d, path = self.summary_path()
-        w = self.relrun("wait", name, "--timeout", "1s", "--summary-file", path)
+        w = self.relrun("wait", name, "--wait-timeout", "1s", "--summary-file", path)
         self.assertEqual(w.code, 124, w)
         s = self.read_file(d, path)
         self.assertEqual((s["job"], s["phase"], s["failed_phase"], s["exit_code"]),
                          (name, "timeout", "deadline", 124), s)
 
     def test_github_actions_error_annotation(self):
-        # % and a newline in the expression reach the annotation escaped
+        # % and a newline in the expression reach the annotation escaped; it goes to
+        # stderr, so a step that sends the task's log (stdout) to a file still shows it
         expr = "LiveStream.exit_with(3)\n# 100%"
         r = self.run_task(expr, "-o", "json", env={"GITHUB_ACTIONS": "true"})
         self.assertEqual(r.code, 3, r)
-        errs = [line for line in r.stdout.splitlines() if line.startswith("::")]
+        self.assertNotIn("::error", r.stdout)
+        errs = [line for line in r.stderr.splitlines() if line.startswith("::")]
         self.assertEqual(len(errs), 1, r)
         self.assertRegex(errs[0], r"^::error title=relrun::job/relrun-live-stream-exit-with-\w+ "
                                   r"pod/\S+: task failed, exit 3, [0-9.]+s -- expr: "
                                   r"LiveStream\.exit_with\(3\)%0A# 100%25$")
         self.assertEqual(summary_of(r)["exit_code"], 3)  # the summary stays last
+        # a raise: the annotation names the exception
+        f = self.run_task("LiveStream.fail()", env={"GITHUB_ACTIONS": "true"})
+        self.assertEqual(f.code, 1, f)
+        self.assertRegex(f.stderr, r"(?m)^::error title=relrun::job/\S+ pod/\S+: task failed, "
+                                   r"exit 1, [0-9.]+s: \*\* \(RuntimeError\) encoder crashed -- ")
         # success: no annotation; not on GitHub: none either
         ok = self.run_task("LiveStream.exit_with(0)", env={"GITHUB_ACTIONS": "true"})
         self.assertEqual(ok.code, 0, ok)
-        self.assertNotIn("::error", ok.stdout)
+        self.assertNotIn("::error", ok.stdout + ok.stderr)
         plain = self.run_task("LiveStream.exit_with(3)", env={"GITHUB_ACTIONS": "false"})
         self.assertEqual(plain.code, 3, plain)
-        self.assertNotIn("::error", plain.stdout)
+        self.assertNotIn("::error", plain.stdout + plain.stderr)
         # a usage error is annotated too
         u = self.relrun("run", "--no-such-flag", "X.y()", env={"GITHUB_ACTIONS": "true"})
         self.assertEqual(u.code, 64, u)
-        self.assertIn('::error title=relrun::run: unknown flag "--no-such-flag"', u.stdout)
+        self.assertIn('::error title=relrun::run: unknown flag "--no-such-flag"', u.stderr)
 
 
 class NoColorOnTerminal(Base):
     def test_no_color_also_means_no_pending_line(self):
         self.sim.fault(kind="slow_start", seconds=2, pod_regex="live-stream-run")
-        code, out, err = Terminal.run_on_pty(self, {"NO_COLOR": "1"})
+        code, out, err = self.run_on_pty({"NO_COLOR": "1"})
         self.assertEqual(code, 0, out + err)
         self.assertIn("segment 3 of tty arrived late", out)
         self.assertNotIn("Pending", err)
@@ -368,14 +384,17 @@ class HelpAndCompletion(unittest.TestCase):
     def value_for(flag):
         takes = {"--inject": "init", "--rpc": "script", "--log-format": "json",
                  "--cascade": "background", "--concurrency-policy": "Forbid", "--output": "json",
-                 "--env": "A=B"}
-        none = {"--detach", "--suspend", "--follow", "--help"}
+                 "--env": "A=B", "--label": "a=b", "--annotation": "a=b",
+                 "--node-selector": "a=b", "--toleration": "k:NoSchedule",
+                 "--pull-policy": "Always", "--override-type": "merge", "--run-as-user": "1000"}
+        none = {"--detach", "--suspend", "--follow", "--help", "--keep-failed"}
         if flag in none:
             return []
         if flag in takes:
             return [takes[flag]]
         if flag in ("--timeout", "--ttl", "--ready-timeout", "--grace", "--starting-deadline",
-                    "--request-timeout"):
+                    "--request-timeout", "--wait-timeout", "--retry-window",
+                    "--schedule-timeout"):
             return ["5s"]
         if flag in ("--backoff-limit", "--boot-retries", "--error-exit",
                     "--successful-history", "--failed-history"):
@@ -403,10 +422,10 @@ class HelpAndCompletion(unittest.TestCase):
         self.assertIn("complete -F _relrun relrun kubectl-relrun", c.stdout)
         cases = [
             (["relrun", "ru"], ["run"]),
-            (["relrun", "c"], ["cancel", "cron", "completion"]),
+            (["relrun", "c"], ["cancel", "cron", "completion", "config"]),
             (["relrun", "run", "--inj"], ["--inject"]),
             (["relrun", "run", "--inject", ""], ["init", "none"]),
-            (["relrun", "run", "--rpc", ""], ["script", "dist"]),
+            (["relrun", "run", "--rpc", ""], ["auto", "dist", "script"]),
             (["relrun", "run", "--log-format", "l"], ["logfmt"]),
             (["relrun", "-n", "prod", "run", "-o", ""], ["json", "text"]),
             (["relrun", "render", "--output", ""], ["yaml", "json"]),
@@ -418,7 +437,7 @@ class HelpAndCompletion(unittest.TestCase):
             (["relrun", "cron", "create", "--concurrency-policy", ""],
              ["Allow", "Forbid", "Replace"]),
             (["relrun", "cancel", "--cascade", "f"], ["foreground"]),
-            (["relrun", "completion", ""], ["bash", "zsh"]),
+            (["relrun", "completion", ""], ["bash", "zsh", "fish"]),
             (["relrun", "--kubec"], ["--kubeconfig"]),
             (["kubectl-relrun", "ver"], ["version"]),
             # a free value: nothing is made up for it
@@ -430,7 +449,7 @@ class HelpAndCompletion(unittest.TestCase):
         # every flag of run is offered after "--"
         offered = set(self.complete(script, "relrun", "run", "--"))
         self.assertEqual(offered, parser_table()["run"])
-        bad = self.relrun("completion", "fish")
+        bad = self.relrun("completion", "tcsh")
         self.assertEqual(bad.returncode, 64, bad)
 
     @unittest.skipUnless(shutil.which("zsh"), "zsh not installed: zsh script not checked")

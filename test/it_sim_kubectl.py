@@ -4,6 +4,7 @@ its controllers, kubelet and faults behave as the other end-to-end tests rely on
 import http.client
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -233,14 +234,25 @@ class SimKubectlTest(unittest.TestCase):
     def test_get_pods_watch(self):
         ns = self.namespace("watchpods")
         w = self.sim.kubectl_popen("get", "pods", "-n", ns, "-w", "--output-watch-events")
+        seen = b""
         try:
-            time.sleep(1.0)  # let the watch start
+            self.sim.wait_request(lambda q: q["query"].get("watch") and q["path"].endswith(
+                "/namespaces/%s/pods" % ns))
             self.create(ns, job_manifest("w", "ok.sh"))
             self.kubectl("wait", "-n", ns, "--for=condition=complete", "job/w", "--timeout=15s")
-            time.sleep(0.5)
+            # until the watcher has printed the pod's last state (it may trail the Job's);
+            # raw reads, so that nothing waits in a buffer select cannot see
+            deadline = time.monotonic() + 15
+            while " Completed " not in seen.decode() and time.monotonic() < deadline:
+                if select.select([w.stdout], [], [], 0.5)[0]:
+                    chunk = os.read(w.stdout.fileno(), 65536)
+                    if not chunk:
+                        break
+                    seen += chunk
         finally:
             w.terminate()
             out, err = w.communicate(timeout=5)
+            out = seen.decode() + out
         rows = [line.split() for line in out.splitlines()]
         self.assertEqual(rows[0][:3], ["EVENT", "NAME", "READY"], out + err)
         pod = self.pods(ns, "w")[0]["metadata"]["name"]

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -74,7 +76,9 @@ static void status_plain_text(void **state)
         /* A JSON body that is not a Status is text, not a crash. */
         kube_status_parse(500, "[1,2", 4, &st);
         assert_string_equal(st.message, "[1,2");
-        assert_int_equal(kube_http_code(404), ERR_USAGE);
+        assert_int_equal(kube_http_code(404), ERR_NOTFOUND);
+        assert_int_equal(kube_http_code(409), ERR_EXISTS);
+        assert_int_equal(kube_http_code(422), ERR_USAGE);
         assert_int_equal(kube_http_code(502), ERR_UNAVAILABLE);
 }
 
@@ -107,17 +111,25 @@ static char *make_stream(size_t *len)
 {
         struct buf b;
         buf_init(&b, 1u << 24);
-        buf_puts(&b, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
-                     "\"resourceVersion\":\"10\"}}}\n");
-        buf_puts(&b, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"b\","
-                     "\"resourceVersion\":\"11\",\"annotations\":{\"big\":\"");
+        assert_int_equal(buf_puts(&b,
+                                  "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+                                  "\"resourceVersion\":\"10\"}}}\n"),
+                         0);
+        assert_int_equal(buf_puts(&b,
+                                  "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"b\","
+                                  "\"resourceVersion\":\"11\",\"annotations\":{\"big\":\""),
+                         0);
         for (int i = 0; i < 100000; i++)
-                buf_putc(&b, (char)('a' + i % 26));
-        buf_puts(&b, "\"}}}}\r\n\n");
-        buf_puts(&b, "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":"
-                     "\"12\"}}}\n");
-        buf_puts(&b, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
-                     "\"reason\":\"Expired\"}}\n");
+                assert_int_equal(buf_putc(&b, (char)('a' + i % 26)), 0);
+        assert_int_equal(buf_puts(&b, "\"}}}}\r\n\n"), 0);
+        assert_int_equal(
+            buf_puts(&b, "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":"
+                         "\"12\"}}}\n"),
+            0);
+        assert_int_equal(
+            buf_puts(&b, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+                         "\"reason\":\"Expired\"}}\n"),
+            0);
         *len = b.len;
         return buf_detach(&b);
 }
@@ -302,7 +314,7 @@ static void feed(struct kube_log_dedup *d, const struct logline *ls, size_t n, s
                 struct kube_ts ts;
                 assert_int_equal(kube_ts_parse(ls[i].ts, strlen(ls[i].ts), &ts), 0);
                 if (kube_log_dedup_accept(d, &ts, ls[i].msg, strlen(ls[i].msg)))
-                        buf_printf(out, "%s|", ls[i].msg);
+                        assert_int_equal(buf_printf(out, "%s|", ls[i].msg), 0);
         }
 }
 
@@ -334,7 +346,7 @@ static void dedup_resume_everywhere(void **state)
         struct buf want;
         buf_init(&want, 4096);
         for (size_t i = 0; i < n; i++)
-                buf_printf(&want, "%s|", all[i].msg);
+                assert_int_equal(buf_printf(&want, "%s|", all[i].msg), 0);
         /* Cut after every prefix, and twice in a row. */
         for (size_t cut1 = 1; cut1 <= n; cut1++) {
                 for (size_t extra = 0; extra <= n - cut1; extra++) {
@@ -422,6 +434,35 @@ static void no_token_over_http(void **state)
         assert_int_equal(e.code, ERR_CONFIG);
 }
 
+/* user:password@ in a server URL is refused and never printed. */
+static void userinfo_never_printed(void **state)
+{
+        (void)state;
+        char out[128];
+        kube_server_redact("https://admin:hunter2@k.example:6443/x@y", out, sizeof out);
+        assert_string_equal(out, "https://***@k.example:6443/x@y");
+        kube_server_redact("https://a@b:c@k.example", out, sizeof out);
+        assert_string_equal(out, "https://***@k.example");
+        kube_server_redact("https://k.example/p@q", out, sizeof out);
+        assert_string_equal(out, "https://k.example/p@q");
+        struct kubeconfig_rest r = {0};
+        r.server = "https://admin:hunter2@127.0.0.1:1";
+        struct kube_client *c = NULL;
+        struct err e;
+        err_clear(&e);
+        assert_int_equal(kube_client_new(&r, NULL, &c, &e), -1);
+        assert_int_equal(e.code, ERR_CONFIG);
+        assert_null(strstr(e.msg, "hunter2"));
+        assert_null(strstr(e.msg, "admin"));
+        assert_non_null(strstr(e.msg, "https://***@127.0.0.1:1"));
+        /* and a token with CR/LF, from wherever it came */
+        r.server = "https://127.0.0.1:1";
+        r.token = "abc\r\nX-Evil: 1";
+        assert_int_equal(kube_client_new(&r, NULL, &c, &e), -1);
+        assert_int_equal(e.code, ERR_CONFIG);
+        assert_null(strstr(e.msg, "Evil"));
+}
+
 /* Backoff doubles from the base, is jittered within its upper half and never
  * passes 5 s, so a retry storm spreads out and a long outage is polled. */
 static void backoff_bounds(void **state)
@@ -434,7 +475,6 @@ static void backoff_bounds(void **state)
         struct kube_client_opts o = {0};
         o.backoff_base_ms = 200;
         assert_int_equal(kube_client_new(&r, &o, &c, &e), 0);
-        srand(7);
         for (int attempt = 0; attempt < 12; attempt++) {
                 long want = 200L << (attempt < 5 ? attempt : 5);
                 if (want > 5000)
@@ -449,6 +489,49 @@ static void backoff_bounds(void **state)
                 assert_true(hi - lo > want / 8); /* really jittered */
         }
         kube_client_free(c);
+}
+
+/* The first retry delays of a new client, computed in a child process as a
+ * parallel CI runner would (a forked copy of the same program state). */
+static void child_delays(int fd)
+{
+        struct kubeconfig_rest r = {0};
+        r.server = "http://127.0.0.1:1";
+        struct kube_client *c = NULL;
+        struct err e;
+        long d[8] = {0};
+        if (kube_client_new(&r, NULL, &c, &e) == 0)
+                for (int i = 0; i < 8; i++)
+                        d[i] = kube_backoff_ms(c, 5);
+        kube_client_free(c);
+        ssize_t w = write(fd, d, sizeof d);
+        _exit(w == (ssize_t)sizeof d ? 0 : 1);
+}
+
+/* Two runners that start alike do not retry in lockstep: each client seeds
+ * its own jitter. */
+static void jitter_differs_between_processes(void **state)
+{
+        (void)state;
+        long d[2][8];
+        for (int k = 0; k < 2; k++) {
+                int p[2];
+                assert_int_equal(pipe(p), 0);
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        close(p[0]);
+                        child_delays(p[1]);
+                }
+                close(p[1]);
+                assert_int_equal(read(p[0], d[k], sizeof d[k]), (ssize_t)sizeof d[k]);
+                close(p[0]);
+                int st;
+                assert_int_equal(waitpid(pid, &st, 0), pid);
+                assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        assert_true(d[0][0] >= 2500 && d[0][0] <= 5000);
+        assert_memory_not_equal(d[0], d[1], sizeof d[0]);
 }
 
 int main(void)
@@ -468,6 +551,8 @@ int main(void)
             cmocka_unit_test(dedup_live_stream_keeps_repeats),
             cmocka_unit_test(query_escape),
             cmocka_unit_test(no_token_over_http),
+            cmocka_unit_test(userinfo_never_printed),
+            cmocka_unit_test(jitter_differs_between_processes),
             cmocka_unit_test(backoff_bounds),
         };
         int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -169,6 +171,75 @@ static void single_file(void **state)
         assert_null(r->token_file);
 }
 
+/* A CR/LF in a token would inject HTTP headers: refused (78) whether the token
+ * comes from the kubeconfig, a tokenFile or an exec plugin, never printed. */
+static void token_control_characters_refused(void **state)
+{
+        struct fx *f = *state;
+        static const char head[] = "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                                   "clusters:\n- name: k\n  cluster:\n"
+                                   "    server: https://k.example\n"
+                                   "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+                                   "users:\n- name: u\n  user:\n";
+        char cfg[2048];
+        snprintf(cfg, sizeof cfg, "%s    token: \"" TOKEN "\\r\\nX-Evil: 1\"\n", head);
+        f->o.kubeconfig = put(f, "config", cfg);
+        expect_fail(f, "contains a control character (0x0d at byte");
+        no_secret(f);
+        if (!strstr(f->e.msg, "line 14, column 12"))
+                fail_msg("no line in '%s'", f->e.msg);
+        /* tokenFile: the trailing newline is trimmed, an inner one is not */
+        put(f, "tok", TOKEN "\nX-Evil: 1\n");
+        snprintf(cfg, sizeof cfg, "%s    tokenFile: tok\n", head);
+        f->o.kubeconfig = put(f, "config", cfg);
+        expect_fail(f, "tokenFile of user \"u\"");
+        assert_non_null(strstr(f->e.msg, "0x0a"));
+        no_secret(f);
+        put(f, "tok", TOKEN "\n");
+        assert_int_equal(load(f), 0);
+        assert_string_equal(f->r->token, TOKEN);
+        /* exec plugin */
+        put_exec(f, "p",
+                 "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                 "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"" TOKEN
+                 "\\\\u0007\"}}\\n'\n");
+        snprintf(cfg, sizeof cfg,
+                 "%s    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                 "      command: %s/p\n      interactiveMode: Never\n",
+                 head, f->dir);
+        f->o.kubeconfig = put(f, "config", cfg);
+        expect_fail(f, "the token from the exec plugin contains a control character (0x07");
+        no_secret(f);
+        struct err e;
+        assert_int_equal(kubeconfig_token_check("abc.DEF-_~+/=", "x", &e), 0);
+        assert_int_equal(kubeconfig_token_check("a\x7f", "x", &e), -1);
+        assert_int_equal(e.code, ERR_CONFIG);
+}
+
+/* 200 KB of '[' used to cost libyaml's scanner half a minute of CPU before
+ * the error: the nesting is bounded and named where it goes too deep. */
+static void deep_nesting_refused(void **state)
+{
+        struct fx *f = *state;
+        size_t n = 200 * 1024;
+        char *cfg = malloc(n + 64);
+        assert_non_null(cfg);
+        int head = snprintf(cfg, 64, "apiVersion: v1\nclusters: ");
+        memset(cfg + head, '[', n);
+        cfg[head + (int)n] = '\0';
+        f->o.kubeconfig = put(f, "config", cfg);
+        free(cfg);
+        expect_fail(f, "line 2, column 74: nested deeper than 64 levels");
+        /* block style the same */
+        char block[16384] = "apiVersion: v1\nclusters:\n";
+        for (int i = 0; i < 80; i++) {
+                size_t len = strlen(block);
+                snprintf(block + len, sizeof block - len, "%*s- \n", 2 * i, "");
+        }
+        f->o.kubeconfig = put(f, "config", block);
+        expect_fail(f, "nested deeper than 64 levels");
+}
+
 static void home_config_used_when_no_env(void **state)
 {
         struct fx *f = *state;
@@ -190,6 +261,31 @@ static void kubeconfig_flag_beats_env(void **state)
         f->o.kubeconfig = a;
         assert_int_equal(load(f), 0);
         assert_string_equal(f->r->source, a);
+}
+
+/* What completion offers for --context: every context once, across the
+ * merged files, in their order; a missing file in the list is skipped. */
+static void context_names(void **state)
+{
+        struct fx *f = *state;
+        const char *a = put(f, "a", "contexts:\n- name: prod\n  context: {cluster: k}\n");
+        const char *b = put(f, "b",
+                            "contexts:\n- name: staging\n  context: {cluster: k}\n"
+                            "- name: prod\n  context: {cluster: other}\n");
+        char list[3 * PATH_MAX];
+        snprintf(list, sizeof list, "%s:%s/missing:%s", a, f->dir, b);
+        f->o.env_kubeconfig = list;
+        struct buf out;
+        buf_init(&out, 4096);
+        assert_int_equal(kubeconfig_context_names(&f->o, &out, &f->e), 0);
+        assert_string_equal(buf_str(&out), "prod\nstaging\n");
+        buf_fini(&out);
+        /* --kubeconfig names one file */
+        f->o.kubeconfig = b;
+        buf_init(&out, 4096);
+        assert_int_equal(kubeconfig_context_names(&f->o, &out, &f->e), 0);
+        assert_string_equal(buf_str(&out), "staging\nprod\n");
+        buf_fini(&out);
 }
 
 static void merge_first_wins(void **state)
@@ -464,11 +560,14 @@ static void relative_paths_against_defining_file(void **state)
 
         /* A rotated token is picked up on reload. */
         put(f, "kc/token", "rotated\n");
-        assert_int_equal(kubeconfig_rest_reload_token(f->r, &f->e), 0);
-        assert_string_equal(f->r->token, "rotated");
+        char *t = NULL;
+        assert_int_equal(kubeconfig_token_read(f->r->token_file, &t, &f->e), 0);
+        assert_string_equal(t, "rotated");
+        free(t);
+        t = NULL;
         unlink(want);
-        assert_int_equal(kubeconfig_rest_reload_token(f->r, &f->e), -1);
-        assert_string_equal(f->r->token, "rotated");
+        assert_int_equal(kubeconfig_token_read(f->r->token_file, &t, &f->e), -1);
+        assert_null(t);
         assert_non_null(strstr(f->e.msg, want));
 }
 
@@ -796,6 +895,49 @@ static void exec_timeout_and_cap(void **state)
         expect_fail(f, "printed more than 1 MiB");
 }
 
+/* True once pid has exited (gone, or a zombie nobody reaped yet). */
+static bool process_gone(pid_t pid)
+{
+        char path[64], stat[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+                return true;
+        size_t n = fread(stat, 1, sizeof stat - 1, fp);
+        fclose(fp);
+        stat[n] = '\0';
+        const char *rp = strrchr(stat, ')');
+        return !rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X';
+}
+
+/* A hung plugin is killed with what it started: a helper it left running
+ * (holding our pipe or not) must not outlive relrun. */
+static void exec_timeout_kills_the_plugins_children(void **state)
+{
+        struct fx *f = *state;
+        put_exec(f, "hang",
+                 "#!/bin/sh\nsleep 30 &\necho $! > \"$(dirname \"$0\")/child.pid\"\nwait\n");
+        exec_cfg(f, "./hang", "");
+        f->o.exec_timeout_ms = 1000;
+        expect_fail(f, "no answer within 1000 ms, killed");
+        char pidpath[PATH_MAX];
+        snprintf(pidpath, sizeof pidpath, "%s/child.pid", f->dir);
+        FILE *fp = fopen(pidpath, "r");
+        if (!fp)
+                fail_msg("the plugin did not start its child within 1 s");
+        int pid = 0;
+        assert_int_equal(fscanf(fp, "%d", &pid), 1);
+        fclose(fp);
+        assert_true(pid > 1);
+        /* SIGKILL is delivered asynchronously: give it a moment, not a verdict. */
+        for (int i = 0; i < 200 && !process_gone(pid); i++)
+                usleep(10000);
+        if (!process_gone(pid)) {
+                kill(pid, SIGKILL);
+                fail_msg("the plugin's child %d still runs after the plugin was killed", pid);
+        }
+}
+
 static void exec_config_errors(void **state)
 {
         struct fx *f = *state;
@@ -1003,7 +1145,8 @@ static void free_null(void **state)
         (void)state;
         kubeconfig_rest_free(NULL);
         struct err e;
-        assert_int_equal(kubeconfig_rest_reload_token(NULL, &e), -1);
+        char *t = NULL;
+        assert_int_equal(kubeconfig_token_read(NULL, &t, &e), -1);
         assert_int_equal(e.code, ERR_CONFIG);
 }
 
@@ -1015,6 +1158,7 @@ int main(void)
             T(home_config_used_when_no_env),
             T(kubeconfig_flag_beats_env),
             T(merge_first_wins),
+            T(context_names),
             T(merge_current_context_from_first_that_sets_it),
             T(yaml_merge_keys),
             T(many_entries_load_fast),
@@ -1038,12 +1182,15 @@ int main(void)
             T(exec_fails),
             T(exec_not_found_shows_hint),
             T(exec_timeout_and_cap),
+            T(exec_timeout_kills_the_plugins_children),
             T(exec_config_errors),
             T(yaml_errors_have_position),
             T(wrong_types),
             T(errors_never_show_secrets),
             T(fuzz_garbled),
             T(free_null),
+            T(token_control_characters_refused),
+            T(deep_nesting_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

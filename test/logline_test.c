@@ -379,44 +379,6 @@ static void test_level_and_out_parse(void **state)
         assert_non_null(strstr(e.msg, "\"yaml\""));
 }
 
-/* What relrun-pod wrote comes back field for field; anything else is not an
- * event and is shown as it is. */
-static void test_decode_roundtrip(void **state)
-{
-        (void)state;
-        struct logline_event ev = {.ts = "2026-11-23T06:00:00.123Z",
-                                   .level = LOGLINE_WARNING,
-                                   .src = LOGLINE_SRC_RPC,
-                                   .msg = "disk \"low\"\n  at x",
-                                   .node = "app@pod"};
-        ev.msg_len = strlen(ev.msg);
-        ev.fields[0] = (struct logline_field){"pid", 3, "<0.1.0>", 7, false};
-        ev.fields[1] = (struct logline_field){"n", 1, "42", 2, true};
-        ev.nfields = 2;
-        struct buf b;
-        buf_init(&b, 1 << 16);
-        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
-        struct logline_decoded d;
-        assert_int_equal(logline_decode(buf_str(&b), b.len - 1, &d), 0);
-        assert_string_equal(d.ts, "2026-11-23T06:00:00.123Z");
-        assert_string_equal(d.level, "warning");
-        assert_string_equal(d.src, "rpc");
-        assert_string_equal(d.msg, "disk \"low\"\n  at x");
-        assert_string_equal(d.node, "app@pod");
-        /* Only string-valued extra fields are shown as k=v. */
-        assert_int_equal(d.nfields, 1);
-        assert_string_equal(d.fields[0].key, "pid");
-        assert_string_equal(d.fields[0].val, "<0.1.0>");
-        logline_decoded_fini(&d);
-        buf_fini(&b);
-        const char *nots[] = {"plain text", "{\"level\":\"info\"}", "[1]", "{\"msg\":\"cut"};
-        for (size_t i = 0; i < sizeof nots / sizeof *nots; i++) {
-                assert_int_equal(logline_decode(nots[i], strlen(nots[i]), &d), -1);
-                assert_null(d.msg);
-                logline_decoded_fini(&d);
-        }
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -433,7 +395,6 @@ int main(void)
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
             cmocka_unit_test(test_level_and_out_parse),
-            cmocka_unit_test(test_decode_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,16 @@ int main(int argc, char **argv)
             {"output", 1, 0, 'o'},
             {"retry-on-disruption", 0, 0, 'D'},
             {"mfa", 1, 0, 'm'},
+            {"cpu-limit", 1, 0, 1000},
+            {"memory-limit", 1, 0, 1001},
+            {"image-pull-secret", 1, 0, 1002},
+            {"pull-policy", 1, 0, 1003},
+            {"node-selector", 1, 0, 1004},
+            {"toleration", 1, 0, 1005},
+            {"priority-class", 1, 0, 1006},
+            {"run-as-user", 1, 0, 1007},
+            {"overrides", 1, 0, 1008},
+            {"override-type", 1, 0, 1009},
             {"args", 1, 0, 'a'},
             {0, 0, 0, 0},
         };
@@ -57,13 +67,17 @@ int main(int argc, char **argv)
         manifest_job_opts_init(&o);
         manifest_cron_opts_init(&c);
         const char *env[LIST_MAX] = {0}, *from[LIST_MAX] = {0}, *labels[LIST_MAX] = {0},
-                   *annots[LIST_MAX] = {0};
-        size_t nenv = 0, nfrom = 0, nlabels = 0, nannots = 0;
+                   *annots[LIST_MAX] = {0}, *pulls[LIST_MAX] = {0}, *sel[LIST_MAX] = {0},
+                   *tols[LIST_MAX] = {0};
+        size_t nenv = 0, nfrom = 0, nlabels = 0, nannots = 0, npulls = 0, nsel = 0, ntols = 0;
         const char *output = "json", *mfa = NULL, *args = NULL;
         o.env = env;
         o.env_from_secrets = from;
         o.labels = labels;
         o.annotations = annots;
+        o.image_pull_secrets = pulls;
+        o.node_selector = sel;
+        o.tolerations = tols;
         int ch;
         while ((ch = getopt_long(argc, argv, "n:o:", longopts, NULL)) != -1) {
                 switch (ch) {
@@ -98,6 +112,16 @@ int main(int argc, char **argv)
                 case 'D': o.retry_on_disruption = true; break;
                 case 'm': mfa = optarg; break;
                 case 'a': args = optarg; break;
+                case 1000: o.cpu_limit = optarg; break;
+                case 1001: o.memory_limit = optarg; break;
+                case 1002: add(pulls, &npulls, optarg); break;
+                case 1003: o.pull_policy = optarg; break;
+                case 1004: add(sel, &nsel, optarg); break;
+                case 1005: add(tols, &ntols, optarg); break;
+                case 1006: o.priority_class = optarg; break;
+                case 1007: o.run_as_user = atol(optarg); break;
+                case 1008: o.overrides = optarg; break;
+                case 1009: o.override_type = optarg; break;
                 default: return 64;
                 }
         }

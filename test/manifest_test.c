@@ -497,6 +497,120 @@ static void test_quantities(void **state)
         assert_job_err(&o, "--cpu \"half\": not a Kubernetes quantity (like 500m, 1, 256Mi, 1Gi)");
 }
 
+/* Placement, pulling and the Pod Security fields, on both containers. */
+static void test_pod_placement_and_security(void **state)
+{
+        (void)state;
+        static const char *const pulls[] = {"regcred", NULL};
+        static const char *const sel[] = {"pool=encoders", NULL};
+        static const char *const tols[] = {"dedicated=encoders:NoSchedule", "spot:NoExecute", NULL};
+        struct manifest_job_opts o;
+        base_opts(&o);
+        o.image_pull_secrets = pulls;
+        o.node_selector = sel;
+        o.tolerations = tols;
+        o.pull_policy = "Always";
+        o.priority_class = "batch-high";
+        o.memory = "256Mi";
+        o.memory_limit = "1Gi";
+        o.cpu_limit = "2";
+        json_object *job = NULL;
+        struct err e;
+        err_clear(&e);
+        assert_int_equal(manifest_job_new(&o, &job, &e), 0);
+        const char *ps = "spec.template.spec";
+        char path[128];
+#define P(sub) (snprintf(path, sizeof path, "%s.%s", ps, sub), path)
+        assert_str_at(job, P("imagePullSecrets.0.name"), "regcred");
+        assert_str_at(job, P("nodeSelector.pool"), "encoders");
+        assert_str_at(job, P("tolerations.0.operator"), "Equal");
+        assert_str_at(job, P("tolerations.0.value"), "encoders");
+        assert_str_at(job, P("tolerations.1.operator"), "Exists");
+        assert_absent(job, P("tolerations.1.value"));
+        assert_str_at(job, P("tolerations.1.effect"), "NoExecute");
+        assert_str_at(job, P("priorityClassName"), "batch-high");
+        assert_absent(job, P("securityContext")); /* the image's user without --run-as-user */
+        assert_str_at(job, P("containers.0.imagePullPolicy"), "Always");
+        assert_absent(job, P("initContainers.0.imagePullPolicy"));
+        /* a limit apart from the request; a limit alone has no request */
+        assert_str_at(job, P("containers.0.resources.requests.memory"), "256Mi");
+        assert_str_at(job, P("containers.0.resources.limits.memory"), "1Gi");
+        assert_str_at(job, P("containers.0.resources.limits.cpu"), "2");
+        assert_absent(job, P("containers.0.resources.requests.cpu"));
+        static const char *const all[] = {"ALL", NULL};
+        for (int i = 0; i < 2; i++) {
+                const char *c = i ? "containers.0" : "initContainers.0";
+                char sub[96];
+                snprintf(sub, sizeof sub, "%s.securityContext.capabilities.drop", c);
+                assert_strs_at(job, P(sub), all);
+                snprintf(sub, sizeof sub, "%s.securityContext.seccompProfile.type", c);
+                assert_str_at(job, P(sub), "RuntimeDefault");
+                snprintf(sub, sizeof sub, "%s.securityContext.allowPrivilegeEscalation", c);
+                json_object *v = at(job, P(sub));
+                assert_true(json_object_is_type(v, json_type_boolean));
+                assert_false(json_object_get_boolean(v));
+        }
+        json_object_put(job);
+
+        base_opts(&o);
+        o.run_as_user = 10001;
+        assert_int_equal(manifest_job_new(&o, &job, &e), 0);
+        assert_int_at(job, P("securityContext.runAsUser"), 10001);
+        assert_true(json_object_get_boolean(at(job, P("securityContext.runAsNonRoot"))));
+        json_object_put(job);
+#undef P
+
+        base_opts(&o);
+        o.run_as_user = 0;
+        assert_job_err(&o, "--run-as-user 0: want a numeric non-root UID (1-2147483647)");
+        base_opts(&o);
+        static const char *const bad_tol[] = {"dedicated=encoders", NULL};
+        o.tolerations = bad_tol;
+        assert_job_err(&o, "--toleration \"dedicated=encoders\": want KEY[=VALUE]:EFFECT, e.g. "
+                           "dedicated=encoder:NoSchedule");
+        base_opts(&o);
+        o.pull_policy = "always";
+        assert_job_err(&o, "--pull-policy \"always\": want Always, IfNotPresent or Never");
+}
+
+/* --overrides: merge by default, kind kept, the CronJob's jobTemplate patched as a Job. */
+static void test_overrides(void **state)
+{
+        (void)state;
+        struct manifest_job_opts o;
+        base_opts(&o);
+        o.overrides = "{\"spec\":{\"backoffLimit\":3,\"template\":{\"spec\":{\"hostname\":\"h\","
+                      "\"restartPolicy\":null}}}}";
+        json_object *job = NULL;
+        struct err e;
+        err_clear(&e);
+        assert_int_equal(manifest_job_new(&o, &job, &e), 0);
+        assert_int_at(job, "spec.backoffLimit", 3);
+        assert_str_at(job, "spec.template.spec.hostname", "h");
+        assert_absent(job, "spec.template.spec.restartPolicy");
+        assert_str_at(job, "spec.template.spec.containers.0.name", "task");
+        json_object_put(job);
+
+        struct manifest_cron_opts c;
+        manifest_cron_opts_init(&c);
+        c.name = "nightly";
+        c.schedule = "@daily";
+        o.override_type = "json";
+        o.overrides = "[{\"op\":\"replace\",\"path\":\"/spec/backoffLimit\",\"value\":2}]";
+        assert_int_equal(manifest_cronjob_new(&o, &c, &job, &e), 0);
+        assert_int_at(job, "spec.jobTemplate.spec.backoffLimit", 2);
+        assert_absent(job, "spec.jobTemplate.kind");
+        assert_str_at(job, "kind", "CronJob");
+        json_object_put(job);
+
+        o.overrides = "{\"kind\":\"Pod\"}";
+        o.override_type = NULL;
+        assert_job_err(&o, "--overrides: the result must stay a Job (kind changed)");
+        o.overrides = "[1]";
+        o.override_type = "merge";
+        assert_job_err(&o, "--overrides (merge): a merge patch is an object, got a list");
+}
+
 static void test_names_rejected(void **state)
 {
         struct manifest_job_opts o;
@@ -570,7 +684,7 @@ static void test_names_rejected(void **state)
         assert_job_err(&o, "--log-format \"xml\": want json, logfmt or text");
         base_opts(&o);
         o.rpc = "ssh";
-        assert_job_err(&o, "--rpc \"ssh\": want script or dist");
+        assert_job_err(&o, "--rpc \"ssh\": want auto, dist or script");
         base_opts(&o);
         o.error_exit = 64;
         assert_job_err(&o, "--error-exit 64: want 1..63");
@@ -834,6 +948,8 @@ int main(void)
             cmocka_unit_test(test_cronjob),
             cmocka_unit_test(test_quantities),
             cmocka_unit_test(test_names_rejected),
+            cmocka_unit_test(test_pod_placement_and_security),
+            cmocka_unit_test(test_overrides),
             cmocka_unit_test(test_yaml_tricky_strings),
             cmocka_unit_test(test_yaml_literal_block),
             cmocka_unit_test(test_output_json_and_caps),

@@ -112,6 +112,40 @@ static void test_subreaper_adopts_orphans(void **state)
         assert_int_equal(reaped, 2);
 }
 
+/* Run to the end: stdout captured, stdin empty (cat ends at once instead of
+ * waiting on ours), the exit status as it was; an ignored SIGTERM is not
+ * inherited; a program that is not there is an error with its errno. */
+static void test_run_capture(void **state)
+{
+        (void)state;
+        signal(SIGTERM, SIG_IGN);
+        char *argv[] = {"sh", "-c", "cat; echo out; kill -TERM $$; echo not-reached", NULL};
+        struct proc_spec spec = {.path = "sh", .argv = argv};
+        struct buf out;
+        buf_init(&out, 1024);
+        int status = 0;
+        struct err e;
+        err_clear(&e);
+        assert_int_equal(proc_run_capture(&spec, 10000, &out, &status, &e), 0);
+        signal(SIGTERM, SIG_DFL);
+        assert_string_equal(buf_str(&out), "out\n");
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGTERM);
+
+        buf_reset(&out);
+        char *big[] = {"sh", "-c", "head -c 4096 /dev/zero; sleep 30", NULL};
+        spec.argv = big;
+        assert_int_equal(proc_run_capture(&spec, 10000, &out, &status, &e), -1);
+        assert_int_equal(e.sys_errno, ENOBUFS);
+
+        char *none[] = {"relrun-test-no-such-program", NULL};
+        spec.path = none[0];
+        spec.argv = none;
+        assert_int_equal(proc_run_capture(&spec, 10000, &out, &status, &e), -1);
+        assert_int_equal(e.sys_errno, ENOENT);
+        buf_fini(&out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -119,6 +153,7 @@ int main(void)
             cmocka_unit_test(test_exec_failure_is_an_error_not_a_child),
             cmocka_unit_test(test_signals_arrive_on_the_fd_and_children_see_none_blocked),
             cmocka_unit_test(test_subreaper_adopts_orphans),
+            cmocka_unit_test(test_run_capture),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,7 +155,7 @@ static void test_result_cut_at_utf8_boundary(void **state)
         memcpy(raw + 4095, "\xc3\xa9", 2);
         struct buf line;
         buf_init(&line, 16384);
-        buf_puts(&line, "T result ok ");
+        assert_int_equal(buf_puts(&line, "T result ok "), 0);
         codec_base64_encode(raw, 4097, &line);
         struct release_marker m;
         release_parse_marker("T", line.data, line.len, &m);

@@ -216,11 +216,27 @@ class Sim:
     def clear_faults(self):
         self.request("DELETE", "/_sim/faults", token=False)
 
+    def outage(self, seconds):
+        """The API server refuses connections for seconds (from about 0.2 s from now)."""
+        code, _, body = self.request("POST", "/_sim/outage", {"seconds": seconds}, token=False)
+        if code != 202:
+            raise RuntimeError("outage not started: %s %s" % (code, body))
+
     def faults(self):
         return self.request("GET", "/_sim/faults", token=False)[2]
 
     def requests(self):
         return self.request("GET", "/_sim/requests", token=False)[2]
+
+    def wait_request(self, pred, timeout=20, interval=0.05):
+        """Polls the request log until a request matches pred; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for q in self.requests():
+                if pred(q):
+                    return q
+            time.sleep(interval)
+        raise AssertionError("timed out waiting for a request; got %r" % self.requests()[-5:])
 
     def clear_requests(self):
         self.request("DELETE", "/_sim/requests", token=False)

@@ -81,6 +81,7 @@ struct pod {
         char reason[ERR_MSG_MAX];
         int settle_code; /* the task's outcome while PH_SETTLE lasts */
         char settle_reason[ERR_MSG_MAX];
+        char task_error[512]; /* first line of the first error the call printed */
         int signals;
 
         char last[LAST_LINES][256];
@@ -102,6 +103,15 @@ static void out_flush(void)
 
 static void out_event(const struct logline_event *ev)
 {
+        if (ev->src == LOGLINE_SRC_RPC && ev->level >= LOGLINE_ERROR && !pod.task_error[0] &&
+            ev->msg_len) {
+                /* The cause a failed task's summary names: "** (ArgumentError) ..." */
+                const char *nl = memchr(ev->msg, '\n', ev->msg_len);
+                size_t n = nl ? (size_t)(nl - ev->msg) : ev->msg_len;
+                n = codec_utf8_cut(ev->msg, n, sizeof pod.task_error - 1);
+                memcpy(pod.task_error, ev->msg, n);
+                pod.task_error[n] = '\0';
+        }
         if (pod.out.len > OUT_FLUSH_AT)
                 out_flush();
         if (logline_encode(ev, pod.o.log_format, &pod.out) < 0) {
@@ -150,13 +160,17 @@ static int emit_plain(void *ctx, const struct logline_event *ev)
 static void last_lines(struct buf *b)
 {
         unsigned n = pod.nlast < LAST_LINES ? pod.nlast : LAST_LINES;
+        /* context for a message: a full buffer ends it where it is */
         if (n == 0) {
-                buf_puts(b, " (the release printed nothing)");
+                if (buf_puts(b, " (the release printed nothing)") < 0)
+                        return;
                 return;
         }
-        buf_puts(b, "; last lines of the release:");
+        if (buf_puts(b, "; last lines of the release:") < 0)
+                return;
         for (unsigned i = pod.nlast - n; i < pod.nlast; i++)
-                buf_printf(b, "\n  %s", pod.last[i % LAST_LINES]);
+                if (buf_printf(b, "\n  %s", pod.last[i % LAST_LINES]) < 0)
+                        return;
 }
 
 /* ---- outcome ---- */
@@ -439,7 +453,8 @@ static void rpc_stdout(const char *p, size_t n)
                         /* an over-long line cannot be a marker: pass it on as it is */
                         logline_stream_feed(pod.rpc.out, pod.rpc_line.data, pod.rpc_line.len);
                         buf_reset(&pod.rpc_line);
-                        buf_append(&pod.rpc_line, p, l);
+                        if (buf_append(&pod.rpc_line, p, l) < 0)
+                                logline_stream_feed(pod.rpc.out, p, l); /* longer still */
                 }
                 if (nl) {
                         struct release_marker m;
@@ -781,9 +796,25 @@ static void make_tag(void)
 }
 
 /* Append s as a JSON string, cut to at most max bytes at a UTF-8 boundary. */
-static void json_str_cut(struct buf *b, const char *s, size_t max)
+static int json_str_cut(struct buf *b, const char *s, size_t max)
 {
-        (void)codec_json_string(b, s, codec_utf8_cut(s, strlen(s), max));
+        return codec_json_string(b, s, codec_utf8_cut(s, strlen(s), max));
+}
+
+/* Why a failed task failed, in one line for the coordinator's summary: the
+ * error the call raised, else what went wrong around it (the release never
+ * started, was not ready, was killed). "" on success. */
+static const char *cause(void)
+{
+        if (pod.exit_code == 0)
+                return "";
+        if (pod.task_error[0])
+                return pod.task_error;
+        /* "task failed with exit code 3" says no more than the code itself */
+        bool bare = (!strncmp(pod.reason, "task failed with exit code ", 27) ||
+                     !strncmp(pod.reason, "task exited with code ", 22)) &&
+                    !strchr(pod.reason, ';');
+        return bare ? "" : pod.reason;
 }
 
 /* The Kubernetes termination message: at most 4096 bytes of JSON. */
@@ -797,15 +828,22 @@ static void write_termination_log(void)
         buf_init(&b, 64 * 1024);
         for (size_t cut = 4096; cut >= 64; cut /= 2) {
                 buf_reset(&b);
-                buf_printf(
+                int r = buf_printf(
                     &b, "{\"exit_code\":%d,\"phase\":\"%s\",\"duration_ms\":%lld,\"return\":",
                     pod.exit_code, pod.fail_phase ? pod.fail_phase : "task", (long long)elapsed());
-                json_str_cut(&b, ret, cut);
-                buf_puts(&b, ",\"expr\":");
-                json_str_cut(&b, expr, cut / 2);
-                buf_puts(&b, ",\"reason\":");
-                json_str_cut(&b, pod.reason, cut / 4);
-                buf_puts(&b, "}");
+                r |= json_str_cut(&b, ret, cut);
+                r |= buf_puts(&b, ",\"expr\":");
+                r |= json_str_cut(&b, expr, cut / 2);
+                r |= buf_puts(&b, ",\"reason\":");
+                r |= json_str_cut(&b, pod.reason, cut / 4);
+                r |= buf_puts(&b, ",\"cause\":");
+                r |= json_str_cut(&b, cause(), cut / 4);
+                r |= buf_puts(&b, "}");
+                if (r) { /* out of memory: the code at least */
+                        buf_reset(&b);
+                        if (buf_printf(&b, "{\"exit_code\":%d}", pod.exit_code) < 0)
+                                break;
+                }
                 if (b.len <= 4096)
                         break;
         }

@@ -106,6 +106,11 @@ static void read_term_message(struct pod_view *p)
                 return;
         copy_str(p->tm_phase, sizeof p->tm_phase, m, "phase");
         copy_str(p->tm_return, sizeof p->tm_return, m, "return");
+        /* relrun-pod's one-line cause of a failure (the exception's first line) */
+        copy_str(p->tm_cause, sizeof p->tm_cause, m, "cause");
+        char *nl = strchr(p->tm_cause, '\n');
+        if (nl)
+                *nl = '\0';
         struct json_object *d = get(m, "duration_ms");
         if (d)
                 p->tm_duration_ms = (long)json_object_get_int64(d);
@@ -122,6 +127,9 @@ void classify_read_pod(struct json_object *obj, struct pod_view *p)
         copy_str(created, sizeof created, obj, "metadata.creationTimestamp");
         if (kube_ts_parse(created, strlen(created), &p->created) < 0)
                 p->created.sec = p->created.nsec = 0;
+        char rv[32];
+        copy_str(rv, sizeof rv, obj, "metadata.resourceVersion");
+        p->rv = strtoull(rv, NULL, 10);
         copy_str(p->phase, sizeof p->phase, obj, "status.phase");
         copy_str(p->reason, sizeof p->reason, obj, "status.reason");
         p->deleting = get(obj, "metadata.deletionTimestamp") != NULL;
@@ -158,6 +166,26 @@ void classify_read_pod(struct json_object *obj, struct pod_view *p)
                 copy_str(p->finished_at, sizeof p->finished_at, t, "finishedAt");
                 read_term_message(p);
         }
+}
+
+static void carry_pull_error(const struct container_view *old, struct container_view *c)
+{
+        if (strcmp(old->name, c->name) || strcmp(old->image, c->image))
+                return;
+        if (is(c->waiting, "ErrImagePull"))
+                snprintf(c->pull_error, sizeof c->pull_error, "%s", c->waiting_msg);
+        else if (is(old->waiting, "ErrImagePull") && old->waiting_msg[0])
+                snprintf(c->pull_error, sizeof c->pull_error, "%s", old->waiting_msg);
+        else
+                snprintf(c->pull_error, sizeof c->pull_error, "%s", old->pull_error);
+}
+
+void classify_carry(const struct pod_view *old, struct pod_view *p)
+{
+        if (!old->set || strcmp(old->name, p->name))
+                return;
+        carry_pull_error(&old->init, &p->init);
+        carry_pull_error(&old->task, &p->task);
 }
 
 void classify_read_job(struct json_object *obj, struct job_view *j)
@@ -225,6 +253,8 @@ struct classify_timers classify_timers_next(const struct classify_in *in,
         t.pull_since =
             since(set && (pulling(&p->init) || pulling(&p->task)), prev->pull_since, in->now);
         t.unsched_since = since(set && p->unschedulable, prev->unsched_since, in->now);
+        t.nopod_since =
+            since(!set && !j->complete && !j->failed && !j->deleted, prev->nopod_since, in->now);
         t.complete_since = since(j->complete || j->failed, prev->complete_since, in->now);
         t.verdict_since =
             since(set && p->task.terminated && j->failed, prev->verdict_since, in->now);
@@ -281,7 +311,8 @@ static const char *who(const struct ctx *x)
         return "";
 }
 
-const char *classify_reached(const struct pod_view *p)
+/* Where the task got to, for a deadline. */
+static const char *reached(const struct pod_view *p)
 {
         if (!p->set || p->unschedulable || (!p->phase[0] && !p->task.waiting[0]))
                 return "never scheduled";
@@ -297,8 +328,7 @@ static enum verdict r_deadline(struct ctx *x)
         bool pod_over = !x->p->set || x->p->task.terminated || x->p->deleted;
         if ((x->j->failed && is(x->j->reason, "DeadlineExceeded")) ||
             (pod_over && is(x->j->target, "DeadlineExceeded")))
-                return decide(x, ERR_TIMEOUT, "deadline", "deadline exceeded (%s)",
-                              classify_reached(x->p));
+                return decide(x, ERR_TIMEOUT, "deadline", "deadline exceeded (%s)", reached(x->p));
         return NEXT;
 }
 
@@ -306,6 +336,12 @@ static enum verdict r_newer_pod(struct ctx *x)
 {
         /* Decide on the newer pod, not on this one. */
         return x->in->newer_pod ? HOLD : NEXT;
+}
+
+/* The termination message says the task itself started. */
+static bool p_ran(const struct pod_view *p)
+{
+        return is(p->tm_phase, "task") || is(p->tm_phase, "killed");
 }
 
 /* The task container terminated: its exit code and termination message. */
@@ -355,6 +391,10 @@ static enum verdict r_terminated(struct ctx *x)
                 *x->o = keep;
                 return HOLD;
         }
+        /* The podFailurePolicy counts exit 70 against --boot-retries; it
+         * cannot read the termination message that says the task ran. */
+        x->o->rerun =
+            p_ran(x->p) && x->p->task.exit_code == ERR_SOFTWARE && x->in->boot_retries > 0;
         return DECIDE;
 }
 
@@ -394,8 +434,9 @@ static enum verdict r_init_failed(struct ctx *x)
         if (!x->p->set || !x->p->init_exit)
                 return NEXT;
         return decide(x, ERR_SOFTWARE, "release never ready",
-                      "release never ready: init container %s failed (exit %d)",
-                      x->p->init.name[0] ? x->p->init.name : "?", x->p->init_exit);
+                      "release never ready: init container failed (exit %d): %s (image %.200s)",
+                      x->p->init_exit, x->p->init.name[0] ? x->p->init.name : "?",
+                      x->p->init.image[0] ? x->p->init.image : "?");
 }
 
 static enum verdict r_pod_failed(struct ctx *x)
@@ -422,9 +463,14 @@ static enum verdict fail_on(struct ctx *x, const struct container_view *c, int c
                             const char *failed, const char *extra)
 {
         x->o->never_ran = true;
-        return decide(x, code, failed, "%s: %s container %s (image %.200s): %s%s%.200s%s", failed,
-                      c == &x->p->init ? "init" : "task", c->name, c->image[0] ? c->image : "?",
-                      c->waiting, c->waiting_msg[0] ? ": " : "", c->waiting_msg, extra);
+        /* After the back-off the message only says "Back-off pulling": the
+         * cause is in the last ErrImagePull. */
+        bool cause = c->pull_error[0] && !is(c->waiting, "ErrImagePull");
+        return decide(x, code, failed, "%s: %s container %s (image %.150s): %s%s%.150s%s%.150s%s%s",
+                      failed, c == &x->p->init ? "init" : "task", c->name,
+                      c->image[0] ? c->image : "?", c->waiting, c->waiting_msg[0] ? ": " : "",
+                      c->waiting_msg, cause ? " (last error: " : "", cause ? c->pull_error : "",
+                      cause ? ")" : "", extra);
 }
 
 static bool config_reason(const char *r)
@@ -470,16 +516,36 @@ static enum verdict r_pull(struct ctx *x)
         return c ? fail_on(x, c, ERR_SOFTWARE, "image pull", "") : NEXT;
 }
 
+static int64_t schedule_limit(const struct classify_in *in);
+
 static enum verdict r_unschedulable(struct ctx *x)
 {
-        int64_t limit = x->in->schedule_timeout_ms > 0 ? x->in->schedule_timeout_ms
-                                                       : CLASSIFY_SCHEDULE_TIMEOUT_MS;
+        int64_t limit = schedule_limit(x->in);
         if (!x->p->set || !x->p->unschedulable || !held_for(x->t->unsched_since, x->in->now, limit))
                 return NEXT;
         x->o->never_ran = true;
         return decide(x, ERR_TIMEOUT, "never scheduled",
                       "never scheduled: Unschedulable for %llds (--schedule-timeout): %.300s",
                       (long long)(limit / 1000), x->p->sched_msg);
+}
+
+static int64_t schedule_limit(const struct classify_in *in)
+{
+        return in->schedule_timeout_ms > 0 ? in->schedule_timeout_ms : CLASSIFY_SCHEDULE_TIMEOUT_MS;
+}
+
+static enum verdict r_no_pod(struct ctx *x)
+{
+        /* No pod and no FailedCreate seen (a role without events, a quota
+         * message that never came): the same limit as the scheduler's. */
+        int64_t limit = schedule_limit(x->in);
+        if (x->p->set || !held_for(x->t->nopod_since, x->in->now, limit))
+                return NEXT;
+        x->o->never_ran = true;
+        return decide(x, ERR_TIMEOUT, "never scheduled",
+                      "never scheduled: the Job made no pod for %llds (--schedule-timeout); "
+                      "its events say why (kubectl describe job)",
+                      (long long)(limit / 1000));
 }
 
 static int job_exit_code(const struct job_view *j)
@@ -522,6 +588,7 @@ static const struct rule {
     {"pull", r_pull},                   /* ErrImagePull / ImagePullBackOff */
     {"unschedulable", r_unschedulable}, /* --schedule-timeout passed */
     {"job over", r_job_over},           /* Complete/Failed without the pod's last state */
+    {"no pod", r_no_pod},               /* no pod at all for --schedule-timeout */
 };
 
 void classify(const struct classify_in *in, const struct classify_timers *t, struct outcome *o)

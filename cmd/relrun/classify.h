@@ -40,6 +40,7 @@ struct container_view {
         char image[256];
         char waiting[64]; /* state.waiting.reason */
         char waiting_msg[256];
+        char pull_error[256]; /* the last ErrImagePull message (classify_carry) */
         bool running, terminated;
         int exit_code;
 };
@@ -48,6 +49,7 @@ struct pod_view {
         bool set;
         char name[CLASSIFY_NAME_MAX];
         struct kube_ts created;
+        unsigned long long rv; /* metadata.resourceVersion, when it is a number */
         char phase[32];
         char reason[64]; /* status.reason: Evicted, DeadlineExceeded */
         bool unschedulable;
@@ -61,6 +63,7 @@ struct pod_view {
         char term_message[4100];
         char tm_phase[16]; /* the termination message's phase: task, boot, ready, killed */
         char tm_return[4100];
+        char tm_cause[600];  /* why a failed task failed, one line; "" when none */
         long tm_duration_ms; /* -1 unknown */
         char started_at[40], finished_at[40];
 };
@@ -76,6 +79,7 @@ struct job_view {
 struct classify_timers {
         int64_t pull_since;     /* an image pull failing since (ms), 0 if not */
         int64_t unsched_since;  /* Unschedulable since */
+        int64_t nopod_since;    /* the Job runs but has no pod since */
         int64_t complete_since; /* the Job over, its pod's last state missing */
         int64_t verdict_since;  /* the Job failed while a boot retry was possible */
         int64_t killed_since;   /* the pod killed or deleted, no Job verdict yet */
@@ -96,11 +100,17 @@ struct outcome {
         const char *failed; /* the summary's failed_phase; NULL on success */
         const char *rule;   /* the rule that decided (tests, -v) */
         bool never_ran;     /* the pod never ran the task: nobody needs the Job */
+        bool rerun;         /* the task ran, yet the Job counts it as a boot failure
+                               and would run it again (exit 70 with boot retries) */
         char what[512];     /* "succeeded", "task failed", ... */
 };
 
 /* Read a pod object into *p (all of it replaced). */
 void classify_read_pod(struct json_object *obj, struct pod_view *p);
+/* A newer view of the same pod keeps what only an older one said: the last
+ * ErrImagePull message, which ImagePullBackOff replaces with "Back-off
+ * pulling image" (the cause: not found, unauthorized). */
+void classify_carry(const struct pod_view *old, struct pod_view *p);
 /* Add what a Job object's conditions say to *j (flags only ever get set). */
 void classify_read_job(struct json_object *obj, struct job_view *j);
 /* Note a core/v1 Event; returns true when it concerns the Job (FailedCreate). */
@@ -112,8 +122,5 @@ struct classify_timers classify_timers_next(const struct classify_in *in,
 /* The decision for in with timers t (already advanced); o->decided false:
  * wait and look again. */
 void classify(const struct classify_in *in, const struct classify_timers *t, struct outcome *o);
-
-/* Where the task got to, for a deadline or a failure before it ran. */
-const char *classify_reached(const struct pod_view *p);
 
 #endif

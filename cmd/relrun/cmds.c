@@ -37,16 +37,21 @@ int conn_open(const struct opts *o, struct conn *k, struct err *e)
         if (kubeconfig_load(&k->ko, &k->rest, e) < 0)
                 return -1;
         struct kube_client_opts co = {0};
+        /* --request-timeout bounds a whole request, its retries included (kubectl
+         * has no retries, so there it is the same thing). */
         if (o->request_timeout_ms > 0)
-                co.request_timeout_ms = (long)o->request_timeout_ms;
+                co.request_timeout_ms = co.retry_budget_ms = (long)o->request_timeout_ms;
         else if (o->request_timeout_ms == 0)
-                co.request_timeout_ms = 24L * 3600 * 1000;
+                co.request_timeout_ms = co.retry_budget_ms = 24L * 3600 * 1000;
+        co.stream_window_ms = (long)o->retry_window_ms;
         if (kube_client_new(k->rest, &co, &k->c, e) < 0) {
                 kubeconfig_rest_free(k->rest);
                 k->rest = NULL;
                 return -1;
         }
         kube_client_set_refresh(k->c, refresh_token, k);
+        /* Ctrl-C and SIGTERM end requests, retries and backoff pauses at once. */
+        kube_client_set_interrupt(k->c, &relrun_interrupted);
         k->ns = k->rest->namespace_ && k->rest->namespace_[0] ? k->rest->namespace_ : "default";
         return 0;
 }
@@ -77,6 +82,7 @@ static void follow_defaults(const struct opts *o, const struct conn *k, const ch
         fo->namespace_ = k->ns;
         fo->job = job;
         fo->tty = fancy(STDERR_FILENO);
+        fo->color = fo->tty;
         fo->render.json = o->output && !strcmp(o->output, "json");
         fo->render.color = !fo->render.json && fancy(STDOUT_FILENO);
         fo->boot_retries = o->boot_retries;
@@ -90,11 +96,12 @@ int list_managed(const struct opts *o, struct conn *k, const char *path, const c
 {
         struct buf p;
         buf_init(&p, 4096);
-        buf_puts(&p, path);
-        buf_puts(&p, "?labelSelector=");
-        kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
+        int r = buf_puts(&p, path);
+        r |= buf_puts(&p, "?labelSelector=");
+        r |= kube_query_escape(&p, "app.kubernetes.io/managed-by=relrun");
         *items = NULL;
-        int r = kube_request(k->c, "GET", buf_str(&p), NULL, what, list, NULL, e);
+        if (url_check(r, &p, what, e) == 0)
+                r = kube_request(k->c, "GET", buf_str(&p), NULL, what, list, NULL, e);
         buf_fini(&p);
         if (r < 0)
                 return -1;
@@ -123,11 +130,21 @@ void list_expr_cell(const char *expr, char *out, size_t n)
         out[i] = '\0';
 }
 
-void jobs_path(struct buf *b, const char *ns)
+int url_check(int rc, const struct buf *b, const char *what, struct err *e)
 {
-        buf_puts(b, "/apis/batch/v1/namespaces/");
-        kube_query_escape(b, ns);
-        buf_puts(b, "/jobs");
+        if (!rc)
+                return 0;
+        /* Never send a cut URL: it would name another object. */
+        return err_set(e, ERR_USAGE, "%s: the request URL would be longer than %zu bytes", what,
+                       b->max);
+}
+
+int jobs_path(struct buf *b, const char *ns, struct err *e)
+{
+        int rc = buf_puts(b, "/apis/batch/v1/namespaces/");
+        rc |= kube_query_escape(b, ns);
+        rc |= buf_puts(b, "/jobs");
+        return url_check(rc, b, "jobs", e);
 }
 
 /* ---- run / render ------------------------------------------------------ */
@@ -192,9 +209,10 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         char run_id[17];
         if (tag_run(job, run_id, e) < 0)
                 goto out;
-        jobs_path(&path, k->ns);
-        jobs_path(&recheck, k->ns);
-        buf_printf(&recheck, "?labelSelector=" RUN_ID_LABEL "%%3D%s", run_id);
+        if (jobs_path(&path, k->ns, e) < 0 || jobs_path(&recheck, k->ns, e) < 0 ||
+            url_check(buf_printf(&recheck, "?labelSelector=" RUN_ID_LABEL "%%3D%s", run_id),
+                      &recheck, "create jobs", e) < 0)
+                goto out;
         if (kube_create(k->c, buf_str(&path),
                         json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN),
                         buf_str(&recheck), "create jobs", &created, e) < 0)
@@ -230,11 +248,13 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         follow_defaults(o, k, name, &fo);
         fo.logs = true;
         fo.summary = true;
-        fo.delete_never_ran = !o->keep_failed;
+        fo.owns_job = true;
         rc = follow_job(k->c, &fo, e);
-        if (e->msg[0])
-                err_prefix(e, "job/%s", name);
-        else
+        char named[300];
+        snprintf(named, sizeof named, "job/%s", name);
+        if (e->msg[0] && !strstr(e->msg, named))
+                err_prefix(e, "%s", named);
+        else if (!e->msg[0])
                 err_clear(e);
 out:
         json_object_put(created);
@@ -277,16 +297,17 @@ static int newest_pod(struct conn *k, const char *job, char *name, size_t n, str
 {
         struct buf p;
         buf_init(&p, 4096);
-        buf_puts(&p, "/api/v1/namespaces/");
-        kube_query_escape(&p, k->ns);
-        buf_puts(&p, "/pods?labelSelector=");
+        int rc = buf_puts(&p, "/api/v1/namespaces/");
+        rc |= kube_query_escape(&p, k->ns);
+        rc |= buf_puts(&p, "/pods?labelSelector=");
         struct buf sel;
         buf_init(&sel, 1024);
-        buf_printf(&sel, "batch.kubernetes.io/job-name=%s", job);
-        kube_query_escape(&p, buf_str(&sel));
+        rc |= buf_printf(&sel, "batch.kubernetes.io/job-name=%s", job);
+        rc |= kube_query_escape(&p, buf_str(&sel));
         buf_fini(&sel);
         struct json_object *list = NULL, *items;
-        int rc = kube_request(k->c, "GET", buf_str(&p), NULL, "list pods", &list, NULL, e);
+        if (url_check(rc, &p, "list pods", e) == 0)
+                rc = kube_request(k->c, "GET", buf_str(&p), NULL, "list pods", &list, NULL, e);
         buf_fini(&p);
         if (rc < 0)
                 return -1;
@@ -313,8 +334,8 @@ static int newest_pod(struct conn *k, const char *job, char *name, size_t n, str
                 snprintf(name, n, "%s", best);
         json_object_put(list);
         if (!best)
-                return err_set(e, ERR_USAGE, "logs: no pods found for job \"%s\" in namespace %s",
-                               job, k->ns);
+                return err_set(e, ERR_NOTFOUND,
+                               "logs: no pods found for job \"%s\" in namespace %s", job, k->ns);
         return 0;
 }
 
@@ -322,10 +343,11 @@ static int job_exists(struct conn *k, const char *job, const char *what, struct 
 {
         struct buf p;
         buf_init(&p, 4096);
-        jobs_path(&p, k->ns);
-        buf_putc(&p, '/');
-        kube_query_escape(&p, job);
-        int rc = kube_request(k->c, "GET", buf_str(&p), NULL, what, NULL, NULL, e);
+        int rc = jobs_path(&p, k->ns, e);
+        if (rc == 0)
+                rc = url_check(buf_putc(&p, '/') | kube_query_escape(&p, job), &p, what, e);
+        if (rc == 0)
+                rc = kube_request(k->c, "GET", buf_str(&p), NULL, what, NULL, NULL, e);
         buf_fini(&p);
         return rc;
 }
@@ -386,7 +408,11 @@ int cmd_wait(const struct opts *o, struct err *e)
         follow_defaults(o, &k, job, &fo);
         fo.tty = false;
         fo.summary = true;
-        fo.deadline_ms = o->timeout_ms;
+        if (o->wait_timeout_old_name)
+                fprintf(stderr,
+                        "relrun: note: wait --timeout is now --wait-timeout (how long relrun "
+                        "waits; the Job goes on); run --timeout is the Job's own deadline\n");
+        fo.deadline_ms = o->wait_timeout_ms;
         fo.boot_retries = 1; /* the Job's own retries decide; wait for its verdict */
         rc = follow_job(k.c, &fo, e);
 out:
@@ -446,10 +472,10 @@ int cmd_list(const struct opts *o, struct err *e)
                 return fail(e);
         struct buf p;
         buf_init(&p, 4096);
-        jobs_path(&p, k.ns);
         struct json_object *list = NULL, *items;
         int rc = -1;
-        if (list_managed(o, &k, buf_str(&p), "list jobs", &list, &items, e) < 0)
+        if (jobs_path(&p, k.ns, e) < 0 ||
+            list_managed(o, &k, buf_str(&p), "list jobs", &list, &items, e) < 0)
                 goto out;
         bool structured = o->output && (!strcmp(o->output, "json") || !strcmp(o->output, "yaml"));
         bool names = o->output && !strcmp(o->output, "name");
@@ -490,33 +516,62 @@ out:
         return rc < 0 ? fail(e) : 0;
 }
 
+/* DELETE one Job with an explicit propagation policy (batch/v1 orphans the
+ * pods otherwise). */
+static int cancel_one(struct conn *k, const char *job, const char *policy, struct err *e)
+{
+        struct buf p, body;
+        buf_init(&p, 4096);
+        buf_init(&body, 256);
+        int rc = -1;
+        if (jobs_path(&p, k->ns, e) < 0)
+                goto out;
+        if (buf_putc(&p, '/') < 0 || kube_query_escape(&p, job) < 0 ||
+            buf_printf(&p, "?propagationPolicy=%s", policy) < 0 ||
+            buf_printf(&body,
+                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                       "\"propagationPolicy\":\"%s\"}",
+                       policy) < 0) {
+                url_check(-1, &p, "delete job", e);
+                goto out;
+        }
+        rc = kube_request(k->c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL, NULL, e);
+        if (rc == 0)
+                printf("job.batch/%s deleted\n", job);
+out:
+        buf_fini(&p);
+        buf_fini(&body);
+        return rc;
+}
+
 int cmd_cancel(const struct opts *o, struct err *e)
 {
         struct conn k;
         if (conn_open(o, &k, e) < 0)
                 return fail(e);
-        const char *job = o->pos[0];
-        /* batch/v1 orphans the pods unless the policy is explicit. */
         const char *policy = !strcmp(o->cascade, "foreground") ? "Foreground" : "Background";
-        struct buf p, body;
-        buf_init(&p, 4096);
-        buf_init(&body, 256);
-        jobs_path(&p, k.ns);
-        buf_putc(&p, '/');
-        kube_query_escape(&p, job);
-        buf_printf(&p, "?propagationPolicy=%s", policy);
-        buf_printf(
-            &body,
-            "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":\"%s\"}",
-            policy);
-        int rc =
-            kube_request(k.c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL, NULL, e);
-        if (rc == 0)
-                printf("job.batch/%s deleted\n", job);
-        buf_fini(&p);
-        buf_fini(&body);
+        /* Like kubectl delete: every name is tried; the exit code is the first
+         * failure's, each failure is reported (the last by main). */
+        int rc = 0;
+        struct err last;
+        err_clear(&last);
+        for (size_t i = 0; i < o->n_pos; i++) {
+                struct err one;
+                err_clear(&one);
+                if (cancel_one(&k, o->pos[i], policy, &one) == 0)
+                        continue;
+                if (last.msg[0])
+                        fprintf(stderr, "relrun: %s\n", last.msg);
+                last = one;
+                if (!rc)
+                        rc = fail(&one);
+        }
+        if (rc) {
+                *e = last;
+                e->code = rc;
+        }
         conn_close(&k);
-        return rc < 0 ? fail(e) : 0;
+        return rc;
 }
 
 int cmd_version(const struct opts *o, struct err *e)

@@ -7,15 +7,17 @@
 
 #include "relrun.h"
 
-static void cron_path(struct buf *b, const char *ns, const char *name)
+__attribute__((warn_unused_result)) static int cron_path(struct buf *b, const char *ns,
+                                                         const char *name, struct err *e)
 {
-        buf_puts(b, "/apis/batch/v1/namespaces/");
-        kube_query_escape(b, ns);
-        buf_puts(b, "/cronjobs");
+        int rc = buf_puts(b, "/apis/batch/v1/namespaces/");
+        rc |= kube_query_escape(b, ns);
+        rc |= buf_puts(b, "/cronjobs");
         if (name) {
-                buf_putc(b, '/');
-                kube_query_escape(b, name);
+                rc |= buf_putc(b, '/');
+                rc |= kube_query_escape(b, name);
         }
+        return url_check(rc, b, "cronjobs", e);
 }
 
 static const char *str_at(struct json_object *o, const char *a, const char *b, const char *c)
@@ -56,7 +58,8 @@ static int cron_create(const struct opts *o, bool post, struct err *e)
         }
         if (conn_open(o, &k, e) < 0 || job_cron_build(o, expr, k.ns, name, &cj, e) < 0)
                 goto out;
-        cron_path(&p, k.ns, NULL);
+        if (cron_path(&p, k.ns, NULL, e) < 0)
+                goto out;
         if (kube_request(k.c, "POST", buf_str(&p),
                          json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN),
                          "create cronjobs", NULL, NULL, e) < 0) {
@@ -82,10 +85,10 @@ static int cron_list(const struct opts *o, struct err *e)
                 return fail(e);
         struct buf p;
         buf_init(&p, 4096);
-        cron_path(&p, k.ns, NULL);
         struct json_object *list = NULL, *items;
         int rc = -1;
-        if (list_managed(o, &k, buf_str(&p), "list cronjobs", &list, &items, e) < 0)
+        if (cron_path(&p, k.ns, NULL, e) < 0 ||
+            list_managed(o, &k, buf_str(&p), "list cronjobs", &list, &items, e) < 0)
                 goto out;
         if (!items) {
                 if (!o->output || (strcmp(o->output, "json") && strcmp(o->output, "yaml")))
@@ -128,14 +131,17 @@ static int cron_delete(const struct opts *o, struct err *e)
         struct buf p, body;
         buf_init(&p, 4096);
         buf_init(&body, 256);
-        cron_path(&p, k.ns, o->pos[1]);
-        buf_printf(&p, "?propagationPolicy=%s", policy);
-        buf_printf(
-            &body,
-            "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":\"%s\"}",
-            policy);
-        int rc = kube_request(k.c, "DELETE", buf_str(&p), buf_str(&body), "delete cronjob", NULL,
-                              NULL, e);
+        int rc = cron_path(&p, k.ns, o->pos[1], e);
+        if (rc == 0)
+                rc = url_check(buf_printf(&p, "?propagationPolicy=%s", policy) |
+                                   buf_printf(&body,
+                                              "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                                              "\"propagationPolicy\":\"%s\"}",
+                                              policy),
+                               &p, "delete cronjob", e);
+        if (rc == 0)
+                rc = kube_request(k.c, "DELETE", buf_str(&p), buf_str(&body), "delete cronjob",
+                                  NULL, NULL, e);
         if (rc == 0)
                 printf("cronjob.batch/%s deleted\n", o->pos[1]);
         buf_fini(&p);
@@ -153,11 +159,12 @@ static int cron_suspend(const struct opts *o, bool suspend, struct err *e)
                 return fail(e);
         struct buf p;
         buf_init(&p, 4096);
-        cron_path(&p, k.ns, o->pos[1]);
-        int rc = kube_request(k.c, "PATCH", buf_str(&p),
-                              suspend ? "{\"spec\":{\"suspend\":true}}"
-                                      : "{\"spec\":{\"suspend\":false}}",
-                              suspend ? "suspend cronjob" : "resume cronjob", NULL, NULL, e);
+        int rc = cron_path(&p, k.ns, o->pos[1], e);
+        if (rc == 0)
+                rc = kube_request(k.c, "PATCH", buf_str(&p),
+                                  suspend ? "{\"spec\":{\"suspend\":true}}"
+                                          : "{\"spec\":{\"suspend\":false}}",
+                                  suspend ? "suspend cronjob" : "resume cronjob", NULL, NULL, e);
         if (rc == 0)
                 printf("cronjob.batch/%s %s\n", o->pos[1], suspend ? "suspended" : "resumed");
         buf_fini(&p);
@@ -273,9 +280,10 @@ static int cron_trigger(const struct opts *o, struct err *e)
         }
         struct buf p;
         buf_init(&p, 4096);
-        cron_path(&p, k.ns, o->pos[1]);
         struct json_object *cj = NULL, *job = NULL;
         int rc = -1;
+        if (cron_path(&p, k.ns, o->pos[1], e) < 0)
+                goto out;
         if (kube_request(k.c, "GET", buf_str(&p), NULL, "get cronjob", &cj, NULL, e) < 0)
                 goto out;
         if (!(job = job_from(cj, k.ns, e)))
@@ -479,20 +487,22 @@ static int cron_history(const struct opts *o, struct err *e)
         struct run_row *rows = NULL;
         size_t n = 0;
         int rc = -1;
-        cron_path(&p, k.ns, name);
-        if (kube_request(k.c, "GET", buf_str(&p), NULL, "get cronjob", &cj, NULL, e) < 0)
+        if (cron_path(&p, k.ns, name, e) < 0 ||
+            kube_request(k.c, "GET", buf_str(&p), NULL, "get cronjob", &cj, NULL, e) < 0)
                 goto out;
         const char *uid = str_at(cj, "metadata", "uid", NULL);
         buf_reset(&p);
-        jobs_path(&p, k.ns);
+        if (jobs_path(&p, k.ns, e) < 0)
+                goto out;
         struct opts lo = *o;
         lo.output = NULL; /* the lists are read here, not printed */
         if (list_managed(&lo, &k, buf_str(&p), "list jobs", &jobs, &items, e) < 0)
                 goto out;
         buf_reset(&p);
-        buf_puts(&p, "/api/v1/namespaces/");
-        kube_query_escape(&p, k.ns);
-        buf_puts(&p, "/pods");
+        if (url_check(buf_puts(&p, "/api/v1/namespaces/") | kube_query_escape(&p, k.ns) |
+                          buf_puts(&p, "/pods"),
+                      &p, "list pods", e) < 0)
+                goto out;
         if (items && list_managed(&lo, &k, buf_str(&p), "list pods", &pods, &pitems, e) < 0)
                 goto out;
         size_t total = items ? json_object_array_length(items) : 0;

@@ -138,7 +138,8 @@ static int find_pod(struct conn *k, const char *cmd, const char *target, struct 
                 rc = 0;
                 goto out;
         }
-        err_set(e, ERR_USAGE, "%s: no job or pod named \"%s\" in namespace %s", cmd, target, k->ns);
+        err_set(e, ERR_NOTFOUND, "%s: no job or pod named \"%s\" in namespace %s", cmd, target,
+                k->ns);
         goto out;
 oom:
         err_set(e, ERR_SOFTWARE, "out of memory");

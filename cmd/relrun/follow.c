@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "proc.h"
 #include "relrun.h"
 
 /* After a decision, how long the log stream gets to deliver its last lines. */
@@ -37,6 +38,24 @@ struct follower {
 
 volatile sig_atomic_t relrun_interrupted;
 
+/* Which of two pods of the Job is the newer one. creationTimestamp has whole
+ * seconds and boot retries come faster than that: within a second, the one
+ * that finished later (or has not finished), then the later resourceVersion,
+ * so that wait, which lists them at once, names the pod run followed last. */
+static int pod_cmp(const struct pod_view *a, const struct pod_view *b)
+{
+        int c = kube_ts_cmp(&a->created, &b->created);
+        if (c)
+                return c;
+        bool af = a->finished_at[0], bf = b->finished_at[0];
+        if (af != bf)
+                return af ? -1 : 1;
+        c = strcmp(a->finished_at, b->finished_at);
+        if (c)
+                return c < 0 ? -1 : 1;
+        return a->rv < b->rv ? -1 : a->rv > b->rv;
+}
+
 static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
 {
         struct follower *f = ud;
@@ -55,24 +74,22 @@ static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
         }
         if (!f->pod.set || !strcmp(v.name, f->pod.name)) {
                 bool deleted = f->pod.deleted && !strcmp(v.name, f->pod.name);
+                classify_carry(&f->pod, &v);
                 f->pod = v;
                 f->pod.deleted = deleted;
                 return 0;
         }
         /* An older pod than the one chosen (the list came in name order):
          * follow pods in creation order while nothing was read yet. */
-        if (kube_ts_cmp(&v.created, &f->pod.created) < 0 && !f->logs) {
-                if (!f->next.set || kube_ts_cmp(&f->pod.created, &f->next.created) > 0)
+        if (pod_cmp(&v, &f->pod) < 0 && !f->logs) {
+                if (!f->next.set || pod_cmp(&f->pod, &f->next) > 0)
                         f->next = f->pod;
                 f->pod = v;
                 return 0;
         }
         /* Another pod of the Job: follow the newest one next. */
-        /* creationTimestamp has whole seconds: on a tie the pod that shows
-         * up later is the newer one. */
-        if (kube_ts_cmp(&v.created, &f->pod.created) >= 0 &&
-            (!f->next.set || !strcmp(v.name, f->next.name) ||
-             kube_ts_cmp(&v.created, &f->next.created) >= 0))
+        if (pod_cmp(&v, &f->pod) >= 0 &&
+            (!f->next.set || !strcmp(v.name, f->next.name) || pod_cmp(&v, &f->next) >= 0))
                 f->next = v;
         return 0;
 }
@@ -121,7 +138,7 @@ static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t l
         render_line(&f->fo->render, ts, line, len, stdout);
         f->lines++;
         if ((f->lines & 1023) == 1)
-                f->line_at = kube_now_ms();
+                f->line_at = proc_mono_ms();
         return 0;
 }
 
@@ -155,7 +172,7 @@ static void show_phase(struct follower *f)
         }
         char s[300];
         pending_text(f, s, sizeof s);
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         long secs = (long)((now - f->t0) / 1000);
         if (!f->fo->tty) {
                 bool news = p->unschedulable && strcmp(s, f->progress);
@@ -185,7 +202,7 @@ static double pod_seconds(const struct follower *f)
             kube_ts_parse(f->pod.finished_at, strlen(f->pod.finished_at), &b) == 0 &&
             b.sec >= a.sec)
                 return (double)(b.sec - a.sec) + (double)(b.nsec - a.nsec) / 1e9;
-        return (double)(kube_now_ms() - f->t0) / 1000.0;
+        return (double)(proc_mono_ms() - f->t0) / 1000.0;
 }
 
 /* The outcome for people (one line on stderr) and for machines (fo->sum). */
@@ -198,11 +215,27 @@ static void summary(struct follower *f, const struct outcome *o)
         int n = snprintf(line, sizeof line, "job/%s%s%s: %s, exit %d, %.1fs", f->fo->job,
                          f->pod.set ? " pod/" : "", f->pod.set ? f->pod.name : "", o->what, o->code,
                          secs);
+        /* The pod's own account is the cause when its failure is the verdict
+         * (a deadline or a kill already says who ended it). */
+        const char *cause =
+            f->pod.task.terminated && o->failed &&
+                    (!strcmp(o->failed, "task failed") || !strcmp(o->failed, "release never ready"))
+                ? f->pod.tm_cause
+                : "";
         if (o->code == 0 && ret[0] && n > 0 && (size_t)n < sizeof line)
-                snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s", ret,
-                         strlen(ret) > 200 ? "..." : "");
-        if (f->fo->summary)
-                fprintf(stderr, "relrun: %s\n", line);
+                snprintf(line + n, sizeof line - (size_t)n, ", returned %.200s%s%s", ret,
+                         strlen(ret) > 200 ? "..." : "",
+                         !strncmp(ret, "{:error,", 8)
+                             ? " (exit 0: with --error-exit N an {:error, _} return exits N)"
+                             : "");
+        else if (cause[0] && n > 0 && (size_t)n < sizeof line)
+                snprintf(line + n, sizeof line - (size_t)n, ": %s", cause);
+        if (f->fo->summary) {
+                /* a failure in red where colour is wanted (the pending line's rule) */
+                bool red = f->fo->color && o->code != 0;
+                fprintf(stderr, "%srelrun: %s%s\n", red ? "\033[31m" : "", line,
+                        red ? "\033[0m" : "");
+        }
         struct summary *s = f->fo->sum;
         if (!s)
                 return;
@@ -215,6 +248,7 @@ static void summary(struct follower *f, const struct outcome *o)
         s->exit_code = o->code;
         s->duration_ms = (long)(secs * 1000.0 + 0.5);
         snprintf(s->ret, sizeof s->ret, "%s", ret);
+        snprintf(s->cause, sizeof s->cause, "%s", cause);
         if (f->expr && !s->expr) {
                 s->expr = f->expr;
                 f->expr = NULL;
@@ -242,7 +276,9 @@ static bool can_switch(struct follower *f)
 
 static void switch_pod(struct follower *f)
 {
-        if (f->pod.set && f->fo->summary) {
+        /* Said while it happens (run, logs -f); wait reads a finished Job's
+         * pods at once, where it is only noise. */
+        if (f->pod.set && f->fo->summary && f->fo->logs) {
                 clear_shown(f);
                 fprintf(stderr, "relrun: pod/%s ended (exit %d); following the Job's new pod/%s\n",
                         f->pod.name, f->pod.task.exit_code, f->next.name);
@@ -254,6 +290,25 @@ static void switch_pod(struct follower *f)
         memset(&f->timers, 0, sizeof f->timers);
 }
 
+static void interrupted(const struct follower *f, struct err *e)
+{
+        /* 128 + the signal, as a shell reports it. */
+        err_set(e, 128 + relrun_interrupted,
+                "interrupted: job/%s keeps running (relrun logs %s -f; relrun cancel %s)",
+                f->fo->job, f->fo->job, f->fo->job);
+}
+
+/* relrun lost the API, not the task: say so and how to pick it up again. */
+static void still_running(const struct follower *f, struct err *e)
+{
+        char msg[sizeof e->msg];
+        snprintf(msg, sizeof msg,
+                 "%.700s; the task may still be running: re-attach with 'relrun logs %s -f' "
+                 "or 'relrun wait %s'",
+                 e->msg, f->fo->job, f->fo->job);
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+}
+
 static void decide(struct follower *f, struct outcome *o)
 {
         /* Until both lists are in, a pod not seen is only not seen yet. */
@@ -263,12 +318,33 @@ static void decide(struct follower *f, struct outcome *o)
             .pod = &f->pod,
             .newer_pod = f->next.set,
             .job = &f->jv,
-            .now = kube_now_ms(),
+            .now = proc_mono_ms(),
             .boot_retries = f->fo->boot_retries,
             .schedule_timeout_ms = f->fo->schedule_timeout_ms,
         };
         f->timers = classify_timers_next(&in, &f->timers);
         classify(&in, &f->timers, o);
+}
+
+/* DELETE the Job with foreground propagation (its pods go first). */
+static int delete_job(struct follower *f, struct err *e)
+{
+        struct buf p, body;
+        buf_init(&p, 4096);
+        buf_init(&body, 256);
+        int r = -1;
+        if (buf_puts(&p, "/apis/batch/v1/namespaces/") == 0 &&
+            kube_query_escape(&p, f->fo->namespace_) == 0 && buf_puts(&p, "/jobs/") == 0 &&
+            kube_query_escape(&p, f->fo->job) == 0 &&
+            buf_puts(&body, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                            "\"propagationPolicy\":\"Foreground\"}") == 0)
+                r = kube_request(f->c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL,
+                                 NULL, e);
+        else
+                err_set(e, ERR_SOFTWARE, "delete job: path too long");
+        buf_fini(&p);
+        buf_fini(&body);
+        return r;
 }
 
 /* The pod never ran the task and never will on its own (an image that does
@@ -279,32 +355,36 @@ static void give_up(struct follower *f, struct outcome *o)
         size_t n = strlen(o->what);
         char *w = o->what + n;
         size_t room = sizeof o->what - n;
-        if (!f->fo->delete_never_ran) {
+        if (!f->fo->owns_job || f->fo->keep_failed) {
                 snprintf(w, room, "; job/%s left in the cluster%s", f->fo->job,
                          f->fo->keep_failed ? " (--keep-failed)" : "");
                 return;
         }
-        struct buf p, body;
-        buf_init(&p, 4096);
-        buf_init(&body, 256);
         struct err de;
-        int r = -1;
-        if (buf_puts(&p, "/apis/batch/v1/namespaces/") == 0 &&
-            kube_query_escape(&p, f->fo->namespace_) == 0 && buf_puts(&p, "/jobs/") == 0 &&
-            kube_query_escape(&p, f->fo->job) == 0 &&
-            buf_puts(&body, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
-                            "\"propagationPolicy\":\"Foreground\"}") == 0)
-                r = kube_request(f->c, "DELETE", buf_str(&p), buf_str(&body), "delete job", NULL,
-                                 NULL, &de);
-        else
-                err_set(&de, ERR_SOFTWARE, "delete job: path too long");
-        if (r == 0)
+        if (delete_job(f, &de) == 0)
                 snprintf(w, room, "; job/%s deleted (--keep-failed keeps it)", f->fo->job);
         else
                 snprintf(w, room, "; job/%s NOT deleted (%.200s): relrun cancel %s", f->fo->job,
                          de.msg, f->fo->job);
-        buf_fini(&p);
-        buf_fini(&body);
+}
+
+/* The task ran and ended with 70: the Job's boot retries would run it again. */
+static void stop_rerun(struct follower *f, struct outcome *o)
+{
+        size_t n = strlen(o->what);
+        struct err de;
+        if (!f->fo->owns_job)
+                snprintf(o->what + n, sizeof o->what - n,
+                         "; job/%s may run the task again as a boot retry", f->fo->job);
+        else if (delete_job(f, &de) == 0)
+                snprintf(o->what + n, sizeof o->what - n,
+                         "; job/%s deleted so that its boot retries do not run the task again",
+                         f->fo->job);
+        else
+                snprintf(o->what + n, sizeof o->what - n,
+                         "; job/%s NOT deleted (%.200s): its boot retries may run the task again "
+                         "(relrun cancel %s)",
+                         f->fo->job, de.msg, f->fo->job);
 }
 
 /* FailedCreate events of the Job (Pod Security, ResourceQuota). Optional: an
@@ -330,7 +410,7 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         err_clear(e);
         f.fo = fo;
         f.c = c;
-        f.t0 = kube_now_ms();
+        f.t0 = proc_mono_ms();
         struct buf path, sel;
         buf_init(&path, 4096);
         buf_init(&sel, 4096);
@@ -338,39 +418,39 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
         struct outcome o = {0};
         int64_t decided_at = 0;
 
-        buf_puts(&path, "/api/v1/namespaces/");
-        kube_query_escape(&path, fo->namespace_);
-        buf_puts(&path, "/pods");
-        buf_printf(&sel, "batch.kubernetes.io/job-name=%s", fo->job);
+        int urc = buf_puts(&path, "/api/v1/namespaces/");
+        urc |= kube_query_escape(&path, fo->namespace_);
+        urc |= buf_puts(&path, "/pods");
+        urc |= buf_printf(&sel, "batch.kubernetes.io/job-name=%s", fo->job);
+        if (url_check(urc, &path, "watch pods", e) < 0)
+                goto out;
         if (kube_watch_new(c, buf_str(&path), buf_str(&sel), NULL, on_pod, &f, &f.pods, e) < 0)
                 goto out;
         buf_reset(&path);
         buf_reset(&sel);
-        buf_puts(&path, "/apis/batch/v1/namespaces/");
-        kube_query_escape(&path, fo->namespace_);
-        buf_puts(&path, "/jobs");
-        buf_printf(&sel, "metadata.name=%s", fo->job);
+        urc = buf_puts(&path, "/apis/batch/v1/namespaces/");
+        urc |= kube_query_escape(&path, fo->namespace_);
+        urc |= buf_puts(&path, "/jobs");
+        urc |= buf_printf(&sel, "metadata.name=%s", fo->job);
+        if (url_check(urc, &path, "watch jobs", e) < 0)
+                goto out;
         if (kube_watch_new(c, buf_str(&path), NULL, buf_str(&sel), on_job, &f, &f.job, e) < 0)
                 goto out;
         watch_events(&f, &path, &sel);
 
         for (;;) {
-                if (relrun_interrupted) {
+                if (relrun_interrupted || kube_client_poll(c, 250, e) < 0) {
+                        if (relrun_interrupted)
+                                interrupted(&f, e);
                         clear_shown(&f);
-                        /* 128 + the signal, as a shell reports it. */
-                        err_set(
-                            e, 128 + relrun_interrupted,
-                            "interrupted: job/%s keeps running (relrun logs %s -f; relrun cancel "
-                            "%s)",
-                            fo->job, fo->job, fo->job);
                         goto out;
                 }
-                if (kube_client_poll(c, 250, e) < 0)
-                        goto out;
                 render_flush(stdout);
                 if (kube_watch_done(f.pods, e) || kube_watch_done(f.job, e)) {
                         if (e->code == 0)
                                 err_set(e, ERR_UNAVAILABLE, "watch ended unexpectedly");
+                        if (e->code == ERR_UNAVAILABLE)
+                                still_running(&f, e);
                         clear_shown(&f);
                         goto out;
                 }
@@ -400,9 +480,11 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                 if (!o.decided) {
                         decide(&f, &o);
                         if (o.decided) {
-                                decided_at = kube_now_ms();
+                                decided_at = proc_mono_ms();
                                 if (o.never_ran)
                                         give_up(&f, &o);
+                                if (o.rerun)
+                                        stop_rerun(&f, &o);
                         }
                 }
                 if (o.decided) {
@@ -416,10 +498,10 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         bool logs_over =
                             f.logs ? kube_logs_done(f.logs, &le) || f.pod.deleted : !will_open;
                         int64_t quiet_since = f.line_at > decided_at ? f.line_at : decided_at;
-                        if (logs_over || kube_now_ms() - quiet_since > LOG_DRAIN_MS)
+                        if (logs_over || proc_mono_ms() - quiet_since > LOG_DRAIN_MS)
                                 break;
                 }
-                if (fo->deadline_ms && kube_now_ms() - f.t0 > fo->deadline_ms) {
+                if (fo->deadline_ms && proc_mono_ms() - f.t0 > fo->deadline_ms) {
                         clear_shown(&f);
                         err_set(e, ERR_TIMEOUT, "timed out after %.1fs waiting for job/%s",
                                 (double)fo->deadline_ms / 1000.0, fo->job);

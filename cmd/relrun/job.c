@@ -57,7 +57,19 @@ static int job_opts(const struct opts *o, const char *expr, const char *namespac
         m->cookie_secret = o->cookie_secret;
         m->cpu = o->cpu;
         m->memory = o->memory;
+        m->cpu_limit = o->cpu_limit;
+        m->memory_limit = o->memory_limit;
         m->service_account = o->service_account;
+        m->image_pull_secrets = o->n_image_pull_secret ? o->image_pull_secret : NULL;
+        m->node_selector = o->n_node_selector ? o->node_selector : NULL;
+        m->tolerations = o->n_toleration ? o->toleration : NULL;
+        m->labels = o->n_label ? o->label : NULL;
+        m->annotations = o->n_annotation ? o->annotation : NULL;
+        m->pull_policy = o->pull_policy;
+        m->priority_class = o->priority_class;
+        m->run_as_user = (long)o->run_as_user;
+        m->overrides = o->overrides;
+        m->override_type = o->override_type;
         m->active_deadline_seconds = secs(o->timeout_ms);
         m->backoff_limit = (int)o->backoff_limit;
         m->boot_retries = (int)o->boot_retries;
@@ -80,6 +92,11 @@ int job_build(const struct opts *o, const char *expr, const char *namespace_,
         struct manifest_job_opts m;
         if (job_opts(o, expr, namespace_, &m, e) < 0)
                 return -1;
+        /* Finished one-off Jobs do not pile up: gone a day after they end
+         * unless --ttl says otherwise (a CronJob's history limits do that job
+         * for its Jobs). */
+        if (o->ttl_ms == OPTS_TTL_UNSET)
+                m.ttl_seconds = RELRUN_DEFAULT_TTL_S;
         return manifest_job_new(&m, out, e);
 }
 

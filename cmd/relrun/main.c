@@ -40,6 +40,7 @@ static int dispatch(const struct opts *o, struct err *e)
         case CMD_COMPLETION: return cmd_completion(o, e);
         case CMD_EVAL: return cmd_eval(o, e);
         case CMD_REMOTE: return cmd_remote(o, e);
+        case CMD_CONFIG: return cmd_config(o, e);
         default: return 0;
         }
 }
@@ -49,8 +50,8 @@ static int help(const struct opts *o)
         enum relrun_cmd topic = o->cmd;
         if (o->cmd == CMD_HELP && o->n_pos) {
                 static const enum relrun_cmd all[] = {
-                    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,  CMD_CANCEL,
-                    CMD_VERSION, CMD_CRON,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE};
+                    CMD_RUN,     CMD_RENDER, CMD_LOGS,       CMD_WAIT, CMD_LIST,   CMD_CANCEL,
+                    CMD_VERSION, CMD_CRON,   CMD_COMPLETION, CMD_EVAL, CMD_REMOTE, CMD_CONFIG};
                 topic = CMD_NONE;
                 for (size_t i = 0; i < sizeof all / sizeof *all; i++)
                         if (!strcmp(o->pos[0], opts_cmd_name(all[i])))
@@ -74,12 +75,14 @@ static bool follows(const struct opts *o)
 }
 
 /* The machine-readable ends of a run: the JSON summary as the last stdout
- * line (-o json), --summary-file, and GitHub's error annotation. */
+ * line (-o json), --summary-file, and GitHub's error annotation (on stderr,
+ * which the runner reads too, so that a step sending the task's log on
+ * stdout to a file still shows it). */
 static int finish(const struct opts *o, struct summary *s, int rc, struct err *e)
 {
         if (!follows(o)) {
                 if (rc != 0 && github_actions())
-                        summary_github_error(e->msg, stdout);
+                        summary_github_error(e->msg, stderr);
                 return rc;
         }
         summary_finish(s, rc, e);
@@ -87,7 +90,7 @@ static int finish(const struct opts *o, struct summary *s, int rc, struct err *e
                 char line[1400];
                 snprintf(line, sizeof line, "%s%s%s", s->line, s->expr ? " -- expr: " : "",
                          s->expr ? s->expr : "");
-                summary_github_error(line, stdout);
+                summary_github_error(line, stderr);
         }
         char *json = summary_json(s);
         if (!json) {
@@ -108,6 +111,26 @@ static int finish(const struct opts *o, struct summary *s, int rc, struct err *e
         return rc;
 }
 
+/* `relrun __complete WORDS...` (the shells' scripts) and kubectl's plugin
+ * completion, which runs kubectl_complete-relrun WORDS... and reads cobra's
+ * format: the candidates, then ":4" (no file names). */
+static int complete(int argc, char **argv)
+{
+        const char *base = strrchr(argv[0], '/');
+        base = base ? base + 1 : argv[0];
+        bool kubectl = !strcmp(base, "kubectl_complete-relrun");
+        if (!kubectl && (argc < 2 || strcmp(argv[1], "__complete")))
+                return -1;
+        int skip = kubectl ? 1 : 2;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return 0;
+        completion_complete(argc - skip, argv + skip, stdout);
+        curl_global_cleanup();
+        if (kubectl)
+                puts(":4");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         struct opts o;
@@ -116,10 +139,16 @@ int main(int argc, char **argv)
         err_clear(&e);
         summary_init(&sum);
 
+        int crc = complete(argc, argv);
+        if (crc >= 0)
+                return crc;
+        opts_set_prog(argv[0]);
         if (opts_parse(argc, argv, &o, &e) < 0) {
-                fprintf(stderr, "relrun: %s\n", e.msg);
+                fprintf(stderr, "relrun: ");
+                opts_fputs(e.msg, stderr);
+                fputc('\n', stderr);
                 if (github_actions())
-                        summary_github_error(e.msg, stdout);
+                        summary_github_error(e.msg, stderr);
                 return e.code;
         }
         o.sum = &sum;
@@ -142,8 +171,11 @@ int main(int argc, char **argv)
         int rc = dispatch(&o, &e);
         curl_global_cleanup();
 
-        if (e.msg[0])
-                fprintf(stderr, "relrun: %s\n", e.msg);
+        if (e.msg[0]) {
+                fputs("relrun: ", stderr);
+                opts_fputs(e.msg, stderr); /* "(relrun logs X -f)" as the user calls it */
+                fputc('\n', stderr);
+        }
         rc = finish(&o, &sum, rc, &e);
         summary_fini(&sum);
         fflush(stdout);

@@ -28,9 +28,13 @@ enum relrun_cmd {
         CMD_COMPLETION,
         CMD_EVAL,
         CMD_REMOTE,
+        CMD_CONFIG,
 };
 
-#define OPTS_MAX_LIST 64
+#define OPTS_MAX_LIST        64
+#define OPTS_TTL_UNSET       (-1)
+#define OPTS_TTL_NONE        (-2)
+#define RELRUN_DEFAULT_TTL_S 86400L /* run's ttlSecondsAfterFinished: a day */
 
 struct summary;
 
@@ -56,11 +60,31 @@ struct opts {
         const char *cookie_secret;
         const char *cpu;
         const char *memory;
+        const char *cpu_limit;
+        const char *memory_limit;
         const char *service_account;
-        int64_t timeout_ms; /* --timeout: run's activeDeadlineSeconds, wait's deadline */
+        /* pod placement, pulling, security (kubectl's names); lists repeatable */
+        const char *image_pull_secret[OPTS_MAX_LIST + 1];
+        size_t n_image_pull_secret;
+        const char *node_selector[OPTS_MAX_LIST + 1];
+        size_t n_node_selector;
+        const char *toleration[OPTS_MAX_LIST + 1];
+        size_t n_toleration;
+        const char *label[OPTS_MAX_LIST + 1];
+        size_t n_label;
+        const char *annotation[OPTS_MAX_LIST + 1];
+        size_t n_annotation;
+        const char *pull_policy;
+        const char *priority_class;
+        int64_t run_as_user; /* -1 unset */
+        const char *overrides;
+        const char *override_type;
+        int64_t timeout_ms;         /* run/render/cron --timeout: the Job's activeDeadlineSeconds */
+        int64_t wait_timeout_ms;    /* wait --wait-timeout: how long the client waits; 0 none */
+        bool wait_timeout_old_name; /* given as wait --timeout */
         int64_t backoff_limit;
         int64_t boot_retries;
-        int64_t ttl_ms; /* -1 unset */
+        int64_t ttl_ms; /* OPTS_TTL_UNSET, OPTS_TTL_NONE (--ttl none) or ms */
         bool detach;
         const char *inject; /* "init" | "none" */
         const char *pod_image;
@@ -95,8 +119,14 @@ struct opts {
 
 /* args.c: parse argv into o. Returns 0, or -1 with ERR_USAGE. */
 int opts_parse(int argc, char **argv, struct opts *o, struct err *e);
-/* Print the help of cmd (CMD_NONE: the overview) to f. */
+/* Print the help of cmd (CMD_NONE: the overview) to f, naming the program
+ * as it was called (opts_set_prog). */
 void opts_help(enum relrun_cmd cmd, FILE *f);
+/* From argv[0]: "kubectl relrun" when run as kubectl's plugin. */
+void opts_set_prog(const char *argv0);
+const char *opts_prog(void);
+/* fputs with "relrun <subcommand>" written as the program was called. */
+void opts_fputs(const char *text, FILE *f);
 const char *opts_cmd_name(enum relrun_cmd cmd);
 /* The flags cmd accepts, the global ones included, in the parser's order. */
 struct opts_flag {
@@ -105,6 +135,41 @@ struct opts_flag {
         char short_;      /* 'n', 'o', 'h', 'f' or 0 */
 };
 size_t opts_flags(enum relrun_cmd cmd, struct opts_flag *out, size_t max);
+
+/* Where each setting of the last opts_parse came from (relrun config view).
+ * Precedence, highest first: a flag, the environment (RELRUN_*), the project
+ * file (relrun.yaml from the current directory upward), the user's file
+ * ($XDG_CONFIG_HOME/relrun/config.yaml); in a file a contexts.<name> section
+ * wins over its top level. A repeatable flag takes its whole list from the
+ * highest source that sets it. */
+enum opts_src {
+        SRC_NONE,
+        SRC_DEFAULT,
+        SRC_USER,
+        SRC_PROJECT,
+        SRC_ENV,
+        SRC_FLAG,
+};
+struct opts_setting {
+        const char *name;        /* long flag name */
+        enum opts_src src;       /* SRC_NONE: not set by anything */
+        const char *where;       /* file path or variable name; NULL for flags, defaults */
+        int line;                /* in the file, 0 otherwise */
+        const char *context;     /* the file's contexts: section, or NULL */
+        const char *const *vals; /* n values (a list flag's list; "true" for switches) */
+        size_t n;
+};
+/* The i-th flag's setting (i < opts_settings_count()); false past the end. */
+bool opts_setting_at(const struct opts *o, size_t i, struct opts_setting *out);
+/* The files and context the last opts_parse used (NULL when none). */
+struct opts_files {
+        const char *project; /* found relrun.yaml, or NULL */
+        const char *user;    /* the user's file path (whether or not it exists) */
+        bool user_exists;
+        const char *context;      /* the context whose sections applied, or NULL */
+        const char *context_from; /* "--context", "RELRUN_CONTEXT", a file, "kubeconfig" */
+};
+void opts_files_used(struct opts_files *out);
 
 /* job.c: the Job for a run, from options and the expression. */
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
@@ -137,12 +202,13 @@ struct follow_opts {
         bool logs;    /* stream the task's logs to stdout */
         bool summary; /* one-line summary on stderr */
         bool tty;     /* stderr is a terminal: show the pending phase */
+        bool color;   /* stderr takes colour: a failed summary in red */
         struct render render;
         int64_t deadline_ms; /* 0: none (wait --timeout) */
         int64_t boot_retries;
         int64_t schedule_timeout_ms; /* 0: the classifier's default */
-        bool delete_never_ran;       /* run: delete the Job when its pod never ran */
-        bool keep_failed;            /* --keep-failed said not to */
+        bool owns_job;               /* run created it: may delete it (never ran, rerun) */
+        bool keep_failed;            /* --keep-failed: keep a Job whose pod never ran */
         struct summary *sum;         /* filled with the outcome; may be NULL */
 };
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
@@ -172,7 +238,10 @@ void list_expr_cell(const char *expr, char *out, size_t n);
 /* A Job's state word: Complete, Failed (a True condition), Running, Pending. */
 const char *job_status(struct json_object *job);
 /* "/apis/batch/v1/namespaces/<ns>/jobs" */
-void jobs_path(struct buf *b, const char *ns);
+__attribute__((warn_unused_result)) int jobs_path(struct buf *b, const char *ns, struct err *e);
+/* rc (buf_* results or'ed together) as an error: ERR_USAGE "what: the request
+ * URL would be longer than N bytes" when non-zero. Returns 0 or -1. */
+int url_check(int rc, const struct buf *b, const char *what, struct err *e);
 /* Create job and follow it (or --detach); returns the exit code. */
 int run_job(const struct opts *o, struct conn *k, struct json_object *job, struct err *e);
 
@@ -186,22 +255,29 @@ int cmd_cancel(const struct opts *o, struct err *e);
 int cmd_version(const struct opts *o, struct err *e);
 int cmd_cron(const struct opts *o, struct err *e);
 int cmd_completion(const struct opts *o, struct err *e);
+/* relrun __complete WORDS... (the words after the program's name, the last
+ * the one being completed): one candidate a line on out. Job, CronJob and
+ * namespace names come from the API, contexts from the kubeconfig; errors
+ * give no candidates. Returns 0. */
+int completion_complete(int n, char **w, FILE *out);
 /* exec.c: eval and remote, through kubectl exec. */
 int cmd_eval(const struct opts *o, struct err *e);
 int cmd_remote(const struct opts *o, struct err *e);
+int cmd_config(const struct opts *o, struct err *e);
 
 /* summary.c: the outcome of run, wait and cron trigger as one JSON object,
  * for -o json (the last stdout line), --summary-file and GitHub Actions.
  *
  *   {"relrun":"summary","job":..,"namespace":..,"pod":..,"phase":..,
  *    "failed_phase":..,"exit_code":N,"duration_ms":N,"return":..,"expr":..,
- *    "message":..}
+ *    "cause":..,"message":..}
  *
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
- * | timeout (wait --timeout gave up; the Job goes on) | interrupted | error
+ * | timeout (wait --wait-timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
  * never scheduled, image pull, container config, pod rejected, release never ready, task failed,
- * killed, deadline. */
+ * killed, deadline. cause: null, or why a failed task failed in one line (the
+ * first line of the exception it raised, the release that could not start). */
 struct summary {
         bool set; /* a Job was followed to an outcome (or created, --detach) */
         char job[254];
@@ -212,6 +288,7 @@ struct summary {
         int exit_code;
         long duration_ms; /* -1: unknown */
         char ret[4100];
+        char cause[600];
         char *expr;      /* heap; NULL unknown */
         char line[1200]; /* the human one-line summary, without "relrun: " */
 };

@@ -137,9 +137,38 @@ static struct text text_of(const char *v, size_t n, bool escaped)
         return t;
 }
 
+static FILE *sink; /* render_line's out, for when pending cannot take more */
+
 static void put(const char *s, size_t n)
 {
-        buf_append(&pending, s, n);
+        if (buf_append(&pending, s, n) == 0)
+                return;
+        /* out of memory: what is held, then this piece, straight out */
+        if (sink) {
+                fwrite(pending.data, 1, pending.len, sink);
+                buf_reset(&pending);
+                fwrite(s, 1, n, sink);
+        }
+}
+
+/* s dimmed, each of its lines on its own: a terminal that shows the next line
+ * must not find the dim still on (a field value may hold a newline). */
+static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
+{
+        for (;;) {
+                const char *nl = memchr(s, '\n', n);
+                size_t k = nl ? (size_t)(nl - s) : n;
+                if (k) {
+                        put(dim, strlen(dim));
+                        put(s, k);
+                        put(reset, strlen(reset));
+                }
+                if (!nl)
+                        return;
+                put("\n", 1);
+                s = nl + 1;
+                n -= k + 1;
+        }
 }
 #define PUTS(lit) put(lit, sizeof(lit) - 1)
 
@@ -225,6 +254,19 @@ static void render_json(const struct kube_ts *ts, const char *line, size_t len)
         PUTS("\n");
 }
 
+/* " key=value", dimmed; a value's lines each closed on their own line. */
+static void put_field(const char *dim, const char *reset, const struct codec_json_member *m)
+{
+        struct text k = text_of(m->key, m->key_len, m->key_escaped);
+        struct text v = text_of(m->val, m->val_len, m->val_escaped);
+        PUTS(" ");
+        put(dim, strlen(dim));
+        put(k.p, k.n);
+        PUTS("=");
+        put(reset, strlen(reset));
+        put_dim(dim, reset, v.p, v.n);
+}
+
 static void render_people(const struct render *r, const char *line, size_t len)
 {
         struct codec_json_member m[MAX_MEMBERS];
@@ -299,27 +341,13 @@ static void render_people(const struct render *r, const char *line, size_t len)
         for (size_t i = 0; i < nm; i++) {
                 if (roles[i] != R_OTHER || m[i].kind != CODEC_JSON_STRING)
                         continue;
-                struct text k = text_of(m[i].key, m[i].key_len, m[i].key_escaped);
-                struct text v = text_of(m[i].val, m[i].val_len, m[i].val_escaped);
-                PUTS(" ");
-                put(dim, strlen(dim));
-                put(k.p, k.n);
-                PUTS("=");
-                put(v.p, v.n);
-                put(reset, strlen(reset));
+                put_field(dim, reset, &m[i]);
         }
         for (int i = 0; i < nl && i < 8; i++) {
                 if (lab[i].kind != CODEC_JSON_STRING || KEY_IS(&lab[i], "src") ||
                     KEY_IS(&lab[i], "node"))
                         continue;
-                struct text k = text_of(lab[i].key, lab[i].key_len, lab[i].key_escaped);
-                struct text v = text_of(lab[i].val, lab[i].val_len, lab[i].val_escaped);
-                PUTS(" ");
-                put(dim, strlen(dim));
-                put(k.p, k.n);
-                PUTS("=");
-                put(v.p, v.n);
-                put(reset, strlen(reset));
+                put_field(dim, reset, &lab[i]);
         }
         if (nlp)
                 put(nlp, msg.n - first);
@@ -329,6 +357,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
 void render_line(const struct render *r, const struct kube_ts *ts, const char *line, size_t len,
                  FILE *out)
 {
+        sink = out;
         if (r->json)
                 render_json(ts, line, len);
         else

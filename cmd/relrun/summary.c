@@ -36,8 +36,12 @@ void summary_finish(struct summary *s, int rc, const struct err *e)
                 s->phase = "error";
         if (rc == ERR_TIMEOUT && s->job[0])
                 s->failed_phase = "deadline";
-        snprintf(s->line, sizeof s->line, "%s%.253s%s%.900s", s->job[0] ? "job/" : "", s->job,
-                 s->job[0] && e->msg[0] ? ": " : "", e->msg);
+        /* "job/X: " unless the message names the Job itself already */
+        char named[260];
+        snprintf(named, sizeof named, "job/%.253s", s->job);
+        bool prefix = s->job[0] && !strstr(e->msg, named);
+        snprintf(s->line, sizeof s->line, "%s%.253s%s%.900s", prefix ? "job/" : "",
+                 prefix ? s->job : "", prefix && e->msg[0] ? ": " : "", e->msg);
         s->set = true;
 }
 
@@ -63,6 +67,7 @@ char *summary_json(const struct summary *s)
                                s->duration_ms >= 0 ? json_object_new_int64(s->duration_ms) : NULL);
         add_str(o, "return", s->ret);
         add_str(o, "expr", s->expr);
+        add_str(o, "cause", s->cause);
         add_str(o, "message", s->line);
         const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         char *out = t ? strdup(t) : NULL;

@@ -24,11 +24,13 @@ void buf_reset(struct buf *b);
 
 /* Append n bytes. Returns 0, or -1 (nothing appended) if the cap would be
  * passed or memory ran out (errno ENOBUFS or ENOMEM). */
-int buf_append(struct buf *b, const void *p, size_t n);
-int buf_puts(struct buf *b, const char *s);
-int buf_putc(struct buf *b, char c);
-int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+#define BUF_MUST_CHECK __attribute__((warn_unused_result))
+BUF_MUST_CHECK int buf_append(struct buf *b, const void *p, size_t n);
+BUF_MUST_CHECK int buf_puts(struct buf *b, const char *s);
+BUF_MUST_CHECK int buf_putc(struct buf *b, char c);
+BUF_MUST_CHECK int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+BUF_MUST_CHECK int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
 /* Room for n more bytes: returns where they go (data + len), or NULL (errno
  * ENOBUFS or ENOMEM) past the cap. Write at most n bytes there, then

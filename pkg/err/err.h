@@ -13,8 +13,10 @@ enum err_code {
         ERR_OK = 0,
         ERR_TASK = 1,         /* the task itself failed */
         ERR_USAGE = 64,       /* bad flag, bad expression */
+        ERR_NOTFOUND = 66,    /* the named Job, CronJob or namespace does not exist */
         ERR_UNAVAILABLE = 69, /* API unreachable or failing after retries */
         ERR_SOFTWARE = 70,    /* release failed to start or become ready; internal */
+        ERR_EXISTS = 73,      /* an object of that name exists already */
         ERR_KILLED = 75,      /* killed from outside */
         ERR_NOPERM = 77,      /* authentication or authorisation refused */
         ERR_CONFIG = 78,      /* kubeconfig, missing context */

@@ -619,6 +619,9 @@ static int ser_number(struct ser *z)
         }
         const char *t = z->s + start;
         size_t len = z->i - start;
+        if (!len) /* validate_json let something through that is not a number */
+                return err_set(z->e, ERR_USAGE, "--args: argument %d: not a JSON number at %zu",
+                               z->argno, start);
         if (frac || exp) {
                 char tmp[512];
                 if (len >= sizeof tmp)
@@ -653,11 +656,119 @@ static int ser_number(struct ser *z)
 }
 
 static int ser_value(struct ser *z);
+static int ser_container(struct ser *z, char close, bool keywords);
 
-static int ser_container(struct ser *z, char close)
+/* An atom or keyword key that Elixir reads bare: [a-z_][a-zA-Z0-9_@]*[?!]? */
+static bool bare_atom(const char *s, size_t n)
+{
+        if (!n || !(islower((unsigned char)s[0]) || s[0] == '_'))
+                return false;
+        for (size_t k = 1; k < n; k++) {
+                unsigned char ch = (unsigned char)s[k];
+                bool last = k == n - 1;
+                if (!(isalnum(ch) || ch == '_' || ch == '@' || (last && (ch == '?' || ch == '!'))))
+                        return false;
+        }
+        return true;
+}
+
+/* The JSON string at z->i as an atom name: bare when it can be, else quoted
+ * like a string (no interpolation can run). key: as a keyword key ("name:",
+ * "\"a b\":"), else as an atom (":name", ":\"a b\""). */
+static int ser_atom(struct ser *z, bool key)
+{
+        struct buf raw;
+        buf_init(&raw, EXPR_MAX);
+        size_t at = z->i;
+        int rc = json_string(z, &raw);
+        if (rc == 0 && !raw.len)
+                rc = err_set(z->e, ERR_USAGE, "--args: argument %d: an empty %s", z->argno,
+                             key ? "keyword key" : "atom name");
+        if (rc == 0 && bare_atom(buf_str(&raw), raw.len)) {
+                if ((!key && buf_putc(z->out, ':') < 0) ||
+                    buf_append(z->out, raw.data, raw.len) < 0 || (key && buf_putc(z->out, ':') < 0))
+                        rc = ser_oom(z);
+        } else if (rc == 0) {
+                z->i = at; /* again, as an escaped string */
+                if ((!key && buf_putc(z->out, ':') < 0) || ser_string(z) < 0 ||
+                    (key && buf_putc(z->out, ':') < 0))
+                        rc = -1;
+        }
+        buf_fini(&raw);
+        return rc;
+}
+
+/* The tagged objects that write what JSON has no word for, each an object
+ * of exactly one member:
+ *   {"$atom": "ok"}               -> :ok
+ *   {"$kw": {"bitrate": 4000}}    -> [bitrate: 4000]   (a keyword list, in order)
+ *   {"$tuple": ["ok", 1]}         -> {"ok", 1}
+ * Returns 1 when z->i was on one (and it was written), 0 when it is a plain
+ * object (z->i unchanged), -1 on error. */
+static int ser_tagged(struct ser *z)
+{
+        size_t start = z->i;
+        z->i++; /* { */
+        skip_ws(z);
+        if (z->i >= z->n || z->s[z->i] != '"') {
+                z->i = start;
+                return 0;
+        }
+        struct buf key;
+        buf_init(&key, 64);
+        int rc = json_string(z, &key);
+        const char *k = buf_str(&key);
+        char want = !strcmp(k, "$atom")    ? '"'
+                    : !strcmp(k, "$kw")    ? '{'
+                    : !strcmp(k, "$tuple") ? '['
+                                           : 0;
+        char tag[8];
+        snprintf(tag, sizeof tag, "%s", k);
+        buf_fini(&key);
+        if (rc < 0)
+                return -1;
+        if (!want) {
+                z->i = start;
+                return 0;
+        }
+        skip_ws(z);
+        z->i++; /* : */
+        skip_ws(z);
+        if (z->s[z->i] != want)
+                return err_set(z->e, ERR_USAGE, "--args: argument %d: {\"%s\": ...} takes %s",
+                               z->argno, tag,
+                               want == '"'   ? "a string (the atom's name)"
+                               : want == '{' ? "an object (the keyword list)"
+                                             : "an array (the tuple's elements)");
+        if (want == '"') {
+                if (ser_atom(z, false) < 0)
+                        return -1;
+        } else if (want == '[') {
+                size_t open = z->out->len;
+                if (ser_value(z) < 0)
+                        return -1;
+                /* the list just written, as a tuple */
+                z->out->data[open] = '{';
+                z->out->data[z->out->len - 1] = '}';
+        } else if (ser_container(z, '}', true) < 0) {
+                return -1;
+        }
+        skip_ws(z);
+        if (z->s[z->i] != '}')
+                return err_set(z->e, ERR_USAGE,
+                               "--args: argument %d: {\"%s\": ...} must be the object's only "
+                               "member",
+                               z->argno, tag);
+        z->i++;
+        return 1;
+}
+
+/* An array as a list, an object as a map with string keys, or (keywords) an
+ * object as a keyword list. */
+static int ser_container(struct ser *z, char close, bool keywords)
 {
         bool obj = close == '}';
-        if (buf_puts(z->out, obj ? "%{" : "[") < 0)
+        if (buf_puts(z->out, keywords ? "[" : obj ? "%{" : "[") < 0)
                 return ser_oom(z);
         z->i++;
         skip_ws(z);
@@ -667,11 +778,11 @@ static int ser_container(struct ser *z, char close)
                         return ser_oom(z);
                 first = false;
                 if (obj) {
-                        if (ser_string(z) < 0)
+                        if ((keywords ? ser_atom(z, true) : ser_string(z)) < 0)
                                 return -1;
                         skip_ws(z);
                         z->i++; /* : */
-                        if (buf_puts(z->out, " => ") < 0)
+                        if (buf_puts(z->out, keywords ? " " : " => ") < 0)
                                 return ser_oom(z);
                 }
                 if (ser_value(z) < 0)
@@ -683,7 +794,7 @@ static int ser_container(struct ser *z, char close)
                 }
         }
         z->i++;
-        if (buf_puts(z->out, obj ? "}" : "]") < 0)
+        if (buf_puts(z->out, keywords || !obj ? "]" : "}") < 0)
                 return ser_oom(z);
         return 0;
 }
@@ -694,8 +805,11 @@ static int ser_value(struct ser *z)
         char c = z->i < z->n ? z->s[z->i] : '\0';
         switch (c) {
         case '"': return ser_string(z);
-        case '{': return ser_container(z, '}');
-        case '[': return ser_container(z, ']');
+        case '{': {
+                int t = ser_tagged(z);
+                return t < 0 ? -1 : t ? 0 : ser_container(z, '}', false);
+        }
+        case '[': return ser_container(z, ']', false);
         case 't':
         case 'f':
         case 'n': {
@@ -720,6 +834,39 @@ static const char *json_type_word(json_object *o)
         case json_type_null: return "null";
         default: return "something else";
         }
+}
+
+/* json-c takes NaN, Infinity and -Infinity even in strict mode; JSON has no
+ * such numbers and Elixir no such floats. Writes where the first one is. */
+static bool non_finite(json_object *o, char *where, size_t n)
+{
+        if (json_object_is_type(o, json_type_double)) {
+                /* 1e999 is infinite too, but a number: the serialiser says
+                 * it is out of range. */
+                if (isfinite(json_object_get_double(o)) ||
+                    !strpbrk(json_object_to_json_string(o), "NnIi"))
+                        return false;
+                snprintf(where, n, "%s", "");
+                return true;
+        }
+        char sub[128];
+        if (json_object_is_type(o, json_type_array)) {
+                size_t len = json_object_array_length(o);
+                for (size_t i = 0; i < len; i++)
+                        if (non_finite(json_object_array_get_idx(o, i), sub, sizeof sub)) {
+                                snprintf(where, n, "[%zu]%.100s", i, sub);
+                                return true;
+                        }
+        } else if (json_object_is_type(o, json_type_object)) {
+                json_object_object_foreach(o, key, val)
+                {
+                        if (non_finite(val, sub, sizeof sub)) {
+                                snprintf(where, n, "[\"%.40s\"]%.100s", key, sub);
+                                return true;
+                        }
+                }
+        }
+        return false;
 }
 
 /* json-c validates (strict, UTF-8) and reports the position of an error. */
@@ -748,6 +895,12 @@ static int validate_json(const char *args, struct err *e)
                              end + strspn(args + end, " \t\r\n"));
         else if (!json_object_is_type(o, json_type_array))
                 rc = err_set(e, ERR_USAGE, "--args: want a JSON array, got %s", json_type_word(o));
+        char where[160];
+        if (rc == 0 && non_finite(o, where, sizeof where))
+                rc = err_set(e, ERR_USAGE,
+                             "--args: %s is NaN or Infinity, which JSON does not have (and "
+                             "Elixir floats cannot be): write a number or a string",
+                             where);
         json_object_put(o);
         json_tokener_free(tok);
         return rc;

@@ -45,7 +45,12 @@ int expr_check_n(const char *s, size_t n, struct err *e);
  *              characters as \n \t \r or \u{XX}: no interpolation can run,
  *              the value round-trips byte for byte
  *   object  -> %{"key" => value} (string keys, insertion order; a trailing
- *              object stays a map, never keywords)
+ *              object stays a map, never keywords), except the tagged
+ *              one-member objects for what JSON has no word for:
+ *                {"$atom": "ok"}            -> :ok (quoted when not bare: :"a b")
+ *                {"$kw": {"bitrate": 4000}} -> [bitrate: 4000] (in order)
+ *                {"$tuple": ["ok", 1]}      -> {"ok", 1}
+ *              ("$" keys of other objects are plain map keys)
  *   array   -> [a, b]
  *   number  -> its JSON text (any size integer); a float without a fraction
  *              gets one ("1e3" -> "1.0e3") because Elixir needs it

@@ -17,6 +17,7 @@
 #ifndef RELRUN_KUBE_H
 #define RELRUN_KUBE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,10 +36,17 @@ struct kube_client;
 struct kube_client_opts {
         long request_timeout_ms; /* per plain request attempt; 0: 30 s */
         int max_attempts;        /* per request incl. the first; 0: 6 */
-        long retry_budget_ms;    /* total time for one request's retries; 0: 60 s */
+        long retry_budget_ms;    /* total time for one request, attempts and waits
+                                  * between them; no attempt runs past it; 0: 60 s */
         long backoff_base_ms;    /* first backoff; 0: 200 ms (doubles, jittered, max 5 s) */
+        long stream_window_ms;   /* how long a watch or log stream keeps retrying an
+                                    unreachable or failing server without progress;
+                                    0: KUBE_STREAM_WINDOW_MS */
         bool verbose;            /* libcurl verbose to stderr (debugging only) */
 };
+
+/* A control-plane upgrade or a failover takes minutes: streams ride it out. */
+#define KUBE_STREAM_WINDOW_MS (10L * 60 * 1000)
 
 /* New client for the resolved connection (borrowed: the client copies what it
  * needs). opts may be NULL. Errors: ERR_CONFIG for a token or password on a
@@ -46,6 +54,10 @@ struct kube_client_opts {
  * curl_global_init must have been called. */
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e);
+
+/* server with any userinfo ("user:password@") replaced by "***" into out
+ * (n bytes, cut to fit): the form every message shows. */
+void kube_server_redact(const char *server, char *out, size_t n);
 
 /* Fresh credentials after a 401 (an exec plugin's token expired mid-task).
  * Return 0 with *token a new malloc'd token (the client takes it), or -1. */
@@ -55,6 +67,13 @@ typedef int (*kube_refresh_fn)(void *ud, char **token);
  * most once every few seconds) and retry once with the new token. */
 void kube_client_set_refresh(struct kube_client *c, kube_refresh_fn fn, void *ud);
 
+/* Interrupt everything at once when *flag becomes non-zero (a signal number,
+ * set by the caller's signal handler): kube_client_poll, and so every request,
+ * retry and backoff pause, returns -1 with e->code 128 + *flag within about
+ * KUBE_POLL_SLICE_MS. flag is borrowed; NULL turns it off. */
+#define KUBE_POLL_SLICE_MS 100
+void kube_client_set_interrupt(struct kube_client *c, const volatile sig_atomic_t *flag);
+
 /* Frees the client and every stream still attached. NULL is a no-op. */
 void kube_client_free(struct kube_client *c);
 
@@ -62,9 +81,6 @@ void kube_client_free(struct kube_client *c);
  * Stream callbacks run from here. Returns 0, or -1 with e set if libcurl's
  * multi interface itself failed (transfer errors go to the streams). */
 int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e);
-
-/* Milliseconds on a monotonic clock. */
-int64_t kube_now_ms(void);
 
 /* ---- plain requests -------------------------------------------------- */
 
@@ -89,7 +105,7 @@ int kube_create(struct kube_client *c, const char *path, const char *body, const
                 const char *what, struct json_object **out, struct err *e);
 
 /* Percent-encode s for a query value into b. */
-int kube_query_escape(struct buf *b, const char *s);
+__attribute__((warn_unused_result)) int kube_query_escape(struct buf *b, const char *s);
 
 /* ---- Status errors --------------------------------------------------- */
 
@@ -108,7 +124,9 @@ void kube_status_parse(long http, const char *body, size_t len, struct kube_stat
  * the status. Returns -1. */
 int kube_status_err(long http, const char *body, size_t len, const char *what, struct err *e);
 
-/* The exit code for an HTTP status that will not be retried. */
+/* The exit code for an HTTP status that will not be retried: 401/403
+ * ERR_NOPERM, 404 ERR_NOTFOUND, 409 ERR_EXISTS, other 4xx ERR_USAGE, the rest
+ * ERR_UNAVAILABLE. */
 int kube_http_code(long http);
 
 /* Retry-After: delta-seconds or an HTTP-date (relative to now). Writes the

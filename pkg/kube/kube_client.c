@@ -7,13 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-int64_t kube_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include <sys/random.h>
+#include <unistd.h>
 
 static void *memdup(const void *p, size_t n)
 {
@@ -68,6 +63,42 @@ static int split_server(const char *server, char *scheme, size_t ssz, char *host
         return 0;
 }
 
+/* Each client its own jitter: CI runners started together must not retry
+ * in step, as they would with rand()'s one fixed seed. */
+static void seed_jitter(struct kube_client *c)
+{
+        uint64_t s = 0;
+        if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+                s = (uint64_t)proc_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+        c->rng = s ? s : 0x9e3779b97f4a7c15ULL;
+}
+
+/* xorshift64*: plenty for spreading retries. */
+static uint64_t next_random(struct kube_client *c)
+{
+        c->rng ^= c->rng >> 12;
+        c->rng ^= c->rng << 25;
+        c->rng ^= c->rng >> 27;
+        return c->rng * 0x2545f4914f6cdd1dULL;
+}
+
+void kube_server_redact(const char *server, char *out, size_t n)
+{
+        /* The "user:password@" of the authority becomes "***@". */
+        const char *p = strstr(server, "://");
+        const char *auth = p ? p + 3 : server;
+        const char *at = auth + strcspn(auth, "/?#");
+        const char *u = memchr(auth, '@', (size_t)(at - auth));
+        if (!u) {
+                snprintf(out, n, "%s", server);
+                return;
+        }
+        const char *last = u;
+        while ((u = memchr(u + 1, '@', (size_t)(at - u - 1))))
+                last = u;
+        snprintf(out, n, "%.*s***%s", (int)(auth - server), server, last);
+}
+
 int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e)
 {
@@ -76,6 +107,13 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
         char scheme[16], host[256];
         long port;
         const char *prefix;
+        char shown[512];
+        kube_server_redact(rest->server, shown, sizeof shown);
+        if (strcmp(shown, rest->server))
+                return err_set(e, ERR_CONFIG,
+                               "server '%s': credentials in the URL are not supported (and never "
+                               "sent or printed); put them in the kubeconfig's user entry",
+                               shown);
         if (split_server(rest->server, scheme, sizeof scheme, host, sizeof host, &port, &prefix) <
                 0 ||
             (strcmp(scheme, "https") && strcmp(scheme, "http")))
@@ -87,6 +125,8 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
                                "(bearer token or password) without TLS; use an https server",
                                rest->server);
 
+        if (kubeconfig_token_check(rest->token, "the configuration", e) < 0)
+                return -1;
         struct kube_client *c = calloc(1, sizeof *c);
         if (!c)
                 return err_set(e, ERR_SOFTWARE, "out of memory");
@@ -100,20 +140,30 @@ int kube_client_new(const struct kubeconfig_rest *rest, const struct kube_client
                 c->opts.retry_budget_ms = 60000;
         if (c->opts.backoff_base_ms <= 0)
                 c->opts.backoff_base_ms = 200;
+        if (c->opts.stream_window_ms <= 0)
+                c->opts.stream_window_ms = KUBE_STREAM_WINDOW_MS;
         snprintf(c->ua, sizeof c->ua, "relrun/%s", RELRUN_VERSION);
+        seed_jitter(c);
 
         struct buf b;
         buf_init(&b, 4096);
+        int brc;
         if (!plain && rest->tls_server_name && rest->tls_server_name[0]) {
                 /* libcurl has no separate SNI name: address the server by the
                  * TLS name (SNI and certificate check use it) and connect to
                  * the real host. */
-                buf_printf(&b, "%s://%s:%ld%s", scheme, rest->tls_server_name, port, prefix);
+                brc = buf_printf(&b, "%s://%s:%ld%s", scheme, rest->tls_server_name, port, prefix);
                 char ct[600];
                 snprintf(ct, sizeof ct, "%s:%ld:%s:%ld", rest->tls_server_name, port, host, port);
                 c->connect_to = curl_slist_append(NULL, ct);
         } else {
-                buf_puts(&b, rest->server);
+                brc = buf_puts(&b, rest->server);
+        }
+        if (brc < 0) {
+                buf_fini(&b);
+                kube_client_free(c);
+                return err_set(e, ERR_CONFIG, "server '%.200s...': longer than %zu bytes",
+                               rest->server, b.max);
         }
         while (b.len && b.data[b.len - 1] == '/')
                 b.data[--b.len] = '\0';
@@ -186,20 +236,18 @@ void kube_client_free(struct kube_client *c)
         free(c);
 }
 
-/* Re-read a token file after a 401 (a projected token was rotated). */
-static char *read_token_file(const char *path)
+/* After a 401 a projected token may have been rotated: the file again, read
+ * as kubeconfig reads it; NULL when it is empty or unreadable. */
+static char *reread_token_file(const char *path)
 {
-        FILE *f = fopen(path, "r");
-        if (!f)
+        char *t = NULL;
+        struct err e;
+        if (kubeconfig_token_read(path, &t, &e) < 0)
                 return NULL;
-        char tmp[16384];
-        size_t n = fread(tmp, 1, sizeof tmp - 1, f);
-        fclose(f);
-        while (n && isspace((unsigned char)tmp[n - 1]))
-                n--;
-        tmp[n] = '\0';
-        char *t = n ? strdup(tmp) : NULL;
-        memset(tmp, 0, sizeof tmp);
+        if (!*t) {
+                free(t);
+                return NULL;
+        }
         return t;
 }
 
@@ -211,18 +259,20 @@ void kube_client_set_refresh(struct kube_client *c, kube_refresh_fn fn, void *ud
 
 bool kube_refresh_auth(struct kube_client *c)
 {
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         if (c->refreshed_ms && now - c->refreshed_ms < 5000)
                 return false;
         c->refreshed_ms = now;
-        char *t = c->token_file ? read_token_file(c->token_file) : NULL;
+        char *t = c->token_file ? reread_token_file(c->token_file) : NULL;
         if ((!t || (c->token && !strcmp(t, c->token))) && c->refresh) {
                 wipe_free(t);
                 t = NULL;
                 if (c->refresh(c->refresh_ud, &t) < 0)
                         t = NULL;
         }
-        if (!t || (c->token && !strcmp(t, c->token))) {
+        /* A re-read or refreshed token with CR/LF would inject headers. */
+        if (!t || (c->token && !strcmp(t, c->token)) ||
+            kubeconfig_token_check(t, "a refresh", NULL) < 0) {
                 wipe_free(t);
                 return false;
         }
@@ -275,7 +325,22 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
         return len;
 }
 
-long kube_backoff_ms(const struct kube_client *c, int attempt)
+void kube_err_gave_up(struct err *e, int attempts)
+{
+        char tail[64];
+        snprintf(tail, sizeof tail, " (gave up after %d attempt%s)", attempts,
+                 attempts == 1 ? "" : "s");
+        size_t ml = strlen(e->msg);
+        if (ml + strlen(tail) < sizeof e->msg)
+                memcpy(e->msg + ml, tail, strlen(tail) + 1);
+}
+
+bool kube_stream_window_over(const struct kube_client *c, int64_t since_ms)
+{
+        return since_ms && proc_mono_ms() - since_ms >= c->opts.stream_window_ms;
+}
+
+long kube_backoff_ms(struct kube_client *c, int attempt)
 {
         long d = c->opts.backoff_base_ms;
         for (int i = 0; i < attempt && d < 5000; i++)
@@ -283,7 +348,7 @@ long kube_backoff_ms(const struct kube_client *c, int attempt)
         if (d > 5000)
                 d = 5000;
         /* Full jitter on the upper half keeps clients from marching in step. */
-        return d / 2 + (long)((double)rand() / ((double)RAND_MAX + 1) * (double)(d / 2 + 1));
+        return d / 2 + (long)(next_random(c) % (uint64_t)(d / 2 + 1));
 }
 
 struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, const char *path,
@@ -321,11 +386,17 @@ struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, con
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+        long total = c->attempt_ms > 0 ? c->attempt_ms : c->opts.request_timeout_ms;
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, !stream && total < 10000 ? total : 10000L);
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+        /* An API server that vanishes without a FIN (a failover, a dead
+         * load balancer) leaves a watch silent: probes find it in about a
+         * minute, not the kernel's two hours, and the stream resumes. */
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 15L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
         if (!stream)
-                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
@@ -506,7 +577,7 @@ static void collect_done(struct kube_client *c)
 
 static void tick_streams(struct kube_client *c)
 {
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         /* A tick may unregister its own stream; walk on a saved next. */
         for (struct kube_stream_reg *r = c->streams, *n; r; r = n) {
                 n = r->next;
@@ -514,11 +585,29 @@ static void tick_streams(struct kube_client *c)
         }
 }
 
+void kube_client_set_interrupt(struct kube_client *c, const volatile sig_atomic_t *flag)
+{
+        c->interrupt = flag;
+}
+
+static int interrupted(const struct kube_client *c, struct err *e)
+{
+        if (!c->interrupt || !*c->interrupt)
+                return 0;
+        int sig = *c->interrupt;
+        return err_set(e, 128 + sig, "interrupted (signal %d)", sig);
+}
+
 int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
 {
         int running;
+        if (interrupted(c, e) < 0)
+                return -1;
+        /* In slices, so that an interrupt is seen at once whatever waits. */
+        if (c->interrupt && timeout_ms > KUBE_POLL_SLICE_MS)
+                timeout_ms = KUBE_POLL_SLICE_MS;
         tick_streams(c);
-        int64_t now = kube_now_ms();
+        int64_t now = proc_mono_ms();
         for (struct kube_stream_reg *r = c->streams; r; r = r->next) {
                 int64_t due = r->ops->next_due(r->self);
                 if (due != INT64_MAX && due - now < timeout_ms)
@@ -533,6 +622,8 @@ int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
                 any_done |= x->done || x->paused;
         if (!any_done && timeout_ms > 0) {
                 CURLMcode mc = curl_multi_poll(c->m, NULL, 0, (int)timeout_ms, NULL);
+                if (mc != CURLM_OK && interrupted(c, e) < 0)
+                        return -1;
                 if (mc != CURLM_OK)
                         return err_set(e, ERR_SOFTWARE, "libcurl poll failed: %s",
                                        curl_multi_strerror(mc));
@@ -541,7 +632,7 @@ int kube_client_poll(struct kube_client *c, long timeout_ms, struct err *e)
                 collect_done(c);
                 tick_streams(c);
         }
-        return 0;
+        return interrupted(c, e);
 }
 
 /* ---- plain requests ---------------------------------------------------- */
@@ -566,9 +657,9 @@ int kube_query_escape(struct buf *b, const char *s)
 /* Wait ms while the other transfers keep going. */
 static int pause_ms(struct kube_client *c, long ms, struct err *e)
 {
-        int64_t until = kube_now_ms() + ms;
+        int64_t until = proc_mono_ms() + ms;
         for (;;) {
-                int64_t left = until - kube_now_ms();
+                int64_t left = until - proc_mono_ms();
                 if (left <= 0)
                         return 0;
                 if (kube_client_poll(c, (long)left, e) < 0)
@@ -579,9 +670,13 @@ static int pause_ms(struct kube_client *c, long ms, struct err *e)
 /* One attempt, waited for while the streams go on. NULL with e set when it
  * could not even start. */
 static struct kube_xfer *attempt_once(struct kube_client *c, const char *method, const char *path,
-                                      const char *body, struct err *e)
+                                      const char *body, int64_t start, struct err *e)
 {
+        /* An attempt never runs past the request's retry budget. */
+        long left = c->opts.retry_budget_ms - (long)(proc_mono_ms() - start);
+        c->attempt_ms = left < c->opts.request_timeout_ms ? (left > 1 ? left : 1) : 0;
         struct kube_xfer *x = kube_xfer_start(c, method, path, body, false, NULL, NULL, e);
+        c->attempt_ms = 0;
         if (!x)
                 return NULL;
         while (!x->done)
@@ -625,9 +720,10 @@ static bool not_sent(const struct kube_xfer *x)
 /* GET recheck (a list); 1 with *out = its first item, 0 when empty, -1 when
  * the check itself failed (*x_out keeps the failed transfer for the caller). */
 static int recheck_created(struct kube_client *c, const char *recheck, const char *what,
-                           struct json_object **out, struct kube_xfer **x_out, struct err *e)
+                           struct json_object **out, struct kube_xfer **x_out, int64_t start,
+                           struct err *e)
 {
-        struct kube_xfer *x = attempt_once(c, "GET", recheck, NULL, e);
+        struct kube_xfer *x = attempt_once(c, "GET", recheck, NULL, start, e);
         *x_out = NULL;
         if (!x)
                 return -1;
@@ -656,14 +752,14 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                         const char *body, const char *recheck, const char *what,
                         struct json_object **out, long *http, struct err *e)
 {
-        int64_t start = kube_now_ms();
+        int64_t start = proc_mono_ms();
         bool reread = false, check = false;
         for (int attempt = 0;; attempt++) {
                 struct kube_xfer *x = NULL;
                 if (check) {
                         /* The last create may have gone through: look before
                          * creating again, so a task never runs twice. */
-                        int r = recheck_created(c, recheck, what, out, &x, e);
+                        int r = recheck_created(c, recheck, what, out, &x, start, e);
                         if (r == 1) {
                                 if (http)
                                         *http = 201;
@@ -676,7 +772,7 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                         }
                 }
                 if (!x) {
-                        x = attempt_once(c, method, path, body, e);
+                        x = attempt_once(c, method, path, body, start, e);
                         if (!x)
                                 return err_prefix(e, "%s", what);
                         if (x->result == CURLE_OK && x->http / 100 == 2) {
@@ -699,18 +795,13 @@ static int request_loop(struct kube_client *c, const char *method, const char *p
                 bool retry = kube_xfer_retryable(x);
                 long delay =
                     x->retry_after_ms >= 0 ? x->retry_after_ms : kube_backoff_ms(c, attempt);
-                int64_t spent = kube_now_ms() - start;
+                int64_t spent = proc_mono_ms() - start;
                 if (!retry || attempt + 1 >= c->opts.max_attempts ||
                     spent + delay > c->opts.retry_budget_ms) {
                         kube_xfer_err(x, what, e);
                         if (retry) {
                                 e->code = ERR_UNAVAILABLE;
-                                char tail[64];
-                                snprintf(tail, sizeof tail, " (gave up after %d attempts)",
-                                         attempt + 1);
-                                size_t ml = strlen(e->msg);
-                                if (ml + strlen(tail) < sizeof e->msg)
-                                        memcpy(e->msg + ml, tail, strlen(tail) + 1);
+                                kube_err_gave_up(e, attempt + 1);
                         }
                         kube_xfer_free(x);
                         return -1;

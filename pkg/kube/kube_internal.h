@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include "kube.h"
+#include "proc.h"
 
 #define KUBE_STREAM_MAX (16u << 20) /* one watch event or log line */
 #define KUBE_BODY_MAX   (64u << 20) /* a plain response (a big list) */
@@ -33,8 +34,21 @@ struct kube_xfer {
         struct kube_xfer *next; /* client's list of active transfers */
 };
 
-/* Consecutive failures (no progress in between) before a stream gives up. */
-#define STREAM_MAX_FAILURES 10
+/* A stream retries (connection refused, 5xx, 429) until it has failed without
+ * progress for the client's stream window (--retry-window), then gives up.
+ * A failed attempt starts or extends the failing spell; progress ends it. */
+static inline void kube_fail_note(int64_t *since, int *attempts)
+{
+        if (!*since)
+                *since = proc_mono_ms();
+        ++*attempts;
+}
+
+static inline void kube_progress_note(int64_t *since, int *attempts)
+{
+        *since = 0;
+        *attempts = 0;
+}
 
 enum stream_state {
         ST_DUE,    /* (re)connect when next_ms passes */
@@ -73,6 +87,10 @@ struct kube_client {
         kube_refresh_fn refresh;
         void *refresh_ud;
         int64_t refreshed_ms; /* last credential refresh, to not loop on 401 */
+        uint64_t rng;         /* retry jitter, seeded per client from getrandom() */
+        long attempt_ms;      /* the current plain attempt's timeout (what is left of its
+                               * retry budget); 0: opts.request_timeout_ms */
+        const volatile sig_atomic_t *interrupt;
 };
 
 /* Start a transfer: method, path (with query), body (copied) or NULL.
@@ -86,8 +104,12 @@ void kube_xfer_free(struct kube_xfer *x);
 bool kube_xfer_retryable(const struct kube_xfer *x);
 /* Describe a finished, failed transfer into e ("what: ..."). */
 int kube_xfer_err(const struct kube_xfer *x, const char *what, struct err *e);
+/* Append " (gave up after N attempts)" to e's message when it fits. */
+void kube_err_gave_up(struct err *e, int attempts);
+/* A stream failing since since_ms (0: not failing) has used up its window. */
+bool kube_stream_window_over(const struct kube_client *c, int64_t since_ms);
 /* Backoff for the attempt'th retry (0-based), jittered. */
-long kube_backoff_ms(const struct kube_client *c, int attempt);
+long kube_backoff_ms(struct kube_client *c, int attempt);
 
 /* After a 401: fresh credentials (token file re-read, then the refresh
  * hook), at most once per few seconds. True when the token changed. */

@@ -200,6 +200,8 @@ struct kube_logs {
         bool conn_after_done; /* the current connection began after the container ended */
         bool got_lines;       /* the current connection delivered something */
         int failures;
+        int64_t fail_since; /* failing without progress since (ms), 0 if not */
+        int attempts;
         int waits; /* answers "not started yet" in a row */
         int64_t next_ms;
         int reconnects;
@@ -219,14 +221,14 @@ static void logs_start(struct kube_logs *l)
 {
         struct buf p;
         buf_init(&p, 1u << 12);
-        buf_puts(&p, "/api/v1/namespaces/");
-        kube_query_escape(&p, l->ns);
-        buf_puts(&p, "/pods/");
-        kube_query_escape(&p, l->pod);
-        buf_puts(&p, "/log?timestamps=true&container=");
-        kube_query_escape(&p, l->container);
+        int rc = buf_puts(&p, "/api/v1/namespaces/");
+        rc |= kube_query_escape(&p, l->ns);
+        rc |= buf_puts(&p, "/pods/");
+        rc |= kube_query_escape(&p, l->pod);
+        rc |= buf_puts(&p, "/log?timestamps=true&container=");
+        rc |= kube_query_escape(&p, l->container);
         if (l->follow)
-                buf_puts(&p, "&follow=true");
+                rc |= buf_puts(&p, "&follow=true");
         if (l->dedup.have) {
                 /* sinceTime has second precision: start at the second of the last
                  * line and let the de-duplication skip what was printed. */
@@ -235,15 +237,19 @@ static void logs_start(struct kube_logs *l)
                 char since[32];
                 gmtime_r(&t, &tm);
                 strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-                buf_puts(&p, "&sinceTime=");
-                kube_query_escape(&p, since);
+                rc |= buf_puts(&p, "&sinceTime=");
+                rc |= kube_query_escape(&p, since);
         }
         kube_log_dedup_resume(&l->dedup);
         struct err e;
         err_clear(&e);
         l->conn_after_done = l->container_done;
         l->got_lines = false;
-        l->x = kube_xfer_start(l->c, "GET", buf_str(&p), NULL, true, NULL, l, &e);
+        if (rc)
+                err_set(&e, ERR_USAGE, "logs of pod '%s': the request URL is longer than %zu bytes",
+                        l->pod, p.max);
+        else
+                l->x = kube_xfer_start(l->c, "GET", buf_str(&p), NULL, true, NULL, l, &e);
         buf_fini(&p);
         if (!l->x)
                 logs_finish(l, &e);
@@ -256,7 +262,7 @@ static void logs_retry(struct kube_logs *l, long delay)
         kube_xfer_free(l->x);
         l->x = NULL;
         l->state = ST_DUE;
-        l->next_ms = kube_now_ms() + delay;
+        l->next_ms = proc_mono_ms() + delay;
         l->reconnects++;
 }
 
@@ -323,6 +329,7 @@ static void logs_tick(void *self, int64_t now)
                 long delay;
                 if (l->got_lines || l->container_done) {
                         l->failures = 0;
+                        kube_progress_note(&l->fail_since, &l->attempts);
                         delay = l->container_done ? 0 : 50;
                 } else {
                         delay = kube_backoff_ms(l->c, l->waits < 4 ? l->waits : 4);
@@ -340,12 +347,21 @@ static void logs_tick(void *self, int64_t now)
                 logs_retry(l, 0);
                 return;
         }
-        bool retry = kube_xfer_retryable(x) && l->failures < STREAM_MAX_FAILURES;
+        if (l->got_lines)
+                kube_progress_note(&l->fail_since, &l->attempts);
+        bool retryable = kube_xfer_retryable(x);
+        if (retryable)
+                kube_fail_note(&l->fail_since, &l->attempts);
+        bool retry = retryable && !kube_stream_window_over(l->c, l->fail_since);
         if (!retry) {
                 struct err e;
                 char what[300];
                 snprintf(what, sizeof what, "logs of pod '%s'", l->pod);
                 kube_xfer_err(x, what, &e);
+                if (retryable) {
+                        e.code = ERR_UNAVAILABLE;
+                        kube_err_gave_up(&e, l->attempts);
+                }
                 logs_finish(l, &e);
                 return;
         }

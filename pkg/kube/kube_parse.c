@@ -90,10 +90,10 @@ int kube_http_code(long http)
         switch (http) {
         case 401:
         case 403: return ERR_NOPERM;
+        case 404: return ERR_NOTFOUND;
+        case 409: return ERR_EXISTS;
         case 400:
-        case 404:
         case 405:
-        case 409:
         case 422: return ERR_USAGE;
         default: return ERR_UNAVAILABLE;
         }

@@ -73,6 +73,8 @@ struct kube_watch {
         char *rv;     /* resourceVersion to resume from */
         struct kube_xfer *x;
         int failures;
+        int64_t fail_since; /* failing without progress since (ms), 0 if not */
+        int attempts;       /* failed attempts since then */
         int64_t next_ms;
         int reconnects;
         bool listed; /* the first list was delivered */
@@ -108,7 +110,7 @@ static void watch_retry(struct kube_watch *w, bool relist, long delay)
         w->x = NULL;
         w->listing = relist || !w->rv;
         w->state = ST_DUE;
-        w->next_ms = kube_now_ms() + delay;
+        w->next_ms = proc_mono_ms() + delay;
         w->reconnects++;
 }
 
@@ -116,28 +118,33 @@ static void watch_start(struct kube_watch *w)
 {
         struct buf p;
         buf_init(&p, 1u << 16);
-        buf_puts(&p, w->path);
+        int rc = buf_puts(&p, w->path);
         char sep = '?';
         if (!w->listing) {
                 /* The server ends the watch after timeoutSeconds and we
                  * resume: a silently dead connection cannot hang us. */
-                buf_puts(&p, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=300"
-                             "&resourceVersion=");
-                kube_query_escape(&p, w->rv);
+                rc |= buf_puts(&p, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=300"
+                                   "&resourceVersion=");
+                rc |= kube_query_escape(&p, w->rv);
                 sep = '&';
         }
         if (w->label) {
-                buf_printf(&p, "%clabelSelector=", sep);
-                kube_query_escape(&p, w->label);
+                rc |= buf_printf(&p, "%clabelSelector=", sep);
+                rc |= kube_query_escape(&p, w->label);
                 sep = '&';
         }
         if (w->field) {
-                buf_printf(&p, "%cfieldSelector=", sep);
-                kube_query_escape(&p, w->field);
+                rc |= buf_printf(&p, "%cfieldSelector=", sep);
+                rc |= kube_query_escape(&p, w->field);
         }
         struct err e;
         err_clear(&e);
-        w->x = kube_xfer_start(w->c, "GET", buf_str(&p), NULL, !w->listing, NULL, w, &e);
+        if (rc)
+                /* never a cut URL: it would watch something else */
+                err_set(&e, ERR_USAGE, "watch %s: the request URL is longer than %zu bytes",
+                        w->path, p.max);
+        else
+                w->x = kube_xfer_start(w->c, "GET", buf_str(&p), NULL, !w->listing, NULL, w, &e);
         buf_fini(&p);
         if (!w->x)
                 watch_finish(w, &e);
@@ -178,6 +185,7 @@ static int watch_line(struct kube_watch *w, const char *line, size_t len)
         default:
                 watch_set_rv(w, obj);
                 w->failures = 0;
+                kube_progress_note(&w->fail_since, &w->attempts);
                 if (w->cb(w->ud, t, obj)) {
                         watch_finish(w, NULL);
                         rc = -1;
@@ -214,9 +222,10 @@ static void watch_list_done(struct kube_watch *w, struct kube_xfer *x)
         json_object_put(list);
         w->listed = true;
         w->failures = 0;
+        kube_progress_note(&w->fail_since, &w->attempts);
         w->listing = !w->rv;
         w->state = ST_DUE;
-        w->next_ms = w->rv ? 0 : kube_now_ms() + 1000;
+        w->next_ms = w->rv ? 0 : proc_mono_ms() + 1000;
 }
 
 static void watch_tick(void *self, int64_t now)
@@ -258,10 +267,13 @@ static void watch_tick(void *self, int64_t now)
                 watch_retry(w, w->listing, 0);
                 return;
         }
-        bool retry = kube_xfer_retryable(x) && w->failures < STREAM_MAX_FAILURES;
         /* A stream that delivered events and then broke is progress. */
         if (x->result != CURLE_OK && x->http / 100 == 2 && !w->listing && w->failures == 0)
-                retry = true;
+                kube_progress_note(&w->fail_since, &w->attempts);
+        bool retryable = kube_xfer_retryable(x);
+        if (retryable)
+                kube_fail_note(&w->fail_since, &w->attempts);
+        bool retry = retryable && !kube_stream_window_over(w->c, w->fail_since);
         if (!retry) {
                 struct err e;
                 /* "watch pods", "list jobs" like kubectl's verbs */
@@ -270,12 +282,9 @@ static void watch_tick(void *self, int64_t now)
                 snprintf(what, sizeof what, "%s %s", w->listing ? "list" : "watch",
                          res ? res + 1 : w->path);
                 kube_xfer_err(x, what, &e);
-                if (kube_xfer_retryable(x)) {
-                        char tail[64];
-                        snprintf(tail, sizeof tail, " (gave up after %d attempts)",
-                                 w->failures + 1);
-                        if (strlen(e.msg) + strlen(tail) < sizeof e.msg)
-                                strcat(e.msg, tail);
+                if (retryable) {
+                        e.code = ERR_UNAVAILABLE;
+                        kube_err_gave_up(&e, w->attempts);
                 }
                 watch_finish(w, &e);
                 return;

@@ -1,20 +1,17 @@
-#include "kubeconfig.h"
+/* kubeconfig: files and their merge, contexts, clusters, users, in-cluster;
+ * exec credential plugins are in kubeconfig_exec.c. */
+#include "kubeconfig_internal.h"
 
 #include "codec.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -23,23 +20,9 @@
 
 #define KC_FILE_MAX        (16u << 20) /* a kubeconfig larger than this is not one */
 #define KC_SECRET_FILE_MAX (1u << 20)  /* token, CA, cert, key files */
-#define KC_EXEC_OUT_MAX    (1u << 20)
-#define KC_EXEC_TIMEOUT_MS 60000
+#define KC_YAML_DEPTH_MAX  64          /* kubeconfigs nest about 5 levels */
 #define KC_SA_DIR          "/var/run/secrets/kubernetes.io/serviceaccount"
 #define KC_LIST_MAX        480 /* bytes of names/paths quoted in one message */
-
-#define API_V1      "client.authentication.k8s.io/v1"
-#define API_V1BETA1 "client.authentication.k8s.io/v1beta1"
-
-/* One parsed YAML document: a kubeconfig file or an exec plugin's output. */
-struct kc_doc {
-        char *label; /* "kubeconfig '/x/config'", the subject of every message */
-        char *path;  /* the file as named, NULL for plugin output */
-        char *dir;   /* absolute directory relative paths resolve against */
-        yaml_document_t doc;
-        bool loaded;
-        yaml_node_t *root; /* a mapping, or NULL for an empty document */
-};
 
 /* A named entry of clusters/contexts/users and the file that defined it. */
 struct kc_entry {
@@ -49,42 +32,36 @@ struct kc_entry {
         const char *name;
 };
 
-/* What the cluster entry says, kept for the exec plugin's cluster info. */
-struct kc_cluster {
-        const char *server_raw;
-        const char *proxy_url;
-};
-
 /* ---- small helpers ---- */
 
-static void wipe(void *p, size_t n)
+void kc_wipe(void *p, size_t n)
 {
         if (p && n)
                 explicit_bzero(p, n);
 }
 
-static void free_secret_str(char *s)
+void kc_free_secret_str(char *s)
 {
         if (s) {
-                wipe(s, strlen(s));
+                kc_wipe(s, strlen(s));
                 free(s);
         }
 }
 
-static void free_secret(unsigned char *p, size_t n)
+void kc_free_secret(unsigned char *p, size_t n)
 {
-        wipe(p, n);
+        kc_wipe(p, n);
         free(p);
 }
 
 /* Zero the buffer's whole allocation, then release it. */
-static void buf_wipe(struct buf *b)
+void kc_buf_wipe(struct buf *b)
 {
-        wipe(b->data, b->alloc);
+        kc_wipe(b->data, b->alloc);
         buf_fini(b);
 }
 
-static char *xstrdup(const char *s, struct err *e)
+char *kc_strdup(const char *s, struct err *e)
 {
         char *d = strdup(s);
         if (!d)
@@ -92,8 +69,7 @@ static char *xstrdup(const char *s, struct err *e)
         return d;
 }
 
-static char *xasprintf(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *xasprintf(struct err *e, const char *fmt, ...)
+char *kc_asprintf(struct err *e, const char *fmt, ...)
 {
         struct buf b;
         buf_init(&b, 1u << 20);
@@ -142,10 +118,23 @@ static int read_file(const char *path, size_t max, struct buf *b)
                 }
         }
         int saved = errno;
-        wipe(chunk, sizeof chunk); /* the chunk may hold a token or key */
+        kc_wipe(chunk, sizeof chunk); /* the chunk may hold a token or key */
         close(fd);
         errno = saved;
         return rc;
+}
+
+int kubeconfig_token_check(const char *token, const char *where, struct err *e)
+{
+        for (size_t i = 0; token && token[i]; i++) {
+                unsigned char ch = (unsigned char)token[i];
+                if (ch < 0x20 || ch == 0x7f)
+                        return err_set(e, ERR_CONFIG,
+                                       "the token from %s contains a control character (0x%02x "
+                                       "at byte %zu): refusing to send it",
+                                       where, ch, i);
+        }
+        return 0;
 }
 
 /* The trimmed contents of a token file as a new string. -1 with errno. */
@@ -155,7 +144,7 @@ static int read_token_file(const char *path, char **out)
         buf_init(&b, KC_SECRET_FILE_MAX);
         if (read_file(path, KC_SECRET_FILE_MAX, &b) < 0) {
                 int saved = errno;
-                buf_wipe(&b);
+                kc_buf_wipe(&b);
                 errno = saved;
                 return -1;
         }
@@ -167,23 +156,23 @@ static int read_token_file(const char *path, char **out)
                 end--;
         char *t = malloc(end - start + 1);
         if (!t) {
-                buf_wipe(&b);
+                kc_buf_wipe(&b);
                 errno = ENOMEM;
                 return -1;
         }
         memcpy(t, s + start, end - start);
         t[end - start] = '\0';
-        buf_wipe(&b);
+        kc_buf_wipe(&b);
         *out = t;
         return 0;
 }
 
 /* path if absolute, else dir/path. */
-static char *resolve_path(const char *dir, const char *path, struct err *e)
+char *kc_resolve_path(const char *dir, const char *path, struct err *e)
 {
         if (path[0] == '/' || !dir)
-                return xstrdup(path, e);
-        return xasprintf(e, "%s/%s", dir, path);
+                return kc_strdup(path, e);
+        return kc_asprintf(e, "%s/%s", dir, path);
 }
 
 /* The absolute directory of a file path, for kubectl's relative-path rule. */
@@ -192,17 +181,17 @@ static char *dir_of(const char *path, struct err *e)
         const char *slash = strrchr(path, '/');
         char *dir;
         if (!slash)
-                dir = xstrdup(".", e);
+                dir = kc_strdup(".", e);
         else if (slash == path)
-                dir = xstrdup("/", e);
+                dir = kc_strdup("/", e);
         else
-                dir = xasprintf(e, "%.*s", (int)(slash - path), path);
+                dir = kc_asprintf(e, "%.*s", (int)(slash - path), path);
         if (!dir || dir[0] == '/')
                 return dir;
         char cwd[4096];
         if (!getcwd(cwd, sizeof cwd))
                 return dir; /* relative still works while the cwd stays */
-        char *abs = strcmp(dir, ".") == 0 ? xstrdup(cwd, e) : xasprintf(e, "%s/%s", cwd, dir);
+        char *abs = strcmp(dir, ".") == 0 ? kc_strdup(cwd, e) : kc_asprintf(e, "%s/%s", cwd, dir);
         free(dir);
         return abs;
 }
@@ -217,7 +206,7 @@ static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *outl
         if (!o)
                 return -1;
         if (codec_base64_decode(s, n, o, outlen) < 0) {
-                free_secret(o, CODEC_BASE64_DECODED_MAX(n));
+                kc_free_secret(o, CODEC_BASE64_DECODED_MAX(n));
                 errno = EINVAL;
                 return -1;
         }
@@ -238,9 +227,7 @@ static const char *node_kind(const yaml_node_t *n)
 }
 
 /* ERR_CONFIG "<label>: line L, column C: <msg>". Returns -1. */
-static int at(struct err *e, const struct kc_doc *d, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int at(struct err *e, const struct kc_doc *d, const yaml_node_t *n, const char *fmt, ...)
+int kc_at(struct err *e, const struct kc_doc *d, const yaml_node_t *n, const char *fmt, ...)
 {
         char msg[ERR_MSG_MAX];
         va_list ap;
@@ -253,13 +240,13 @@ static int at(struct err *e, const struct kc_doc *d, const yaml_node_t *n, const
         return err_set(e, ERR_CONFIG, "%s: %s", d->label, msg);
 }
 
-static void doc_fini(struct kc_doc *d)
+void kc_doc_fini(struct kc_doc *d)
 {
         if (d->loaded) {
                 /* Scalars may be tokens, passwords or keys: zero them first. */
                 for (yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++)
                         if (n->type == YAML_SCALAR_NODE)
-                                wipe(n->data.scalar.value, n->data.scalar.length);
+                                kc_wipe(n->data.scalar.value, n->data.scalar.length);
                 yaml_document_delete(&d->doc);
         }
         free(d->label);
@@ -268,10 +255,47 @@ static void doc_fini(struct kc_doc *d)
         memset(d, 0, sizeof *d);
 }
 
+/* libyaml's scanner costs O(depth) per token, so a file of nested '[' costs
+ * seconds per 100 KB; a kubeconfig is a few levels deep. One pass over the
+ * events stops at the first level too deep, before the document is built. */
+static int depth_check(struct kc_doc *d, const unsigned char *data, size_t len, struct err *e)
+{
+        yaml_parser_t p;
+        if (!yaml_parser_initialize(&p))
+                return err_set(e, ERR_SOFTWARE, "%s: out of memory", d->label);
+        yaml_parser_set_input_string(&p, data, len);
+        int depth = 0, rc = 0;
+        for (;;) {
+                yaml_event_t ev;
+                if (!yaml_parser_parse(&p, &ev))
+                        break; /* the load reports the syntax error with its context */
+                yaml_event_type_t t = ev.type;
+                yaml_mark_t m = ev.start_mark;
+                yaml_event_delete(&ev);
+                if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+                        if (++depth > KC_YAML_DEPTH_MAX) {
+                                rc = err_set(e, ERR_CONFIG,
+                                             "%s: line %zu, column %zu: nested deeper than %d "
+                                             "levels",
+                                             d->label, m.line + 1, m.column + 1, KC_YAML_DEPTH_MAX);
+                                break;
+                        }
+                } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+                        depth--;
+                } else if (t == YAML_STREAM_END_EVENT) {
+                        break;
+                }
+        }
+        yaml_parser_delete(&p);
+        return rc;
+}
+
 /* Parse data (a kubeconfig or plugin output; JSON is YAML flow style) into d,
  * which already has its label. The top level must be a map or empty. */
-static int doc_parse(struct kc_doc *d, const unsigned char *data, size_t len, struct err *e)
+int kc_doc_parse(struct kc_doc *d, const unsigned char *data, size_t len, struct err *e)
 {
+        if (depth_check(d, data, len, e) < 0)
+                return -1;
         yaml_parser_t p;
         if (!yaml_parser_initialize(&p))
                 return err_set(e, ERR_SOFTWARE, "%s: out of memory", d->label);
@@ -296,7 +320,8 @@ static int doc_parse(struct kc_doc *d, const unsigned char *data, size_t len, st
             root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && root->data.scalar.length == 0)
                 root = NULL;
         if (root && root->type != YAML_MAPPING_NODE)
-                return at(e, d, root, "expected a map at the top level, got %s", node_kind(root));
+                return kc_at(e, d, root, "expected a map at the top level, got %s",
+                             node_kind(root));
         d->root = root;
         return 0;
 }
@@ -360,23 +385,23 @@ static yaml_node_t *map_get(struct kc_doc *d, yaml_node_t *map, const char *key)
 
 /* A string field: *out is borrowed from the document, NULL when absent.
  * `of` names the owner for messages ("cluster \"c\""). */
-static int get_str(struct kc_doc *d, yaml_node_t *map, const char *key, const char *of,
-                   const char **out, struct err *e)
+int kc_get_str(struct kc_doc *d, yaml_node_t *map, const char *key, const char *of,
+               const char **out, struct err *e)
 {
         *out = NULL;
         yaml_node_t *v = map_get(d, map, key);
         if (!v)
                 return 0;
         if (v->type != YAML_SCALAR_NODE)
-                return at(e, d, v, "%s of %s must be a string, got %s", key, of, node_kind(v));
+                return kc_at(e, d, v, "%s of %s must be a string, got %s", key, of, node_kind(v));
         if (strlen((char *)v->data.scalar.value) != v->data.scalar.length)
-                return at(e, d, v, "%s of %s contains a NUL byte", key, of);
+                return kc_at(e, d, v, "%s of %s contains a NUL byte", key, of);
         *out = (const char *)v->data.scalar.value;
         return 0;
 }
 
-static int get_bool(struct kc_doc *d, yaml_node_t *map, const char *key, const char *of, bool *out,
-                    struct err *e)
+int kc_get_bool(struct kc_doc *d, yaml_node_t *map, const char *key, const char *of, bool *out,
+                struct err *e)
 {
         *out = false;
         yaml_node_t *v = map_get(d, map, key);
@@ -396,11 +421,11 @@ static int get_bool(struct kc_doc *d, yaml_node_t *map, const char *key, const c
                                 return 0;
                 }
         }
-        return at(e, d, v, "%s of %s must be true or false", key, of);
+        return kc_at(e, d, v, "%s of %s must be true or false", key, of);
 }
 
-static int get_typed(struct kc_doc *d, yaml_node_t *map, const char *key, const char *of,
-                     yaml_node_type_t type, yaml_node_t **out, struct err *e)
+int kc_get_typed(struct kc_doc *d, yaml_node_t *map, const char *key, const char *of,
+                 yaml_node_type_t type, yaml_node_t **out, struct err *e)
 {
         *out = NULL;
         yaml_node_t *v = map_get(d, map, key);
@@ -408,14 +433,14 @@ static int get_typed(struct kc_doc *d, yaml_node_t *map, const char *key, const 
                 return 0;
         if (v->type != type) {
                 yaml_node_t want = {.type = type};
-                return at(e, d, v, "%s of %s must be %s, got %s", key, of, node_kind(&want),
-                          node_kind(v));
+                return kc_at(e, d, v, "%s of %s must be %s, got %s", key, of, node_kind(&want),
+                             node_kind(v));
         }
         *out = v;
         return 0;
 }
 
-static yaml_node_t *seq_item(struct kc_doc *d, yaml_node_t *seq, yaml_node_item_t *it)
+yaml_node_t *kc_seq_item(struct kc_doc *d, yaml_node_t *seq, yaml_node_item_t *it)
 {
         (void)seq;
         return yaml_document_get_node(&d->doc, *it);
@@ -431,7 +456,7 @@ struct kc_set {
 static void set_fini(struct kc_set *s)
 {
         for (size_t i = 0; i < s->n; i++)
-                doc_fini(&s->docs[i]);
+                kc_doc_fini(&s->docs[i]);
         free(s->docs);
         s->docs = NULL;
         s->n = 0;
@@ -464,15 +489,16 @@ static int check_duplicates(struct kc_doc *d, yaml_node_t *seq, const char *what
         if (!v)
                 return err_sys(e, ERR_SOFTWARE, "out of memory");
         for (size_t i = 0; i < n; i++) {
-                v[i].item = seq_item(d, seq, &seq->data.sequence.items.start[i]);
+                v[i].item = kc_seq_item(d, seq, &seq->data.sequence.items.start[i]);
                 v[i].idx = i;
-                (void)get_str(d, v[i].item, "name", "", &v[i].name, NULL);
+                (void)kc_get_str(d, v[i].item, "name", "", &v[i].name, NULL);
         }
         qsort(v, n, sizeof *v, named_cmp);
         int rc = 0;
         for (size_t i = 1; i < n && !rc; i++)
                 if (!strcmp(v[i - 1].name, v[i].name))
-                        rc = at(e, d, v[i].item, "duplicate %s name \"%.200s\"", what, v[i].name);
+                        rc =
+                            kc_at(e, d, v[i].item, "duplicate %s name \"%.200s\"", what, v[i].name);
         free(v);
         return rc;
 }
@@ -481,30 +507,32 @@ static int check_duplicates(struct kc_doc *d, yaml_node_t *seq, const char *what
 static int validate_doc(struct kc_doc *d, struct err *e)
 {
         const char *cc;
-        if (get_str(d, d->root, "current-context", "the kubeconfig", &cc, e) < 0)
+        if (kc_get_str(d, d->root, "current-context", "the kubeconfig", &cc, e) < 0)
                 return -1;
         for (size_t l = 0; l < sizeof kc_lists / sizeof kc_lists[0]; l++) {
                 yaml_node_t *seq;
-                if (get_typed(d, d->root, kc_lists[l][0], "the kubeconfig", YAML_SEQUENCE_NODE,
-                              &seq, e) < 0)
+                if (kc_get_typed(d, d->root, kc_lists[l][0], "the kubeconfig", YAML_SEQUENCE_NODE,
+                                 &seq, e) < 0)
                         return -1;
                 if (!seq)
                         continue;
                 for (yaml_node_item_t *it = seq->data.sequence.items.start;
                      it < seq->data.sequence.items.top; it++) {
-                        yaml_node_t *item = seq_item(d, seq, it);
+                        yaml_node_t *item = kc_seq_item(d, seq, it);
                         if (!item || item->type != YAML_MAPPING_NODE)
-                                return at(e, d, item, "entries of %s must be maps, got %s",
-                                          kc_lists[l][0], item ? node_kind(item) : "nothing");
+                                return kc_at(e, d, item, "entries of %s must be maps, got %s",
+                                             kc_lists[l][0], item ? node_kind(item) : "nothing");
                         const char *name;
                         yaml_node_t *body;
-                        if (get_str(d, item, "name", kc_lists[l][1], &name, e) < 0)
+                        if (kc_get_str(d, item, "name", kc_lists[l][1], &name, e) < 0)
                                 return -1;
                         if (!name || !*name)
-                                return at(e, d, item, "an entry of %s has no name", kc_lists[l][0]);
+                                return kc_at(e, d, item, "an entry of %s has no name",
+                                             kc_lists[l][0]);
                         char of[300];
                         snprintf(of, sizeof of, "%s \"%.200s\"", kc_lists[l][1], name);
-                        if (get_typed(d, item, kc_lists[l][1], of, YAML_MAPPING_NODE, &body, e) < 0)
+                        if (kc_get_typed(d, item, kc_lists[l][1], of, YAML_MAPPING_NODE, &body, e) <
+                            0)
                                 return -1;
                 }
                 if (check_duplicates(d, seq, kc_lists[l][1], e) < 0)
@@ -523,7 +551,7 @@ static int set_add(struct kc_set *s, const char *path, bool allow_missing, bool 
         buf_init(&b, KC_FILE_MAX);
         if (read_file(path, KC_FILE_MAX, &b) < 0) {
                 int saved = errno;
-                buf_wipe(&b);
+                kc_buf_wipe(&b);
                 if (saved == ENOENT && allow_missing) {
                         *missing = true;
                         return 0;
@@ -536,23 +564,23 @@ static int set_add(struct kc_set *s, const char *path, bool allow_missing, bool 
         }
         struct kc_doc *nd = realloc(s->docs, (s->n + 1) * sizeof *nd);
         if (!nd) {
-                buf_wipe(&b);
+                kc_buf_wipe(&b);
                 return err_sys(e, ERR_SOFTWARE, "out of memory");
         }
         s->docs = nd;
         struct kc_doc *d = &s->docs[s->n++];
         memset(d, 0, sizeof *d);
         int rc = -1;
-        if (!(d->path = xstrdup(path, e)) || !(d->dir = dir_of(path, e)) ||
-            !(d->label = xasprintf(e, "kubeconfig '%s'", path)))
+        if (!(d->path = kc_strdup(path, e)) || !(d->dir = dir_of(path, e)) ||
+            !(d->label = kc_asprintf(e, "kubeconfig '%s'", path)))
                 goto out;
-        if (doc_parse(d, (const unsigned char *)buf_str(&b), b.len, e) < 0)
+        if (kc_doc_parse(d, (const unsigned char *)buf_str(&b), b.len, e) < 0)
                 goto out;
         if (validate_doc(d, e) < 0)
                 goto out;
         rc = 0;
 out:
-        buf_wipe(&b);
+        kc_buf_wipe(&b);
         return rc;
 }
 
@@ -565,9 +593,9 @@ static bool set_find(struct kc_set *s, size_t list, const char *name, struct kc_
                         continue;
                 for (yaml_node_item_t *it = seq->data.sequence.items.start;
                      it < seq->data.sequence.items.top; it++) {
-                        yaml_node_t *item = seq_item(d, seq, it);
+                        yaml_node_t *item = kc_seq_item(d, seq, it);
                         const char *n = NULL;
-                        (void)get_str(d, item, "name", "", &n, NULL);
+                        (void)kc_get_str(d, item, "name", "", &n, NULL);
                         if (n && !strcmp(n, name)) {
                                 out->doc = d;
                                 out->item = item;
@@ -588,6 +616,20 @@ static void set_paths(struct kc_set *s, struct buf *b)
                         return;
 }
 
+/* Lists that only feed a message are cut when full: the message then names
+ * the first ones, which is what it is for. */
+static void list_more(struct buf *b)
+{
+        if (buf_puts(b, ", ...") < 0)
+                return; /* full: the list ends where it is */
+}
+
+static void note_tried(struct buf *tried, const char *path)
+{
+        if (buf_printf(tried, "%s'%s'", tried->len ? ", " : "", path) < 0)
+                return; /* full: the message names the first ones */
+}
+
 /* The distinct names of a list across the set, quoted, for messages. */
 static void set_names(struct kc_set *s, size_t list, struct buf *b)
 {
@@ -600,18 +642,18 @@ static void set_names(struct kc_set *s, size_t list, struct buf *b)
                 for (yaml_node_item_t *it = seq->data.sequence.items.start;
                      it < seq->data.sequence.items.top; it++) {
                         if (b->len > KC_LIST_MAX) {
-                                (void)buf_puts(b, ", ...");
+                                list_more(b);
                                 return;
                         }
                         const char *n = NULL;
-                        (void)get_str(d, seq_item(d, seq, it), "name", "", &n, NULL);
+                        (void)kc_get_str(d, kc_seq_item(d, seq, it), "name", "", &n, NULL);
                         struct kc_entry first;
                         if (++seen > 200) {
-                                (void)buf_puts(b, ", ...");
+                                list_more(b);
                                 return;
                         }
                         if (!n || !set_find(s, list, n, &first) ||
-                            first.item != seq_item(d, seq, it))
+                            first.item != kc_seq_item(d, seq, it))
                                 continue; /* shadowed by an earlier file */
                         if (buf_printf(b, "%s\"%s\"", count++ ? ", " : "", n) < 0)
                                 return;
@@ -650,9 +692,9 @@ static int load_in_cluster(const struct kubeconfig_opts *o, const char *host, co
         /* net.JoinHostPort: an IPv6 literal goes in brackets. */
         bool v6 = strchr(host, ':') && host[0] != '[';
         if (!(r->server =
-                  xasprintf(e, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port)))
+                  kc_asprintf(e, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port)))
                 return -1;
-        if (!(r->token_file = xasprintf(e, "%s/token", sa)))
+        if (!(r->token_file = kc_asprintf(e, "%s/token", sa)))
                 return -1;
         if (read_token_file(r->token_file, &r->token) < 0)
                 return err_sys(e, ERR_CONFIG,
@@ -662,7 +704,9 @@ static int load_in_cluster(const struct kubeconfig_opts *o, const char *host, co
                 free(r->token);
                 r->token = NULL;
         }
-        char *ca = xasprintf(e, "%s/ca.crt", sa);
+        if (kubeconfig_token_check(r->token, "the service-account token file", e) < 0)
+                return err_prefix(e, "in-cluster config: '%s'", r->token_file);
+        char *ca = kc_asprintf(e, "%s/ca.crt", sa);
         if (!ca)
                 return -1;
         struct buf b;
@@ -687,7 +731,7 @@ static int load_in_cluster(const struct kubeconfig_opts *o, const char *host, co
         buf_fini(&b);
         free(ca);
         if (!r->namespace_) {
-                char *nsf = xasprintf(e, "%s/namespace", sa);
+                char *nsf = kc_asprintf(e, "%s/namespace", sa);
                 if (!nsf)
                         return -1;
                 char *ns = NULL;
@@ -711,19 +755,19 @@ static int load_cluster(struct kc_entry *c, struct kc_cluster *info, struct kube
         snprintf(of, sizeof of, "cluster \"%.200s\"", c->name);
         const char *server, *ca_file, *ca_data, *sni;
         bool insecure;
-        if (get_str(d, m, "server", of, &server, e) < 0 ||
-            get_str(d, m, "certificate-authority", of, &ca_file, e) < 0 ||
-            get_str(d, m, "certificate-authority-data", of, &ca_data, e) < 0 ||
-            get_str(d, m, "tls-server-name", of, &sni, e) < 0 ||
-            get_str(d, m, "proxy-url", of, &info->proxy_url, e) < 0 ||
-            get_bool(d, m, "insecure-skip-tls-verify", of, &insecure, e) < 0)
+        if (kc_get_str(d, m, "server", of, &server, e) < 0 ||
+            kc_get_str(d, m, "certificate-authority", of, &ca_file, e) < 0 ||
+            kc_get_str(d, m, "certificate-authority-data", of, &ca_data, e) < 0 ||
+            kc_get_str(d, m, "tls-server-name", of, &sni, e) < 0 ||
+            kc_get_str(d, m, "proxy-url", of, &info->proxy_url, e) < 0 ||
+            kc_get_bool(d, m, "insecure-skip-tls-verify", of, &insecure, e) < 0)
                 return -1;
         if (!server || !*server)
-                return at(e, d, c->item, "%s has no server", of);
+                return kc_at(e, d, c->item, "%s has no server", of);
         info->server_raw = server;
         /* A bare host:port means https (a token must never travel over plain http). */
-        if (!(r->server =
-                  strstr(server, "://") ? xstrdup(server, e) : xasprintf(e, "https://%s", server)))
+        if (!(r->server = strstr(server, "://") ? kc_strdup(server, e)
+                                                : kc_asprintf(e, "https://%s", server)))
                 return -1;
         size_t sl = strlen(r->server);
         while (sl > 0 && r->server[sl - 1] == '/' &&
@@ -734,35 +778,36 @@ static int load_cluster(struct kc_entry *c, struct kc_cluster *info, struct kube
         if (ca_file && !*ca_file)
                 ca_file = NULL;
         if (ca_file && ca_data)
-                return at(e, d, c->item,
-                          "%s has both certificate-authority and certificate-authority-data", of);
+                return kc_at(e, d, c->item,
+                             "%s has both certificate-authority and certificate-authority-data",
+                             of);
         if (insecure && (ca_file || ca_data))
-                return at(e, d, c->item,
-                          "%s sets insecure-skip-tls-verify together with a certificate authority",
-                          of);
+                return kc_at(
+                    e, d, c->item,
+                    "%s sets insecure-skip-tls-verify together with a certificate authority", of);
         r->insecure_skip_tls_verify = insecure;
-        if (sni && *sni && !(r->tls_server_name = xstrdup(sni, e)))
+        if (sni && *sni && !(r->tls_server_name = kc_strdup(sni, e)))
                 return -1;
         if (ca_data) {
                 if (b64_decode(ca_data, strlen(ca_data), &r->ca, &r->ca_len) < 0) {
                         if (errno == ENOMEM)
                                 return err_sys(e, ERR_SOFTWARE, "out of memory");
-                        return at(e, d, map_get(d, m, "certificate-authority-data"),
-                                  "certificate-authority-data of %s is not valid base64", of);
+                        return kc_at(e, d, map_get(d, m, "certificate-authority-data"),
+                                     "certificate-authority-data of %s is not valid base64", of);
                 }
                 if (!r->ca_len) {
                         free(r->ca);
                         r->ca = NULL;
                 }
         } else if (ca_file) {
-                char *p = resolve_path(d->dir, ca_file, e);
+                char *p = kc_resolve_path(d->dir, ca_file, e);
                 if (!p)
                         return -1;
                 struct buf b;
                 buf_init(&b, KC_SECRET_FILE_MAX);
                 if (read_file(p, KC_SECRET_FILE_MAX, &b) < 0) {
-                        at(e, d, map_get(d, m, "certificate-authority"), "%s: cannot read '%s': %s",
-                           of, p, strerror(errno));
+                        kc_at(e, d, map_get(d, m, "certificate-authority"),
+                              "%s: cannot read '%s': %s", of, p, strerror(errno));
                         buf_fini(&b);
                         free(p);
                         return -1;
@@ -782,36 +827,37 @@ static int load_blob(struct kc_doc *d, yaml_node_t *m, const char *of, const cha
                      const char *data_key, unsigned char **out, size_t *out_len, struct err *e)
 {
         const char *file, *data;
-        if (get_str(d, m, file_key, of, &file, e) < 0 || get_str(d, m, data_key, of, &data, e) < 0)
+        if (kc_get_str(d, m, file_key, of, &file, e) < 0 ||
+            kc_get_str(d, m, data_key, of, &data, e) < 0)
                 return -1;
         if (file && !*file)
                 file = NULL;
         if (data && !*data)
                 data = NULL;
         if (file && data)
-                return at(e, d, map_get(d, m, data_key), "%s has both %s and %s", of, file_key,
-                          data_key);
+                return kc_at(e, d, map_get(d, m, data_key), "%s has both %s and %s", of, file_key,
+                             data_key);
         if (data) {
                 if (b64_decode(data, strlen(data), out, out_len) < 0) {
                         if (errno == ENOMEM)
                                 return err_sys(e, ERR_SOFTWARE, "out of memory");
-                        return at(e, d, map_get(d, m, data_key), "%s of %s is not valid base64",
-                                  data_key, of);
+                        return kc_at(e, d, map_get(d, m, data_key), "%s of %s is not valid base64",
+                                     data_key, of);
                 }
                 if (!*out_len) {
                         free(*out);
                         *out = NULL;
                 }
         } else if (file) {
-                char *p = resolve_path(d->dir, file, e);
+                char *p = kc_resolve_path(d->dir, file, e);
                 if (!p)
                         return -1;
                 struct buf b;
                 buf_init(&b, KC_SECRET_FILE_MAX);
                 if (read_file(p, KC_SECRET_FILE_MAX, &b) < 0) {
-                        at(e, d, map_get(d, m, file_key), "%s of %s: cannot read '%s': %s",
-                           file_key, of, p, strerror(errno));
-                        buf_wipe(&b);
+                        kc_at(e, d, map_get(d, m, file_key), "%s of %s: cannot read '%s': %s",
+                              file_key, of, p, strerror(errno));
+                        kc_buf_wipe(&b);
                         free(p);
                         return -1;
                 }
@@ -825,412 +871,6 @@ static int load_blob(struct kc_doc *d, yaml_node_t *m, const char *of, const cha
         return 0;
 }
 
-/* Run argv[0] without a shell: stdin /dev/null, stdout captured into out
- * (capped), stderr inherited, default signal dispositions and an empty mask
- * (the caller may block signals for its event loop). *spawn_errno is the
- * posix_spawn failure (e.g. ENOENT), 0 when the plugin ran. On return the
- * child has been reaped; *status is its wait status. */
-enum exec_result { EXEC_OK, EXEC_SPAWN, EXEC_TOOBIG, EXEC_TIMEOUT, EXEC_SYS };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void kill_reap(pid_t pid, int *status)
-{
-        kill(pid, SIGKILL);
-        while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-                ;
-}
-
-static enum exec_result exec_run(char *const argv[], char *const envp[], int timeout_ms,
-                                 struct buf *out, int *status, int *sys_errno)
-{
-        *status = 0;
-        *sys_errno = 0;
-        int pfd[2];
-        if (pipe2(pfd, O_CLOEXEC) < 0) {
-                *sys_errno = errno;
-                return EXEC_SYS;
-        }
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawnattr_init(&attr);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        sigdelset(&all, SIGKILL);
-        sigdelset(&all, SIGSTOP);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        pid_t pid;
-        int rc = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], &fa, &attr, argv, envp)
-                                      : posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        close(pfd[1]);
-        if (rc != 0) {
-                close(pfd[0]);
-                *sys_errno = rc;
-                return EXEC_SPAWN;
-        }
-        int64_t deadline = now_ms() + timeout_ms;
-        enum exec_result res = EXEC_OK;
-        char chunk[4096];
-        for (;;) {
-                int64_t left = deadline - now_ms();
-                if (left <= 0) {
-                        res = EXEC_TIMEOUT;
-                        break;
-                }
-                struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-                int pr = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-                if (pr < 0 && errno == EINTR)
-                        continue;
-                if (pr < 0) {
-                        *sys_errno = errno;
-                        res = EXEC_SYS;
-                        break;
-                }
-                if (pr == 0)
-                        continue; /* the deadline check above ends it */
-                ssize_t n = read(pfd[0], chunk, sizeof chunk);
-                if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                        continue;
-                if (n < 0) {
-                        *sys_errno = errno;
-                        res = EXEC_SYS;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                if (buf_append(out, chunk, (size_t)n) < 0) {
-                        res = EXEC_TOOBIG;
-                        break;
-                }
-        }
-        wipe(chunk, sizeof chunk);
-        close(pfd[0]);
-        if (res != EXEC_OK) {
-                kill_reap(pid, status);
-                return res;
-        }
-        /* stdout closed; the plugin still has until the deadline to exit. */
-        for (;;) {
-                pid_t w = waitpid(pid, status, WNOHANG);
-                if (w == pid)
-                        return EXEC_OK;
-                if (w < 0 && errno != EINTR) {
-                        *sys_errno = errno;
-                        kill_reap(pid, status);
-                        return EXEC_SYS;
-                }
-                if (now_ms() >= deadline) {
-                        kill_reap(pid, status);
-                        return EXEC_TIMEOUT;
-                }
-                struct timespec ts = {0, 5 * 1000000};
-                nanosleep(&ts, NULL);
-        }
-}
-
-/* The ExecCredential handed to the plugin in KUBERNETES_EXEC_INFO. */
-static int exec_info(struct buf *b, const char *api, bool cluster_info, const struct kc_cluster *ci,
-                     const struct kubeconfig_rest *r)
-{
-        int rc = buf_puts(b, "{\"apiVersion\":");
-        rc |= codec_json_string(b, api, strlen(api));
-        rc |= buf_puts(b, ",\"kind\":\"ExecCredential\",\"spec\":{");
-        if (cluster_info) {
-                rc |= buf_puts(b, "\"cluster\":{\"server\":");
-                rc |= codec_json_string(b, r->server, strlen(r->server));
-                if (r->tls_server_name) {
-                        rc |= buf_puts(b, ",\"tls-server-name\":");
-                        rc |= codec_json_string(b, r->tls_server_name, strlen(r->tls_server_name));
-                }
-                if (r->insecure_skip_tls_verify)
-                        rc |= buf_puts(b, ",\"insecure-skip-tls-verify\":true");
-                if (r->ca) {
-                        rc |= buf_puts(b, ",\"certificate-authority-data\":\"");
-                        rc |= codec_base64_encode(r->ca, r->ca_len, b);
-                        rc |= buf_putc(b, '"');
-                }
-                if (ci->proxy_url && *ci->proxy_url) {
-                        rc |= buf_puts(b, ",\"proxy-url\":");
-                        rc |= codec_json_string(b, ci->proxy_url, strlen(ci->proxy_url));
-                }
-                rc |= buf_puts(b, "},");
-        }
-        rc |= buf_puts(b, "\"interactive\":false}}");
-        return rc ? -1 : 0;
-}
-
-/* Read status.token or status.clientCertificateData/clientKeyData from the
- * plugin's stdout (JSON, parsed as YAML flow). Messages never quote it. */
-static int exec_parse(const char *label, const char *api, struct buf *outb,
-                      struct kubeconfig_rest *r, struct err *e)
-{
-        struct kc_doc d = {0};
-        int rc = -1;
-        if (!(d.label = xasprintf(e, "%s: output", label)))
-                return -1;
-        /* A NUL would silently end the strings we copy out: refuse it. */
-        if (memchr(buf_str(outb), '\0', outb->len)) {
-                err_set(e, ERR_CONFIG, "%s: contains a NUL byte, not an ExecCredential", d.label);
-                goto out;
-        }
-        if (doc_parse(&d, (const unsigned char *)buf_str(outb), outb->len, e) < 0)
-                goto out;
-        if (!d.root) {
-                err_set(e, ERR_CONFIG, "%s: empty, expected an ExecCredential", d.label);
-                goto out;
-        }
-        const char *got_api, *kind, *token, *cert, *key;
-        yaml_node_t *status;
-        if (get_str(&d, d.root, "apiVersion", "the ExecCredential", &got_api, e) < 0 ||
-            get_str(&d, d.root, "kind", "the ExecCredential", &kind, e) < 0 ||
-            get_typed(&d, d.root, "status", "the ExecCredential", YAML_MAPPING_NODE, &status, e) <
-                0)
-                goto out;
-        if (!kind || strcmp(kind, "ExecCredential")) {
-                at(e, &d, d.root, "kind must be ExecCredential");
-                goto out;
-        }
-        if (!got_api || strcmp(got_api, api)) {
-                at(e, &d, d.root, "apiVersion must be %s as configured", api);
-                goto out;
-        }
-        if (!status) {
-                at(e, &d, d.root, "no status in the ExecCredential");
-                goto out;
-        }
-        if (get_str(&d, status, "token", "status", &token, e) < 0 ||
-            get_str(&d, status, "clientCertificateData", "status", &cert, e) < 0 ||
-            get_str(&d, status, "clientKeyData", "status", &key, e) < 0)
-                goto out;
-        if ((cert && *cert) != (key && *key)) {
-                at(e, &d, status, "status has only one of clientCertificateData and clientKeyData");
-                goto out;
-        }
-        if (!(token && *token) && !(cert && *cert)) {
-                at(e, &d, status, "status has neither a token nor a client certificate");
-                goto out;
-        }
-        if (token && *token) {
-                char *t = xstrdup(token, e);
-                if (!t)
-                        goto out;
-                free_secret_str(r->token);
-                r->token = t;
-        }
-        if (cert && *cert) {
-                unsigned char *c = (unsigned char *)xstrdup(cert, e);
-                unsigned char *k = c ? (unsigned char *)xstrdup(key, e) : NULL;
-                if (!k) {
-                        free(c);
-                        goto out;
-                }
-                free_secret(r->client_cert, r->client_cert_len);
-                free_secret(r->client_key, r->client_key_len);
-                r->client_cert = c;
-                r->client_cert_len = strlen(cert);
-                r->client_key = k;
-                r->client_key_len = strlen(key);
-        }
-        rc = 0;
-out:
-        doc_fini(&d);
-        return rc;
-}
-
-static int load_exec(struct kc_doc *d, yaml_node_t *m, const char *of, const struct kc_cluster *ci,
-                     const struct kubeconfig_opts *o, struct kubeconfig_rest *r, struct err *e)
-{
-        const char *api, *command, *hint, *mode;
-        bool cluster_info;
-        yaml_node_t *args, *env;
-        if (get_str(d, m, "apiVersion", "the exec plugin", &api, e) < 0 ||
-            get_str(d, m, "command", "the exec plugin", &command, e) < 0 ||
-            get_str(d, m, "installHint", "the exec plugin", &hint, e) < 0 ||
-            get_str(d, m, "interactiveMode", "the exec plugin", &mode, e) < 0 ||
-            get_bool(d, m, "provideClusterInfo", "the exec plugin", &cluster_info, e) < 0 ||
-            get_typed(d, m, "args", "the exec plugin", YAML_SEQUENCE_NODE, &args, e) < 0 ||
-            get_typed(d, m, "env", "the exec plugin", YAML_SEQUENCE_NODE, &env, e) < 0)
-                return -1;
-        if (!command || !*command)
-                return at(e, d, m, "the exec plugin of %s has no command", of);
-        if (!api || (strcmp(api, API_V1) && strcmp(api, API_V1BETA1)))
-                return at(e, d, m,
-                          "the exec plugin of %s needs apiVersion " API_V1 " or " API_V1BETA1
-                          "%s%s%s",
-                          of, api ? " (not \"" : "", api ? api : "", api ? "\")" : "");
-        if (!mode && !strcmp(api, API_V1))
-                return at(e, d, m,
-                          "interactiveMode must be specified for %s to use exec "
-                          "authentication plugin",
-                          of);
-        if (mode && strcmp(mode, "Never") && strcmp(mode, "IfAvailable")) {
-                if (!strcmp(mode, "Always"))
-                        return at(e, d, m,
-                                  "the exec plugin of %s needs interactiveMode Always, but relrun "
-                                  "runs plugins without a terminal",
-                                  of);
-                return at(e, d, m, "interactiveMode of %s must be Never, IfAvailable or Always",
-                          of);
-        }
-
-        int rc = -1;
-        size_t nargs =
-            args ? (size_t)(args->data.sequence.items.top - args->data.sequence.items.start) : 0;
-        size_t nenv =
-            env ? (size_t)(env->data.sequence.items.top - env->data.sequence.items.start) : 0;
-        size_t nenviron = 0;
-        while (environ && environ[nenviron])
-                nenviron++;
-        char **argv = calloc(nargs + 2, sizeof *argv);
-        char **envp = calloc(nenviron + nenv + 2, sizeof *envp);
-        char **owned = calloc(nenv + 3, sizeof *owned); /* strings we allocated */
-        size_t nowned = 0, ne = 0;
-        char *path = NULL, *label = NULL;
-        struct buf info, outb;
-        buf_init(&info, 1u << 20);
-        buf_init(&outb, KC_EXEC_OUT_MAX);
-        if (!argv || !envp || !owned) {
-                err_sys(e, ERR_SOFTWARE, "out of memory");
-                goto out;
-        }
-        /* kubectl resolves a command containing a '/' against the kubeconfig. */
-        if (!(path = strchr(command, '/') ? resolve_path(d->dir, command, e) : xstrdup(command, e)))
-                goto out;
-        if (!(label = xasprintf(e, "exec plugin '%s' for %s in %s", command, of, d->label)))
-                goto out;
-        argv[0] = path;
-        for (size_t i = 0; i < nargs; i++) {
-                yaml_node_t *a = seq_item(d, args, &args->data.sequence.items.start[i]);
-                if (!a || a->type != YAML_SCALAR_NODE ||
-                    strlen((char *)a->data.scalar.value) != a->data.scalar.length) {
-                        at(e, d, a, "args of the exec plugin of %s must be strings", of);
-                        goto out;
-                }
-                argv[i + 1] = (char *)a->data.scalar.value;
-        }
-        /* Plugin env entries override ours; KUBERNETES_EXEC_INFO is always ours. */
-        const char **names = calloc(nenv + 1, sizeof *names);
-        const char **values = calloc(nenv + 1, sizeof *values);
-        if (!names || !values) {
-                free(names);
-                free(values);
-                err_sys(e, ERR_SOFTWARE, "out of memory");
-                goto out;
-        }
-        for (size_t i = 0; i < nenv; i++) {
-                yaml_node_t *ev = seq_item(d, env, &env->data.sequence.items.start[i]);
-                if (!ev || ev->type != YAML_MAPPING_NODE) {
-                        free(names);
-                        free(values);
-                        at(e, d, ev, "env of the exec plugin of %s must be a list of {name, value}",
-                           of);
-                        goto out;
-                }
-                if (get_str(d, ev, "name", "an exec env entry", &names[i], e) < 0 ||
-                    get_str(d, ev, "value", "an exec env entry", &values[i], e) < 0) {
-                        free(names);
-                        free(values);
-                        goto out;
-                }
-                if (!names[i] || !*names[i] || strchr(names[i], '=')) {
-                        free(names);
-                        free(values);
-                        at(e, d, ev, "an env entry of the exec plugin of %s has no valid name", of);
-                        goto out;
-                }
-        }
-        for (size_t i = 0; i < nenviron; i++) {
-                const char *kv = environ[i];
-                const char *eq = strchr(kv, '=');
-                size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
-                bool drop = klen == strlen("KUBERNETES_EXEC_INFO") &&
-                            !strncmp(kv, "KUBERNETES_EXEC_INFO", klen);
-                for (size_t j = 0; j < nenv && !drop; j++)
-                        drop = strlen(names[j]) == klen && !strncmp(kv, names[j], klen);
-                if (!drop)
-                        envp[ne++] = (char *)kv;
-        }
-        for (size_t i = 0; i < nenv; i++) {
-                char *kv = xasprintf(e, "%s=%s", names[i], values[i] ? values[i] : "");
-                if (!kv) {
-                        free(names);
-                        free(values);
-                        goto out;
-                }
-                owned[nowned++] = kv;
-                envp[ne++] = kv;
-        }
-        free(names);
-        free(values);
-        if (buf_puts(&info, "KUBERNETES_EXEC_INFO=") < 0 ||
-            exec_info(&info, api, cluster_info, ci, r) < 0) {
-                err_sys(e, ERR_SOFTWARE, "%s: cannot build KUBERNETES_EXEC_INFO", label);
-                goto out;
-        }
-        envp[ne++] = (char *)buf_str(&info);
-
-        int timeout = o->exec_timeout_ms > 0 ? o->exec_timeout_ms : KC_EXEC_TIMEOUT_MS;
-        int status, sys;
-        switch (exec_run(argv, envp, timeout, &outb, &status, &sys)) {
-        case EXEC_SPAWN:
-                errno = sys;
-                if (sys == ENOENT && hint && *hint)
-                        err_set(e, ERR_CONFIG, "%s: cannot run: %s; %s", label, strerror(sys),
-                                hint);
-                else
-                        err_sys(e, ERR_CONFIG, "%s: cannot run", label);
-                goto out;
-        case EXEC_TOOBIG:
-                err_set(e, ERR_CONFIG, "%s: printed more than %u MiB", label,
-                        KC_EXEC_OUT_MAX >> 20);
-                goto out;
-        case EXEC_TIMEOUT:
-                err_set(e, ERR_CONFIG, "%s: no answer within %d ms, killed", label, timeout);
-                goto out;
-        case EXEC_SYS:
-                errno = sys;
-                err_sys(e, ERR_CONFIG, "%s: cannot run", label);
-                goto out;
-        case EXEC_OK: break;
-        }
-        /* Its stdout may hold a credential: name the command, not the output. */
-        if (WIFSIGNALED(status)) {
-                err_set(e, ERR_CONFIG, "%s: killed by signal %d", label, WTERMSIG(status));
-                goto out;
-        }
-        if (WEXITSTATUS(status) != 0) {
-                err_set(e, ERR_CONFIG, "%s: exited with status %d", label, WEXITSTATUS(status));
-                goto out;
-        }
-        if (exec_parse(label, api, &outb, r, e) < 0)
-                goto out;
-        rc = 0;
-out:
-        for (size_t i = 0; i < nowned; i++)
-                free(owned[i]);
-        free(owned);
-        free(argv);
-        free(envp);
-        free(path);
-        free(label);
-        buf_fini(&info);
-        buf_wipe(&outb);
-        return rc;
-}
-
 static int load_user(struct kc_entry *u, const struct kc_cluster *ci,
                      const struct kubeconfig_opts *o, struct kubeconfig_rest *r, struct err *e)
 {
@@ -1242,63 +882,70 @@ static int load_user(struct kc_entry *u, const struct kc_cluster *ci,
         if (ap) {
                 const char *name = NULL;
                 if (ap->type == YAML_MAPPING_NODE)
-                        (void)get_str(d, ap, "name", "auth-provider", &name, NULL);
-                return at(e, d, ap,
-                          "%s uses auth-provider%s%s%s, which is not supported, use an exec plugin "
-                          "(e.g. gke-gcloud-auth-plugin, kubelogin)",
-                          of, name ? " \"" : "", name ? name : "", name ? "\"" : "");
+                        (void)kc_get_str(d, ap, "name", "auth-provider", &name, NULL);
+                return kc_at(
+                    e, d, ap,
+                    "%s uses auth-provider%s%s%s, which is not supported, use an exec plugin "
+                    "(e.g. gke-gcloud-auth-plugin, kubelogin)",
+                    of, name ? " \"" : "", name ? name : "", name ? "\"" : "");
         }
         static const char *const impersonation[] = {"as", "as-uid", "as-groups", "as-user-extra"};
         for (size_t i = 0; i < sizeof impersonation / sizeof impersonation[0]; i++) {
                 yaml_node_t *v = map_get(d, m, impersonation[i]);
                 if (v)
-                        return at(e, d, v, "%s uses impersonation (%s), which is not supported", of,
-                                  impersonation[i]);
+                        return kc_at(e, d, v, "%s uses impersonation (%s), which is not supported",
+                                     of, impersonation[i]);
         }
         const char *token, *token_file, *username, *password;
         yaml_node_t *exec;
-        if (get_str(d, m, "token", of, &token, e) < 0 ||
-            get_str(d, m, "tokenFile", of, &token_file, e) < 0 ||
-            get_str(d, m, "username", of, &username, e) < 0 ||
-            get_str(d, m, "password", of, &password, e) < 0 ||
-            get_typed(d, m, "exec", of, YAML_MAPPING_NODE, &exec, e) < 0)
+        if (kc_get_str(d, m, "token", of, &token, e) < 0 ||
+            kc_get_str(d, m, "tokenFile", of, &token_file, e) < 0 ||
+            kc_get_str(d, m, "username", of, &username, e) < 0 ||
+            kc_get_str(d, m, "password", of, &password, e) < 0 ||
+            kc_get_typed(d, m, "exec", of, YAML_MAPPING_NODE, &exec, e) < 0)
                 return -1;
         bool has_token = (token && *token) || (token_file && *token_file);
         bool has_basic = (username && *username) || (password && *password);
         if (has_token && has_basic)
-                return at(e, d, u->item,
-                          "%s has more than one authentication method (token and "
-                          "username/password), only one is allowed",
-                          of);
+                return kc_at(e, d, u->item,
+                             "%s has more than one authentication method (token and "
+                             "username/password), only one is allowed",
+                             of);
         if (load_blob(d, m, of, "client-certificate", "client-certificate-data", &r->client_cert,
                       &r->client_cert_len, e) < 0 ||
             load_blob(d, m, of, "client-key", "client-key-data", &r->client_key, &r->client_key_len,
                       e) < 0)
                 return -1;
         if (!r->client_cert != !r->client_key)
-                return at(e, d, u->item, "%s has a client %s but no client %s", of,
-                          r->client_cert ? "certificate" : "key",
-                          r->client_cert ? "key" : "certificate");
-        if (token && *token && !(r->token = xstrdup(token, e)))
+                return kc_at(e, d, u->item, "%s has a client %s but no client %s", of,
+                             r->client_cert ? "certificate" : "key",
+                             r->client_cert ? "key" : "certificate");
+        struct err te;
+        if (kubeconfig_token_check(token, "the kubeconfig", &te) < 0)
+                return kc_at(e, d, map_get(d, m, "token"), "token of %s: %s", of, te.msg);
+        if (token && *token && !(r->token = kc_strdup(token, e)))
                 return -1;
         /* client-go: the token file, re-read periodically, wins over token. */
         if (token_file && *token_file) {
-                if (!(r->token_file = resolve_path(d->dir, token_file, e)))
+                if (!(r->token_file = kc_resolve_path(d->dir, token_file, e)))
                         return -1;
                 char *t;
                 if (read_token_file(r->token_file, &t) < 0)
-                        return at(e, d, map_get(d, m, "tokenFile"),
-                                  "tokenFile of %s: cannot read '%s': %s", of, r->token_file,
-                                  strerror(errno));
-                free_secret_str(r->token);
+                        return kc_at(e, d, map_get(d, m, "tokenFile"),
+                                     "tokenFile of %s: cannot read '%s': %s", of, r->token_file,
+                                     strerror(errno));
+                kc_free_secret_str(r->token);
                 r->token = t;
+                if (kubeconfig_token_check(t, "its tokenFile", &te) < 0)
+                        return kc_at(e, d, map_get(d, m, "tokenFile"), "tokenFile of %s ('%s'): %s",
+                                     of, r->token_file, te.msg);
         }
-        if (username && *username && !(r->username = xstrdup(username, e)))
+        if (username && *username && !(r->username = kc_strdup(username, e)))
                 return -1;
-        if (password && *password && !(r->password = xstrdup(password, e)))
+        if (password && *password && !(r->password = kc_strdup(password, e)))
                 return -1;
         if (exec)
-                return load_exec(d, exec, of, ci, o, r, e);
+                return kc_load_exec(d, exec, of, ci, o, r, e);
         return 0;
 }
 
@@ -1313,27 +960,30 @@ void kubeconfig_rest_free(struct kubeconfig_rest *r)
         free(r->cluster);
         free(r->user);
         free(r->namespace_);
-        free_secret(r->ca, r->ca_len);
-        free_secret(r->client_cert, r->client_cert_len);
-        free_secret(r->client_key, r->client_key_len);
+        kc_free_secret(r->ca, r->ca_len);
+        kc_free_secret(r->client_cert, r->client_cert_len);
+        kc_free_secret(r->client_key, r->client_key_len);
         free(r->tls_server_name);
-        free_secret_str(r->token);
+        kc_free_secret_str(r->token);
         free(r->token_file);
-        free_secret_str(r->username);
-        free_secret_str(r->password);
+        kc_free_secret_str(r->username);
+        kc_free_secret_str(r->password);
         free(r->source);
         free(r);
 }
 
-int kubeconfig_rest_reload_token(struct kubeconfig_rest *r, struct err *e)
+int kubeconfig_token_read(const char *path, char **out, struct err *e)
 {
-        if (!r || !r->token_file)
-                return err_set(e, ERR_CONFIG, "no token file to re-read");
         char *t;
-        if (read_token_file(r->token_file, &t) < 0)
-                return err_sys(e, ERR_CONFIG, "cannot re-read token file '%s'", r->token_file);
-        free_secret_str(r->token);
-        r->token = t;
+        if (!path)
+                return err_set(e, ERR_CONFIG, "no token file to read");
+        if (read_token_file(path, &t) < 0)
+                return err_sys(e, ERR_CONFIG, "cannot read token file '%s'", path);
+        if (kubeconfig_token_check(t, "the token file", e) < 0) {
+                kc_free_secret_str(t);
+                return err_prefix(e, "'%s'", path);
+        }
+        *out = t;
         return 0;
 }
 
@@ -1349,7 +999,7 @@ static int resolve(struct kc_set *s, const struct kubeconfig_opts *o, struct kub
         const char *ctx = o->context && *o->context ? o->context : NULL;
         for (size_t i = 0; i < s->n && !ctx; i++) {
                 const char *cc = NULL;
-                (void)get_str(&s->docs[i], s->docs[i].root, "current-context", "", &cc, NULL);
+                (void)kc_get_str(&s->docs[i], s->docs[i].root, "current-context", "", &cc, NULL);
                 if (cc && *cc)
                         ctx = cc;
         }
@@ -1371,33 +1021,33 @@ static int resolve(struct kc_set *s, const struct kubeconfig_opts *o, struct kub
         char of[300];
         snprintf(of, sizeof of, "context \"%.200s\"", c.name);
         const char *cluster, *user, *ns;
-        if (get_str(c.doc, c.body, "cluster", of, &cluster, e) < 0 ||
-            get_str(c.doc, c.body, "user", of, &user, e) < 0 ||
-            get_str(c.doc, c.body, "namespace", of, &ns, e) < 0)
+        if (kc_get_str(c.doc, c.body, "cluster", of, &cluster, e) < 0 ||
+            kc_get_str(c.doc, c.body, "user", of, &user, e) < 0 ||
+            kc_get_str(c.doc, c.body, "namespace", of, &ns, e) < 0)
                 goto out;
         if (!cluster || !*cluster) {
-                at(e, c.doc, c.item, "%s names no cluster", of);
+                kc_at(e, c.doc, c.item, "%s names no cluster", of);
                 goto out;
         }
         if (!set_find(s, 0, cluster, &cl)) {
                 set_names(s, 0, &names);
-                at(e, c.doc, c.item,
-                   "cluster \"%s\" of %s not found in kubeconfig %s (available clusters: %s)",
-                   cluster, of, buf_str(&paths), names.len ? buf_str(&names) : "none");
+                kc_at(e, c.doc, c.item,
+                      "cluster \"%s\" of %s not found in kubeconfig %s (available clusters: %s)",
+                      cluster, of, buf_str(&paths), names.len ? buf_str(&names) : "none");
                 goto out;
         }
         if (user && *user && !set_find(s, 2, user, &u)) {
                 set_names(s, 2, &names);
-                at(e, c.doc, c.item,
-                   "user \"%s\" of %s not found in kubeconfig %s (available users: %s)", user, of,
-                   buf_str(&paths), names.len ? buf_str(&names) : "none");
+                kc_at(e, c.doc, c.item,
+                      "user \"%s\" of %s not found in kubeconfig %s (available users: %s)", user,
+                      of, buf_str(&paths), names.len ? buf_str(&names) : "none");
                 goto out;
         }
-        if (!(r->context = xstrdup(c.name, e)) || !(r->cluster = xstrdup(cl.name, e)) ||
-            (user && *user && !(r->user = xstrdup(u.name, e))) ||
-            !(r->source = xstrdup(c.doc->path, e)))
+        if (!(r->context = kc_strdup(c.name, e)) || !(r->cluster = kc_strdup(cl.name, e)) ||
+            (user && *user && !(r->user = kc_strdup(u.name, e))) ||
+            !(r->source = kc_strdup(c.doc->path, e)))
                 goto out;
-        if (!r->namespace_ && ns && *ns && !(r->namespace_ = xstrdup(ns, e)))
+        if (!r->namespace_ && ns && *ns && !(r->namespace_ = kc_strdup(ns, e)))
                 goto out;
         struct kc_cluster ci = {0};
         if (load_cluster(&cl, &ci, r, e) < 0)
@@ -1408,6 +1058,90 @@ static int resolve(struct kc_set *s, const struct kubeconfig_opts *o, struct kub
 out:
         buf_fini(&paths);
         buf_fini(&names);
+        return rc;
+}
+
+/* The files kubectl would read, in its order: --kubeconfig, else each of
+ * $KUBECONFIG, else ~/.kube/config. tried collects the missing ones. */
+static int set_gather(struct kc_set *s, const struct kubeconfig_opts *o, struct buf *tried,
+                      struct err *e)
+{
+        bool missing;
+        const char *list = env_or(o->env_kubeconfig, "KUBECONFIG");
+        const char *home = env_or(o->home, "HOME");
+        if (o->kubeconfig && *o->kubeconfig) {
+                if (set_add(s, o->kubeconfig, false, &missing, e) < 0)
+                        return -1;
+        } else if (list) {
+                /* Split on ':', skip empty entries and repeats, tolerate missing files. */
+                const char *p = list;
+                while (*p) {
+                        size_t n = strcspn(p, ":");
+                        if (n) {
+                                char *one = kc_asprintf(e, "%.*s", (int)n, p);
+                                if (!one)
+                                        return -1;
+                                bool dup = false;
+                                for (size_t i = 0; i < s->n && !dup; i++)
+                                        dup = !strcmp(s->docs[i].path, one);
+                                int arc = dup ? 0 : set_add(s, one, true, &missing, e);
+                                if (!dup && (arc < 0 || missing))
+                                        note_tried(tried, one);
+                                free(one);
+                                if (arc < 0)
+                                        return -1;
+                        }
+                        p += n;
+                        if (*p == ':')
+                                p++;
+                }
+        } else if (home) {
+                char *path = kc_asprintf(e, "%s/.kube/config", home);
+                if (!path)
+                        return -1;
+                int arc = set_add(s, path, true, &missing, e);
+                note_tried(tried, path);
+                free(path);
+                if (arc < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int kubeconfig_context_names(const struct kubeconfig_opts *opts, struct buf *out, struct err *e)
+{
+        static const struct kubeconfig_opts defaults;
+        const struct kubeconfig_opts *o = opts ? opts : &defaults;
+        struct kc_set s = {0};
+        struct buf tried;
+        buf_init(&tried, 2 * KC_LIST_MAX);
+        int rc = -1;
+        if (set_gather(&s, o, &tried, e) < 0)
+                goto out;
+        for (size_t i = 0; i < s.n; i++) {
+                struct kc_doc *d = &s.docs[i];
+                yaml_node_t *seq = d->root ? map_get(d, d->root, "contexts") : NULL;
+                if (!seq || seq->type != YAML_SEQUENCE_NODE)
+                        continue;
+                for (yaml_node_item_t *it = seq->data.sequence.items.start;
+                     it < seq->data.sequence.items.top; it++) {
+                        const char *n = NULL;
+                        yaml_node_t *item = kc_seq_item(d, seq, it);
+                        struct kc_entry first;
+                        if (!item || item->type != YAML_MAPPING_NODE ||
+                            kc_get_str(d, item, "name", "", &n, NULL) < 0 || !n || !*n ||
+                            !set_find(&s, 1, n, &first) || first.item != item)
+                                continue; /* shadowed by an earlier file */
+                        if (buf_puts(out, n) < 0 || buf_putc(out, '\n') < 0) {
+                                err_set(e, ERR_SOFTWARE, "context names: too many");
+                                goto out;
+                        }
+                }
+        }
+        rc = 0;
+out:
+        set_fini(&s);
+        buf_fini(&tried);
         return rc;
 }
 
@@ -1424,49 +1158,11 @@ int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest *
                 err_sys(e, ERR_SOFTWARE, "out of memory");
                 goto out;
         }
-        if (o->namespace_ && *o->namespace_ && !(r->namespace_ = xstrdup(o->namespace_, e)))
+        if (o->namespace_ && *o->namespace_ && !(r->namespace_ = kc_strdup(o->namespace_, e)))
                 goto out;
 
-        bool missing;
-        const char *list = env_or(o->env_kubeconfig, "KUBECONFIG");
-        const char *home = env_or(o->home, "HOME");
-        if (o->kubeconfig && *o->kubeconfig) {
-                if (set_add(&s, o->kubeconfig, false, &missing, e) < 0)
-                        goto out;
-        } else if (list) {
-                /* Split on ':', skip empty entries and repeats, tolerate missing files. */
-                const char *p = list;
-                while (*p) {
-                        size_t n = strcspn(p, ":");
-                        if (n) {
-                                char *one = xasprintf(e, "%.*s", (int)n, p);
-                                if (!one)
-                                        goto out;
-                                bool dup = false;
-                                for (size_t i = 0; i < s.n && !dup; i++)
-                                        dup = !strcmp(s.docs[i].path, one);
-                                int arc = dup ? 0 : set_add(&s, one, true, &missing, e);
-                                if (!dup && (arc < 0 || missing))
-                                        (void)buf_printf(&tried, "%s'%s'", tried.len ? ", " : "",
-                                                         one);
-                                free(one);
-                                if (arc < 0)
-                                        goto out;
-                        }
-                        p += n;
-                        if (*p == ':')
-                                p++;
-                }
-        } else if (home) {
-                char *path = xasprintf(e, "%s/.kube/config", home);
-                if (!path)
-                        goto out;
-                int arc = set_add(&s, path, true, &missing, e);
-                (void)buf_printf(&tried, "'%s'", path);
-                free(path);
-                if (arc < 0)
-                        goto out;
-        }
+        if (set_gather(&s, o, &tried, e) < 0)
+                goto out;
 
         /* kubectl falls back to the in-cluster config when there is no
          * kubeconfig, or only empty ones, and no --context asks for one. */
@@ -1494,7 +1190,7 @@ int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest *
         } else if (resolve(&s, o, r, e) < 0) {
                 goto out;
         }
-        if (!r->namespace_ && !(r->namespace_ = xstrdup("default", e)))
+        if (!r->namespace_ && !(r->namespace_ = kc_strdup("default", e)))
                 goto out;
         *out = r;
         r = NULL;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct kubeconfig_opts {
@@ -71,14 +72,27 @@ struct kubeconfig_rest {
 int kubeconfig_load(const struct kubeconfig_opts *opts, struct kubeconfig_rest **out,
                     struct err *e);
 
+/* A bearer token goes into an HTTP header as it is: a CR or LF in it would
+ * inject headers (kubectl refuses such tokens too). Returns 0 when token has
+ * no control character (C0, DEL), else -1 with ERR_CONFIG "the token from
+ * <where> contains a control character (0x0d at byte 12)"; the token itself
+ * never appears in the message. */
+int kubeconfig_token_check(const char *token, const char *where, struct err *e);
+
+/* The context names of the kubeconfig files kubeconfig_load would read
+ * (opts->kubeconfig, $KUBECONFIG or ~/.kube/config, merged: an earlier file's
+ * name wins), each followed by '\n', appended to out. For completion: files
+ * that are missing are skipped; a malformed one is an error (ERR_CONFIG). */
+int kubeconfig_context_names(const struct kubeconfig_opts *opts, struct buf *out, struct err *e);
+
 /* Free r and everything it owns; secrets (token, password, key, certs) are
  * zeroed first. NULL is a no-op. */
 void kubeconfig_rest_free(struct kubeconfig_rest *r);
 
-/* Re-read r->token_file (a rotated service-account or tokenFile token, e.g.
- * after a 401) and replace r->token with its trimmed contents. Returns 0, or
- * -1 with ERR_CONFIG when r has no token_file or it cannot be read; r->token
- * is unchanged on error. */
-int kubeconfig_rest_reload_token(struct kubeconfig_rest *r, struct err *e);
+/* The token in the file at path (tokenFile, the service-account token),
+ * trimmed as on load, as a new string (possibly empty) for the caller to wipe
+ * and free: what a client re-reads when a 401 says a projected token was
+ * rotated. -1 with ERR_CONFIG when path is NULL or cannot be read. */
+int kubeconfig_token_read(const char *path, char **out, struct err *e);
 
 #endif

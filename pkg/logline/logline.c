@@ -3,7 +3,6 @@
 #include "codec.h"
 
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,14 +576,14 @@ static int append_msg(struct logline_stream *s, const char *p, size_t n)
 {
         while (n > s->msg.max - s->msg.len) {
                 size_t room = s->msg.max - s->msg.len;
-                buf_append(&s->msg, p, room);
+                if (buf_append(&s->msg, p, room) < 0)
+                        return -1; /* out of memory */
                 p += room;
                 n -= room;
                 if (emit_pending(s, true) < 0)
                         return -1;
         }
-        buf_append(&s->msg, p, n);
-        return 0;
+        return buf_append(&s->msg, p, n) < 0 ? -1 : 0; /* fits: only out of memory fails */
 }
 
 static void begin_pending(struct logline_stream *s, const struct logline_event *ev)
@@ -742,7 +741,8 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                 } else {
                         size_t room = s->line.max - s->line.len;
                         size_t take = l < room ? l : room;
-                        buf_append(&s->line, data, take);
+                        if (buf_append(&s->line, data, take) < 0)
+                                return -1; /* take fits: out of memory */
                         if (take < l || (!nl && s->line.len == s->line.max)) {
                                 /* over-long line: emit what we have as a part, keep going */
                                 bool cont = s->line_split;
@@ -785,77 +785,4 @@ int logline_stream_finish(struct logline_stream *s)
                 buf_reset(&s->line);
         }
         return emit_pending(s, false);
-}
-
-/* ---- reading events back ------------------------------------------------ */
-
-static const char *decoded_str(struct json_object *o, const char *k)
-{
-        struct json_object *v;
-        if (!json_object_object_get_ex(o, k, &v))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static bool decoded_core(const char *k)
-{
-        return !strcmp(k, "ts") || !strcmp(k, "level") || !strcmp(k, "src") || !strcmp(k, "msg") ||
-               !strcmp(k, "node");
-}
-
-int logline_decode(const char *line, size_t n, struct logline_decoded *d)
-{
-        memset(d, 0, sizeof *d);
-        if (!n || line[0] != '{' || n > (size_t)INT_MAX)
-                return -1;
-        struct json_tokener *tok = json_tokener_new();
-        if (!tok)
-                return -1;
-        struct json_object *o = json_tokener_parse_ex(tok, line, (int)n);
-        bool ok = json_tokener_get_error(tok) == json_tokener_success &&
-                  json_object_is_type(o, json_type_object);
-        json_tokener_free(tok);
-        const char *msg = ok ? decoded_str(o, "msg") : NULL;
-        if (!msg) {
-                json_object_put(o);
-                return -1;
-        }
-        size_t extra = 0;
-        json_object_object_foreach(o, k0, v0)
-        {
-                if (!decoded_core(k0) && json_object_is_type(v0, json_type_string))
-                        extra++;
-        }
-        struct logline_field *fields = NULL;
-        if (extra && !(fields = calloc(extra, sizeof *fields))) {
-                json_object_put(o);
-                return -1;
-        }
-        size_t i = 0;
-        json_object_object_foreach(o, k, v)
-        {
-                if (decoded_core(k) || !json_object_is_type(v, json_type_string))
-                        continue;
-                fields[i].key = k;
-                fields[i].key_len = strlen(k);
-                fields[i].val = json_object_get_string(v);
-                fields[i].val_len = (size_t)json_object_get_string_len(v);
-                i++;
-        }
-        d->ts = decoded_str(o, "ts");
-        d->level = decoded_str(o, "level");
-        d->src = decoded_str(o, "src");
-        d->msg = msg;
-        d->node = decoded_str(o, "node");
-        d->fields = fields;
-        d->nfields = i;
-        d->obj_ = o;
-        return 0;
-}
-
-void logline_decoded_fini(struct logline_decoded *d)
-{
-        free(d->fields);
-        json_object_put(d->obj_);
-        memset(d, 0, sizeof *d);
 }

@@ -92,24 +92,6 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
  * only if out's cap is reached. */
 int logline_encode(const struct logline_event *ev, enum logline_out fmt, struct buf *out);
 
-/* One event line read back as relrun-pod wrote it (the JSON form), for
- * whoever shows it to people. The string members are NULL when absent;
- * fields holds the other members whose value is a string, in line order.
- * Everything points into storage the struct owns until logline_decoded_fini. */
-struct logline_decoded {
-        const char *ts, *level, *src, *msg, *node;
-        struct logline_field *fields;
-        size_t nfields;
-        void *obj_; /* the parsed object */
-};
-
-/* Decode one line (no newline). Returns 0 when it is a JSON object with a
- * "msg" (of any type, as its string form); -1 otherwise (any other line, or
- * out of memory), with *d left empty so that logline_decoded_fini is still
- * fine to call. */
-int logline_decode(const char *line, size_t n, struct logline_decoded *d);
-void logline_decoded_fini(struct logline_decoded *d);
-
 typedef int (*logline_emit_fn)(void *ctx, const struct logline_event *ev);
 typedef int64_t (*logline_clock_fn)(void *ctx); /* UTC ms since the epoch */
 
@@ -131,7 +113,8 @@ struct logline_stream *logline_stream_new(const struct logline_stream_opts *o);
 void logline_stream_free(struct logline_stream *s);
 
 /* Feed bytes as they were read; any split is fine. Emits every event that is
- * known to be complete. Returns -1 if the emit callback failed. */
+ * known to be complete. Returns -1 if the emit callback failed or memory ran
+ * out. */
 int logline_stream_feed(struct logline_stream *s, const char *data, size_t n);
 
 /* Mark the end of one read from the child: lines of the next read get a new

@@ -12,6 +12,7 @@
 
 #include "cron.h"
 #include "expr.h"
+#include "patch.h"
 
 #define POD_MOUNT       "/relrun"
 #define POD_BIN         POD_MOUNT "/relrun-pod"
@@ -349,9 +350,10 @@ static int build_env(const struct manifest_job_opts *o, json_object *env, struct
                         rc = add(from, "secretKeyRef", ref); /* ref given away */
                         ref = NULL;
                 }
+                if (rc == 0)
+                        rc = add_str(v, "name", "RELEASE_COOKIE");
                 if (rc == 0) {
-                        rc = add_str(v, "name", "RELEASE_COOKIE") < 0 ? -1
-                                                                      : add(v, "valueFrom", from);
+                        rc = add(v, "valueFrom", from); /* from given away, even on failure */
                         from = NULL;
                 }
                 if (rc == 0) {
@@ -399,6 +401,30 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
                 return -1;
         if (o->memory && manifest_check_quantity("--memory", o->memory, e) < 0)
                 return -1;
+        if (o->cpu_limit && manifest_check_quantity("--cpu-limit", o->cpu_limit, e) < 0)
+                return -1;
+        if (o->memory_limit && manifest_check_quantity("--memory-limit", o->memory_limit, e) < 0)
+                return -1;
+        for (const char *const *p = o->image_pull_secrets; p && *p; p++)
+                if (manifest_check_dns_subdomain("--image-pull-secret", *p, e) < 0)
+                        return -1;
+        if (o->pull_policy && strcmp(o->pull_policy, "Always") != 0 &&
+            strcmp(o->pull_policy, "IfNotPresent") != 0 && strcmp(o->pull_policy, "Never") != 0)
+                return err_set(e, ERR_USAGE,
+                               "--pull-policy \"%s\": want Always, IfNotPresent or Never",
+                               o->pull_policy);
+        if (o->priority_class &&
+            manifest_check_dns_subdomain("--priority-class", o->priority_class, e) < 0)
+                return -1;
+        if (o->run_as_user == 0 || o->run_as_user < -1 || o->run_as_user > INT32_MAX)
+                return err_set(e, ERR_USAGE,
+                               "--run-as-user %ld: want a numeric non-root UID (1-2147483647)",
+                               o->run_as_user);
+        if (o->override_type && strcmp(o->override_type, "merge") != 0 &&
+            strcmp(o->override_type, "strategic") != 0 && strcmp(o->override_type, "json") != 0)
+                return err_set(e, ERR_USAGE,
+                               "--override-type \"%s\": want merge, strategic or json",
+                               o->override_type);
         if (o->service_account &&
             manifest_check_dns_subdomain("--service-account", o->service_account, e) < 0)
                 return -1;
@@ -420,8 +446,8 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
             strcmp(o->log_format, "logfmt") != 0 && strcmp(o->log_format, "text") != 0)
                 return err_set(e, ERR_USAGE, "--log-format \"%s\": want json, logfmt or text",
                                o->log_format);
-        if (o->rpc && strcmp(o->rpc, "script") != 0 && strcmp(o->rpc, "dist") != 0)
-                return err_set(e, ERR_USAGE, "--rpc \"%s\": want script or dist", o->rpc);
+        if (o->rpc && strcmp(o->rpc, "auto") && strcmp(o->rpc, "script") && strcmp(o->rpc, "dist"))
+                return err_set(e, ERR_USAGE, "--rpc \"%s\": want auto, dist or script", o->rpc);
         if (o->error_exit < 0 || o->error_exit > 63)
                 return err_set(e, ERR_USAGE, "--error-exit %d: want 1..63", o->error_exit);
         if (o->ready_timeout_seconds < 0 || o->grace_seconds < 0)
@@ -519,20 +545,65 @@ static json_object *one(json_object *v)
         return NULL;
 }
 
+/* requests from --cpu/--memory; limits from --cpu-limit/--memory-limit, else
+ * the request (a request given alone is also the limit, as before). */
 static json_object *resources(const struct manifest_job_opts *o)
 {
         json_object *r = json_object_new_object();
         const char *kinds[] = {"requests", "limits"};
+        const char *cpu[] = {o->cpu, o->cpu_limit ? o->cpu_limit : o->cpu};
+        const char *mem[] = {o->memory, o->memory_limit ? o->memory_limit : o->memory};
         for (int i = 0; r && i < 2; i++) {
+                if (!cpu[i] && !mem[i])
+                        continue;
                 json_object *q = json_object_new_object();
-                if (!q || (o->cpu && add_str(q, "cpu", o->cpu) < 0) ||
-                    (o->memory && add_str(q, "memory", o->memory) < 0) || add(r, kinds[i], q) < 0) {
+                if (!q || (cpu[i] && add_str(q, "cpu", cpu[i]) < 0) ||
+                    (mem[i] && add_str(q, "memory", mem[i]) < 0) || add(r, kinds[i], q) < 0) {
                         json_object_put(q);
                         json_object_put(r);
                         return NULL;
                 }
         }
         return r;
+}
+
+static bool has_resources(const struct manifest_job_opts *o)
+{
+        return o->cpu || o->memory || o->cpu_limit || o->memory_limit;
+}
+
+/* What Pod Security "restricted" asks of every container that no image can
+ * mind: no privilege escalation, no capabilities, the runtime's seccomp
+ * profile. runAsNonRoot is the pod's, and only with a numeric user: an image
+ * whose USER is a name would fail CreateContainerConfigError. */
+static json_object *container_security(void)
+{
+        json_object *sc = json_object_new_object(), *caps = json_object_new_object(),
+                    *drop = json_object_new_array(), *sp = json_object_new_object();
+        int rc = !sc || !caps || !drop || !sp || push_str(drop, "ALL") < 0 ||
+                 add(sc, "allowPrivilegeEscalation", json_object_new_boolean(0)) < 0;
+        if (!rc) {
+                rc = add(caps, "drop", drop) < 0;
+                drop = NULL;
+        }
+        if (!rc) {
+                rc = add(sc, "capabilities", caps) < 0;
+                caps = NULL;
+        }
+        if (!rc)
+                rc = add_str(sp, "type", "RuntimeDefault") < 0;
+        if (!rc) {
+                rc = add(sc, "seccompProfile", sp) < 0;
+                sp = NULL;
+        }
+        json_object_put(drop);
+        json_object_put(caps);
+        json_object_put(sp);
+        if (rc) {
+                json_object_put(sc);
+                return NULL;
+        }
+        return sc;
 }
 
 static json_object *task_container(const struct manifest_job_opts *o, struct err *e)
@@ -584,8 +655,12 @@ static json_object *task_container(const struct manifest_job_opts *o, struct err
                 else
                         json_object_put(from);
         }
-        if (!rc && (o->cpu || o->memory))
+        if (!rc && o->pull_policy)
+                rc = add_str(c, "imagePullPolicy", o->pull_policy) < 0;
+        if (!rc && has_resources(o))
                 rc = add(c, "resources", resources(o)) < 0;
+        if (!rc)
+                rc = add(c, "securityContext", container_security()) < 0;
         if (!rc)
                 rc = add_str(c, "terminationMessagePath", TERMINATION_LOG) < 0 ||
                      add_str(c, "terminationMessagePolicy", "FallbackToLogsOnError") < 0;
@@ -605,7 +680,8 @@ static json_object *init_container(const struct manifest_job_opts *o)
         json_object *c = json_object_new_object();
         if (!c || add_str(c, "name", "relrun-pod") < 0 || add_str(c, "image", o->pod_image) < 0 ||
             add(c, "command", str_array(cmd)) < 0 ||
-            ((o->cpu || o->memory) && add(c, "resources", resources(o)) < 0) ||
+            (has_resources(o) && add(c, "resources", resources(o)) < 0) ||
+            add(c, "securityContext", container_security()) < 0 ||
             add_str(c, "terminationMessagePolicy", "FallbackToLogsOnError") < 0 ||
             add(c, "volumeMounts", one(mount())) < 0) {
                 json_object_put(c);
@@ -689,6 +765,97 @@ static json_object *copy(json_object *o)
         return c;
 }
 
+/* "KEY[=VALUE]:EFFECT" as a Toleration: with a value operator Equal, without
+ * Exists (any value of the taint KEY). */
+static int add_toleration(json_object *list, const char *spec, struct err *e)
+{
+        const char *colon = strrchr(spec, ':');
+        if (!colon || !colon[1])
+                return err_set(e, ERR_USAGE,
+                               "--toleration \"%s\": want KEY[=VALUE]:EFFECT, e.g. "
+                               "dedicated=encoder:NoSchedule",
+                               spec);
+        const char *effect = colon + 1;
+        if (strcmp(effect, "NoSchedule") != 0 && strcmp(effect, "PreferNoSchedule") != 0 &&
+            strcmp(effect, "NoExecute") != 0)
+                return err_set(e, ERR_USAGE,
+                               "--toleration \"%s\": effect \"%s\": want NoSchedule, "
+                               "PreferNoSchedule or NoExecute",
+                               spec, effect);
+        const char *eq = memchr(spec, '=', (size_t)(colon - spec));
+        size_t kn = (size_t)((eq ? eq : colon) - spec);
+        char key[320], val[64];
+        if (kn >= sizeof key || !is_qualified_name(spec, kn))
+                return err_set(e, ERR_USAGE,
+                               "--toleration \"%s\": \"%.*s\" is not a valid taint key "
+                               "([prefix/]name)",
+                               spec, (int)(kn > 100 ? 100 : kn), spec);
+        memcpy(key, spec, kn);
+        key[kn] = '\0';
+        if (eq) {
+                size_t vn = (size_t)(colon - eq - 1);
+                if (vn >= sizeof val)
+                        vn = sizeof val - 1;
+                memcpy(val, eq + 1, vn);
+                val[vn] = '\0';
+                if ((size_t)(colon - eq - 1) >= sizeof val || !is_label_value(val))
+                        return err_set(e, ERR_USAGE,
+                                       "--toleration \"%s\": the value is not a valid label value "
+                                       "(at most 63 of [A-Za-z0-9-_.])",
+                                       spec);
+        }
+        json_object *t = json_object_new_object();
+        if (!t || add_str(t, "key", key) < 0 ||
+            add_str(t, "operator", eq ? "Equal" : "Exists") < 0 ||
+            (eq && add_str(t, "value", val) < 0) || add_str(t, "effect", effect) < 0) {
+                json_object_put(t);
+                return oom(e);
+        }
+        return push(list, t) < 0 ? oom(e) : 0;
+}
+
+/* nodeSelector, tolerations, imagePullSecrets and the pod securityContext. */
+static int placement(const struct manifest_job_opts *o, json_object *ps, struct err *e)
+{
+        if (o->node_selector && *o->node_selector) {
+                json_object *sel = json_object_new_object();
+                if (!sel || add(ps, "nodeSelector", sel) < 0) /* sel given away */
+                        return oom(e);
+                if (add_pairs(sel, o->node_selector, "--node-selector", true, e) < 0)
+                        return -1;
+        }
+        if (o->tolerations && *o->tolerations) {
+                json_object *list = json_object_new_array();
+                if (!list || add(ps, "tolerations", list) < 0)
+                        return oom(e);
+                for (const char *const *t = o->tolerations; *t; t++)
+                        if (add_toleration(list, *t, e) < 0)
+                                return -1;
+        }
+        if (o->image_pull_secrets && *o->image_pull_secrets) {
+                json_object *list = json_object_new_array();
+                if (!list || add(ps, "imagePullSecrets", list) < 0)
+                        return oom(e);
+                for (const char *const *n = o->image_pull_secrets; *n; n++) {
+                        json_object *ref = json_object_new_object();
+                        if (!ref || add_str(ref, "name", *n) < 0) {
+                                json_object_put(ref);
+                                return oom(e);
+                        }
+                        if (push(list, ref) < 0) /* ref given away */
+                                return oom(e);
+                }
+        }
+        if (o->run_as_user > 0) {
+                json_object *sc = json_object_new_object();
+                if (!sc || add(ps, "securityContext", sc) < 0 ||
+                    add(sc, "runAsNonRoot", json_object_new_boolean(1)) < 0 ||
+                    add_int(sc, "runAsUser", o->run_as_user) < 0)
+                        return oom(e);
+        }
+        return 0;
+}
+
 static int build_job(const struct manifest_job_opts *o, const char *cron, struct job_parts *p,
                      struct err *e)
 {
@@ -731,6 +898,10 @@ static int build_job(const struct manifest_job_opts *o, const char *cron, struct
                 goto oom;
         if (o->service_account && add_str(ps, "serviceAccountName", o->service_account) < 0)
                 goto oom;
+        if (o->priority_class && add_str(ps, "priorityClassName", o->priority_class) < 0)
+                goto oom;
+        if (placement(o, ps, e) < 0)
+                goto fail;
         long grace = o->grace_seconds > 0 ? o->grace_seconds : MANIFEST_DEFAULT_GRACE;
         if (add_int(ps, "terminationGracePeriodSeconds", grace + MANIFEST_GRACE_MARGIN) < 0)
                 goto oom;
@@ -762,6 +933,10 @@ static int build_job(const struct manifest_job_opts *o, const char *cron, struct
                 goto oom_pod;
         if (add(p->spec, "podFailurePolicy", pod_failure_policy(o)) < 0)
                 goto oom_pod;
+        /* A boot retry's pod starts only once the last one is gone: never two
+         * tasks at once (the podFailurePolicy needs it anyway; say it). */
+        if (add_str(p->spec, "podReplacementPolicy", "Failed") < 0)
+                goto oom_pod;
         if (add(p->spec, "template", pod) < 0) /* pod given away */
                 goto oom;
         return 0;
@@ -782,6 +957,38 @@ static json_object *type_meta(const char *kind)
                 return NULL;
         }
         return o;
+}
+
+/* --overrides on *obj (a Job, or a CronJob's jobTemplate), kind and
+ * apiVersion kept: an override changes the Job, it does not make another
+ * kind of object. */
+static int overrides(const struct manifest_job_opts *o, json_object **obj, struct err *e)
+{
+        if (!o->overrides)
+                return 0;
+        enum patch_type t = PATCH_MERGE;
+        if (o->override_type && patch_type_parse(o->override_type, &t, e) < 0)
+                return -1;
+        json_object *before = copy(*obj);
+        if (!before)
+                return oom(e);
+        int rc = patch_apply_text(obj, t, o->overrides, e);
+        if (rc < 0)
+                err_prefix(e, "--overrides (%s)", o->override_type ? o->override_type : "merge");
+        for (int i = 0; rc == 0 && i < 2; i++) {
+                const char *key = i ? "kind" : "apiVersion";
+                json_object *a = NULL, *b = NULL;
+                json_object_object_get_ex(before, key, &a);
+                if (!json_object_is_type(*obj, json_type_object) ||
+                    !json_object_object_get_ex(*obj, key, &b) || !json_object_equal(a, b))
+                        rc = err_set(
+                            e, ERR_USAGE, "--overrides: the result must stay a %s (%s changed)",
+                            json_object_get_string(json_object_object_get(before, "kind")), key);
+        }
+        if (rc == 0 && !json_object_is_type(json_object_object_get(*obj, "spec"), json_type_object))
+                rc = err_set(e, ERR_USAGE, "--overrides: the result has no spec object");
+        json_object_put(before);
+        return rc;
 }
 
 int manifest_job_new(const struct manifest_job_opts *o, json_object **out, struct err *e)
@@ -812,6 +1019,10 @@ int manifest_job_new(const struct manifest_job_opts *o, json_object **out, struc
                 json_object_put(job);
                 return oom(e);
         }
+        if (overrides(o, &job, e) < 0) {
+                json_object_put(job);
+                return -1;
+        }
         *out = job;
         return 0;
 }
@@ -820,6 +1031,7 @@ void manifest_job_opts_init(struct manifest_job_opts *o)
 {
         memset(o, 0, sizeof *o);
         o->ttl_seconds = -1;
+        o->run_as_user = -1;
         o->inject = MANIFEST_INJECT_INIT;
 }
 
@@ -898,16 +1110,41 @@ int manifest_cronjob_new(const struct manifest_job_opts *job, const struct manif
                      (c->failed_jobs_history >= 0 &&
                       add_int(spec, "failedJobsHistoryLimit", c->failed_jobs_history) < 0) ||
                      add(spec, "suspend", json_object_new_boolean(c->suspend)) < 0;
+        /* One hand-over at a time: add() owns what it is given, even when it
+         * fails, and what was not handed over yet is freed below. */
         if (!rc) {
-                rc = add(tmeta, "labels", p.labels) < 0 ||
-                     add(tmeta, "annotations", p.annotations) < 0 ||
-                     add(tmpl, "metadata", tmeta) < 0;
-                p.labels = p.annotations = NULL;
+                rc = add(tmeta, "labels", p.labels) < 0;
+                p.labels = NULL;
+        }
+        if (!rc) {
+                rc = add(tmeta, "annotations", p.annotations) < 0;
+                p.annotations = NULL;
+        }
+        if (!rc) {
+                rc = add(tmpl, "metadata", tmeta) < 0;
                 tmeta = NULL;
         }
         if (!rc) {
                 rc = add(tmpl, "spec", p.spec) < 0;
                 p.spec = NULL;
+        }
+        if (!rc && job->overrides) {
+                /* the jobTemplate patched as the Job it stands for, so one
+                 * override means the same to run, render and cron */
+                rc =
+                    add_str(tmpl, "apiVersion", "batch/v1") < 0 || add_str(tmpl, "kind", "Job") < 0;
+                if (!rc && overrides(job, &tmpl, e) < 0) {
+                        json_object_put(meta);
+                        json_object_put(spec);
+                        json_object_put(tmpl);
+                        job_parts_free(&p);
+                        json_object_put(cj);
+                        return -1;
+                }
+                if (!rc) {
+                        json_object_object_del(tmpl, "apiVersion");
+                        json_object_object_del(tmpl, "kind");
+                }
         }
         if (!rc) {
                 rc = add(spec, "jobTemplate", tmpl) < 0;

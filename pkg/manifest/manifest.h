@@ -19,6 +19,10 @@
  *     container "relrun-pod" that installs the runner into it, the container
  *     "task" running relrun-pod with the expression as ONE argv element (no
  *     shell anywhere), terminationGracePeriodSeconds = grace + 15.
+ *   security: both containers allowPrivilegeEscalation false, capabilities
+ *     drop ALL, seccompProfile RuntimeDefault (Pod Security "baseline" and
+ *     every "restricted" field that cannot break an image); with run_as_user
+ *     the pod runs as that UID with runAsNonRoot ("restricted" whole).
  *
  * All strings in the options are borrowed for the duration of the call. */
 #ifndef RELRUN_MANIFEST_H
@@ -55,9 +59,29 @@ struct manifest_job_opts {
         const char *cookie_secret; /* secret holding the release cookie -> RELEASE_COOKIE */
         const char *cookie_key;    /* key in that secret; NULL means "cookie" */
 
-        const char *cpu;             /* Kubernetes quantity, requests = limits; NULL for none */
-        const char *memory;          /* Kubernetes quantity, requests = limits; NULL for none */
+        const char *cpu;          /* Kubernetes quantity: request, and limit unless cpu_limit */
+        const char *memory;       /* Kubernetes quantity: request, and limit unless memory_limit */
+        const char *cpu_limit;    /* --cpu-limit: the limit apart from the request; NULL */
+        const char *memory_limit; /* --memory-limit */
         const char *service_account; /* NULL for the namespace's default */
+
+        /* Placement and pulling (kubectl's names). */
+        const char *const *image_pull_secrets; /* Secret names, NULL-terminated */
+        const char *pull_policy;               /* Always | IfNotPresent | Never; NULL unset */
+        const char *const *node_selector;      /* "key=value", NULL-terminated */
+        const char *const *tolerations;        /* "KEY[=VALUE]:EFFECT", NULL-terminated */
+        const char *priority_class;            /* priorityClassName; NULL unset */
+        /* The pod's user: > 0 sets runAsUser and runAsNonRoot (Pod Security
+         * "restricted" then passes whole); -1 leaves the image's user. */
+        long run_as_user;
+
+        /* Applied last to the Job (to a CronJob's jobTemplate), as kubectl
+         * run --overrides: a JSON text, override_type "merge" (RFC 7386,
+         * the default), "strategic" (lists of containers, initContainers,
+         * volumes, env, volumeMounts, imagePullSecrets merged by name) or
+         * "json" (RFC 6902). NULL for none. */
+        const char *overrides;
+        const char *override_type;
 
         long active_deadline_seconds; /* --timeout; 0 means none */
         int backoff_limit;            /* --backoff-limit, >= 0 */
@@ -74,7 +98,7 @@ struct manifest_job_opts {
         long ready_timeout_seconds; /* --ready-timeout Ns */
         const char *ready_expr;     /* --ready-expr */
         long grace_seconds;         /* --grace Ns */
-        const char *rpc;            /* --rpc script|dist */
+        const char *rpc;            /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
         int error_exit;             /* --error-exit N, 1..63 */
 
         const char *const *labels;      /* extra "key=value" labels, NULL-terminated */
@@ -94,7 +118,7 @@ struct manifest_cron_opts {
         bool suspend;
 };
 
-/* Defaults for the numeric fields whose 0 is meaningful: ttl -1, the rest 0,
+/* Defaults for the numeric fields whose 0 is meaningful: ttl and run_as_user -1, the rest 0,
  * inject init, strings NULL. Fill in the rest after. */
 void manifest_job_opts_init(struct manifest_job_opts *o);
 /* starting deadline and history limits -1 (unset), suspend false. */

@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -35,14 +38,26 @@ static void child_exec(const struct proc_spec *spec, int out_w, int err_w, int r
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* An ignored signal stays ignored across exec: undo what we ignore. */
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
-        sigaction(SIGPIPE, &dfl, NULL);
+        for (int s = 1; s < NSIG; s++)
+                if (s != SIGKILL && s != SIGSTOP)
+                        sigaction(s, &dfl, NULL);
         if (spec->new_pgrp)
                 setpgid(0, 0);
-        if (out_w >= 0 && (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0))
+        if (out_w >= 0 && dup2(out_w, 1) < 0)
                 goto fail;
+        if (err_w >= 0 && dup2(err_w, 2) < 0)
+                goto fail;
+        if (spec->stdin_null) {
+                int fd = open("/dev/null", O_RDONLY);
+                if (fd < 0 || dup2(fd, 0) < 0)
+                        goto fail;
+                if (fd != 0)
+                        close(fd);
+        }
         if (spec->envp)
                 environ = (char **)spec->envp;
         if (strchr(spec->path, '/'))
@@ -59,8 +74,8 @@ fail:;
 int proc_spawn(const struct proc_spec *spec, struct proc *out, struct err *e)
 {
         int outp[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
-        if (spec->capture &&
-            (capture_pipe(outp, spec->packet) < 0 || capture_pipe(errp, spec->packet) < 0)) {
+        if (spec->capture && (capture_pipe(outp, spec->packet) < 0 ||
+                              (!spec->stdout_only && capture_pipe(errp, spec->packet) < 0))) {
                 err_sys(e, ERR_SOFTWARE, "pipe");
                 goto fail;
         }
@@ -100,7 +115,8 @@ int proc_spawn(const struct proc_spec *spec, struct proc *out, struct err *e)
         close_quietly(errp[1]);
         if (spec->capture) {
                 fcntl(outp[0], F_SETFL, fcntl(outp[0], F_GETFL) | O_NONBLOCK);
-                fcntl(errp[0], F_SETFL, fcntl(errp[0], F_GETFL) | O_NONBLOCK);
+                if (errp[0] >= 0)
+                        fcntl(errp[0], F_SETFL, fcntl(errp[0], F_GETFL) | O_NONBLOCK);
         }
         return 0;
 fail:
@@ -111,6 +127,84 @@ fail:
         close_quietly(rep[0]);
         close_quietly(rep[1]);
         return -1;
+}
+
+static void kill_group_reap(pid_t pid, int *status)
+{
+        kill(-pid, SIGKILL);
+        while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+                ;
+}
+
+int proc_run_capture(const struct proc_spec *spec, int timeout_ms, struct buf *out, int *status,
+                     struct err *e)
+{
+        struct proc_spec s = *spec;
+        s.capture = s.stdout_only = s.stdin_null = s.new_pgrp = true;
+        s.packet = false;
+        struct proc p;
+        if (proc_spawn(&s, &p, e) < 0)
+                return -1;
+        int64_t deadline = proc_mono_ms() + timeout_ms;
+        int rc = 0;
+        char chunk[4096];
+        for (;;) {
+                int64_t left = deadline - proc_mono_ms();
+                if (left <= 0) {
+                        rc = err_set(e, ERR_TIMEOUT, "'%s' did not finish within %d ms, killed",
+                                     spec->path, timeout_ms);
+                        break;
+                }
+                struct pollfd pf = {.fd = p.out_fd, .events = POLLIN};
+                int pr = poll(&pf, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+                if (pr < 0 && errno == EINTR)
+                        continue;
+                if (pr < 0) {
+                        rc = err_sys(e, ERR_SOFTWARE, "poll");
+                        break;
+                }
+                if (pr == 0)
+                        continue; /* the deadline check above ends it */
+                ssize_t n = proc_read(p.out_fd, chunk, sizeof chunk);
+                if (n < 0 && errno == EAGAIN)
+                        continue;
+                if (n < 0) {
+                        rc = err_sys(e, ERR_SOFTWARE, "read from '%s'", spec->path);
+                        break;
+                }
+                if (n == 0)
+                        break;
+                if (buf_append(out, chunk, (size_t)n) < 0) {
+                        errno = ENOBUFS;
+                        rc = err_sys(e, ERR_SOFTWARE, "'%s' printed more than %zu bytes",
+                                     spec->path, out->max);
+                        break;
+                }
+        }
+        explicit_bzero(chunk, sizeof chunk);
+        close_quietly(p.out_fd);
+        if (rc < 0) {
+                kill_group_reap(p.pid, status);
+                return -1;
+        }
+        /* stdout closed; the program still has until the deadline to exit. */
+        for (;;) {
+                pid_t w = waitpid(p.pid, status, WNOHANG);
+                if (w == p.pid)
+                        return 0;
+                if (w < 0 && errno != EINTR) {
+                        err_sys(e, ERR_SOFTWARE, "waitpid");
+                        kill_group_reap(p.pid, status);
+                        return -1;
+                }
+                if (proc_mono_ms() >= deadline) {
+                        kill_group_reap(p.pid, status);
+                        return err_set(e, ERR_TIMEOUT, "'%s' did not finish within %d ms, killed",
+                                       spec->path, timeout_ms);
+                }
+                struct timespec ts = {0, 5 * 1000000};
+                nanosleep(&ts, NULL);
+        }
 }
 
 int proc_signalfd(struct err *e)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct proc_spec {
@@ -21,6 +22,8 @@ struct proc_spec {
         bool new_pgrp;     /* own process group, so the whole group can be signalled */
         bool packet;       /* capture pipes in packet mode (O_DIRECT): each read returns
                             * one write of the child, writes over PIPE_BUF in parts */
+        bool stdout_only;  /* with capture: stderr stays ours (err_fd is -1) */
+        bool stdin_null;   /* stdin from /dev/null */
 };
 
 struct proc {
@@ -32,6 +35,19 @@ struct proc {
 /* Start a child. A failing exec (no such file, not executable) is reported
  * here as an error with its errno, not as a child that exits 127. */
 int proc_spawn(const struct proc_spec *spec, struct proc *out, struct err *e);
+
+/* Run spec->path to its end with its stdout captured into out (up to out's
+ * cap), stdin from /dev/null, stderr ours, in its own process group (the
+ * capture, stdout_only, stdin_null and new_pgrp members of spec are implied).
+ * The bytes read pass through a stack buffer that is zeroed afterwards: they
+ * may be a credential. When timeout_ms pass, or out is full, the whole group
+ * is killed with SIGKILL (what the program started and left behind
+ * included), and the child is reaped. On 0, *status is its wait status.
+ * Errors: ERR_TIMEOUT when the deadline passed; otherwise ERR_SOFTWARE with
+ * sys_errno ENOBUFS when out is full, or the errno of the failing exec (ENOENT:
+ * no such program) or system call. */
+int proc_run_capture(const struct proc_spec *spec, int timeout_ms, struct buf *out, int *status,
+                     struct err *e);
 
 /* Block SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT and return a non-blocking,
  * close-on-exec signalfd that reads them; ignores SIGPIPE. The mask is

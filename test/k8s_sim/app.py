@@ -24,7 +24,7 @@ from .watch import Watcher
 class Simulator:
     def __init__(self, state_dir, port=0, host="127.0.0.1", tls=True, image_map=None,
                  entrypoints=None, token=None, verbose=False, bookmark_interval=2.0,
-                 history=2000):
+                 history=2000, job_backoff=2.0):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.verbose = verbose
@@ -45,11 +45,14 @@ class Simulator:
                                self.token, os.path.join(self.pki, "ca.crt") if tls else None)
         self.pods = Pods(self.store, self.kubelet)
         self.gc = GarbageCollector(self.store, self.pods)
-        self.jobs = JobController(self.store, self.pods, self.gc)
+        self.jobs = JobController(self.store, self.pods, self.gc, self.faults, job_backoff)
         self.cron = CronJobController(self.store, self.gc)
         self.watch = Watcher(self.store, self.faults, bookmark_interval)
         self.store.create(R.NAMESPACE, None, {"metadata": {"name": "default"}})
         self.store.create(R.NAMESPACE, None, {"metadata": {"name": "kube-system"}})
+        self.host, self.ssl_ctx = host, ctx
+        self.http_lock = threading.Lock()
+        self.closing = False
         self.httpd = SimHTTPServer((host, port), self, ctx)
         self.port = self.httpd.server_address[1]
         self.kubelet.port = self.port
@@ -57,13 +60,16 @@ class Simulator:
         self.url = "%s://%s:%d" % ("https" if tls else "http", hostpart, self.port)
 
     # ---------------------------------------------------------------- lifecycle
+    def _serve(self):
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                       daemon=True, name="http")
+        self.thread.start()
+
     def start(self):
         self.kubelet.start()
         self.jobs.start()
         self.cron.start()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                       daemon=True, name="http")
-        self.thread.start()
+        self._serve()
         kc = os.path.join(self.state_dir, "kubeconfig")
         with open(kc + ".tmp", "w") as f:
             f.write(kubeconfig_yaml(self.url, self.token, self.pki))
@@ -78,14 +84,37 @@ class Simulator:
             json.dump(ready, f, indent=2)
         os.replace(path + ".tmp", path)
 
+    def outage(self, seconds):
+        """The API server away (a control-plane upgrade): the listener and every open
+        connection closed, so clients get connection refused, for seconds; the cluster
+        (controllers, kubelet, the pods) goes on. Then the same port serves again."""
+        def run():
+            time.sleep(0.2)  # the control request's answer goes out first
+            with self.http_lock:
+                if self.closing:
+                    return
+                self.httpd.shutdown()
+                self.httpd.close_all()
+                self.httpd.server_close()
+            time.sleep(seconds)
+            with self.http_lock:
+                if self.closing:
+                    return
+                self.httpd = SimHTTPServer((self.host, self.port), self, self.ssl_ctx)
+                self._serve()
+        threading.Thread(target=run, daemon=True, name="outage").start()
+
     def shutdown(self):
         self.cron.stop()
         self.jobs.stop()
         self.kubelet.shutdown()
         self.store.close()
-        self.httpd.shutdown()
-        self.httpd.close_all()
-        self.httpd.server_close()
+        with self.http_lock:
+            self.closing = True
+            if self.httpd.socket.fileno() >= 0:
+                self.httpd.shutdown()
+                self.httpd.close_all()
+                self.httpd.server_close()
         procs.kill_marked(self.sim_id + "/")
 
     # ---------------------------------------------------------------- helpers for handlers
@@ -132,6 +161,9 @@ class Simulator:
                 self.faults.clear()
                 return h.send_body(200, {"armed": []})
             return h.send_body(200, self.faults.snapshot())
+        if p == "/_sim/outage" and m == "POST":
+            self.outage(float((body or {}).get("seconds", 10)))
+            return h.send_body(202, {"outage_seconds": (body or {}).get("seconds", 10)})
         if p == "/_sim/requests":
             with self.requests_lock:
                 if m == "DELETE":

@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 
+from . import events
 from . import resources as R
 from .errors import ApiError
 
@@ -133,12 +134,17 @@ class GarbageCollector:
 
 
 class JobController:
-    def __init__(self, store, pods, gc):
+    def __init__(self, store, pods, gc, faults=None, backoff=2.0):
+        self.faults = faults
+        # The pod failure back-off before a replacement: Kubernetes waits 10 s, 20 s,
+        # 40 s ... (capped at 6 min) after a failed pod; shortened here for tests.
+        self.backoff = backoff
         self.store = store
         self.pods = pods
         self.gc = gc
         self.queue = store.subscribe()
         self.seen = {}  # job uid -> {"succeeded": set(), "failed": set(), "ignored": set(), "new": {uid: pod}}
+        self.create_backoff = {}  # job uid -> (next attempt, attempts) after a forbidden pod
         self.thread = threading.Thread(target=self._loop, daemon=True, name="job-controller")
         self.stopping = False
 
@@ -252,6 +258,7 @@ class JobController:
                 t["ignored"].add(puid)
                 continue
             t["failed"].add(puid)
+            t["last_fail"] = time.time()
             if action == "FailJob" and failure is None:
                 failure = ("PodFailurePolicy", msg)
         active = [p for p in pods if not _terminal(p) and not p["metadata"].get("deletionTimestamp")]
@@ -305,7 +312,13 @@ class JobController:
                         failed=failed, add=add, complete=done)
             return
         want = min(parallelism, completions - succeeded)
-        for _ in range(want - len(active) - len(terminating)):
+        # podReplacementPolicy Failed: a replacement waits until the old pod is gone;
+        # TerminatingOrFailed replaces a terminating pod at once (they overlap).
+        waiting = len(terminating) if spec.get("podReplacementPolicy") == "Failed" else 0
+        delay = min(self.backoff * 2 ** max(failed - 1, 0), 360.0) if failed else 0
+        if failed and time.time() < t.get("last_fail", 0) + delay:
+            waiting = want  # the back-off: no replacement yet
+        for _ in range(want - len(active) - waiting):
             self._create_pod(job)
             active.append(None)
         ready = sum(1 for p in active if p and any(
@@ -330,11 +343,31 @@ class JobController:
                "spec": tmpl.get("spec") or {}}
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
+        refused = self.faults.take("fail_create", pod=meta["name"]) if self.faults else None
+        if refused:
+            # Admission refused the pod (a quota, a webhook): the Job only gets an event.
+            events.record(self.store, job, "FailedCreate", "Error creating: pods \"%s\" is "
+                          "forbidden: %s" % (meta["name"], refused.get(
+                              "message", "exceeded quota: compute, requested: limits.cpu=2, "
+                              "used: limits.cpu=4, limited: limits.cpu=4")))
+            return
+        retry = self.create_backoff.get(meta["uid"])
+        if retry and time.time() < retry[0]:
+            return
         try:
             self.store.create(R.POD, meta["namespace"], pod)
-        except ApiError:
-            import traceback
-            traceback.print_exc()
+            self.create_backoff.pop(meta["uid"], None)
+        except ApiError as e:
+            if e.code != 403:
+                import traceback
+                traceback.print_exc()
+                return
+            # as the real job controller: a FailedCreate event on the Job (one event,
+            # its count bumped on each retry) and a growing back-off between attempts
+            n = (retry[1] if retry else 0) + 1
+            self.create_backoff[meta["uid"]] = (time.time() + min(0.5 * 2 ** n, 10), n)
+            events.record(self.store, job, "FailedCreate", "Error creating: " + str(e),
+                          same_reason=True)
 
     def _write(self, job, active, terminating, succeeded, failed, add=(), ready=None,
                start=False, complete=False):

@@ -12,12 +12,20 @@ A fault is a JSON object with `kind` and optional `count` (default 1; -1 = forev
   gone_watch  {}                                         watch answers one ERROR event (410 Expired)
   cut_log     {"after": N}                               close a follow log after N lines, no final chunk
   slow_start  {"seconds": S, "pod_regex": "..."}         pod stays ContainerCreating for S seconds
+  unschedulable {"seconds": S, "pod_regex": "..."}       pod stays Unschedulable (PodScheduled=False)
+                                                         for S seconds, then is placed
+  fail_create {"message": "...", "pod_regex": JOB}       the Job controller's pod create is refused:
+                                                         a FailedCreate event on the Job (use
+                                                         count -1: it retries every reconcile)
+Outages are not faults: POST /_sim/outage {"seconds": S} closes the listener and every
+connection (connections refused) for S seconds; see app.py.
 """
 
 import re
 import threading
 
-KINDS = ("status", "429", "forbid", "drop_watch", "gone_watch", "cut_log", "slow_start")
+KINDS = ("status", "429", "forbid", "drop_watch", "gone_watch", "cut_log", "slow_start",
+         "unschedulable", "fail_create")
 
 
 class Faults:

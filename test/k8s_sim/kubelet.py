@@ -59,6 +59,20 @@ def _set_conds(pod, pairs):
                                          if c["type"] in order else 99)
 
 
+NODE_CPUS = 8
+# A reference as the container runtime parses it (lowercase repository, optional tag).
+IMAGE_RE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+                      r"(@sha256:[a-f0-9]{64})?$")
+
+
+def _cpu(q):
+    """A CPU quantity ("2", "500m") in cores; 0 when absent."""
+    if not q:
+        return 0.0
+    q = str(q)
+    return float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
 class Images:
     def __init__(self, mapping=None, entrypoints=None):
         self.lock = threading.Lock()
@@ -146,6 +160,54 @@ class PodWorker(threading.Thread):
                 self._cstatus(c, {"waiting": dict(w)}) for c in spec["containers"]]
         self._mutate(fn)
 
+    def _schedulable(self):
+        """PodScheduled=False with the scheduler's message while the pod cannot be placed:
+        a CPU request over the node's (NODE_CPUS), or the fault `unschedulable` (placed
+        after its seconds, as a cluster autoscaler's new node would)."""
+        fault = self.k.faults.take("unschedulable", pod=self.name)
+        want = sum(_cpu((c.get("resources") or {}).get("requests", {}).get("cpu"))
+                   for c in self.pod["spec"]["containers"])
+        if not fault and want <= NODE_CPUS:
+            return True
+        msg = ("0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are "
+               "available: 1 No preemption victims found for incoming pod.")
+
+        def pending(pod):
+            pod["status"]["phase"] = "Pending"
+            _set_conds(pod, [("PodScheduled", "False", "Unschedulable")])
+            for c in pod["status"]["conditions"]:
+                if c["type"] == "PodScheduled":
+                    c["message"] = msg
+        self._mutate(pending)
+        if fault and want <= NODE_CPUS:
+            return not self.stop.wait(float(fault.get("seconds", 3)))
+        self.stop.wait()
+        return False
+
+    def _pull(self, containers, init=False):
+        """Pull the images of containers; False when the pod was stopped meanwhile."""
+        for c in containers:
+            image = c.get("image") or ""
+            if not IMAGE_RE.match(image):
+                self._set_container_state(c, {"waiting": {
+                    "reason": "InvalidImageName",
+                    "message": 'Failed to apply default image tag "%s": couldn\'t parse image '
+                               'name "%s": invalid reference format' % (image, image)}}, init)
+                self.stop.wait()
+                return False
+            while self.k.images.lookup(image)[0] is None:
+                self._set_container_state(c, {"waiting": {
+                    "reason": "ErrImagePull",
+                    "message": 'failed to pull and unpack image "%s": not found' % image}}, init)
+                if self.stop.wait(1.0):
+                    return False
+                self._set_container_state(c, {"waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": 'Back-off pulling image "%s"' % image}}, init)
+                if self.stop.wait(1.0):
+                    return False
+        return True
+
     # ---- lifecycle
     def request_stop(self, grace, force=False):
         self.grace = grace
@@ -177,23 +239,18 @@ class PodWorker(threading.Thread):
                               "ContainersNotInitialized" if spec.get("initContainers") else None),
                              ("Ready", "False", "ContainersNotReady"),
                              ("ContainersReady", "False", "ContainersNotReady")])
+        if not self._schedulable():
+            return
         self._mutate(schedule)
         self._waiting_all("ContainerCreating")
 
-        # Image "pull": an unknown image keeps the pod Pending.
-        while True:
-            missing = [c["image"] for c in spec.get("initContainers", []) + spec["containers"]
-                       if self.k.images.lookup(c.get("image"))[0] is None]
-            if not missing:
-                break
-            msg = 'Back-off pulling image "%s"' % missing[0]
-            self._waiting_all("ErrImagePull", 'failed to pull and unpack image "%s": not found'
-                              % missing[0])
-            if self.stop.wait(1.0):
-                return
-            self._waiting_all("ImagePullBackOff", msg)
-            if self.stop.wait(1.0):
-                return
+        # Image "pull", as the kubelet does it: the init containers' images before
+        # they run, the app containers' after; an unknown image keeps the pod Pending
+        # with the reason on that container only.
+        if not self._pull(spec.get("initContainers") or [], init=True):
+            return
+        if not spec.get("initContainers") and not self._pull(spec["containers"]):
+            return
         self._waiting_all("ContainerCreating")
 
         slow = self.k.faults.take("slow_start", pod=self.name)
@@ -220,6 +277,8 @@ class PodWorker(threading.Thread):
                 return
         if spec.get("initContainers"):
             self._mutate(lambda p: _set_conds(p, [("Initialized", "True", None)]))
+            if not self._pull(spec["containers"]):
+                return
 
         results = {}
         threads = []

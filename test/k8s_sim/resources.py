@@ -141,6 +141,15 @@ def validate(rt, obj, name):
         else:
             _pod_spec_causes((spec.get("template") or {}).get("spec"), "spec.template.spec",
                              causes, job=True)
+            prp = spec.get("podReplacementPolicy")
+            if prp is not None and prp not in ("Failed", "TerminatingOrFailed"):
+                causes.append(("spec.podReplacementPolicy", "FieldValueNotSupported",
+                               'Unsupported value: "%s": supported values: "Failed", '
+                               '"TerminatingOrFailed"' % prp))
+            elif prp == "TerminatingOrFailed" and spec.get("podFailurePolicy"):
+                causes.append(("spec.podReplacementPolicy", "FieldValueNotSupported",
+                               'Unsupported value: "TerminatingOrFailed": supported values: '
+                               '"Failed"'))
             if name and len(name) > 63:
                 causes.append(("metadata.name", "FieldValueInvalid",
                                'Invalid value: "%s": must be no more than 63 characters' % name))
@@ -190,7 +199,9 @@ def apply_defaults(rt, obj):
         spec.setdefault("backoffLimit", 6)
         spec.setdefault("completionMode", "NonIndexed")
         spec.setdefault("suspend", False)
-        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+        # Failed is the only value allowed with a podFailurePolicy, and its default there.
+        spec.setdefault("podReplacementPolicy",
+                        "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
         if not spec.get("manualSelector"):
             spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
             tmeta = spec.setdefault("template", {}).setdefault("metadata", {})

@@ -9,6 +9,7 @@ import re
 import threading
 import uuid
 
+from . import podsecurity
 from . import resources as R
 from .errors import ApiError, already_exists, conflict, not_found
 
@@ -202,6 +203,14 @@ class Store:
                 meta.pop("namespace", None)
             if (rt.key, ns if rt.namespaced else None, name) in self.objects:
                 raise already_exists(rt, name)
+            if rt is R.POD:
+                # the PodSecurity admission plugin: the namespace's enforce label
+                level, version = podsecurity.namespace_level(
+                    self.objects[(R.NAMESPACE.key, None, ns)])
+                bad = podsecurity.check(obj.get("spec") or {}, level, meta)
+                if bad:
+                    raise ApiError(403, podsecurity.forbidden_message(name, level, version, bad),
+                                   "Forbidden", {"name": name, "kind": "pods"})
             obj["apiVersion"] = rt.api_version
             obj["kind"] = rt.kind
             meta["uid"] = str(uuid.uuid4())

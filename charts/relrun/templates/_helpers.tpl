@@ -72,7 +72,24 @@ done, as YAML (fromYaml it). Argument: (dict "t" TASK "v" .Values "i" INDEX).
 name: {{ $name | toJson }}
 expression: {{ $expr | toJson }}
 slug: {{ include "relrun.slug" $expr | toJson }}
-image: {{ required (printf "%s: image is required (set image or tasks[].image)" $where) ($t.image | default $v.image) | toJson }}
+{{- $img := ternary $t.image $v.image (hasKey $t "image") -}}
+{{- if and (kindIs "map" $img) (kindIs "map" $v.image) (hasKey $t "image") -}}
+{{- $img = mergeOverwrite (deepCopy $v.image) $t.image -}}
+{{- end -}}
+{{- $pull := "" -}}
+{{- if kindIs "map" $img -}}
+{{- $repo := required (printf "%s: image.repository is required" $where) $img.repository -}}
+{{- $pull = $img.pullPolicy | default "" -}}
+{{- if $img.digest -}}
+{{- $img = printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- $img = printf "%s:%s" $repo (required (printf "%s: image.tag is required (or image.digest)" $where) (toString ($img.tag | default ""))) -}}
+{{- end -}}
+{{- end }}
+image: {{ required (printf "%s: image is required (set image or tasks[].image)" $where) $img | toJson }}
+{{- with $pull }}
+pullPolicy: {{ . | toJson }}
+{{- end }}
 release: {{ required (printf "%s: release is required, e.g. /app/bin/my_app (set release or tasks[].release)" $where) ($t.release | default $v.release) | toJson }}
 inject: {{ $inject }}
 {{- if eq $inject "init" }}
@@ -84,7 +101,10 @@ logFormat: {{ . | toJson }}
 {{- with ($t.appFormat | default $v.appFormat) }}
 appFormat: {{ . | toJson }}
 {{- end }}
-{{- if $t.schedule }}
+{{- if hasKey $t "schedule" }}
+{{- with include "relrun.cronError" $t.schedule }}
+{{- fail (printf "%s: schedule %q: %s" $where (toString $t.schedule) .) }}
+{{- end }}
 schedule: {{ $t.schedule | toJson }}
 {{- else }}
 {{- range list "timeZone" "concurrencyPolicy" "startingDeadlineSeconds" "successfulJobsHistoryLimit" "failedJobsHistoryLimit" "suspend" }}
@@ -99,11 +119,20 @@ timeout: {{ include "relrun.seconds" (list $t.timeout (printf "%s: timeout" $whe
 {{- end }}
 {{- if and (hasKey $t "ttl") (not (kindIs "invalid" $t.ttl)) }}
 ttl: {{ include "relrun.seconds" (list $t.ttl (printf "%s: ttl" $where)) }}
+{{- else if and (not (hasKey $t "ttl")) (not $t.schedule) }}
+{{- /* one-off Jobs: gone a day after they end, as relrun run's default; ttl: null keeps them */}}
+ttl: 86400
 {{- end }}
 {{- if $t.readyTimeout }}
 readyTimeout: {{ include "relrun.seconds" (list $t.readyTimeout (printf "%s: readyTimeout" $where)) }}
 {{- end }}
 grace: {{ include "relrun.seconds" (list ($t.grace | default 0) (printf "%s: grace" $where)) }}
+{{- range list "imagePullSecrets" "nodeSelector" "tolerations" "affinity" "podAnnotations" "podLabels" "podSecurityContext" "securityContext" "resources" "priorityClassName" }}
+{{- $val := ternary (get $t .) (get $v .) (hasKey $t .) }}
+{{- if $val }}
+{{ . }}: {{ $val | toJson }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* relrun.labels: the labels every object of a task carries. (dict "s" SETTINGS "cron" NAME-or-"") */}}
@@ -114,11 +143,36 @@ relrun.dev/task: {{ .s.slug | toJson }}
 {{- if .cron }}
 relrun.dev/cron: {{ .cron | toJson }}
 {{- end }}
+{{ include "relrun.helmLabels" .root }}
 {{- end -}}
 
-{{/* relrun.resources: requests = limits. */}}
+{{/* relrun.helmLabels: Helm's standard labels, on every object. (the root context) */}}
+{{- define "relrun.helmLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" | toJson }}
+app.kubernetes.io/instance: {{ .Release.Name | toJson }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | toJson }}
+{{- end -}}
+
+{{/* relrun.fullname: the release's name for its own objects (the coordinator's ServiceAccount, Role, RoleBinding). */}}
+{{- define "relrun.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* relrun.serviceAccountName: serviceAccount.name, else named after the release. */}}
+{{- define "relrun.serviceAccountName" -}}
+{{- .Values.serviceAccount.name | default (include "relrun.fullname" .) -}}
+{{- end -}}
+
+{{/* relrun.resources: {requests, limits} as given; the short form {cpu, memory} is both. */}}
 {{- define "relrun.resources" -}}
 {{- $r := . -}}
+{{- if or (hasKey $r "requests") (hasKey $r "limits") -}}
+{{- pick $r "requests" "limits" | toYaml -}}
+{{- else -}}
 {{- range list "requests" "limits" }}
 {{ . }}:
   {{- with $r.cpu }}
@@ -128,18 +182,30 @@ relrun.dev/cron: {{ .cron | toJson }}
   memory: {{ . | toJson }}
   {{- end }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* relrun.containerSecurity: relrun's default securityContext of both containers (Pod Security "baseline" plus the restricted fields no image minds). */}}
+{{- define "relrun.containerSecurity" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop:
+  - ALL
+seccompProfile:
+  type: RuntimeDefault
 {{- end -}}
 
 {{/*
 relrun.jobSpec: the batch/v1 JobSpec of a task (pkg/manifest build_job).
-Argument: (dict "t" TASK "s" SETTINGS "cron" NAME-or-"").
+Argument: (dict "t" TASK "s" SETTINGS "cron" NAME-or-"" "root" $).
 */}}
 {{- define "relrun.jobSpec" -}}
 {{- $t := .t -}}
 {{- $s := .s -}}
 {{- $init := eq $s.inject "init" -}}
-{{- $res := $t.resources | default dict -}}
-{{- $hasRes := or $res.cpu $res.memory -}}
+{{- $res := $s.resources | default dict -}}
+{{- $hasRes := or $res.cpu $res.memory $res.requests $res.limits -}}
+{{- $sc := $s.securityContext | default (include "relrun.containerSecurity" . | fromYaml) -}}
 backoffLimit: {{ $s.backoffLimit }}
 {{- with $s.timeout }}
 activeDeadlineSeconds: {{ . }}
@@ -169,14 +235,47 @@ podFailurePolicy:
       values:
       - 0
       - 70
+podReplacementPolicy: Failed
 template:
   metadata:
     labels:
-      {{- include "relrun.labels" (dict "s" $s "cron" .cron) | nindent 6 }}
+      {{- include "relrun.labels" (dict "s" $s "cron" .cron "root" .root) | nindent 6 }}
+      {{- with $s.podLabels }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
+    {{- with $s.podAnnotations }}
+    annotations:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
   spec:
     restartPolicy: Never
     {{- with $t.serviceAccount }}
     serviceAccountName: {{ . | toJson }}
+    {{- end }}
+    {{- with $s.priorityClassName }}
+    priorityClassName: {{ . | toJson }}
+    {{- end }}
+    {{- with $s.nodeSelector }}
+    nodeSelector:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with $s.tolerations }}
+    tolerations:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with $s.imagePullSecrets }}
+    imagePullSecrets:
+    {{- range . }}
+    - name: {{ if kindIs "map" . }}{{ .name | toJson }}{{ else }}{{ . | toJson }}{{ end }}
+    {{- end }}
+    {{- end }}
+    {{- with $s.podSecurityContext }}
+    securityContext:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with $s.affinity }}
+    affinity:
+      {{- toYaml . | nindent 6 }}
     {{- end }}
     terminationGracePeriodSeconds: {{ add (eq (int $s.grace) 0 | ternary 30 (int $s.grace)) 15 }}
     {{- if $init }}
@@ -191,6 +290,8 @@ template:
       resources:
         {{- include "relrun.resources" $res | trim | nindent 8 }}
       {{- end }}
+      securityContext:
+        {{- toYaml $sc | nindent 8 }}
       terminationMessagePolicy: FallbackToLogsOnError
       volumeMounts:
       - name: relrun
@@ -257,10 +358,15 @@ template:
           name: {{ . | toJson }}
       {{- end }}
       {{- end }}
+      {{- with $s.pullPolicy }}
+      imagePullPolicy: {{ . | toJson }}
+      {{- end }}
       {{- if $hasRes }}
       resources:
         {{- include "relrun.resources" $res | trim | nindent 8 }}
       {{- end }}
+      securityContext:
+        {{- toYaml $sc | nindent 8 }}
       terminationMessagePath: /dev/termination-log
       terminationMessagePolicy: FallbackToLogsOnError
       {{- if $init }}
@@ -275,8 +381,112 @@ template:
     {{- end }}
 {{- end -}}
 
-{{/* relrun.coordinatorLabels: labels of the coordinator's RBAC objects (as manifests/rbac.yaml). */}}
+{{/* relrun.coordinatorLabels: labels of the coordinator's RBAC objects (as manifests/rbac.yaml, plus Helm's). */}}
 {{- define "relrun.coordinatorLabels" -}}
 app.kubernetes.io/name: relrun
 app.kubernetes.io/component: coordinator
+{{ include "relrun.helmLabels" . }}
+{{- end -}}
+
+{{/*
+relrun.cronError: "" when a CronJob may have this schedule, else why not --
+exactly pkg/cron's cron_check (test/cron_schedules.tsv drives both tests):
+@yearly @annually @monthly @weekly @daily @midnight @hourly, or 5 fields
+(minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or JAN-DEC,
+day-of-week 0-6 or SUN-SAT, names in any case) of comma lists of *, ?, N or
+N-M, each with an optional /STEP (STEP >= 1); no time zone prefix.
+*/}}
+{{- define "relrun.cronError" -}}
+{{- $s := regexReplaceAll "^[ \t\n\v\f\r]+" (toString .) "" -}}
+{{- $macros := list "@yearly" "@annually" "@monthly" "@weekly" "@daily" "@midnight" "@hourly" -}}
+{{- if not $s -}}
+empty schedule
+{{- else if or (hasPrefix "CRON_TZ=" $s) (hasPrefix "TZ=" $s) (contains "TZ=" $s) -}}
+a time zone prefix (CRON_TZ=, TZ=) is rejected by Kubernetes; use timeZone
+{{- else if hasPrefix "@" $s -}}
+{{- $m := regexFind "^[^ \t\r\n]*" $s -}}
+{{- if eq $m "@every" -}}
+@every is not valid for a CronJob; use a 5-field line, e.g. "*/15 * * * *"
+{{- else if not (has $m $macros) -}}
+unknown macro {{ $m | quote }} (want {{ join ", " $macros }})
+{{- else if regexMatch "[^ \t\r\n]" (trimPrefix $m $s) -}}
+{{ $m }} takes nothing after it
+{{- end -}}
+{{- else if regexMatch "[^A-Za-z0-9*/,?\\- \t\r\n]" $s -}}
+unexpected {{ regexFind "[^A-Za-z0-9*/,?\\- \t\r\n]" $s | quote }}
+{{- else -}}
+{{- $fields := regexSplit "[ \t\r\n]+" (regexReplaceAll "[ \t\r\n]+$" $s "") -1 -}}
+{{- if ne (len $fields) 5 -}}
+want 5 fields (minute hour day-of-month month day-of-week), got {{ len $fields }}
+{{- else -}}
+{{- $specs := list (list "minute" 0 59 "") (list "hour" 0 23 "") (list "day-of-month" 1 31 "") (list "month" 1 12 "jan feb mar apr may jun jul aug sep oct nov dec") (list "day-of-week" 0 6 "sun mon tue wed thu fri sat") -}}
+{{- $err := "" -}}
+{{- range $i, $f := $fields -}}
+{{- $spec := index $specs $i -}}
+{{- $name := index $spec 0 -}}
+{{- if and (not $err) (ge (len $f) 64) -}}
+{{- $err = printf "%s: field too long" $name -}}
+{{- end -}}
+{{- range $item := splitList "," $f -}}
+{{- if not $err -}}
+{{- $range := regexFind "^[^/]*" $item -}}
+{{- if not $item -}}
+{{- $err = printf "%s %q: empty list item" $name $f -}}
+{{- else if contains "/" $item -}}
+{{- $step := trimPrefix (printf "%s/" $range) $item -}}
+{{- if not (regexMatch "^[0-9]+$" $step) -}}
+{{- $err = printf "%s %q: step %q is not a number" $name $f $step -}}
+{{- else if regexMatch "^0+$" $step -}}
+{{- $err = printf "%s %q: a step must be at least 1" $name $f -}}
+{{- end -}}
+{{- end -}}
+{{- if and (not $err) (not (has $range (list "*" "?"))) -}}
+{{- $a := regexFind "^[^-]*" $range -}}
+{{- $va := include "relrun.cronValue" (list $a $spec) -}}
+{{- if hasPrefix "!" $va -}}
+{{- $err = printf "%s %q: %s" $name $f (trimPrefix "!" $va) -}}
+{{- else if contains "-" $range -}}
+{{- $vb := include "relrun.cronValue" (list (trimPrefix (printf "%s-" $a) $range) $spec) -}}
+{{- if hasPrefix "!" $vb -}}
+{{- $err = printf "%s %q: %s" $name $f (trimPrefix "!" $vb) -}}
+{{- else if gt (atoi $va) (atoi $vb) -}}
+{{- $err = printf "%s %q: range start %s is after its end %s" $name $f $va $vb -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $err -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* relrun.cronValue: (list TOKEN SPEC) -> the value as digits, or "!why". */}}
+{{- define "relrun.cronValue" -}}
+{{- $t := index . 0 -}}
+{{- $spec := index . 1 -}}
+{{- $lo := index $spec 1 -}}
+{{- $hi := index $spec 2 -}}
+{{- $names := splitList " " (index $spec 3) -}}
+{{- if not $t -}}
+!a number is missing
+{{- else if regexMatch "^[0-9]" $t -}}
+{{- if not (regexMatch "^[0-9]+$" $t) -}}
+!{{ $t | quote }} is not a number
+{{- else -}}
+{{- $d := regexReplaceAll "^0+" $t "" | default "0" -}}
+{{- if or (gt (len $d) 6) (lt (atoi $d) $lo) (gt (atoi $d) $hi) -}}
+!{{ $t }} is out of range {{ $lo }}-{{ $hi }}
+{{- else -}}
+{{ atoi $d }}
+{{- end -}}
+{{- end -}}
+{{- else if and (index $spec 3) (has (lower $t) $names) -}}
+{{- $v := 0 -}}
+{{- range $i, $n := $names }}{{ if eq $n (lower $t) }}{{ $v = add $i $lo }}{{ end }}{{ end -}}
+{{ $v }}
+{{- else -}}
+!unknown value {{ $t | quote }} (want {{ $lo }}-{{ $hi }})
+{{- end -}}
 {{- end -}}
