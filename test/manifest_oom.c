@@ -59,8 +59,7 @@ static void full_opts(struct manifest_job_opts *o)
         static const char *const from[] = {"app-env", NULL};
         static const char *const pulls[] = {"regcred", NULL};
         static const char *const sel[] = {"pool=encoders", NULL};
-        static const char *const tols[] = {"dedicated=encoders:NoSchedule", "spot:NoExecute",
-                                           NULL};
+        static const char *const tols[] = {"dedicated=encoders:NoSchedule", "spot:NoExecute", NULL};
         static const char *const labels[] = {"team=video", NULL};
         static const char *const annots[] = {"a.b/c=d", NULL};
         manifest_job_opts_init(o);
