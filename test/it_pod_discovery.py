@@ -92,5 +92,61 @@ class EnvShPatterns(unittest.TestCase):
                 self.assertFalse(beam_running(name))
 
 
+def detached_release():
+    """The fixture release behind a bin script that starts its VM in a session of its
+    own: relrun-pod cannot find the VM among its process group, so it cannot read
+    the VM's command line and must go by what its own environment says."""
+    tmp = tempfile.mkdtemp(prefix="relrun-detached-")
+    for d in os.listdir(podlib.REL):
+        if d != "bin":
+            os.symlink(os.path.join(podlib.REL, d), os.path.join(tmp, d))
+    os.mkdir(os.path.join(tmp, "bin"))
+    path = os.path.join(tmp, "bin", "live_stream")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                'case "$1" in\n'
+                'start) shift; exec setsid -w %s start "$@" ;;\n'
+                'rpc | eval | remote | stop | pid | version) exec %s "$@" ;;\n'
+                "esac\n" % (RELEASE, RELEASE))
+    os.chmod(path, 0o755)
+    return path
+
+
+class VmUnreadable(unittest.TestCase):
+    def test_auto_falls_back_to_script_at_the_first_refusal(self):
+        # The Job's env names the node (RELEASE_NODE), the release's env.sh reads the
+        # cookie from a mounted Secret: with the VM out of sight relrun-pod's cookie
+        # (the release's releases/COOKIE) is wrong. auto must take the script backend
+        # after that one refused handshake, not after the ready timeout.
+        env, name = k8s_env("k8s-sname")
+        env["RELEASE_NODE"] = name
+        env["RELEASE_DISTRIBUTION"] = "sname"
+        saved = podlib.RELEASE
+        podlib.RELEASE = detached_release()
+        podlib.RPC["backend"] = "auto"
+        try:
+            r = run_pod('LiveStream.run("d4")', "--ready-timeout", "60s", full_env=env)
+        finally:
+            podlib.RPC["backend"] = "script"
+            podlib.RELEASE = saved
+            pid = podlib.beam_pid(name)
+            if pid:
+                os.kill(pid, 9)
+        self.assertEqual(r.code, 0, r.stdout + r.stderr)
+        self.assertIn("encode done d4", r.msgs("app"))
+        relrun = r.msgs("relrun")
+        self.assertTrue(any("could not read the release's VM command line" in m
+                            for m in relrun), relrun)
+        fallback = [i for i, m in enumerate(relrun) if "using the script backend" in m]
+        self.assertEqual(len(fallback), 1, relrun)
+        self.assertIn("releases/COOKIE", relrun[fallback[0]])  # where the wrong cookie came from
+        # one handshake, refused once: the node logged a single attempt
+        self.assertEqual(len(podlib.refused_attempts(r)), 1, r.msgs("app"))
+        self.assertNotIn("did not take the call", r.stdout)
+        with open(env["LIVE_STREAM_COOKIE_FILE"]) as f:
+            self.assertNotIn(f.read().strip(), r.stdout + r.stderr)
+        self.assertFalse(beam_running(name))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -54,6 +54,22 @@ def node_env(extra=None):
     return env
 
 
+def _ms(ts):
+    """Milliseconds since midnight of an event's RFC 3339 UTC time stamp."""
+    h, m, s = ts.split("T")[1].rstrip("Z").split(":")
+    return (int(h) * 60 + int(m)) * 60000 + round(float(s) * 1000)
+
+
+def refused_attempts(run):
+    """The handshakes the node logged as refused, as the times of their reports. One
+    refusal can be printed twice in the same millisecond while the node boots (OTP's
+    handler and Logger's both installed); that is not a second attempt: relrun-pod's
+    retry comes at least REJECT_WAIT_MS (300 ms) later."""
+    stamps = sorted(_ms(e["ts"]) for e in run.events
+                    if e["src"] == "app" and "Connection attempt" in e["msg"])
+    return [t for i, t in enumerate(stamps) if i == 0 or t - stamps[i - 1] > 100]
+
+
 def beam_pid(node):
     """The pid of the BEAM running as node NAME (short or long name), or None."""
     out = subprocess.run(["pgrep", "-f", "--", f"beam.* -s?name {node}(@[^ ]*)?( |$)"],
