@@ -1,6 +1,7 @@
 """relrun-pod end to end on the real fixture release (script backend)."""
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -273,6 +274,9 @@ class PodUsage(unittest.TestCase):
         for flag in ["--release", "--ready-timeout", "--log-format", "--grace", "--rpc",
                      "--termination-log", "--error-exit", "--install", "--app-format"]:
             self.assertIn(flag, r.stdout)
+        # each flag described once: the help's left column has no repeats
+        listed = re.findall(r"^  (?:-\w, )?(--[a-z-]+)", r.stdout, re.M)
+        self.assertEqual(sorted(listed), sorted(set(listed)), listed)
         dest = os.path.join(tempfile.mkdtemp(), "relrun-pod")
         r = self.run_raw("--install", dest)
         self.assertEqual(r.returncode, 0, r.stderr)
