@@ -154,10 +154,13 @@ static bool script_reaped(struct pod *p, pid_t pid, int status)
         return true;
 }
 
+/* The rpc helper is a client with nothing to save: the task stops with the
+ * node. A SIGTERM would make it log its own shutdown (OTP >= 26), a line that
+ * is not the task's. */
 static void script_stop(struct pod *p)
 {
         if (p->script.rpc.running)
-                kill(-p->script.rpc.p.pid, SIGTERM);
+                kill(-p->script.rpc.p.pid, SIGKILL);
 }
 
 static void script_kill(struct pod *p)
