@@ -70,13 +70,14 @@ class Result:
 class Base(unittest.TestCase):
     sim = None
     tls = True
+    sim_options = {}  # more keyword arguments for the class's simulator
 
     @classmethod
     def setUpClass(cls):
         if not have_all():
             raise unittest.SkipTest("relrun, relrun-pod or the fixture release not built")
         cls.root, imgs = images()
-        cls.sim = Sim(tls=cls.tls, images=imgs).start()
+        cls.sim = Sim(tls=cls.tls, images=imgs, **cls.sim_options).start()
         cls.outputs = []
 
     @classmethod

@@ -54,8 +54,9 @@ class Sim:
 
     def __init__(self, tls=True, images=None, entrypoints=None, state_dir=None, port=None,
                  bookmark_interval=None, history=None, keep_state=False, verbose=False,
-                 start_timeout=30):
+                 start_timeout=30, job_backoff=None):
         self.tls = tls
+        self.job_backoff = job_backoff
         self.images = dict(images or {})
         self.entrypoints = dict(entrypoints or {})
         self._own_dir = state_dir is None
@@ -82,6 +83,8 @@ class Sim:
             argv += ["--bookmark-interval", str(self.bookmark_interval)]
         if self.history is not None:
             argv += ["--history", str(self.history)]
+        if self.job_backoff is not None:
+            argv += ["--job-backoff", str(self.job_backoff)]
         if self.verbose:
             argv.append("-v")
         env = dict(os.environ)
