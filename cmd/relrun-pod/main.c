@@ -22,6 +22,7 @@
 #include "dist.h"
 #include "err.h"
 #include "logline.h"
+#include "attach.h"
 #include "pod.h"
 #include "podopts.h"
 #include "proc.h"
@@ -1307,6 +1308,8 @@ int main(int argc, char **argv)
         struct pod *p = &pod;
         struct err e;
         err_clear(&e);
+        if (attach_wanted(argc, argv))
+                return attach_main(argc, argv);
         if (podopts_parse(argc, argv, getenv("RELRUN_RELEASE"), &p->o, &e) < 0) {
                 fprintf(stderr, "relrun-pod: %s\n", e.msg);
                 return ERR_USAGE;
