@@ -31,6 +31,7 @@ struct attach_opts {
         const char *release;
         const char *cookie_file;
         const char *expr; /* --eval */
+        pid_t vm_pid;     /* --vm-pid: the task's relrun-pod knows it (--on-term) */
         bool remote;
 };
 
@@ -56,6 +57,7 @@ static int parse(int argc, char **argv, struct attach_opts *o)
 {
         const char *env = getenv("RELRUN_RELEASE");
         *o = (struct attach_opts){.release = env && *env ? env : NULL};
+        const char *vm_pid = NULL;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
                 const char **dst = NULL;
@@ -71,6 +73,8 @@ static int parse(int argc, char **argv, struct attach_opts *o)
                         dst = &o->release;
                 else if (nl == 13 && !strncmp(a, "--cookie-file", 13))
                         dst = &o->cookie_file;
+                else if (nl == 8 && !strncmp(a, "--vm-pid", 8))
+                        dst = &vm_pid;
                 else
                         return usage("--eval/--remote takes --release PATH and --cookie-file "
                                      "PATH, not: ",
@@ -81,6 +85,13 @@ static int parse(int argc, char **argv, struct attach_opts *o)
                         *dst = argv[++i];
                 else
                         return usage("needs a value: ", a);
+        }
+        if (vm_pid) {
+                char *end;
+                long v = strtol(vm_pid, &end, 10);
+                if (*end || v <= 0)
+                        return usage("--vm-pid: expected a process id, not ", vm_pid);
+                o->vm_pid = (pid_t)v;
         }
         if (o->remote && o->expr)
                 return usage("--eval and --remote exclude each other", "");
@@ -151,17 +162,42 @@ static void release_root(const char *release, char *out, size_t n)
         snprintf(out, n, "%s", path[0] ? path : "/");
 }
 
+/* True when pid's parent is a relrun-pod (the task's: it starts the VM). */
+static bool child_of_relrun_pod(pid_t pid)
+{
+        char path[64], st[1024], cmd[4096];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        ssize_t n = slurp(path, st, sizeof st - 1);
+        if (n <= 0)
+                return false;
+        st[n] = '\0';
+        char *rp = strrchr(st, ')');
+        char state;
+        int ppid;
+        if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2)
+                return false;
+        snprintf(path, sizeof path, "/proc/%d/cmdline", ppid);
+        n = slurp(path, cmd, sizeof cmd - 1);
+        if (n <= 0)
+                return false;
+        cmd[n] = '\0';
+        const char *base = strrchr(cmd, '/');
+        return strncmp(base ? base + 1 : cmd, "relrun-pod", 10) == 0;
+}
+
 /* The task's VM: a distributed BEAM that is not a hidden helper (rpc,
  * remote console), of this container (the same $HOSTNAME: the simulator
- * runs every pod on one host) and of this release (-root). The oldest
- * wins. Returns its pid, 0 when none; *vm filled. */
-static pid_t find_task_vm(const char *release, struct release_vm *vm, int *beams)
+ * runs every pod on one host) and of this release (-root); one a
+ * relrun-pod started before any other; then the oldest. only, when not 0,
+ * is the one pid to look at. Returns its pid, 0 when none; *vm filled. */
+static pid_t find_task_vm(const char *release, pid_t only, struct release_vm *vm, int *beams)
 {
         static char cmd[256 * 1024], env[256 * 1024];
         char root[PATH_MAX], path[64];
         release_root(release, root, sizeof root);
         const char *host = getenv("HOSTNAME");
         pid_t best = 0;
+        bool best_ours = false;
         *beams = 0;
         DIR *d = opendir("/proc");
         if (!d)
@@ -171,6 +207,8 @@ static pid_t find_task_vm(const char *release, struct release_vm *vm, int *beams
                 if (!isdigit((unsigned char)de->d_name[0]))
                         continue;
                 pid_t pid = (pid_t)atoi(de->d_name);
+                if (only && pid != only)
+                        continue;
                 snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
                 ssize_t n = slurp(path, cmd, sizeof cmd);
                 if (n <= 0 || !release_is_beam(cmd, (size_t)n))
@@ -194,8 +232,10 @@ static pid_t find_task_vm(const char *release, struct release_vm *vm, int *beams
                 (*beams)++;
                 struct release_vm v;
                 release_vm_parse(cmd, (size_t)n, en ? env : NULL, (size_t)en, &v);
-                if (!best || pid < best) {
+                bool ours = child_of_relrun_pod(pid);
+                if (!best || (ours && !best_ours) || (ours == best_ours && pid < best)) {
                         best = pid;
+                        best_ours = ours;
                         *vm = v;
                 }
         }
@@ -240,7 +280,7 @@ static int discover(const struct attach_opts *o, const char *mode, struct node *
 {
         struct release_vm vm;
         int beams;
-        nd->pid = find_task_vm(o->release, &vm, &beams);
+        nd->pid = find_task_vm(o->release, o->vm_pid, &vm, &beams);
         if (!nd->pid) {
                 fprintf(stderr,
                         "relrun-pod %s: no task node in this container: no running BEAM of the "

@@ -37,6 +37,13 @@ const char podopts_usage[] =
     "                         foreground for a relx/rebar3 one, told from the script)\n"
     "  --termination-log PATH write the JSON result there (Kubernetes termination message)\n"
     "  --error-exit N         exit N (1-63) when EXPR returns {:error, _}\n"
+    "  --on-term EXPR         drain hook: on SIGTERM while the task runs, first run EXPR\n"
+    "                         on the node (given up to --grace), then stop the release\n"
+    "  --eval EXPR            next to a running relrun-pod (kubectl exec): run EXPR on\n"
+    "                         the task's node, print its output and value, exit 0, 1 on\n"
+    "                         a raise, N on exit({:shutdown, N}), 66 no task node, 69\n"
+    "                         node not reachable\n"
+    "  --remote               likewise: the release's remote console on the task's node\n"
     "  --install DEST         copy this binary to DEST (for an init container) and exit\n"
     "  --normalise            read a log on stdin, write it as uniform events and exit\n"
     "                         (uses --log-format and --app-format)\n"
@@ -64,6 +71,7 @@ enum flag {
         F_INSTALL,
         F_STOP,
         F_START_COMMAND,
+        F_ON_TERM,
 };
 
 static const struct {
@@ -83,6 +91,7 @@ static const struct {
     {"--install", F_INSTALL},
     {"--stop", F_STOP},
     {"--start-command", F_START_COMMAND},
+    {"--on-term", F_ON_TERM},
 };
 
 static int set_flag(struct podopts *o, enum flag f, const char *name, const char *v, struct err *e)
@@ -95,6 +104,7 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
         case F_TERMLOG: o->termination_log = v; return 0;
         case F_INSTALL: o->install_dest = v; return 0;
         case F_COOKIE_FILE: o->cookie_file = v; return 0;
+        case F_ON_TERM: o->on_term = *v ? v : NULL; return 0;
         case F_READY_TIMEOUT: return cli_parse_duration(name, v, &o->ready_timeout_ms, e);
         case F_GRACE: return cli_parse_duration(name, v, &o->grace_ms, e);
         case F_LOG_FORMAT: return logline_out_parse(v, &o->log_format, e);

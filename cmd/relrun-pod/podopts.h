@@ -19,6 +19,7 @@ struct podopts {
         const char *install_dest;    /* --install DEST: copy ourselves, nothing else */
         const char *cookie_file;     /* NULL: $RELEASE_COOKIE, else releases/COOKIE */
         const char *start_command;   /* NULL: by the release's kind (podopts_start_command) */
+        const char *on_term;         /* NULL or the drain hook run on SIGTERM */
         int64_t ready_timeout_ms;    /* default 120 s */
         int64_t grace_ms;            /* default 30 s */
         int error_exit;              /* 0 = {:error, _} is a success */
