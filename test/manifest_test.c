@@ -403,6 +403,41 @@ static void test_job_minimal_and_inject_none(void **state)
         json_object_put(job);
 }
 
+/* --on-term: relrun-pod gets the drain hook as one argv element; the pod's
+ * grace period covers the hook's grace and then the stop's. */
+static void test_job_on_term(void **state)
+{
+        (void)state;
+        struct manifest_job_opts o;
+        base_opts(&o);
+        o.grace_seconds = 20;
+        o.on_term = "LiveStream.checkpoint(\"s1\") # $(x) ;";
+        json_object *job = NULL;
+        struct err e;
+        if (manifest_job_new(&o, &job, &e) != 0)
+                fail_msg("%s", e.msg);
+        assert_int_at(job, "spec.template.spec.terminationGracePeriodSeconds", 2 * 20 + 15);
+        const char *args[] = {"--release",
+                              "/app/bin/my_app",
+                              "--grace",
+                              "20s",
+                              "--on-term",
+                              "LiveStream.checkpoint(\"s1\") # $(x) ;",
+                              "--termination-log",
+                              "/dev/termination-log",
+                              "--",
+                              "LiveStream.run(\"stream-42\", bitrate: 4000)",
+                              NULL};
+        assert_strs_at(job, "spec.template.spec.containers.0.args", args);
+        json_object_put(job);
+        o.on_term = "Foo.bar(";
+        job = NULL;
+        assert_int_equal(manifest_job_new(&o, &job, &e), -1);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_non_null(strstr(e.msg, "--on-term"));
+        assert_null(job);
+}
+
 static void test_cronjob(void **state)
 {
         struct manifest_job_opts o;
@@ -953,6 +988,7 @@ int main(void)
             cmocka_unit_test(test_yaml_tricky_strings),
             cmocka_unit_test(test_yaml_literal_block),
             cmocka_unit_test(test_output_json_and_caps),
+            cmocka_unit_test(test_job_on_term),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

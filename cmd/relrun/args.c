@@ -39,6 +39,7 @@ enum {
         O_CASCADE,
         O_APP_FORMAT,
         O_READY_EXPR,
+        O_ON_TERM,
         O_SCHEDULE,
         O_TIME_ZONE,
         O_CONCURRENCY,
@@ -125,6 +126,7 @@ static const struct flag flags[] = {
     {{"log-format", required_argument, NULL, O_LOG_FORMAT}, F_TASK},
     {{"app-format", required_argument, NULL, O_APP_FORMAT}, F_TASK},
     {{"ready-expr", required_argument, NULL, O_READY_EXPR}, F_TASK},
+    {{"on-term", required_argument, NULL, O_ON_TERM}, F_TASK},
     {{"follow", no_argument, NULL, 'f'}, F_LOGS},
     {{"cascade", required_argument, NULL, O_CASCADE}, F_CANCEL | F_CRON},
     {{"schedule", required_argument, NULL, O_SCHEDULE}, F_CRON},
@@ -657,6 +659,7 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
                 return 0;
         case O_APP_FORMAT: o->app_format = v; return 0;
         case O_READY_EXPR: o->ready_expr = v; return 0;
+        case O_ON_TERM: o->on_term = v; return 0;
         case 'f': o->follow = true; return 0;
         case O_SCHEDULE: o->schedule = v; return 0;
         case O_TIME_ZONE: o->time_zone = v; return 0;
@@ -927,7 +930,11 @@ static const char task_help[] =
     "      --log-format F       relrun-pod's log format: json (default), logfmt, text\n"
     "      --app-format FMT     the app's Logger console format, e.g.\n"
     "                           '$time $metadata[$level] $message' (Elixir's default)\n"
-    "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n";
+    "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n"
+    "      --on-term EXPR       drain hook: when the pod gets SIGTERM (a node drain, a\n"
+    "                           delete) while the task runs, relrun-pod first runs EXPR\n"
+    "                           on the task's node for up to --grace, then stops the\n"
+    "                           release (the pod's grace period covers both)\n";
 
 static const char ci_help[] =
     "Machine output (CI):\n"

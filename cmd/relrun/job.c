@@ -79,6 +79,7 @@ static int job_opts(const struct opts *o, const char *expr, const char *namespac
         m->log_format = o->log_format;
         m->app_format = o->app_format;
         m->ready_expr = o->ready_expr;
+        m->on_term = o->on_term;
         m->ready_timeout_seconds = secs(o->ready_timeout_ms);
         m->grace_seconds = secs(o->grace_ms);
         m->rpc = o->rpc;

@@ -95,6 +95,7 @@ struct opts {
         const char *log_format;
         const char *app_format;
         const char *ready_expr;
+        const char *on_term; /* --on-term EXPR */
         /* logs / cancel */
         bool follow;
         const char *cascade; /* background | foreground */

@@ -463,6 +463,8 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
         }
         if (o->ready_expr && expr_check(o->ready_expr, e) < 0)
                 return err_prefix(e, "--ready-expr");
+        if (o->on_term && expr_check(o->on_term, e) < 0)
+                return err_prefix(e, "--on-term");
         return 0;
 }
 
@@ -506,6 +508,10 @@ static json_object *pod_args(const struct manifest_job_opts *o)
         if (o->rpc) {
                 ARG("--rpc");
                 ARG(o->rpc);
+        }
+        if (o->on_term) {
+                ARG("--on-term");
+                ARG(o->on_term);
         }
         if (o->error_exit > 0) {
                 snprintf(num, sizeof num, "%d", o->error_exit);
@@ -903,7 +909,9 @@ static int build_job(const struct manifest_job_opts *o, const char *cron, struct
         if (placement(o, ps, e) < 0)
                 goto fail;
         long grace = o->grace_seconds > 0 ? o->grace_seconds : MANIFEST_DEFAULT_GRACE;
-        if (add_int(ps, "terminationGracePeriodSeconds", grace + MANIFEST_GRACE_MARGIN) < 0)
+        /* a drain hook gets the grace, then the release's stop does */
+        if (add_int(ps, "terminationGracePeriodSeconds",
+                    grace * (o->on_term ? 2 : 1) + MANIFEST_GRACE_MARGIN) < 0)
                 goto oom;
         if (o->inject == MANIFEST_INJECT_INIT &&
             add(ps, "initContainers", one(init_container(o))) < 0)

@@ -97,9 +97,10 @@ struct manifest_job_opts {
         const char *app_format;     /* --app-format, the app's Logger format string */
         long ready_timeout_seconds; /* --ready-timeout Ns */
         const char *ready_expr;     /* --ready-expr */
-        long grace_seconds;         /* --grace Ns */
-        const char *rpc;            /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
-        int error_exit;             /* --error-exit N, 1..63 */
+        const char *on_term; /* --on-term: the drain hook (terminationGracePeriod 2x grace) */
+        long grace_seconds;  /* --grace Ns */
+        const char *rpc;     /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
+        int error_exit;      /* --error-exit N, 1..63 */
 
         const char *const *labels;      /* extra "key=value" labels, NULL-terminated */
         const char *const *annotations; /* extra "key=value" annotations, NULL-terminated */
