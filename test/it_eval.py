@@ -73,12 +73,12 @@ def read_until(fd, needle, timeout=30):
 
 @unittest.skipUnless(KUBECTL, "kubectl not installed")
 class EvalLive(Base):
-    def start_waiting_task(self):
+    def start_waiting_task(self, *flags):
         before = {j["metadata"]["name"] for j in self.jobs()}
         env = dict(os.environ, NO_COLOR="1")
         env.pop("KUBECONFIG", None)
         run = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "run", *TASK_FLAGS,
-                                "-o", "json", WAITING_TASK], stdout=subprocess.PIPE,
+                                "-o", "json", *flags, WAITING_TASK], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env)
         self.addCleanup(lambda: run.poll() is None and run.kill())
         job = None
@@ -161,6 +161,28 @@ class EvalLive(Base):
             os.close(m)
         # the task is untouched by the console's exit
         self.finish(run, job, 5)
+
+    def test_drain_hook_on_pod_delete(self):
+        mark = os.path.join(self.root, "drain-mark-%d" % os.getpid())
+        run, job = self.start_waiting_task("--on-term", 'LiveStream.checkpoint("%s")' % mark)
+        pod = [p["metadata"]["name"] for p in self.sim.get(
+            "/api/v1/namespaces/default/pods")[2]["items"]
+            if p["metadata"]["name"].startswith(job)][0]
+        # a node drain: the pod deleted with its grace period, SIGTERM to relrun-pod
+        self.sim.delete("/api/v1/namespaces/default/pods/%s" % pod)
+        out, err = run.communicate(timeout=120)
+        self.outputs += [out, err]
+        self.assertEqual(run.returncode, 75, err + out)
+        evs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        app = [e.get("msg") for e in evs if e.get("src") == "app"]
+        written = "checkpoint to %s written" % mark
+        self.assertIn(written, app, out)
+        self.assertIn("live_stream application stopped", app, out)
+        self.assertLess(app.index(written), app.index("live_stream application stopped"))
+        self.assertTrue(os.path.exists(mark))
+        # relrun-pod's last word (and its termination message) says it was drained
+        exits = [e["msg"] for e in evs if e.get("src") == "relrun" and e.get("event") == "exit"]
+        self.assertRegex(exits[-1], r"^exit 75: stopped by SIGTERM; drained: --on-term exit 0 ")
 
 
 class EvalInPod(unittest.TestCase):
