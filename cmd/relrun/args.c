@@ -1093,15 +1093,19 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                 break;
         case CMD_EVAL:
                 fputs("usage: relrun eval JOB|POD EXPR\n\n"
-                      "Run EXPR on the node of a running task and print what it printed and\n"
-                      "its result; the exit code follows the task contract (0 ok, 1 raise,\n"
-                      "N for exit({:shutdown, N}), 70 node not reachable). JOB means its\n"
-                      "running pod. In the pod, the task container's own relrun-pod connects\n"
-                      "to the node over distribution: no second BEAM. The exec goes through\n"
+                      "Run EXPR (Elixir) on the node of a running task and print what it\n"
+                      "printed, then its value (inspect form); the task goes on. The exit code\n"
+                      "follows the task contract: 0 a value, 1 a raise or a syntax error (the\n"
+                      "exception on stderr), N for exit({:shutdown, N}). JOB means its running\n"
+                      "pod. In the pod, the task container's own relrun-pod finds the task's\n"
+                      "VM and connects to it over distribution: no second BEAM. Log lines of\n"
+                      "EXPR go to the task's log, as the task's own do. The exec goes through\n"
                       "`kubectl exec` (Debian's libcurl has no WebSocket): kubectl must be on\n"
                       "PATH (or $RELRUN_KUBECTL) and may use pods/exec.\n\n"
-                      "Exit codes of relrun itself: 66 no such job or pod, 69 the pod is not\n"
-                      "running, 78 kubectl missing.\n\n",
+                      "Other exit codes: 66 no such job or pod, or no task node in the pod yet\n"
+                      "(the release not started) or any more; 69 the pod is not running, or\n"
+                      "its node not reachable (still booting, stopping); 75 the node went down\n"
+                      "during the eval; 78 kubectl missing, or the node refused the cookie.\n\n",
                       f);
                 fputs(global_help, f);
                 break;
@@ -1110,7 +1114,9 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                       "An interactive remote console on a running task's node: the release's\n"
                       "own remote console (`bin/app remote`: iex attached to the node, for mix;\n"
                       "`remote_console` for relx), the terminal passed through. Leaving the\n"
-                      "console leaves the task running. Through `kubectl exec -it`, as eval.\n\n",
+                      "console (Ctrl-G then q, or Ctrl-C then a) leaves the task running;\n"
+                      "System.halt() typed in it would stop the task's node. Through\n"
+                      "`kubectl exec -it`, as eval; exit codes as eval's.\n\n",
                       f);
                 fputs(global_help, f);
                 break;
