@@ -1449,7 +1449,9 @@ int main(int argc, char **argv)
                 return install(p->o.install_dest);
         if (p->o.normalise)
                 return normalise(p);
-        if (setup(p, &e) < 0) {
+        p->t.t0 = proc_mono_ms(); /* setup sets it again; an error before needs it */
+        if ((p->o.indexed && podopts_pick_index(&p->o, getenv("JOB_COMPLETION_INDEX"), &e) < 0) ||
+            setup(p, &e) < 0) {
                 if (e.code == ERR_USAGE || !e.code) {
                         fprintf(stderr, "relrun-pod: %s\n", e.msg);
                         return e.code ? e.code : ERR_SOFTWARE;
@@ -1461,6 +1463,9 @@ int main(int argc, char **argv)
                 report(p);
                 return p->out.code;
         }
+        if (p->o.indexed)
+                pod_note(p, LOGLINE_INFO, "start", "index %d of %d: %s", p->o.index, p->o.n_exprs,
+                         p->o.expr);
         start_release(p);
         loop(p);
         stop_descendants(p);

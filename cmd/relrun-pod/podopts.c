@@ -37,6 +37,8 @@ const char podopts_usage[] =
     "                         foreground for a relx/rebar3 one, told from the script)\n"
     "  --termination-log PATH write the JSON result there (Kubernetes termination message)\n"
     "  --error-exit N         exit N (1-63) when EXPR returns {:error, _}\n"
+    "  --indexed              -- EXPR0 EXPR1 ...: run the one of $JOB_COMPLETION_INDEX\n"
+    "                         (a pod of an Indexed Job, relrun render --each)\n"
     "  --on-term EXPR         drain hook: on SIGTERM while the task runs, first run EXPR\n"
     "                         on the node (given up to --grace), then stop the release\n"
     "  --eval EXPR            next to a running relrun-pod (kubectl exec): run EXPR on\n"
@@ -175,6 +177,10 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                         r.normalise = true;
                         continue;
                 }
+                if (strcmp(a, "--indexed") == 0) {
+                        r.indexed = true;
+                        continue;
+                }
                 if (strcmp(a, "--version") == 0) {
                         r.version = true;
                         continue;
@@ -209,7 +215,11 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                 if (set_flag(&r, flags[k].f, flags[k].name, v, e) < 0)
                         return -1;
         }
-        if (i < argc) {
+        if (i < argc && r.indexed && !positional) {
+                r.exprs = argv + i;
+                r.n_exprs = argc - i;
+                positional = argv[i];
+        } else if (i < argc) {
                 if (positional || argc - i > 1)
                         return err_set(e, ERR_USAGE,
                                        "expected one expression after \"--\", got %d arguments "
@@ -228,6 +238,22 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                                        "RELRUN_RELEASE");
         }
         *o = r;
+        return 0;
+}
+
+int podopts_pick_index(struct podopts *o, const char *env_index, struct err *e)
+{
+        if (!env_index || !*env_index)
+                return err_set(e, ERR_CONFIG,
+                               "--indexed: $JOB_COMPLETION_INDEX is not set (not a pod of an "
+                               "Indexed Job?)");
+        int64_t n;
+        if (cli_parse_int("$JOB_COMPLETION_INDEX", env_index, 0, o->n_exprs - 1, &n, e) < 0) {
+                e->code = ERR_CONFIG;
+                return err_prefix(e, "--indexed (%d expressions)", o->n_exprs);
+        }
+        o->index = (int)n;
+        o->expr = o->exprs[n];
         return 0;
 }
 

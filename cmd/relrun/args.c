@@ -40,6 +40,8 @@ enum {
         O_APP_FORMAT,
         O_READY_EXPR,
         O_ON_TERM,
+        O_EACH,
+        O_PARALLELISM,
         O_SCHEDULE,
         O_TIME_ZONE,
         O_CONCURRENCY,
@@ -127,6 +129,8 @@ static const struct flag flags[] = {
     {{"app-format", required_argument, NULL, O_APP_FORMAT}, F_TASK},
     {{"ready-expr", required_argument, NULL, O_READY_EXPR}, F_TASK},
     {{"on-term", required_argument, NULL, O_ON_TERM}, F_TASK},
+    {{"each", required_argument, NULL, O_EACH}, F_TASK},
+    {{"parallelism", required_argument, NULL, O_PARALLELISM}, F_TASK},
     {{"follow", no_argument, NULL, 'f'}, F_LOGS},
     {{"cascade", required_argument, NULL, O_CASCADE}, F_CANCEL | F_CRON},
     {{"schedule", required_argument, NULL, O_SCHEDULE}, F_CRON},
@@ -660,6 +664,8 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_APP_FORMAT: o->app_format = v; return 0;
         case O_READY_EXPR: o->ready_expr = v; return 0;
         case O_ON_TERM: o->on_term = v; return 0;
+        case O_EACH: o->each = v; return 0;
+        case O_PARALLELISM: return cli_parse_int("--parallelism", v, 1, 1000, &o->parallelism, e);
         case 'f': o->follow = true; return 0;
         case O_SCHEDULE: o->schedule = v; return 0;
         case O_TIME_ZONE: o->time_zone = v; return 0;
@@ -930,11 +936,18 @@ static const char task_help[] =
     "      --log-format F       relrun-pod's log format: json (default), logfmt, text\n"
     "      --app-format FMT     the app's Logger console format, e.g.\n"
     "                           '$time $metadata[$level] $message' (Elixir's default)\n"
-    "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n"
+    "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n";
+
+static const char task_help2[] =
     "      --on-term EXPR       drain hook: when the pod gets SIGTERM (a node drain, a\n"
     "                           delete) while the task runs, relrun-pod first runs EXPR\n"
     "                           on the task's node for up to --grace, then stops the\n"
-    "                           release (the pod's grace period covers both)\n";
+    "                           release (the pod's grace period covers both)\n"
+    "      --each JSON_ARRAY    fan-out (render only for now): one Indexed Job, index i\n"
+    "                           runs EXPR with $item as the array's element i, an\n"
+    "                           Elixir term serialised as --args does (never text);\n"
+    "                           $item must stand in code, not inside quotes\n"
+    "      --parallelism N      --each: indexes running at once (default: all)\n";
 
 static const char ci_help[] =
     "Machine output (CI):\n"
@@ -989,6 +1002,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                     "      --detach             print the Job name and exit 0 without following\n",
                     f);
                 fputs(task_help, f);
+                fputs(task_help2, f);
                 fputs(follow_help, f);
                 fputs(keep_failed_help, f);
                 fputs(ci_help, f);
@@ -1001,6 +1015,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                       "Secrets appear as references only.\n\n",
                       f);
                 fputs(task_help, f);
+                fputs(task_help2, f);
                 fputs(global_help, f);
                 break;
         case CMD_LOGS:
@@ -1072,6 +1087,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                     "      --cascade P          delete: background (default) or foreground\n",
                     f);
                 fputs(task_help, f);
+                fputs(task_help2, f);
                 fputs(follow_help, f);
                 fputs(keep_failed_help, f);
                 fputs(ci_help, f);

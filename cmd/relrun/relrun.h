@@ -96,6 +96,8 @@ struct opts {
         const char *app_format;
         const char *ready_expr;
         const char *on_term; /* --on-term EXPR */
+        const char *each;    /* --each JSON_ARRAY */
+        int64_t parallelism;
         /* logs / cancel */
         bool follow;
         const char *cascade; /* background | foreground */
