@@ -10,6 +10,7 @@ import tempfile
 import unittest
 
 from podlib import APP_FORMAT, node_env, pod_argv
+from relrunlib import KUBECTL, TASK_FLAGS, Base
 
 RELRUN = os.environ.get("RELRUN_BIN", "")
 FLAGS = ["--image", "app:1", "--release", "/app/bin/live_stream"]
@@ -84,6 +85,49 @@ class PodIndexed(unittest.TestCase):
         p, t = self.run_indexed("2", "a", "b")
         self.assertEqual(p.returncode, 78, p)
         self.assertIn("out of range 0..1", t["reason"])
+
+
+@unittest.skipUnless(KUBECTL, "kubectl not installed")
+class SimIndexed(Base):
+    """The rendered Indexed Job through the simulator's Job controller in Indexed mode,
+    created by the real kubectl: one pod per index with JOB_COMPLETION_INDEX, a failed
+    index failing alone (FailIndex), the Job Failed with FailedIndexes."""
+
+    def test_each_index_runs_its_item(self):
+        r = self.relrun("render", *TASK_FLAGS, "-o", "json", "--parallelism", "2", "--each",
+                        "[0, 3, 0]", "if $item == 0, do: :fine, else: LiveStream.exit_with($item)",
+                        kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        job = json.loads(r.stdout)
+        job["metadata"]["name"] = "fan-out"
+        del job["metadata"]["generateName"]
+        path = os.path.join(self.root, "fan-out.json")
+        with open(path, "w") as f:
+            json.dump(job, f)
+        c = self.sim.kubectl("create", "-f", path)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        j = self.sim.wait_for("/apis/batch/v1/namespaces/default/jobs/fan-out",
+                              lambda j: any(c["type"] in ("Complete", "Failed") and
+                                            c["status"] == "True"
+                                            for c in (j.get("status") or {}).get("conditions") or []),
+                              timeout=120)
+        failed = [c for c in j["status"]["conditions"] if c["type"] == "Failed"]
+        self.assertEqual([c["reason"] for c in failed], ["FailedIndexes"], j["status"])
+        self.assertEqual((j["status"].get("completedIndexes"), j["status"].get("failedIndexes")),
+                         ("0,2", "1"))
+        pods = self.sim.get("/api/v1/namespaces/default/pods?labelSelector="
+                            "batch.kubernetes.io%2Fjob-name%3Dfan-out")[2]["items"]
+        by_index = {}
+        for p in pods:
+            i = p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            self.assertTrue(p["metadata"]["name"].startswith("fan-out-%s-" % i), p["metadata"])
+            code = [cs["state"]["terminated"]["exitCode"] for cs in p["status"]["containerStatuses"]]
+            by_index.setdefault(int(i), []).append(code[0])
+            log = self.sim.kubectl("logs", p["metadata"]["name"], "-c", "task")
+            item = 3 if i == "1" else 0
+            self.assertIn("index %s of 3: if (%d) == 0" % (i, item), log.stdout)
+        # index 1 failed once and was not retried (FailIndex); the others ran to the end
+        self.assertEqual(by_index, {0: [0], 1: [3], 2: [0]})
 
 
 if __name__ == "__main__":
