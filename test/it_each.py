@@ -1,15 +1,13 @@
 """Fan-out, as far as it is built: relrun render --each makes one Indexed Job whose pod
-arguments hold one expression per item (the item a serialised term, never text), and
-relrun-pod --indexed runs the one of $JOB_COMPLETION_INDEX on the real fixture release.
-relrun run --each and cron create --each refuse plainly (following every index is not
-built yet)."""
+arguments hold one expression per item (the item a serialised term, never text); the
+simulator's Job controller runs it in Indexed mode (relrun-pod --indexed picks its item:
+it_pod_indexed.py). relrun run --each and cron create --each refuse plainly (following
+every index is not built yet)."""
 import json
 import os
 import subprocess
-import tempfile
 import unittest
 
-from podlib import APP_FORMAT, node_env, pod_argv
 from relrunlib import KUBECTL, TASK_FLAGS, Base
 
 RELRUN = os.environ.get("RELRUN_BIN", "")
@@ -58,33 +56,6 @@ class RenderEach(unittest.TestCase):
                         "0 3 * * *", *FLAGS, "--each", '["a"]', "f($item)")
         self.assertEqual(r.returncode, 64, r)
         self.assertIn("cron: --each is not supported by cron create yet", r.stderr)
-
-
-class PodIndexed(unittest.TestCase):
-    def run_indexed(self, index, *exprs):
-        env = node_env({"JOB_COMPLETION_INDEX": index} if index is not None else None)
-        env.pop("JOB_COMPLETION_INDEX", None) if index is None else None
-        term = os.path.join(tempfile.mkdtemp(), "term")
-        p = subprocess.run(pod_argv() + ["--app-format", APP_FORMAT, "--termination-log", term,
-                                         "--indexed", "--", *exprs],
-                           capture_output=True, text=True, env=env, timeout=120)
-        with open(term) as f:
-            return p, json.load(f)
-
-    def test_the_index_picks_the_expression(self):
-        p, t = self.run_indexed("1", "LiveStream.exit_with(3)", "LiveStream.exit_with(4)")
-        self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
-        self.assertEqual((t["exit_code"], t["expr"]), (4, "LiveStream.exit_with(4)"))
-        notes = [json.loads(l)["msg"] for l in p.stdout.splitlines()]
-        self.assertIn("index 1 of 2: LiveStream.exit_with(4)", notes)
-
-    def test_no_or_bad_index_is_a_configuration_error(self):
-        p, t = self.run_indexed(None, "a", "b")
-        self.assertEqual(p.returncode, 78, p)
-        self.assertIn("$JOB_COMPLETION_INDEX is not set", t["reason"])
-        p, t = self.run_indexed("2", "a", "b")
-        self.assertEqual(p.returncode, 78, p)
-        self.assertIn("out of range 0..1", t["reason"])
 
 
 @unittest.skipUnless(KUBECTL, "kubectl not installed")
