@@ -1060,6 +1060,100 @@ def fmt_coord(res):
     return txt
 
 
+# ------------------------------------------------------------------ 4. eval latency
+
+EVAL_EXPR = "Enum.sum(1..100)"
+EVAL_TASK = "Process.sleep(600_000)"
+
+
+def bench_eval(paths, runs, out):
+    """One running task in the simulator; the same expression evaluated on its node by
+    relrun eval, by kubectl exec of relrun-pod --eval, and by kubectl exec of the
+    release's own bin/live_stream rpc, interleaved run by run."""
+    from simlib import Sim
+    ensure_epmd(paths["build"])
+    imgs = os.path.join(out, "images")
+    os.makedirs(imgs)
+    res = {"expr": EVAL_EXPR}
+    with Sim(tls=True, images=image_roots(paths, imgs)) as sim:
+        env = dict(os.environ, HOME=sim.kube_home, KUBECACHEDIR=os.path.join(sim.kube_home, "cache"))
+        env.pop("KUBECONFIG", None)
+        relrun = [paths["relrun"], "--kubeconfig", sim.kubeconfig]
+        r = subprocess.run(relrun + ["run", "--detach"] + coord_flags() + [EVAL_TASK],
+                           capture_output=True, text=True, env=env, check=True)
+        job = r.stdout.split()[0].split("/")[-1]
+        pod = None
+        for _ in range(600):
+            pods = sim.get("/api/v1/namespaces/default/pods?labelSelector="
+                           "batch.kubernetes.io%%2Fjob-name%%3D%s" % job)[2]["items"]
+            if pods:
+                pod = pods[0]["metadata"]["name"]
+                e = subprocess.run(relrun + ["eval", job, EVAL_EXPR], capture_output=True,
+                                   text=True, env=env)
+                if e.returncode == 0:
+                    break
+            time.sleep(0.2)
+        else:
+            sys.exit("eval: the task never became reachable")
+        kubectl = ["kubectl", "--kubeconfig", sim.kubeconfig, "exec", pod, "--container", "task",
+                   "--"]
+        variants = {
+            "relrun-eval": relrun + ["eval", job, EVAL_EXPR],
+            "kubectl-exec-relrun-pod": kubectl + ["/relrun/relrun-pod", "--release",
+                                                   "/app/bin/live_stream", "--eval", EVAL_EXPR],
+            "kubectl-exec-rpc": kubectl + ["/app/bin/live_stream", "rpc",
+                                           "IO.inspect(%s)" % EVAL_EXPR],
+        }
+        # the relrun-pod path in the pod: the Job's own command
+        cmd = sim.get("/api/v1/namespaces/default/pods/%s" % pod)[2]["spec"]["containers"][0]["command"]
+        variants["kubectl-exec-relrun-pod"][len(kubectl)] = cmd[0]
+        for v in variants.values():  # warm kubectl's discovery cache, unmeasured
+            subprocess.run(v, capture_output=True, env=env)
+        per = {v: [] for v in variants}
+        for i in range(runs):
+            for v, argv in variants.items():
+                tpath = os.path.join(out, "time-eval-%s-%d.txt" % (v, i))
+                fo = tempfile.TemporaryFile(dir=out)
+                t0 = time.monotonic()
+                p = spawn(timed(argv, tpath), env=env, stdout=fo, stderr=subprocess.STDOUT)
+                _, status, ru = os.wait4(p.pid, 0)
+                wall = time.monotonic() - t0
+                p.returncode = os.waitstatus_to_exitcode(status)
+                user, sys_, _ = read_timed(tpath, ru)
+                fo.seek(0)
+                text = fo.read()
+                fo.close()
+                ok = p.returncode == 0 and "5050" in text.decode("utf-8", "replace")
+                per[v].append({"wall_s": wall, "cpu_s": user + sys_, "ok": ok, "rc": p.returncode})
+                log("eval run %d %-24s rc=%s wall=%.3f s ok=%s" % (i + 1, v, p.returncode, wall, ok))
+        subprocess.run(relrun + ["cancel", job], capture_output=True, env=env)
+        summary = {}
+        for v, rs in per.items():
+            summary[v] = {"runs": len(rs), "ok": sum(r["ok"] for r in rs),
+                          "wall_s": med([r["wall_s"] for r in rs]),
+                          "wall_s_min": min(r["wall_s"] for r in rs),
+                          "wall_s_max": max(r["wall_s"] for r in rs),
+                          "client_cpu_s": med([r["cpu_s"] for r in rs])}
+        res["summary"] = summary
+        res["runs"] = per
+    return res
+
+
+def fmt_eval(res):
+    s = res["summary"]
+    base = s["kubectl-exec-rpc"]["wall_s"]
+    rows = [("on the same running task: %s" % res["expr"], "runs ok", "wall (median)",
+             "min / max", "client CPU", "rpc / this")]
+    for v, label in (("kubectl-exec-rpc", "kubectl exec ... bin/live_stream rpc (baseline)"),
+                     ("kubectl-exec-relrun-pod", "kubectl exec ... relrun-pod --eval"),
+                     ("relrun-eval", "relrun eval JOB")):
+        x = s[v]
+        rows.append((label, "%d/%d" % (x["ok"], x["runs"]), "%.0f ms" % (x["wall_s"] * 1000),
+                     "%.0f / %.0f ms" % (x["wall_s_min"] * 1000, x["wall_s_max"] * 1000),
+                     "%.0f ms" % (x["client_cpu_s"] * 1000), "%.2fx" % (base / x["wall_s"])))
+    return table(rows)
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -1129,7 +1223,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord"])
+    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "eval"])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--build")
     ap.add_argument("--json")
@@ -1164,6 +1258,10 @@ def main():
             report["coord"] = bench_coord(paths, a.runs, out, a.concurrent)
             print("\n## 3. coordinator vs kubectl script\n")
             print(fmt_coord(report["coord"]), flush=True)
+        if a.what in ("all", "eval"):
+            report["eval"] = bench_eval(paths, a.runs, out)
+            print("\n## 4. eval latency\n")
+            print(fmt_eval(report["eval"]), flush=True)
     finally:
         report["wall_s"] = round(time.monotonic() - t0, 1)
         path = a.json or os.path.join(out, "results.json")

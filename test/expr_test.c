@@ -146,6 +146,49 @@ static void assert_mfa_err(const char *mfa, const char *args, const char *msg)
 
 /* json-c reads NaN and Infinity; JSON and Elixir have neither (this was a
  * heap over-read in the serialiser). */
+/* --each: one expression per item, the item a term in code, never text in
+ * quotes. */
+static void test_each(void **state)
+{
+        (void)state;
+        char **v = NULL;
+        size_t n = 0;
+        struct err e;
+        assert_int_equal(
+            expr_each("LiveStream.run($item, bitrate: 1)",
+                      "[\"s1\", {\"$atom\": \"s2\"}, \"\\\"); System.halt(1); (\\\"\", "
+                      "12345678901234567890123]",
+                      &v, &n, &e),
+            0);
+        assert_int_equal(n, 4);
+        assert_string_equal(v[0], "LiveStream.run((\"s1\"), bitrate: 1)");
+        assert_string_equal(v[1], "LiveStream.run((:s2), bitrate: 1)");
+        /* a hostile string stays one string */
+        assert_string_equal(v[2], "LiveStream.run((\"\\\"); System.halt(1); (\\\"\"), bitrate: 1)");
+        assert_string_equal(v[3], "LiveStream.run((12345678901234567890123), bitrate: 1)");
+        expr_each_free(v, n);
+        /* twice, and inside an interpolation (code) */
+        assert_int_equal(expr_each("{$item, \"id #{$item}\"}", "[1]", &v, &n, &e), 0);
+        assert_string_equal(v[0], "{(1), \"id #{(1)}\"}");
+        expr_each_free(v, n);
+        /* $items is another name, not the placeholder */
+        assert_int_equal(expr_each("f($items)", "[1]", &v, &n, &e), -1);
+        assert_string_equal(e.msg, "--each: the expression does not use $item");
+        const char *in_quotes[] = {"f(\"$item\")", "f('$item')", "f(~s($item))", "f($item) # $item",
+                                   NULL};
+        for (int i = 0; in_quotes[i]; i++) {
+                assert_int_equal(expr_each(in_quotes[i], "[1]", &v, &n, &e), -1);
+                assert_int_equal(e.code, ERR_USAGE);
+                assert_non_null(strstr(e.msg, "$item inside a string, charlist, sigil or comment"));
+        }
+        assert_int_equal(expr_each("f($item)", "{\"a\": 1}", &v, &n, &e), -1);
+        assert_string_equal(e.msg, "--each: want a JSON array, got an object");
+        assert_int_equal(expr_each("f($item)", "[]", &v, &n, &e), -1);
+        assert_string_equal(e.msg, "--each: the array is empty");
+        assert_int_equal(expr_each("f($item", "[1]", &v, &n, &e), -1);
+        assert_non_null(strstr(e.msg, "unclosed \"(\""));
+}
+
 static void test_mfa_refuses_nan_and_infinity(void **state)
 {
         (void)state;
@@ -435,6 +478,7 @@ int main(void)
             cmocka_unit_test(test_mfa_atoms_tuples_keywords),
             cmocka_unit_test(test_mfa_errors),
             cmocka_unit_test(test_slug),
+            cmocka_unit_test(test_each),
             cmocka_unit_test(test_mfa_random_strings),
             cmocka_unit_test(test_check_random_input),
         };

@@ -396,7 +396,7 @@ class HelpAndCompletion(unittest.TestCase):
                     "--request-timeout", "--wait-timeout", "--retry-window",
                     "--schedule-timeout"):
             return ["5s"]
-        if flag in ("--backoff-limit", "--boot-retries", "--error-exit",
+        if flag in ("--backoff-limit", "--boot-retries", "--error-exit", "--parallelism",
                     "--successful-history", "--failed-history"):
             return ["1"]
         return ["x"]

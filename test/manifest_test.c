@@ -403,6 +403,93 @@ static void test_job_minimal_and_inject_none(void **state)
         json_object_put(job);
 }
 
+/* --on-term: relrun-pod gets the drain hook as one argv element; the pod's
+ * grace period covers the hook's grace and then the stop's. */
+static void test_job_on_term(void **state)
+{
+        (void)state;
+        struct manifest_job_opts o;
+        base_opts(&o);
+        o.grace_seconds = 20;
+        o.on_term = "LiveStream.checkpoint(\"s1\") # $(x) ;";
+        json_object *job = NULL;
+        struct err e;
+        if (manifest_job_new(&o, &job, &e) != 0)
+                fail_msg("%s", e.msg);
+        assert_int_at(job, "spec.template.spec.terminationGracePeriodSeconds", 2 * 20 + 15);
+        const char *args[] = {"--release",
+                              "/app/bin/my_app",
+                              "--grace",
+                              "20s",
+                              "--on-term",
+                              "LiveStream.checkpoint(\"s1\") # $(x) ;",
+                              "--termination-log",
+                              "/dev/termination-log",
+                              "--",
+                              "LiveStream.run(\"stream-42\", bitrate: 4000)",
+                              NULL};
+        assert_strs_at(job, "spec.template.spec.containers.0.args", args);
+        json_object_put(job);
+        o.on_term = "Foo.bar(";
+        job = NULL;
+        assert_int_equal(manifest_job_new(&o, &job, &e), -1);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_non_null(strstr(e.msg, "--on-term"));
+        assert_null(job);
+}
+
+/* --each: one Indexed Job, index i runs each[i]; a failed index fails
+ * alone (FailIndex), boot retries count per index. */
+static void test_job_each_indexed(void **state)
+{
+        (void)state;
+        struct manifest_job_opts o;
+        base_opts(&o);
+        o.expr = "LiveStream.run($item)";
+        const char *each[] = {"LiveStream.run((\"s1\"))", "LiveStream.run((\"s2\"))",
+                              "LiveStream.run((\"s3\"))"};
+        o.each = each;
+        o.each_n = 3;
+        o.parallelism = 2;
+        o.boot_retries = 2;
+        json_object *job = NULL;
+        struct err e;
+        if (manifest_job_new(&o, &job, &e) != 0)
+                fail_msg("%s", e.msg);
+        assert_str_at(job, "spec.completionMode", "Indexed");
+        assert_int_at(job, "spec.completions", 3);
+        assert_int_at(job, "spec.parallelism", 2);
+        assert_int_at(job, "spec.backoffLimitPerIndex", 2);
+        assert_absent(job, "spec.backoffLimit");
+        assert_str_at(job, "spec.podFailurePolicy.rules.0.action", "FailIndex");
+        assert_str_at(job, "spec.podFailurePolicy.rules.1.action", "Count");
+        assert_str_at(job, "spec.podFailurePolicy.rules.2.action", "FailIndex");
+        const char *args[] = {"--release",
+                              "/app/bin/my_app",
+                              "--indexed",
+                              "--termination-log",
+                              "/dev/termination-log",
+                              "--",
+                              "LiveStream.run((\"s1\"))",
+                              "LiveStream.run((\"s2\"))",
+                              "LiveStream.run((\"s3\"))",
+                              NULL};
+        assert_strs_at(job, "spec.template.spec.containers.0.args", args);
+        json_object_put(job);
+        /* parallelism 0 (or above the count): all at once */
+        o.parallelism = 0;
+        if (manifest_job_new(&o, &job, &e) != 0)
+                fail_msg("%s", e.msg);
+        assert_int_at(job, "spec.parallelism", 3);
+        json_object_put(job);
+        /* each item is checked as an expression */
+        each[1] = "LiveStream.run((\"s2\")";
+        job = NULL;
+        assert_int_equal(manifest_job_new(&o, &job, &e), -1);
+        assert_non_null(strstr(e.msg, "--each item 1"));
+        assert_null(job);
+}
+
 static void test_cronjob(void **state)
 {
         struct manifest_job_opts o;
@@ -953,6 +1040,8 @@ int main(void)
             cmocka_unit_test(test_yaml_tricky_strings),
             cmocka_unit_test(test_yaml_literal_block),
             cmocka_unit_test(test_output_json_and_caps),
+            cmocka_unit_test(test_job_on_term),
+            cmocka_unit_test(test_job_each_indexed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -262,7 +262,8 @@ static void on_reply(struct pod *p, const struct dist_reply *r)
         struct pod_evdata d = {0};
         static struct release_marker m;
         switch (r->kind) {
-        case DIST_NOTHING: return;
+        case DIST_NOTHING:
+        case DIST_OUTPUT: return;
         case DIST_READY:
                 d.text = r->text;
                 pod_step(p, EV_READY, &d);

@@ -22,6 +22,7 @@
 #include "dist.h"
 #include "err.h"
 #include "logline.h"
+#include "attach.h"
 #include "pod.h"
 #include "podopts.h"
 #include "proc.h"
@@ -316,6 +317,8 @@ static void kill_children(struct pod *p)
                 p->be->kill(p);
         if (p->app.running)
                 kill(-p->app.p.pid, SIGKILL);
+        if (p->hook.c.running)
+                kill(-p->hook.c.p.pid, SIGKILL);
 }
 
 /* The task's last lines are in: show its error and result, then stop. */
@@ -414,6 +417,105 @@ static void on_signal_stop(struct pod *p, int sig)
 {
         pod_note(p, LOGLINE_WARNING, "signal", "got %s, stopping the release", signame(sig));
         finish(p, ERR_KILLED, "killed", "stopped by %s", signame(sig));
+}
+
+/* ---- the drain hook (--on-term) ----
+ *
+ * On SIGTERM while the task runs, the hook runs first: ourselves as
+ * `relrun-pod --eval EXPR` (attach.c), its output as rpc events, for at most
+ * --grace. The task goes on meanwhile; if it ends (the hook made it return),
+ * that is its outcome. Otherwise the release stops as on any SIGTERM. */
+
+static bool hook_running(const struct pod *p)
+{
+        return p->hook.c.running;
+}
+
+static void hook_start(struct pod *p, int sig)
+{
+        struct err e;
+        char *argv[12], vm_pid[24];
+        int n = 0;
+        argv[n++] = "/proc/self/exe";
+        if (p->vm_pid > 0) {
+                /* the node we run the task on, not another one of this release */
+                snprintf(vm_pid, sizeof vm_pid, "%d", (int)p->vm_pid);
+                argv[n++] = "--vm-pid";
+                argv[n++] = vm_pid;
+        }
+        argv[n++] = "--release";
+        argv[n++] = (char *)p->o.release;
+        if (p->o.cookie_file) {
+                argv[n++] = "--cookie-file";
+                argv[n++] = (char *)p->o.cookie_file;
+        }
+        argv[n++] = "--eval";
+        argv[n++] = (char *)p->o.on_term;
+        argv[n] = NULL;
+        p->hook.sig = sig;
+        p->hook.started = proc_mono_ms();
+        p->hook.deadline = p->hook.started + p->o.grace_ms;
+        pod_note(p, LOGLINE_WARNING, "signal",
+                 "got %s, draining: running --on-term on the node (up to %lld ms)", signame(sig),
+                 (long long)p->o.grace_ms);
+        p->hook.c.p.out_fd = p->hook.c.p.err_fd = -1;
+        if (pod_start_child(p, &p->hook.c, argv, LOGLINE_SRC_RPC, p->node.full, &e) < 0) {
+                pod_note(p, LOGLINE_ERROR, "drain", "cannot run --on-term: %s", e.msg);
+                on_signal_stop(p, sig);
+        }
+}
+
+/* What the hook printed, to the end. */
+static void hook_drain_pipes(struct pod *p)
+{
+        struct child *c = &p->hook.c;
+        while (c->p.out_fd >= 0 && pod_read_pipe(p, c, &c->p.out_fd, true))
+                ;
+        while (c->p.err_fd >= 0 && pod_read_pipe(p, c, &c->p.err_fd, false))
+                ;
+        if (c->out) {
+                logline_stream_flush(c->out);
+                logline_stream_flush(c->err);
+        }
+}
+
+/* The hook ended (code >= 0) or ran out of time (code < 0): stop. */
+static void hook_done(struct pod *p, int code)
+{
+        int64_t took = proc_mono_ms() - p->hook.started;
+        hook_drain_pipes(p);
+        if (p->state != ST_TASK && p->state != ST_LOST)
+                return; /* the task ended meanwhile: its outcome stands */
+        const char *sig = signame(p->hook.sig);
+        if (code < 0) {
+                pod_note(p, LOGLINE_WARNING, "drain",
+                         "--on-term still running after %lld ms (the grace), stopping the "
+                         "release",
+                         (long long)took);
+                finish(p, ERR_KILLED, "killed",
+                       "stopped by %s; drained: --on-term ran out of time after %lld ms", sig,
+                       (long long)took);
+                return;
+        }
+        pod_note(p, code ? LOGLINE_WARNING : LOGLINE_INFO, "drain",
+                 "--on-term finished with exit %d after %lld ms, stopping the release", code,
+                 (long long)took);
+        finish(p, ERR_KILLED, "killed", "stopped by %s; drained: --on-term exit %d after %lld ms",
+               sig, code, (long long)took);
+}
+
+static void on_task_signal(struct pod *p, int sig)
+{
+        if (p->o.on_term && p->state == ST_TASK && !p->hook.started && sig == SIGTERM) {
+                hook_start(p, sig);
+                return;
+        }
+        if (hook_running(p)) {
+                pod_note(p, LOGLINE_WARNING, "drain", "got %s during --on-term, stopping now",
+                         signame(sig));
+                kill(-p->hook.c.p.pid, SIGKILL);
+        }
+        on_signal_stop(p, sig);
 }
 
 /* A signal once the outcome is known keeps it: the first one is noted, the
@@ -575,8 +677,13 @@ void pod_step(struct pod *p, enum pod_event ev, const struct pod_evdata *d)
                         }
                         vm_exit_mid_task(p, d->status);
                         return;
-                case EV_SIGNAL: on_signal_stop(p, d->sig); return;
+                case EV_SIGNAL: on_task_signal(p, d->sig); return;
                 case EV_TIMER:
+                        if (hook_running(p) && now >= p->hook.deadline) {
+                                kill(-p->hook.c.p.pid, SIGKILL);
+                                hook_done(p, -1);
+                                return;
+                        }
                         if (p->state == ST_LOST && now >= p->t.lost_until)
                                 finish(p, ERR_KILLED, "killed", "%s while the task ran",
                                        p->out.reason);
@@ -848,6 +955,9 @@ static void reap(struct pod *p)
                         p->t.eof_deadline = proc_mono_ms() + EOF_WAIT_MS;
                         struct pod_evdata d = {.status = status};
                         pod_step(p, EV_APP_EXIT, &d);
+                } else if (p->hook.c.running && pid == p->hook.c.p.pid) {
+                        p->hook.c.running = false;
+                        hook_done(p, proc_exit_code(status));
                 } else if (p->be && p->be->reaped(p, pid, status)) {
                         /* the backend's */
                 }
@@ -870,8 +980,8 @@ static void flush_idle(struct pod *p, int64_t now)
 {
         if (p->hold.on && now >= p->hold.until)
                 release_held(p);
-        struct child *cs[] = {&p->app, &p->script.rpc};
-        for (int i = 0; i < 2; i++) {
+        struct child *cs[] = {&p->app, &p->script.rpc, &p->hook.c};
+        for (int i = 0; i < 3; i++) {
                 struct child *c = cs[i];
                 if (c->out && now - c->last_data >= IDLE_FLUSH_MS) {
                         logline_stream_flush(c->out);
@@ -888,8 +998,8 @@ static int64_t next_timer(struct pod *p, int64_t now)
                 if ((x) < t)                                                                       \
                         t = (x);                                                                   \
         } while (0)
-        struct child *cs[] = {&p->app, &p->script.rpc};
-        for (int i = 0; i < 2; i++)
+        struct child *cs[] = {&p->app, &p->script.rpc, &p->hook.c};
+        for (int i = 0; i < 3; i++)
                 if (cs[i]->out &&
                     (logline_stream_pending(cs[i]->out) || logline_stream_pending(cs[i]->err)))
                         SOONER(cs[i]->last_data + IDLE_FLUSH_MS);
@@ -902,6 +1012,10 @@ static int64_t next_timer(struct pod *p, int64_t now)
                 SOONER(p->t.ready_deadline + CALL_GRACE_MS);
                 if (p->t.reject_at)
                         SOONER(p->t.reject_at);
+                break;
+        case ST_TASK:
+                if (hook_running(p))
+                        SOONER(p->hook.deadline);
                 break;
         case ST_LOST: SOONER(p->t.lost_until); break;
         case ST_SETTLE: SOONER(p->t.settle_until); break;
@@ -952,6 +1066,11 @@ static void loop(struct pod *p)
                         pf[n++] = (struct pollfd){.fd = p->app.p.out_fd, .events = POLLIN};
                 if (p->app.p.err_fd >= 0)
                         pf[n++] = (struct pollfd){.fd = p->app.p.err_fd, .events = POLLIN};
+                int hook0 = n;
+                if (p->hook.c.running && p->hook.c.p.out_fd >= 0)
+                        pf[n++] = (struct pollfd){.fd = p->hook.c.p.out_fd, .events = POLLIN};
+                if (p->hook.c.running && p->hook.c.p.err_fd >= 0)
+                        pf[n++] = (struct pollfd){.fd = p->hook.c.p.err_fd, .events = POLLIN};
                 int be0 = n;
                 if (p->be)
                         n += p->be->pollfds(p, pf + n, 8 - n);
@@ -968,7 +1087,11 @@ static void loop(struct pod *p)
                 for (int i = app0; r > 0 && i < be0; i++) {
                         if (!pf[i].revents)
                                 continue;
-                        if (pf[i].fd == p->app.p.out_fd)
+                        if (i >= hook0 && pf[i].fd == p->hook.c.p.out_fd)
+                                pod_read_pipe(p, &p->hook.c, &p->hook.c.p.out_fd, true);
+                        else if (i >= hook0 && pf[i].fd == p->hook.c.p.err_fd)
+                                pod_read_pipe(p, &p->hook.c, &p->hook.c.p.err_fd, false);
+                        else if (pf[i].fd == p->app.p.out_fd)
                                 pod_read_pipe(p, &p->app, &p->app.p.out_fd, true);
                         else if (pf[i].fd == p->app.p.err_fd)
                                 pod_read_pipe(p, &p->app, &p->app.p.err_fd, false);
@@ -1239,6 +1362,7 @@ static int setup(struct pod *p, struct err *e)
 {
         p->t.t0 = proc_mono_ms();
         p->app.p.out_fd = p->app.p.err_fd = p->script.rpc.p.out_fd = p->script.rpc.p.err_fd = -1;
+        p->hook.c.p.out_fd = p->hook.c.p.err_fd = -1;
         buf_init(&p->stdout_buf, 8 * 1024 * 1024);
         buf_init(&p->script.line, 64 * 1024);
         buf_init(&p->script.call, 256 * 1024);
@@ -1307,6 +1431,8 @@ int main(int argc, char **argv)
         struct pod *p = &pod;
         struct err e;
         err_clear(&e);
+        if (attach_wanted(argc, argv))
+                return attach_main(argc, argv);
         if (podopts_parse(argc, argv, getenv("RELRUN_RELEASE"), &p->o, &e) < 0) {
                 fprintf(stderr, "relrun-pod: %s\n", e.msg);
                 return ERR_USAGE;
@@ -1323,7 +1449,9 @@ int main(int argc, char **argv)
                 return install(p->o.install_dest);
         if (p->o.normalise)
                 return normalise(p);
-        if (setup(p, &e) < 0) {
+        p->t.t0 = proc_mono_ms(); /* setup sets it again; an error before needs it */
+        if ((p->o.indexed && podopts_pick_index(&p->o, getenv("JOB_COMPLETION_INDEX"), &e) < 0) ||
+            setup(p, &e) < 0) {
                 if (e.code == ERR_USAGE || !e.code) {
                         fprintf(stderr, "relrun-pod: %s\n", e.msg);
                         return e.code ? e.code : ERR_SOFTWARE;
@@ -1335,6 +1463,9 @@ int main(int argc, char **argv)
                 report(p);
                 return p->out.code;
         }
+        if (p->o.indexed)
+                pod_note(p, LOGLINE_INFO, "start", "index %d of %d: %s", p->o.index, p->o.n_exprs,
+                         p->o.expr);
         start_release(p);
         loop(p);
         stop_descendants(p);

@@ -135,6 +135,12 @@ struct pod {
         struct pod_timers t;
         struct pod_outcome out; /* while SETTLE: the task's outcome, not yet final */
         bool task_done_seen;
+        /* --on-term: `relrun-pod --eval EXPR` as our child, on SIGTERM */
+        struct {
+                struct child c;
+                int64_t started, deadline;
+                int sig;
+        } hook;
         char rejected[ERR_MSG_MAX + 160]; /* why the node refused us */
         /* Until the node says its console format, the app's output is held
          * (bounded), so boot lines are parsed by it too. */

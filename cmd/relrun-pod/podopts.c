@@ -34,6 +34,15 @@ const char podopts_usage[] =
     "                         sigterm: init:stop via SIGTERM (about a second)\n"
     "  --termination-log PATH write the JSON result there (Kubernetes termination message)\n"
     "  --error-exit N         exit N (1-63) when EXPR returns {:error, _}\n"
+    "  --indexed              -- EXPR0 EXPR1 ...: run the one of $JOB_COMPLETION_INDEX\n"
+    "                         (a pod of an Indexed Job, relrun render --each)\n"
+    "  --on-term EXPR         drain hook: on SIGTERM while the task runs, first run EXPR\n"
+    "                         on the node (given up to --grace), then stop the release\n"
+    "  --eval EXPR            next to a running relrun-pod (kubectl exec): run EXPR on\n"
+    "                         the task's node, print its output and value, exit 0, 1 on\n"
+    "                         a raise, N on exit({:shutdown, N}), 66 no task node, 69\n"
+    "                         node not reachable\n"
+    "  --remote               likewise: the release's remote console on the task's node\n"
     "  --install DEST         copy this binary to DEST (for an init container) and exit\n"
     "  --normalise            read a log on stdin, write it as uniform events and exit\n"
     "                         (uses --log-format and --app-format)\n"
@@ -61,6 +70,7 @@ enum flag {
         F_INSTALL,
         F_STOP,
         F_START_COMMAND,
+        F_ON_TERM,
 };
 
 static const struct {
@@ -80,6 +90,7 @@ static const struct {
     {"--install", F_INSTALL},
     {"--stop", F_STOP},
     {"--start-command", F_START_COMMAND},
+    {"--on-term", F_ON_TERM},
 };
 
 static int set_flag(struct podopts *o, enum flag f, const char *name, const char *v, struct err *e)
@@ -92,6 +103,7 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
         case F_TERMLOG: o->termination_log = v; return 0;
         case F_INSTALL: o->install_dest = v; return 0;
         case F_COOKIE_FILE: o->cookie_file = v; return 0;
+        case F_ON_TERM: o->on_term = *v ? v : NULL; return 0;
         case F_READY_TIMEOUT: return cli_parse_duration(name, v, &o->ready_timeout_ms, e);
         case F_GRACE: return cli_parse_duration(name, v, &o->grace_ms, e);
         case F_LOG_FORMAT: return logline_out_parse(v, &o->log_format, e);
@@ -162,6 +174,10 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                         r.normalise = true;
                         continue;
                 }
+                if (strcmp(a, "--indexed") == 0) {
+                        r.indexed = true;
+                        continue;
+                }
                 if (strcmp(a, "--version") == 0) {
                         r.version = true;
                         continue;
@@ -196,7 +212,11 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                 if (set_flag(&r, flags[k].f, flags[k].name, v, e) < 0)
                         return -1;
         }
-        if (i < argc) {
+        if (i < argc && r.indexed && !positional) {
+                r.exprs = argv + i;
+                r.n_exprs = argc - i;
+                positional = argv[i];
+        } else if (i < argc) {
                 if (positional || argc - i > 1)
                         return err_set(e, ERR_USAGE,
                                        "expected one expression after \"--\", got %d arguments "
@@ -215,6 +235,22 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                                        "RELRUN_RELEASE");
         }
         *o = r;
+        return 0;
+}
+
+int podopts_pick_index(struct podopts *o, const char *env_index, struct err *e)
+{
+        if (!env_index || !*env_index)
+                return err_set(e, ERR_CONFIG,
+                               "--indexed: $JOB_COMPLETION_INDEX is not set (not a pod of an "
+                               "Indexed Job?)");
+        int64_t n;
+        if (cli_parse_int("$JOB_COMPLETION_INDEX", env_index, 0, o->n_exprs - 1, &n, e) < 0) {
+                e->code = ERR_CONFIG;
+                return err_prefix(e, "--indexed (%d expressions)", o->n_exprs);
+        }
+        o->index = (int)n;
+        o->expr = o->exprs[n];
         return 0;
 }
 

@@ -19,13 +19,18 @@ struct podopts {
         const char *install_dest;    /* --install DEST: copy ourselves, nothing else */
         const char *cookie_file;     /* NULL: $RELEASE_COOKIE, else releases/COOKIE */
         const char *start_command;   /* NULL: by the release's kind (podopts_start_command) */
+        const char *on_term;         /* NULL or the drain hook run on SIGTERM */
         int64_t ready_timeout_ms;    /* default 120 s */
         int64_t grace_ms;            /* default 30 s */
         int error_exit;              /* 0 = {:error, _} is a success */
         enum logline_out log_format; /* default json */
         enum podopts_rpc rpc;
-        bool fast_stop; /* --stop fast (default) or sigterm */
-        bool normalise; /* --normalise: stdin to uniform events, nothing else */
+        bool fast_stop;     /* --stop fast (default) or sigterm */
+        bool normalise;     /* --normalise: stdin to uniform events, nothing else */
+        bool indexed;       /* --indexed: one expression per Job completion index */
+        char *const *exprs; /* --indexed: the expressions after "--" */
+        int n_exprs;
+        int index; /* --indexed: the one picked (podopts_pick_index) */
         bool help;
         bool version;
 };
@@ -35,6 +40,10 @@ struct podopts {
  * env_release is $RELRUN_RELEASE (default for --release), may be NULL.
  * ERR_USAGE with a message naming the flag on error. Strings point into argv. */
 int podopts_parse(int argc, char **argv, const char *env_release, struct podopts *o, struct err *e);
+
+/* --indexed: pick the expression of env_index ($JOB_COMPLETION_INDEX) into
+ * o->expr and o->index. ERR_CONFIG when it is unset or not one of them. */
+int podopts_pick_index(struct podopts *o, const char *env_index, struct err *e);
 
 /* The bin script command that starts the release in the foreground:
  * --start-command if given, else by the release's kind (relx: foreground,

@@ -39,6 +39,9 @@ enum {
         O_CASCADE,
         O_APP_FORMAT,
         O_READY_EXPR,
+        O_ON_TERM,
+        O_EACH,
+        O_PARALLELISM,
         O_SCHEDULE,
         O_TIME_ZONE,
         O_CONCURRENCY,
@@ -125,6 +128,9 @@ static const struct flag flags[] = {
     {{"log-format", required_argument, NULL, O_LOG_FORMAT}, F_TASK},
     {{"app-format", required_argument, NULL, O_APP_FORMAT}, F_TASK},
     {{"ready-expr", required_argument, NULL, O_READY_EXPR}, F_TASK},
+    {{"on-term", required_argument, NULL, O_ON_TERM}, F_TASK},
+    {{"each", required_argument, NULL, O_EACH}, F_TASK},
+    {{"parallelism", required_argument, NULL, O_PARALLELISM}, F_TASK},
     {{"follow", no_argument, NULL, 'f'}, F_LOGS},
     {{"cascade", required_argument, NULL, O_CASCADE}, F_CANCEL | F_CRON},
     {{"schedule", required_argument, NULL, O_SCHEDULE}, F_CRON},
@@ -657,6 +663,9 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
                 return 0;
         case O_APP_FORMAT: o->app_format = v; return 0;
         case O_READY_EXPR: o->ready_expr = v; return 0;
+        case O_ON_TERM: o->on_term = v; return 0;
+        case O_EACH: o->each = v; return 0;
+        case O_PARALLELISM: return cli_parse_int("--parallelism", v, 1, 1000, &o->parallelism, e);
         case 'f': o->follow = true; return 0;
         case O_SCHEDULE: o->schedule = v; return 0;
         case O_TIME_ZONE: o->time_zone = v; return 0;
@@ -929,6 +938,17 @@ static const char task_help[] =
     "                           '$time $metadata[$level] $message' (Elixir's default)\n"
     "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n";
 
+static const char task_help2[] =
+    "      --on-term EXPR       drain hook: when the pod gets SIGTERM (a node drain, a\n"
+    "                           delete) while the task runs, relrun-pod first runs EXPR\n"
+    "                           on the task's node for up to --grace, then stops the\n"
+    "                           release (the pod's grace period covers both)\n"
+    "      --each JSON_ARRAY    fan-out (render only for now): one Indexed Job, index i\n"
+    "                           runs EXPR with $item as the array's element i, an\n"
+    "                           Elixir term serialised as --args does (never text);\n"
+    "                           $item must stand in code, not inside quotes\n"
+    "      --parallelism N      --each: indexes running at once (default: all)\n";
+
 static const char ci_help[] =
     "Machine output (CI):\n"
     "  -o json                  stdout carries the pod's JSON log lines unchanged, then\n"
@@ -982,6 +1002,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                     "      --detach             print the Job name and exit 0 without following\n",
                     f);
                 fputs(task_help, f);
+                fputs(task_help2, f);
                 fputs(follow_help, f);
                 fputs(keep_failed_help, f);
                 fputs(ci_help, f);
@@ -994,6 +1015,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                       "Secrets appear as references only.\n\n",
                       f);
                 fputs(task_help, f);
+                fputs(task_help2, f);
                 fputs(global_help, f);
                 break;
         case CMD_LOGS:
@@ -1065,6 +1087,7 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                     "      --cascade P          delete: background (default) or foreground\n",
                     f);
                 fputs(task_help, f);
+                fputs(task_help2, f);
                 fputs(follow_help, f);
                 fputs(keep_failed_help, f);
                 fputs(ci_help, f);
@@ -1086,15 +1109,19 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                 break;
         case CMD_EVAL:
                 fputs("usage: relrun eval JOB|POD EXPR\n\n"
-                      "Run EXPR on the node of a running task and print what it printed and\n"
-                      "its result; the exit code follows the task contract (0 ok, 1 raise,\n"
-                      "N for exit({:shutdown, N}), 70 node not reachable). JOB means its\n"
-                      "running pod. In the pod, the task container's own relrun-pod connects\n"
-                      "to the node over distribution: no second BEAM. The exec goes through\n"
+                      "Run EXPR (Elixir) on the node of a running task and print what it\n"
+                      "printed, then its value (inspect form); the task goes on. The exit code\n"
+                      "follows the task contract: 0 a value, 1 a raise or a syntax error (the\n"
+                      "exception on stderr), N for exit({:shutdown, N}). JOB means its running\n"
+                      "pod. In the pod, the task container's own relrun-pod finds the task's\n"
+                      "VM and connects to it over distribution: no second BEAM. Log lines of\n"
+                      "EXPR go to the task's log, as the task's own do. The exec goes through\n"
                       "`kubectl exec` (Debian's libcurl has no WebSocket): kubectl must be on\n"
                       "PATH (or $RELRUN_KUBECTL) and may use pods/exec.\n\n"
-                      "Exit codes of relrun itself: 66 no such job or pod, 69 the pod is not\n"
-                      "running, 78 kubectl missing.\n\n",
+                      "Other exit codes: 66 no such job or pod, or no task node in the pod yet\n"
+                      "(the release not started) or any more; 69 the pod is not running, or\n"
+                      "its node not reachable (still booting, stopping); 75 the node went down\n"
+                      "during the eval; 78 kubectl missing, or the node refused the cookie.\n\n",
                       f);
                 fputs(global_help, f);
                 break;
@@ -1103,7 +1130,9 @@ static void help_text(enum relrun_cmd cmd, FILE *f)
                       "An interactive remote console on a running task's node: the release's\n"
                       "own remote console (`bin/app remote`: iex attached to the node, for mix;\n"
                       "`remote_console` for relx), the terminal passed through. Leaving the\n"
-                      "console leaves the task running. Through `kubectl exec -it`, as eval.\n\n",
+                      "console (Ctrl-G then q, or Ctrl-C then a) leaves the task running;\n"
+                      "System.halt() typed in it would stop the task's node. Through\n"
+                      "`kubectl exec -it`, as eval; exit codes as eval's.\n\n",
                       f);
                 fputs(global_help, f);
                 break;

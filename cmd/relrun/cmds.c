@@ -273,6 +273,13 @@ int cmd_run(const struct opts *o, struct err *e)
                 err_set(e, ERR_USAGE, "run: -o \"%s\": expected json or text", o->output);
                 goto out;
         }
+        if (o->each) {
+                /* following every index of one Job is not built yet */
+                err_set(e, ERR_USAGE,
+                        "run: --each is not supported by relrun run yet: relrun render --each "
+                        "prints the Indexed Job (kubectl apply -f it)");
+                goto out;
+        }
         if (job_expr(o, &expr, e) < 0 || conn_open(o, &k, e) < 0 ||
             job_build(o, expr, k.ns, &job, e) < 0)
                 goto out;

@@ -79,6 +79,8 @@ static int job_opts(const struct opts *o, const char *expr, const char *namespac
         m->log_format = o->log_format;
         m->app_format = o->app_format;
         m->ready_expr = o->ready_expr;
+        m->on_term = o->on_term;
+        m->parallelism = (int)o->parallelism;
         m->ready_timeout_seconds = secs(o->ready_timeout_ms);
         m->grace_seconds = secs(o->grace_ms);
         m->rpc = o->rpc;
@@ -97,7 +99,19 @@ int job_build(const struct opts *o, const char *expr, const char *namespace_,
          * for its Jobs). */
         if (o->ttl_ms == OPTS_TTL_UNSET)
                 m.ttl_seconds = RELRUN_DEFAULT_TTL_S;
-        return manifest_job_new(&m, out, e);
+        char **each = NULL;
+        size_t n = 0;
+        if (o->each) {
+                if (expr_each(expr, o->each, &each, &n, e) < 0)
+                        return -1;
+                m.each = (const char *const *)each;
+                m.each_n = n;
+        } else if (o->parallelism) {
+                return err_set(e, ERR_USAGE, "--parallelism: only with --each");
+        }
+        int rc = manifest_job_new(&m, out, e);
+        expr_each_free(each, n);
+        return rc;
 }
 
 int job_cron_build(const struct opts *o, const char *expr, const char *namespace_, const char *name,

@@ -95,6 +95,9 @@ struct opts {
         const char *log_format;
         const char *app_format;
         const char *ready_expr;
+        const char *on_term; /* --on-term EXPR */
+        const char *each;    /* --each JSON_ARRAY */
+        int64_t parallelism;
         /* logs / cancel */
         bool follow;
         const char *cascade; /* background | foreground */

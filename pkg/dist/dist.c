@@ -262,6 +262,14 @@ static int decode(const char *buf, struct dist_reply *r)
                 r->kind = DIST_READY;
                 return 0;
         }
+        if (arity == 2 && !strcmp(tag, "relrun_out")) {
+                /* a chunk of output, sent by relrun-pod --eval's wrapper */
+                if (take_binary(buf, &idx, r->text, sizeof r->text, NULL) < 0)
+                        return -1;
+                r->text_len = strlen(r->text);
+                r->kind = DIST_OUTPUT;
+                return 0;
+        }
         if (arity != 2 || strcmp(tag, "rex") != 0)
                 return -1;
         /* {rex, Reply}: eval_string's {Value, Binding}, or {badrpc, Reason} */

@@ -55,6 +55,7 @@ enum dist_kind {
         DIST_EXIT,      /* exit({:shutdown, N}): code */
         DIST_RAISE,     /* raise/throw/exit: text is the formatted error */
         DIST_BADRPC,    /* the call itself failed: text says why */
+        DIST_OUTPUT,    /* {relrun_out, Bin}: a chunk of an eval's output in text */
 };
 
 struct dist_reply {
@@ -63,7 +64,8 @@ struct dist_reply {
         bool truncated;
         int code;
         char value[DIST_VALUE_MAX + 1]; /* cut at a UTF-8 boundary */
-        char text[8192];                /* error text, cut */
+        char text[8192];                /* error text, cut; DIST_OUTPUT: the chunk */
+        size_t text_len;                /* DIST_OUTPUT: its length */
 };
 
 /* Read one message when the fd is readable, never blocking: a message not

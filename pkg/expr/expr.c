@@ -58,6 +58,10 @@ struct scan {
         struct frame st[MAX_DEPTH];
         size_t depth;
         struct err *e;
+        /* expr_with_item: where the placeholder stands in code */
+        const char *ph;
+        size_t phn;
+        size_t *hits, nhits, maxhits;
 };
 
 static const char *where(const struct scan *sc, unsigned line, unsigned col, char *b, size_t bn)
@@ -316,6 +320,18 @@ static int scan_code(struct scan *sc)
         case ')': return close_frame(sc, F_PAREN, ")");
         case ']': return close_frame(sc, F_BRACKET, "]");
         case '}': return close_frame(sc, F_BRACE, "}");
+        case '$':
+                if (sc->ph && sc->n - sc->i >= sc->phn && !memcmp(sc->s + sc->i, sc->ph, sc->phn) &&
+                    !is_ident_char(at(sc, sc->phn))) {
+                        if (sc->nhits == sc->maxhits)
+                                return err_set(sc->e, ERR_USAGE, "expression: more than %zu %s",
+                                               sc->maxhits, sc->ph);
+                        sc->hits[sc->nhits++] = sc->i;
+                        advance_n(sc, sc->phn);
+                        return 0;
+                }
+                advance(sc);
+                return 0;
         default: advance(sc); return 0;
         }
 }
@@ -360,7 +376,8 @@ static int check_chars(const char *s, size_t n, bool multiline, struct err *e)
         return 0;
 }
 
-int expr_check_n(const char *s, size_t n, struct err *e)
+static int scan_n(const char *s, size_t n, const char *ph, size_t *hits, size_t maxhits,
+                  size_t *nhits, struct err *e)
 {
         if (!s || n == 0)
                 return err_set(e, ERR_USAGE, "expression: empty");
@@ -386,6 +403,10 @@ int expr_check_n(const char *s, size_t n, struct err *e)
         sc->col = 1;
         sc->multiline = multiline;
         sc->e = e;
+        sc->ph = ph;
+        sc->phn = ph ? strlen(ph) : 0;
+        sc->hits = hits;
+        sc->maxhits = maxhits;
         int rc = 0;
         while (rc == 0 && sc->i < sc->n) {
                 struct frame *f = top(sc);
@@ -401,8 +422,15 @@ int expr_check_n(const char *s, size_t n, struct err *e)
                         rc = err_set(e, ERR_USAGE, "expression: unclosed \"%s\" opened at %s",
                                      f->what, where(sc, f->line, f->col, w, sizeof w));
         }
+        if (nhits)
+                *nhits = sc->nhits;
         free(sc);
         return rc;
+}
+
+int expr_check_n(const char *s, size_t n, struct err *e)
+{
+        return scan_n(s, n, NULL, NULL, 0, NULL, e);
 }
 
 int expr_check(const char *s, struct err *e)
@@ -870,14 +898,14 @@ static bool non_finite(json_object *o, char *where, size_t n)
 }
 
 /* json-c validates (strict, UTF-8) and reports the position of an error. */
-static int validate_json(const char *args, struct err *e)
+static int validate_json(const char *flag, const char *args, struct err *e)
 {
         size_t n = strlen(args);
         if (n > EXPR_MAX)
-                return err_set(e, ERR_USAGE, "--args: longer than %d bytes", EXPR_MAX);
+                return err_set(e, ERR_USAGE, "%s: longer than %d bytes", flag, EXPR_MAX);
         struct json_tokener *tok = json_tokener_new_ex(64);
         if (!tok)
-                return err_sys(e, ERR_SOFTWARE, "--args");
+                return err_sys(e, ERR_SOFTWARE, "%s", flag);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         json_object *o = json_tokener_parse_ex(tok, args, (int)n);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
@@ -885,22 +913,23 @@ static int validate_json(const char *args, struct err *e)
         int rc = 0;
         if (!o && jerr == json_tokener_continue)
                 rc = err_set(e, ERR_USAGE,
-                             "--args: invalid JSON at offset %zu: unexpected end of input", n);
+                             "%s: invalid JSON at offset %zu: unexpected end of input", flag, n);
         else if (!o)
-                rc = err_set(e, ERR_USAGE, "--args: invalid JSON at offset %zu: %s", end,
+                rc = err_set(e, ERR_USAGE, "%s: invalid JSON at offset %zu: %s", flag, end,
                              json_tokener_error_desc(jerr));
         else if (end < n && strspn(args + end, " \t\r\n") != n - end)
                 rc = err_set(e, ERR_USAGE,
-                             "--args: invalid JSON at offset %zu: trailing data after the array",
+                             "%s: invalid JSON at offset %zu: trailing data after the array", flag,
                              end + strspn(args + end, " \t\r\n"));
         else if (!json_object_is_type(o, json_type_array))
-                rc = err_set(e, ERR_USAGE, "--args: want a JSON array, got %s", json_type_word(o));
+                rc =
+                    err_set(e, ERR_USAGE, "%s: want a JSON array, got %s", flag, json_type_word(o));
         char where[160];
         if (rc == 0 && non_finite(o, where, sizeof where))
                 rc = err_set(e, ERR_USAGE,
-                             "--args: %s is NaN or Infinity, which JSON does not have (and "
+                             "%s: %s is NaN or Infinity, which JSON does not have (and "
                              "Elixir floats cannot be): write a number or a string",
-                             where);
+                             flag, where);
         json_object_put(o);
         json_tokener_free(tok);
         return rc;
@@ -920,7 +949,7 @@ int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err
                                "--mfa \"%.200s\": \"%.100s\" is not a function name "
                                "([a-z_][a-zA-Z0-9_]*[?!]?)",
                                mfa, dot + 1);
-        if (args_json && validate_json(args_json, e) < 0)
+        if (args_json && validate_json("--args", args_json, e) < 0)
                 return -1;
 
         struct buf b;
@@ -1024,4 +1053,111 @@ size_t expr_slug(const char *expr, char *buf, size_t n)
         memcpy(buf, full, len);
         buf[len] = '\0';
         return len;
+}
+
+/* ---- --each: the item in the expression ----------------------------------- */
+
+#define ITEM_HITS_MAX 64
+
+/* expr with term (in parentheses) at each of hits; a new string or NULL. */
+static char *splice(const char *expr, size_t n, const size_t *hits, size_t nhits,
+                    const struct buf *term, struct err *e)
+{
+        struct buf b;
+        buf_init(&b, EXPR_MAX);
+        size_t at = 0;
+        for (size_t i = 0; i < nhits; i++) {
+                if (buf_append(&b, expr + at, hits[i] - at) < 0 || buf_putc(&b, '(') < 0 ||
+                    buf_append(&b, term->data, term->len) < 0 || buf_putc(&b, ')') < 0)
+                        goto toolong;
+                at = hits[i] + strlen(EXPR_ITEM);
+        }
+        if (buf_append(&b, expr + at, n - at) < 0)
+                goto toolong;
+        if (expr_check_n(b.data, b.len, e) < 0) {
+                err_prefix(e, "--each: internal error");
+                buf_fini(&b);
+                return NULL;
+        }
+        char *s = buf_detach(&b);
+        if (!s)
+                err_sys(e, ERR_SOFTWARE, "--each");
+        return s;
+toolong:
+        buf_fini(&b);
+        err_set(e, ERR_USAGE, "--each: an expression would be longer than %d bytes", EXPR_MAX);
+        return NULL;
+}
+
+void expr_each_free(char **exprs, size_t n)
+{
+        for (size_t i = 0; exprs && i < n; i++)
+                free(exprs[i]);
+        free(exprs);
+}
+
+int expr_each(const char *expr, const char *items_json, char ***out, size_t *nout, struct err *e)
+{
+        size_t hits[ITEM_HITS_MAX], nhits = 0;
+        if (!expr)
+                return err_set(e, ERR_USAGE, "expression: empty");
+        size_t n = strnlen(expr, (size_t)EXPR_MAX + 1);
+        if (scan_n(expr, n, EXPR_ITEM, hits, ITEM_HITS_MAX, &nhits, e) < 0)
+                return -1;
+        /* every other $item is in a string, a charlist, a sigil or a comment,
+         * where a term spliced in could end the quotes */
+        size_t all = 0, pl = strlen(EXPR_ITEM);
+        for (const char *p = expr; (p = strstr(p, EXPR_ITEM)); p += pl)
+                if (!is_ident_char(p[pl]))
+                        all++;
+        if (all > nhits)
+                return err_set(e, ERR_USAGE,
+                               "--each: %s inside a string, charlist, sigil or comment: write it "
+                               "as code (\"id \" <> %s, or \"#{%s}\")",
+                               EXPR_ITEM, EXPR_ITEM, EXPR_ITEM);
+        if (nhits == 0)
+                return err_set(e, ERR_USAGE, "--each: the expression does not use %s", EXPR_ITEM);
+        if (!items_json || validate_json("--each", items_json, e) < 0)
+                return -1;
+        struct buf term;
+        buf_init(&term, EXPR_MAX);
+        char **v = NULL;
+        size_t count = 0;
+        int rc = -1;
+        struct ser z = {.s = items_json, .n = strlen(items_json), .out = &term, .e = e};
+        skip_ws(&z);
+        z.i++; /* [ */
+        skip_ws(&z);
+        while (z.i < z.n && z.s[z.i] != ']') {
+                buf_reset(&term);
+                z.argno++;
+                if (ser_value(&z) < 0)
+                        goto out;
+                char **nv = realloc(v, (count + 1) * sizeof *v);
+                if (!nv) {
+                        err_sys(e, ERR_SOFTWARE, "--each");
+                        goto out;
+                }
+                v = nv;
+                if (!(v[count] = splice(expr, n, hits, nhits, &term, e)))
+                        goto out;
+                count++;
+                skip_ws(&z);
+                if (z.i < z.n && z.s[z.i] == ',') {
+                        z.i++;
+                        skip_ws(&z);
+                }
+        }
+        if (count == 0) {
+                err_set(e, ERR_USAGE, "--each: the array is empty");
+                goto out;
+        }
+        *out = v;
+        *nout = count;
+        v = NULL;
+        rc = 0;
+out:
+        expr_each_free(v, count);
+        buf_fini(&term);
+        return rc;
 }

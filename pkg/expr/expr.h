@@ -62,6 +62,22 @@ int expr_check_n(const char *s, size_t n, struct err *e);
  *   --args: want a JSON array, got an object */
 int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err *e);
 
+/* The placeholder of --each. */
+#define EXPR_ITEM "$item"
+
+/* For --each: one expression per element of the JSON array items_json,
+ * each being expr with every $item that stands in code replaced by that
+ * element in parentheses, serialised as expr_from_mfa does an argument
+ * (`LiveStream.run($item)` with ["s1", {"$atom": "s2"}] gives
+ * `LiveStream.run(("s1"))` and `LiveStream.run((:s2))`): no text is spliced.
+ * On success *out is a new array of *n new strings, each passing
+ * expr_check (expr_each_free). Errors (ERR_USAGE): the expression's own
+ * (expr_check), $item not used, $item inside a string, charlist, sigil or
+ * comment (a term there could end the quotes), bad JSON or not an array
+ * ("--each: want a JSON array, got an object"), an empty array. */
+int expr_each(const char *expr, const char *items_json, char ***out, size_t *n, struct err *e);
+void expr_each_free(char **exprs, size_t n);
+
 /* Derive a DNS-1123 label from the expression's leading call for use in Job
  * names and labels: "LiveStream.run(\"x\")" -> "live-stream-run",
  * ":erlang.halt()" -> "erlang-halt". At most min(n - 1, EXPR_SLUG_MAX)

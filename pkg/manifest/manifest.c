@@ -463,6 +463,16 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
         }
         if (o->ready_expr && expr_check(o->ready_expr, e) < 0)
                 return err_prefix(e, "--ready-expr");
+        if (o->each_n > MANIFEST_EACH_MAX)
+                return err_set(e, ERR_USAGE, "--each: %zu items, at most %d in one Job", o->each_n,
+                               MANIFEST_EACH_MAX);
+        for (size_t i = 0; i < o->each_n; i++)
+                if (expr_check(o->each[i], e) < 0)
+                        return err_prefix(e, "--each item %zu", i);
+        if (o->parallelism < 0)
+                return err_set(e, ERR_USAGE, "--parallelism: must not be negative");
+        if (o->on_term && expr_check(o->on_term, e) < 0)
+                return err_prefix(e, "--on-term");
         return 0;
 }
 
@@ -507,15 +517,25 @@ static json_object *pod_args(const struct manifest_job_opts *o)
                 ARG("--rpc");
                 ARG(o->rpc);
         }
+        if (o->on_term) {
+                ARG("--on-term");
+                ARG(o->on_term);
+        }
         if (o->error_exit > 0) {
                 snprintf(num, sizeof num, "%d", o->error_exit);
                 ARG("--error-exit");
                 ARG(num);
         }
+        if (o->each_n)
+                ARG("--indexed"); /* relrun-pod takes the one of $JOB_COMPLETION_INDEX */
         ARG("--termination-log");
         ARG(TERMINATION_LOG);
         ARG("--");
-        ARG(o->expr); /* one argv element, whatever it contains */
+        if (o->each_n)
+                for (size_t i = 0; i < o->each_n; i++)
+                        ARG(o->each[i]);
+        else
+                ARG(o->expr); /* one argv element, whatever it contains */
 #undef ARG
         if (rc < 0) {
                 json_object_put(a);
@@ -738,14 +758,16 @@ static json_object *pod_failure_policy(const struct manifest_job_opts *o)
 {
         static const int boot[] = {EXIT_BOOT};
         static const int ok_or_boot[] = {0, EXIT_BOOT};
+        /* fan-out: a failed index fails alone, the others go on */
+        const char *fail = o->each_n ? "FailIndex" : "FailJob";
         json_object *p = json_object_new_object(), *rules = json_object_new_array();
         /* Disruption first: an evicted pod's container also exits non-zero, and
          * the cause, not the symptom, decides. */
         if (!p || !rules ||
-            push(rules, condition_rule(o->retry_on_disruption ? "Ignore" : "FailJob",
+            push(rules, condition_rule(o->retry_on_disruption ? "Ignore" : fail,
                                        "DisruptionTarget")) < 0 ||
             push(rules, exit_code_rule("Count", "In", boot, 1)) < 0 ||
-            push(rules, exit_code_rule("FailJob", "NotIn", ok_or_boot, 2)) < 0) {
+            push(rules, exit_code_rule(fail, "NotIn", ok_or_boot, 2)) < 0) {
                 json_object_put(p);
                 json_object_put(rules);
                 return NULL;
@@ -903,7 +925,9 @@ static int build_job(const struct manifest_job_opts *o, const char *cron, struct
         if (placement(o, ps, e) < 0)
                 goto fail;
         long grace = o->grace_seconds > 0 ? o->grace_seconds : MANIFEST_DEFAULT_GRACE;
-        if (add_int(ps, "terminationGracePeriodSeconds", grace + MANIFEST_GRACE_MARGIN) < 0)
+        /* a drain hook gets the grace, then the release's stop does */
+        if (add_int(ps, "terminationGracePeriodSeconds",
+                    grace * (o->on_term ? 2 : 1) + MANIFEST_GRACE_MARGIN) < 0)
                 goto oom;
         if (o->inject == MANIFEST_INJECT_INIT &&
             add(ps, "initContainers", one(init_container(o))) < 0)
@@ -924,8 +948,19 @@ static int build_job(const struct manifest_job_opts *o, const char *cron, struct
         json_object_object_del(p->spec, "template");
 
         int backoff = o->backoff_limit > o->boot_retries ? o->backoff_limit : o->boot_retries;
-        if (add_int(p->spec, "backoffLimit", backoff) < 0)
+        if (o->each_n) {
+                /* one Indexed Job: index i runs each[i]; retries count per index */
+                long par = o->parallelism > 0 && (size_t)o->parallelism < o->each_n
+                               ? o->parallelism
+                               : (long)o->each_n;
+                if (add_str(p->spec, "completionMode", "Indexed") < 0 ||
+                    add_int(p->spec, "completions", (long)o->each_n) < 0 ||
+                    add_int(p->spec, "parallelism", par) < 0 ||
+                    add_int(p->spec, "backoffLimitPerIndex", backoff) < 0)
+                        goto oom_pod;
+        } else if (add_int(p->spec, "backoffLimit", backoff) < 0) {
                 goto oom_pod;
+        }
         if (o->active_deadline_seconds > 0 &&
             add_int(p->spec, "activeDeadlineSeconds", o->active_deadline_seconds) < 0)
                 goto oom_pod;

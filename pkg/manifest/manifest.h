@@ -97,13 +97,22 @@ struct manifest_job_opts {
         const char *app_format;     /* --app-format, the app's Logger format string */
         long ready_timeout_seconds; /* --ready-timeout Ns */
         const char *ready_expr;     /* --ready-expr */
-        long grace_seconds;         /* --grace Ns */
-        const char *rpc;            /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
-        int error_exit;             /* --error-exit N, 1..63 */
+        /* --each: one expression per index of an Indexed Job (expr stays the
+         * template, for the name and the annotation); each_n 0 for none */
+        const char *const *each;
+        size_t each_n;
+        int parallelism;     /* --parallelism; 0: all indexes at once */
+        const char *on_term; /* --on-term: the drain hook (terminationGracePeriod 2x grace) */
+        long grace_seconds;  /* --grace Ns */
+        const char *rpc;     /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
+        int error_exit;      /* --error-exit N, 1..63 */
 
         const char *const *labels;      /* extra "key=value" labels, NULL-terminated */
         const char *const *annotations; /* extra "key=value" annotations, NULL-terminated */
 };
+
+/* The most items of one --each Job (each is one argument of the pod). */
+#define MANIFEST_EACH_MAX 1000
 
 /* Concurrency policy NULL means "Forbid": a scheduled task does not start
  * while the previous run of it still runs (Kubernetes' default is Allow). */

@@ -3,6 +3,7 @@ activeDeadlineSeconds, ttlSecondsAfterFinished, 1.31+ conditions), the garbage c
 (deletion propagation) and the CronJob controller (schedule + manual fire)."""
 
 import datetime
+import json
 import queue
 import threading
 import time
@@ -12,6 +13,29 @@ from . import resources as R
 from .errors import ApiError
 
 JOB_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+
+
+INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+
+
+def _index_of(pod):
+    v = (pod["metadata"].get("annotations") or {}).get(INDEX_KEY)
+    return int(v) if v is not None and str(v).isdigit() else None
+
+
+def _ranges(ixs):
+    """{0,1,2,5} -> "0-2,5", as status.completedIndexes writes them."""
+    out, run = [], []
+    for i in sorted(ixs):
+        if run and i == run[-1] + 1:
+            run.append(i)
+        else:
+            if run:
+                out.append(str(run[0]) if len(run) == 1 else "%d-%d" % (run[0], run[-1]))
+            run = [i]
+    if run:
+        out.append(str(run[0]) if len(run) == 1 else "%d-%d" % (run[0], run[-1]))
+    return ",".join(out)
 
 
 def _now():
@@ -250,6 +274,8 @@ class JobController:
             if _terminal(p):
                 self._observe(type("E", (), {"rt": R.POD, "obj": p, "type": "MODIFIED"}))
         never = spec["template"]["spec"].get("restartPolicy") == "Never"
+        if spec.get("completionMode") == "Indexed":
+            return self._reconcile_indexed(job, t, pods, never)
         failure = None
         for puid, pod in list(t["new"].items()):
             action, msg = self._policy_action(job, pod) if never else ("Count", None)
@@ -327,20 +353,118 @@ class JobController:
         self._write(job, active=len(active), terminating=len(terminating), succeeded=succeeded,
                     failed=failed, ready=ready, start=True)
 
-    def _create_pod(self, job):
+    # -- Indexed Jobs (completionMode: Indexed): index i is done once one of its
+    # pods succeeded; backoffLimitPerIndex counts each index's failures, FailIndex
+    # fails an index at once, FailJob the Job; the Job ends when every index is
+    # done or failed (Failed with FailedIndexes when any failed).
+    def _reconcile_indexed(self, job, t, pods, never):
+        meta, spec = job["metadata"], job["spec"]
+        ns = meta["namespace"]
+        completions = spec.get("completions") or 1
+        parallelism = spec.get("parallelism", 1)
+        per_index = spec.get("backoffLimitPerIndex")
+        idx = t.setdefault("idx", {})
+        counts = t.setdefault("index_failures", {})
+        failed_ix = t.setdefault("failed_indexes", set())
+        for p in pods:
+            i = _index_of(p)
+            if i is not None:
+                idx[p["metadata"]["uid"]] = i
+        failure = None
+        for puid, pod in list(t["new"].items()):
+            action, msg = self._policy_action(job, pod) if never else ("Count", None)
+            del t["new"][puid]
+            i = idx.get(puid, _index_of(pod))
+            if action == "Ignore":
+                t["ignored"].add(puid)
+                continue
+            t["failed"].add(puid)
+            t["last_fail"] = time.time()
+            if action == "FailJob" and failure is None:
+                failure = ("PodFailurePolicy", msg)
+            elif i is not None:
+                counts[i] = counts.get(i, 0) + 1
+                if action == "FailIndex" or (per_index is not None and counts[i] > per_index):
+                    failed_ix.add(i)
+        done_ix = {idx[u] for u in t["succeeded"] if u in idx}
+        active = [p for p in pods if not _terminal(p) and not p["metadata"].get("deletionTimestamp")]
+        terminating = [p for p in pods if not _terminal(p) and p["metadata"].get("deletionTimestamp")]
+        extra = {"completedIndexes": _ranges(done_ix), "failedIndexes": _ranges(failed_ix)}
+        succeeded, failed = len(done_ix), len(t["failed"])
+        target = _has_cond(job, "FailureTarget")
+        start = R.parse_time((job.get("status") or {}).get("startTime"))
+        ads = spec.get("activeDeadlineSeconds")
+        if not target and failure is None and ads is not None and start and time.time() >= start + ads:
+            failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
+        settled = len(done_ix | failed_ix) >= completions
+        if not target and failure is None and settled and failed_ix:
+            failure = ("FailedIndexes", "Job has failed indexes")
+        add = []
+        if failure and not target:
+            add.append(("FailureTarget",) + failure)
+            target = True
+        if target:
+            for p in active:
+                self.pods.delete(ns, p["metadata"]["name"])
+            if not active and not terminating:
+                reason, msg = failure or next(
+                    (c["reason"], c["message"]) for c in job["status"]["conditions"]
+                    if c["type"] == "FailureTarget")
+                add.append(("Failed", reason, msg))
+            self._write(job, active=0, terminating=len(active) + len(terminating),
+                        succeeded=succeeded, failed=failed, add=add, extra=extra)
+            return
+        if settled:
+            if not active and not terminating:
+                add.append(("SuccessCriteriaMet", "CompletionsReached",
+                            "Reached expected number of succeeded pods"))
+                add.append(("Complete", "CompletionsReached", "Reached expected number of succeeded pods"))
+            self._write(job, active=len(active), terminating=len(terminating), succeeded=succeeded,
+                        failed=failed, add=add, complete=not active and not terminating, extra=extra)
+            return
+        busy = {_index_of(p) for p in active + terminating}
+        delay = min(self.backoff * 2 ** max(failed - 1, 0), 360.0) if failed else 0
+        backing_off = failed and time.time() < t.get("last_fail", 0) + delay
+        todo = [i for i in range(completions)
+                if i not in done_ix and i not in failed_ix and i not in busy]
+        room = parallelism - len(active) - (len(terminating) if spec.get("podReplacementPolicy") == "Failed" else 0)
+        for i in todo[:max(room, 0)]:
+            if backing_off and counts.get(i):
+                continue  # this index's replacement waits out the back-off
+            self._create_pod(job, index=i)
+            active.append(None)
+        ready = sum(1 for p in active if p and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in p["status"].get("conditions") or []))
+        self._write(job, active=len(active), terminating=len(terminating), succeeded=succeeded,
+                    failed=failed, ready=ready, start=True, extra=extra)
+
+    def _create_pod(self, job, index=None):
         meta, tmpl = job["metadata"], job["spec"]["template"]
         tmeta = tmpl.get("metadata") or {}
         labels = dict(tmeta.get("labels") or {})
         for k in JOB_LABELS:
             labels[k] = meta["uid"]
         labels["batch.kubernetes.io/job-name"] = labels["job-name"] = meta["name"]
+        annotations = dict(tmeta.get("annotations") or {})
+        pspec = tmpl.get("spec") or {}
+        gen = meta["name"] + "-"
+        if index is not None:
+            # as the real controller: the index as annotation and label, and
+            # JOB_COMPLETION_INDEX from the annotation in every container
+            annotations[INDEX_KEY] = labels[INDEX_KEY] = str(index)
+            gen = "%s-%d-" % (meta["name"], index)
+            pspec = json.loads(json.dumps(pspec))
+            for c in (pspec.get("initContainers") or []) + (pspec.get("containers") or []):
+                c.setdefault("env", []).insert(0, {"name": "JOB_COMPLETION_INDEX", "valueFrom": {
+                    "fieldRef": {"fieldPath": "metadata.annotations['%s']" % INDEX_KEY}}})
         pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"generateName": meta["name"] + "-", "labels": labels,
-                            "annotations": dict(tmeta.get("annotations") or {}),
+               "metadata": {"generateName": gen, "labels": labels,
+                            "annotations": annotations,
                             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
                                                  "name": meta["name"], "uid": meta["uid"],
                                                  "controller": True, "blockOwnerDeletion": True}]},
-               "spec": tmpl.get("spec") or {}}
+               "spec": pspec}
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
         refused = self.faults.take("fail_create", pod=meta["name"]) if self.faults else None
@@ -370,9 +494,14 @@ class JobController:
                           same_reason=True)
 
     def _write(self, job, active, terminating, succeeded, failed, add=(), ready=None,
-               start=False, complete=False):
+               start=False, complete=False, extra=None):
         def fn(j):
             st = j.setdefault("status", {})
+            for k, v in (extra or {}).items():
+                if v:
+                    st[k] = v
+                else:
+                    st.pop(k, None)
             if start and "startTime" not in st:
                 st["startTime"] = _now()
             new = {"active": active, "succeeded": succeeded, "failed": failed,

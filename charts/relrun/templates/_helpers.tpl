@@ -277,7 +277,7 @@ template:
     affinity:
       {{- toYaml . | nindent 6 }}
     {{- end }}
-    terminationGracePeriodSeconds: {{ add (eq (int $s.grace) 0 | ternary 30 (int $s.grace)) 15 }}
+    terminationGracePeriodSeconds: {{ add (mul (eq (int $s.grace) 0 | ternary 30 (int $s.grace)) ($t.onTerm | empty | ternary 1 2)) 15 }}
     {{- if $init }}
     initContainers:
     - name: relrun-pod
@@ -327,6 +327,10 @@ template:
       {{- end }}
       {{- with $t.rpc }}
       - --rpc
+      - {{ . | toJson }}
+      {{- end }}
+      {{- with $t.onTerm }}
+      - --on-term
       - {{ . | toJson }}
       {{- end }}
       {{- with $t.errorExit }}
