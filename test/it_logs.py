@@ -44,7 +44,13 @@ class LogsBase(unittest.TestCase):
         with open(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), "wb") as f:
             f.write(HOSTILE)
         os.chmod(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), 0o755)
-        cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile}).start()
+        cls.ctl = os.path.join(cls.root, "ctl")
+        os.makedirs(os.path.join(cls.ctl, "usr", "local", "bin"))
+        with open(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), "wb") as f:
+            f.write(CONTROL)
+        os.chmod(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), 0o755)
+        cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile,
+                                        "ctl:test": cls.ctl}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -81,6 +87,60 @@ HOSTILE = (b"#!/bin/sh\n"
            b"printf '[1,2]\\n'\n"
            b"printf 'no newline at end'\n"
            b"exit 0\n")
+
+# A pod that tries to drive the user's terminal: retitle it (OSC), clear it
+# (CSI), ring it, move back over a line (CR), and the same through an 8-bit C1
+# CSI (a lone 0x9b byte, and U+009B in UTF-8), plain and inside relrun-pod events.
+CONTROL = (b"#!/bin/sh\n"
+           b"printf 'title \\033]0;pwned\\007 done\\n'\n"
+           b"printf 'clear \\033[2J\\033[H done\\n'\n"
+           b"printf 'c1 \\233 2J done\\n'\n"
+           b"printf 'u9b \\302\\2332J done\\n'\n"
+           b"printf 'cr hidden\\rshown done\\n'\n"
+           b"printf 'keep\\ttab caf\\303\\251 done\\n'\n"
+           b"printf '%s\\n' '{\"ts\":\"2026-12-02T07:00:00.000Z\",\"level\":\"info\",\"src\":\"app\","
+           b"\"msg\":\"ev \\u001b]2;pwned\\u0007 \\u009b2J\\nsecond \\u001b[31m\","
+           b"\"user\":\"\\u001b[8m\"}'\n"
+           b"exit 0\n")
+
+
+class TestTextIsSafe(LogsBase):
+    def test_text_output_shows_control_sequences_never_sends_them(self):
+        name = self.start(image="ctl:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        for args in (("logs", name), ("logs", name, "-f")):
+            p = self.relrun(*args)
+            self.assertEqual(p.returncode, 0, p)
+            out = p.stdout
+            for b in range(0x20):
+                if b not in (0x09, 0x0a):
+                    self.assertNotIn(bytes([b]), out, "C0 0x%02x reached the terminal" % b)
+            self.assertNotIn(b"\x7f", out)
+            text = out.decode("utf-8")  # strict: no lone 0x80-0x9f byte either
+            for c in range(0x80, 0xa0):
+                self.assertNotIn(chr(c), text, "C1 U+%04X reached the terminal" % c)
+            # the text is there, each control shown as \xNN
+            self.assertIn("title \\x1b]0;pwned\\x07 done", text)
+            self.assertIn("clear \\x1b[2J\\x1b[H done", text)
+            self.assertIn("c1 \\x9b 2J done", text)
+            self.assertIn("u9b \\x9b2J done", text)
+            self.assertIn("cr hidden\\x0dshown done", text)
+            self.assertIn("keep\ttab caf\u00e9 done", text)
+            self.assertIn(" ev \\x1b]2;pwned\\x07 \\x9b2J", text)
+            self.assertIn("user=\\x1b[8m", text)
+            self.assertIn("\nsecond \\x1b[31m", text)
+
+    def test_json_output_keeps_control_characters_escaped(self):
+        name = self.start(image="ctl:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        p = self.relrun("logs", name, "-o", "json")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertNotIn(b"\x1b", p.stdout)
+        msgs = [json.loads(x)["msg"] for x in p.stdout.decode().splitlines()]
+        self.assertIn("title \x1b]0;pwned\x07 done", msgs)
+        self.assertIn("ev \x1b]2;pwned\x07 \x9b2J\nsecond \x1b[31m", msgs)
 
 
 class TestLogsFinished(LogsBase):

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "logline.h"
 #include "relrun.h"
 
 #define RENDER_FLUSH_AT (256u << 10)
@@ -151,6 +152,23 @@ static void put(const char *s, size_t n)
         }
 }
 
+/* Text from the pod, for a terminal: its control sequences shown, never
+ * obeyed (a pod must not retitle or clear the user's terminal). */
+static void put_safe(const char *s, size_t n)
+{
+        size_t at = pending.len;
+        if (logline_text_safe(&pending, s, n) == 0)
+                return;
+        /* out of memory: what is held goes out, then this piece once more
+         * (what fits of it: each byte written whole or not at all) */
+        pending.len = at;
+        if (sink) {
+                fwrite(pending.data, 1, pending.len, sink);
+                buf_reset(&pending);
+        }
+        (void)logline_text_safe(&pending, s, n);
+}
+
 /* s dimmed, each of its lines on its own: a terminal that shows the next line
  * must not find the dim still on (a field value may hold a newline). */
 static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
@@ -160,7 +178,7 @@ static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
                 size_t k = nl ? (size_t)(nl - s) : n;
                 if (k) {
                         put(dim, strlen(dim));
-                        put(s, k);
+                        put_safe(s, k);
                         put(reset, strlen(reset));
                 }
                 if (!nl)
@@ -174,7 +192,7 @@ static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
 
 static void put_padded(const char *s, size_t n, size_t width)
 {
-        put(s, n);
+        put_safe(s, n);
         static const char spaces[] = "                ";
         if (n < width)
                 put(spaces, width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1);
@@ -187,7 +205,7 @@ static void put_hms(struct text ts)
                 size_t n = ts.n - 11 < 12 ? ts.n - 11 : 12;
                 while (n && (ts.p[11 + n - 1] == 'Z' || ts.p[11 + n - 1] == '+'))
                         n--;
-                put(ts.p + 11, n);
+                put_safe(ts.p + 11, n);
                 if (n < 12)
                         put("            ", 12 - n);
         } else {
@@ -261,7 +279,7 @@ static void put_field(const char *dim, const char *reset, const struct codec_jso
         struct text v = text_of(m->val, m->val_len, m->val_escaped);
         PUTS(" ");
         put(dim, strlen(dim));
-        put(k.p, k.n);
+        put_safe(k.p, k.n);
         PUTS("=");
         put(reset, strlen(reset));
         put_dim(dim, reset, v.p, v.n);
@@ -283,7 +301,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
                         at[roles[i]] = (int)i;
         }
         if (at[R_MSG] < 0) {
-                put(line, len);
+                put_safe(line, len);
                 PUTS("\n");
                 return;
         }
@@ -337,7 +355,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
          * carries the header and the metadata; the rest follows as is. */
         const char *nlp = memchr(msg.p, '\n', msg.n);
         size_t first = nlp ? (size_t)(nlp - msg.p) : msg.n;
-        put(msg.p, first);
+        put_safe(msg.p, first);
         for (size_t i = 0; i < nm; i++) {
                 if (roles[i] != R_OTHER || m[i].kind != CODEC_JSON_STRING)
                         continue;
@@ -350,7 +368,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
                 put_field(dim, reset, &lab[i]);
         }
         if (nlp)
-                put(nlp, msg.n - first);
+                put_safe(nlp, msg.n - first);
         PUTS("\n");
 }
 
