@@ -49,8 +49,13 @@ class LogsBase(unittest.TestCase):
         with open(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), "wb") as f:
             f.write(CONTROL)
         os.chmod(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), 0o755)
+        cls.prof = os.path.join(cls.root, "prof")
+        os.makedirs(os.path.join(cls.prof, "usr", "local", "bin"))
+        with open(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), "wb") as f:
+            f.write(PROFILES)
+        os.chmod(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), 0o755)
         cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile,
-                                        "ctl:test": cls.ctl}).start()
+                                        "ctl:test": cls.ctl, "prof:test": cls.prof}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -102,6 +107,38 @@ CONTROL = (b"#!/bin/sh\n"
            b"\"msg\":\"ev \\u001b]2;pwned\\u0007 \\u009b2J\\nsecond \\u001b[31m\","
            b"\"user\":\"\\u001b[8m\"}'\n"
            b"exit 0\n")
+
+# One event in each profile relrun-pod writes (json, gcp, ecs, datadog), each
+# with its own words for the level.
+PROFILES = (b"#!/bin/sh\n"
+            b"cat <<'EOF'\n"
+            b'{"ts":"2026-12-02T07:00:01.000Z","level":"warning","src":"app","msg":"json ev","user":"a"}\n'
+            b'{"time":"2026-12-02T07:00:02.000Z","severity":"CRITICAL","message":"gcp ev",'
+            b'"logging.googleapis.com/labels":{"src":"rpc","node":"n@h","user":"b"}}\n'
+            b'{"@timestamp":"2026-12-02T07:00:03.000Z","log.level":"warn","message":"ecs ev",'
+            b'"ecs.version":"8.11","log.logger":"app","service.node.name":"n@h","user":"c"}\n'
+            b'{"timestamp":"2026-12-02T07:00:04.000Z","status":"err","message":"dd ev",'
+            b'"logger.name":"relrun","user":"d"}\n'
+            b'{"ts":"2026-12-02T07:00:05.000Z","level":"chatty","msg":"odd level"}\n'
+            b"EOF\n"
+            b"exit 0\n")
+
+
+class TestProfilesForPeople(LogsBase):
+    def test_every_profile_reads_the_same_for_people(self):
+        name = self.start(image="prof:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        p = self.relrun("logs", name)
+        self.assertEqual(p.returncode, 0, p)
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(lines, [
+            "07:00:01.000 warning app    json ev user=a",
+            "07:00:02.000 critical rpc    gcp ev user=b",
+            "07:00:03.000 warning app    ecs ev user=c",
+            "07:00:04.000 error   relrun dd ev user=d",
+            "07:00:05.000 chatty         odd level",
+        ])
 
 
 class TestTextIsSafe(LogsBase):
