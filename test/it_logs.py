@@ -90,6 +90,8 @@ HOSTILE = (b"#!/bin/sh\n"
            b"printf 'ctl \\001\\033[31m red\\t tab \\\\ back \" quote\\n'\n"
            b"printf 'to stderr\\n' >&2\n"
            b"printf '[1,2]\\n'\n"
+           b"printf '%s\\n' '{\"ts\":\"2026-12-02T07:00:00.000Z\",\"msg\":\"esc \\/slash\",\"p\":\"a\\/b\"}'\n"
+           b"printf '%s\\n' '{\"a\":1,\"msg\":2}'\n"
            b"printf 'no newline at end'\n"
            b"exit 0\n")
 
@@ -243,6 +245,14 @@ class TestJsonOutput(LogsBase):
             self.assertIn("ctl \x01\x1b[31m red\t tab \\ back \" quote", msgs)
             self.assertIn("[1,2]", msgs)
             self.assertIn("no newline at end", msgs)
+            # an event passes through, its "\/" written "/"; an object that is
+            # no event (no string msg) and an event that is not valid UTF-8
+            # become events
+            esc = next(e for e in evs if e["msg"] == "esc /slash")
+            self.assertEqual(esc["p"], "a/b")
+            self.assertIn('{"a":1,"msg":2}', msgs)
+            self.assertTrue(any(m.startswith('{"ts"') and "bad \ufffd utf8 in json" in m
+                                for m in msgs), msgs)
             # a pod line that was not an event: the time the kubelet received it,
             # a level (the log API merges stdout and stderr, so it cannot be
             # the stream's) and the source
