@@ -54,7 +54,7 @@ class Sim:
 
     def __init__(self, tls=True, images=None, entrypoints=None, state_dir=None, port=None,
                  bookmark_interval=None, history=None, keep_state=False, verbose=False,
-                 start_timeout=30):
+                 start_timeout=30, log_lines=None):
         self.tls = tls
         self.images = dict(images or {})
         self.entrypoints = dict(entrypoints or {})
@@ -66,6 +66,7 @@ class Sim:
         self.keep_state = keep_state
         self.verbose = verbose
         self.start_timeout = start_timeout
+        self.log_lines = log_lines
         self.proc = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -82,6 +83,8 @@ class Sim:
             argv += ["--bookmark-interval", str(self.bookmark_interval)]
         if self.history is not None:
             argv += ["--history", str(self.history)]
+        if self.log_lines is not None:
+            argv += ["--log-lines", str(self.log_lines)]
         if self.verbose:
             argv.append("-v")
         env = dict(os.environ)

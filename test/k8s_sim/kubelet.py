@@ -637,8 +637,8 @@ def _pump(out, err, log):
                     continue
                 buf = pending[s] + data
                 *lines, pending[s] = buf.split(b"\n")
-                for line in lines:
-                    log.append(line.decode("utf-8", "surrogateescape") + "\n")
+                # a read's whole lines in one go (one lock, one write, one wake-up)
+                log.append_many([line.decode("utf-8", "surrogateescape") + "\n" for line in lines])
                 if len(pending[s]) > MAX_PARTIAL:  # bounded: flush an endless line in pieces
                     log.append(pending[s].decode("utf-8", "surrogateescape"))
                     pending[s] = b""
@@ -688,6 +688,7 @@ class Kubelet:
         self.lock = threading.Lock()
         self.workers = {}  # pod uid -> PodWorker
         self.logs = {}  # (pod uid, container) -> [LogBuffer per attempt]
+        self.log_lines = 200000  # lines kept per container log (the oldest dropped)
         self.queue = store.subscribe()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="kubelet")
 
@@ -696,7 +697,7 @@ class Kubelet:
 
     def log_buffer(self, worker, cname, attempt):
         path = os.path.join(worker.dir, "%s.%d.log" % (cname, attempt))
-        buf = LogBuffer(path)
+        buf = LogBuffer(path, self.log_lines)
         with self.lock:
             self.logs.setdefault((worker.uid, cname), []).append(buf)
         return buf
