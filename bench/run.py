@@ -1060,6 +1060,140 @@ def fmt_coord(res):
     return txt
 
 
+# ------------------------------------------------------------------ 3b. following a big log
+
+# A pod that prints N relrun-pod events as fast as it can (after DELAY_S, so that the
+# follower is attached before the first line when following live).
+FOLLOW_SCRIPT = r"""#!/bin/sh
+sleep "${DELAY_S:-0}"
+seq 1 "${LINES_N:-1000}" | sed 's|.*|{"ts":"2026-12-02T07:00:00.000Z","level":"info","src":"app","msg":"bench line & of the log","node":"live_stream@pod"}|'
+exit 0
+"""
+FOLLOW_VARIANTS = ("kubectl", "relrun-json", "relrun-text")
+
+
+def _proc_cpu_s(pid):
+    """utime+stime of a live process (the simulator) in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def follower_argv(variant, sim, paths, name):
+    if variant == "kubectl":
+        return ["kubectl", "--kubeconfig", sim.kubeconfig, "logs", "-f", "job/" + name]
+    argv = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "logs", name, "-f"]
+    return argv + (["-o", "json"] if variant == "relrun-json" else [])
+
+
+def follow_start(sim, paths, lines, delay):
+    env = dict(os.environ)
+    env.pop("KUBECONFIG", None)
+    p = subprocess.run([paths["relrun"], "--kubeconfig", sim.kubeconfig, "run", "--image", "lines:bench",
+                        "--release", "/app/bin/x", "--inject", "none", "--ttl", "none",
+                        "--env", "LINES_N=%d" % lines, "--env", "DELAY_S=%s" % delay, "--detach", "A.b()"],
+                       capture_output=True, text=True, env=env, check=True)
+    return p.stdout.strip()
+
+
+def follow_once(variant, sim, paths, out, name, lines):
+    env = dict(os.environ, HOME=sim.kube_home, KUBECACHEDIR=os.path.join(sim.kube_home, "cache"),
+               NO_COLOR="1")
+    env.pop("KUBECONFIG", None)
+    fo = tempfile.TemporaryFile(dir=out)
+    tpath = os.path.join(out, "time-follow-%s.txt" % variant)
+    sim_cpu0 = _proc_cpu_s(sim.proc.pid)
+    t0 = time.monotonic()
+    p = spawn(timed(follower_argv(variant, sim, paths, name), tpath), cwd=out, env=env, stdout=fo,
+              stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    sim_cpu = _proc_cpu_s(sim.proc.pid) - sim_cpu0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode("utf-8", "replace")
+    kill_run(p)
+    user, sys_, maxrss = read_timed(tpath, ru)
+    fo.seek(0)
+    got = 0
+    while True:
+        b = fo.read(1 << 20)
+        if not b:
+            break
+        got += b.count(b"\n")
+    fo.close()
+    r = {"variant": variant, "rc": p.returncode, "wall_s": wall, "cpu_s": user + sys_, "user_s": user,
+         "sys_s": sys_, "maxrss_kb": maxrss, "lines": got, "ok": p.returncode == 0 and got == lines,
+         "sim_cpu_s": sim_cpu}
+    if not r["ok"]:
+        r["stderr"] = err[-2000:]
+    return r
+
+
+def bench_follow(paths, runs, out, lines):
+    """relrun logs -f (as -o json and as text) against kubectl logs -f, on a Job whose pod
+    prints `lines` lines: live (a Job of its own per follower, attached before the first
+    line) and replayed (the same finished Job for all)."""
+    from simlib import Sim
+    img = os.path.join(out, "lines-image")
+    os.makedirs(os.path.join(img, "usr", "local", "bin"))
+    with open(os.path.join(img, "usr", "local", "bin", "relrun-pod"), "w") as f:
+        f.write(FOLLOW_SCRIPT)
+    os.chmod(os.path.join(img, "usr", "local", "bin", "relrun-pod"), 0o755)
+    res = {"lines": lines, "live": {v: [] for v in FOLLOW_VARIANTS},
+           "replay": {v: [] for v in FOLLOW_VARIANTS}}
+    with Sim(tls=True, images={"lines:bench": img}, log_lines=lines + 1000) as sim:
+        warm = follow_start(sim, paths, 10, 0)  # kubectl's discovery cache, unmeasured
+        for v in FOLLOW_VARIANTS:
+            follow_once(v, sim, paths, out, warm, 10)
+        for i in range(runs):
+            last = None
+            for v in FOLLOW_VARIANTS:
+                name = follow_start(sim, paths, lines, 2)
+                r = follow_once(v, sim, paths, out, name, lines)
+                res["live"][v].append(r)
+                log("follow live   run %d %-11s rc=%s wall=%.2f s cpu=%.3f s maxrss=%d kB lines=%d sim-cpu=%.2f s"
+                    % (i + 1, v, r["rc"], r["wall_s"], r["cpu_s"], r["maxrss_kb"], r["lines"], r["sim_cpu_s"]))
+                if not r["ok"]:
+                    log("  FAILED:", r.get("stderr", ""))
+                last = name
+            for v in FOLLOW_VARIANTS:
+                r = follow_once(v, sim, paths, out, last, lines)
+                res["replay"][v].append(r)
+                log("follow replay run %d %-11s rc=%s wall=%.2f s cpu=%.3f s maxrss=%d kB lines=%d sim-cpu=%.2f s"
+                    % (i + 1, v, r["rc"], r["wall_s"], r["cpu_s"], r["maxrss_kb"], r["lines"], r["sim_cpu_s"]))
+                if not r["ok"]:
+                    log("  FAILED:", r.get("stderr", ""))
+    summary = {}
+    for mode in ("live", "replay"):
+        summary[mode] = {}
+        for v, rs in res[mode].items():
+            x = {"runs": len(rs), "ok": sum(r["ok"] for r in rs)}
+            for k in ("wall_s", "cpu_s", "user_s", "sys_s", "maxrss_kb", "sim_cpu_s"):
+                x[k] = med([r[k] for r in rs])
+            x["cpu_us_per_line"] = x["cpu_s"] * 1e6 / lines if x["cpu_s"] is not None else None
+            x["sim_lines_per_s"] = lines / x["wall_s"] if x["wall_s"] else None
+            summary[mode][v] = x
+    res["summary"] = summary
+    return res
+
+
+def fmt_follow(res):
+    n = res["lines"]
+    rows = [("follower (%d lines)" % n, "mode", "runs ok", "wall", "CPU (user+sys)", "CPU / line",
+             "peak RSS", "wall vs kubectl", "CPU vs kubectl", "simulator CPU", "lines/s")]
+    for mode in ("live", "replay"):
+        s = res["summary"][mode]
+        k = s["kubectl"]
+        for v in FOLLOW_VARIANTS:
+            x = s[v]
+            rows.append((v if v != "kubectl" else "kubectl logs -f", mode, "%d/%d" % (x["ok"], x["runs"]),
+                         "%.2f s" % x["wall_s"], "%.3f s" % x["cpu_s"], "%.2f µs" % x["cpu_us_per_line"],
+                         _mb(x["maxrss_kb"]),
+                         "%.2fx" % (x["wall_s"] / k["wall_s"]), "%.2fx" % (x["cpu_s"] / k["cpu_s"]),
+                         "%.2f s" % x["sim_cpu_s"], "%.0f" % x["sim_lines_per_s"]))
+    return table(rows)
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -1129,7 +1263,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord"])
+    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "follow"])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--build")
     ap.add_argument("--json")
@@ -1137,6 +1271,8 @@ def main():
     ap.add_argument("--lines", type=int, default=1_000_000, help="normalise: small log size")
     ap.add_argument("--big-lines", type=int, default=4_000_000, help="normalise: large log size")
     ap.add_argument("--concurrent", type=int, default=100, help="coord: concurrent relrun runs")
+    ap.add_argument("--follow-lines", type=int, default=1_000_000,
+                    help="coord/follow: lines of the log followed live and replayed (0: skip)")
     ap.add_argument("--root", help="inpod: run the release and relrun-pod in this root of the runtime "
                     "matrix (a suite name: $RELRUN_ROOTS_DIR/SUITE, default /var/cache/relrun/roots)")
     a = ap.parse_args()
@@ -1164,6 +1300,10 @@ def main():
             report["coord"] = bench_coord(paths, a.runs, out, a.concurrent)
             print("\n## 3. coordinator vs kubectl script\n")
             print(fmt_coord(report["coord"]), flush=True)
+        if a.what in ("all", "coord", "follow") and a.follow_lines:
+            report["follow"] = bench_follow(paths, a.runs, out, a.follow_lines)
+            print("\n## 3b. following a big log: relrun logs -f vs kubectl logs -f\n")
+            print(fmt_follow(report["follow"]), flush=True)
     finally:
         report["wall_s"] = round(time.monotonic() - t0, 1)
         path = a.json or os.path.join(out, "results.json")
