@@ -80,6 +80,13 @@ static FILE *sink; /* render_line's out, for when pending cannot take more */
 
 static void put(const char *s, size_t n)
 {
+        /* the common case, in place: a line is some 20 small pieces */
+        if (n < pending.alloc - pending.len) {
+                memcpy(pending.data + pending.len, s, n);
+                pending.len += n;
+                pending.data[pending.len] = '\0';
+                return;
+        }
         if (buf_append(&pending, s, n) == 0)
                 return;
         /* out of memory: what is held, then this piece, straight out */

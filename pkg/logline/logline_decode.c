@@ -7,37 +7,39 @@
 
 struct key_role {
         const char *key;
+        size_t len;
         enum logline_role role;
 };
+#define K(lit) lit, sizeof(lit) - 1
 
 /* Every profile's top-level keys (json, gcp, ecs, datadog). A key no profile
  * names is LOGLINE_ROLE_OTHER: a metadata field. */
 static const struct key_role key_roles[] = {
-    {"ts", LOGLINE_ROLE_TS},
-    {"time", LOGLINE_ROLE_TS},
-    {"timestamp", LOGLINE_ROLE_TS},
-    {"@timestamp", LOGLINE_ROLE_TS},
-    {"level", LOGLINE_ROLE_LEVEL},
-    {"log.level", LOGLINE_ROLE_LEVEL},
-    {"severity", LOGLINE_ROLE_LEVEL},
-    {"status", LOGLINE_ROLE_LEVEL},
-    {"src", LOGLINE_ROLE_SRC},
-    {"log.logger", LOGLINE_ROLE_SRC},
-    {"logger.name", LOGLINE_ROLE_SRC},
-    {"msg", LOGLINE_ROLE_MSG},
-    {"message", LOGLINE_ROLE_MSG},
-    {"node", LOGLINE_ROLE_NODE},
-    {"service.node.name", LOGLINE_ROLE_NODE},
-    {"logging.googleapis.com/labels", LOGLINE_ROLE_LABELS},
-    {"ecs.version", LOGLINE_ROLE_SKIP},
+    {K("ts"), LOGLINE_ROLE_TS},
+    {K("time"), LOGLINE_ROLE_TS},
+    {K("timestamp"), LOGLINE_ROLE_TS},
+    {K("@timestamp"), LOGLINE_ROLE_TS},
+    {K("level"), LOGLINE_ROLE_LEVEL},
+    {K("log.level"), LOGLINE_ROLE_LEVEL},
+    {K("severity"), LOGLINE_ROLE_LEVEL},
+    {K("status"), LOGLINE_ROLE_LEVEL},
+    {K("src"), LOGLINE_ROLE_SRC},
+    {K("log.logger"), LOGLINE_ROLE_SRC},
+    {K("logger.name"), LOGLINE_ROLE_SRC},
+    {K("msg"), LOGLINE_ROLE_MSG},
+    {K("message"), LOGLINE_ROLE_MSG},
+    {K("node"), LOGLINE_ROLE_NODE},
+    {K("service.node.name"), LOGLINE_ROLE_NODE},
+    {K("logging.googleapis.com/labels"), LOGLINE_ROLE_LABELS},
+    {K("ecs.version"), LOGLINE_ROLE_SKIP},
 };
 
 enum logline_role logline_key_role(const char *key, size_t n)
 {
-        /* The first byte rules out most keys of a metadata field at once. */
+        /* Length and first byte rule out most keys before a compare. */
         for (size_t i = 0; i < sizeof key_roles / sizeof *key_roles; i++) {
                 const char *k = key_roles[i].key;
-                if (n && k[0] == key[0] && strlen(k) == n && !memcmp(k, key, n))
+                if (key_roles[i].len == n && k[0] == key[0] && !memcmp(k, key, n))
                         return key_roles[i].role;
         }
         return LOGLINE_ROLE_OTHER;
@@ -45,24 +47,28 @@ enum logline_role logline_key_role(const char *key, size_t n)
 
 struct level_word {
         const char *word;
+        size_t len;
         enum logline_level level;
 };
 
 /* The collectors' words for a level (gcp "WARNING" and "DEFAULT", datadog
  * "warn", syslog's short forms) as Erlang names it. */
 static const struct level_word level_words[] = {
-    {"emergency", LOGLINE_EMERGENCY}, {"alert", LOGLINE_ALERT},     {"critical", LOGLINE_CRITICAL},
-    {"error", LOGLINE_ERROR},         {"warning", LOGLINE_WARNING}, {"notice", LOGLINE_NOTICE},
-    {"info", LOGLINE_INFO},           {"debug", LOGLINE_DEBUG},     {"warn", LOGLINE_WARNING},
-    {"err", LOGLINE_ERROR},           {"crit", LOGLINE_CRITICAL},   {"emerg", LOGLINE_EMERGENCY},
-    {"fatal", LOGLINE_EMERGENCY},     {"trace", LOGLINE_DEBUG},     {"default", LOGLINE_INFO},
+    {K("emergency"), LOGLINE_EMERGENCY}, {K("alert"), LOGLINE_ALERT},
+    {K("critical"), LOGLINE_CRITICAL},   {K("error"), LOGLINE_ERROR},
+    {K("warning"), LOGLINE_WARNING},     {K("notice"), LOGLINE_NOTICE},
+    {K("info"), LOGLINE_INFO},           {K("debug"), LOGLINE_DEBUG},
+    {K("warn"), LOGLINE_WARNING},        {K("err"), LOGLINE_ERROR},
+    {K("crit"), LOGLINE_CRITICAL},       {K("emerg"), LOGLINE_EMERGENCY},
+    {K("fatal"), LOGLINE_EMERGENCY},     {K("trace"), LOGLINE_DEBUG},
+    {K("default"), LOGLINE_INFO},
 };
 
 int logline_level_word(const char *s, size_t n, enum logline_level *out)
 {
         for (size_t i = 0; i < sizeof level_words / sizeof *level_words; i++) {
                 const char *w = level_words[i].word;
-                if (strlen(w) != n)
+                if (level_words[i].len != n)
                         continue;
                 size_t j = 0;
                 while (j < n && (s[j] | 0x20) == w[j])

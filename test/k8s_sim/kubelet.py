@@ -564,7 +564,7 @@ class PodWorker(threading.Thread):
             msg = f.read(TERM_MSG_CAP).decode("utf-8", "replace")
         if not msg and code != 0 and c.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             lines, _ = log.snapshot()
-            msg = "".join(t for _, t in lines[-FALLBACK_LINES:])[-FALLBACK_BYTES:]
+            msg = "".join(x[1] for x in lines[-FALLBACK_LINES:])[-FALLBACK_BYTES:]
         term = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                 "startedAt": started, "finishedAt": _now(), "_cid": cid}
         if signal_no:

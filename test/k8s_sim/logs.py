@@ -33,7 +33,9 @@ class Stamper:
 class LogBuffer:
     def __init__(self, path, max_lines=200000):
         self.cond = threading.Condition()
-        self.lines = []  # (ns, text) text keeps its "\n" unless it was a partial last line
+        # (ns, text, stamp): text keeps its "\n" unless it was a partial last line;
+        # stamp is ns as the log API writes it (made once, sent many times)
+        self.lines = []
         self.closed = False
         self.max_lines = max_lines
         self.dropped = 0
@@ -55,8 +57,9 @@ class LogBuffer:
             out = []
             for text in texts:
                 ns = time.time_ns()
-                self.lines.append((ns, text))
-                out.append(self.stamp(ns) + " " + text + ("" if text.endswith("\n") else "\n"))
+                st = self.stamp(ns)
+                self.lines.append((ns, text, st))
+                out.append(st + " " + text + ("" if text.endswith("\n") else "\n"))
             # Over the cap: drop the oldest in one go (a quarter more than needed,
             # so that the list is not shifted on every line).
             over = len(self.lines) - self.max_lines

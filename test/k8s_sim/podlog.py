@@ -6,7 +6,6 @@ import time
 
 from . import resources as R
 from .errors import ApiError
-from .logs import Stamper
 
 # Lines in one HTTP chunk of a followed log (a real kubelet sends what it has
 # read, up to its buffer)
@@ -75,17 +74,12 @@ def serve_log(sim, h, ns, name):
     tail = int(q["tailLines"]) if q.get("tailLines") not in (None, "") else None
     limit = int(q["limitBytes"]) if q.get("limitBytes") not in (None, "") else None
 
-    stamp = Stamper()
-
     def fmt(lines):
-        if since_ns is None and not stamps:
-            return [text for _, text in lines]
-        out = []
-        for ns_, text in lines:
-            if since_ns is not None and ns_ < since_ns:
-                continue
-            out.append((stamp(ns_) + " " if stamps else "") + text)
-        return out
+        if since_ns is not None:
+            lines = [x for x in lines if x[0] >= since_ns]
+        if stamps:
+            return [st + " " + text for _, text, st in lines]
+        return [x[1] for x in lines]
 
     lines, _ = buf.snapshot()
     first = fmt(lines)
