@@ -177,6 +177,8 @@ class Simulator:
         if p == "/_sim/compact" and m == "POST":
             self.store.compact()
             return h.send_body(200, {"compacted_rv": self.store.compacted_rv})
+        if p == "/_sim/watches":
+            return h.send_body(200, {"watches": self.store.watch_stats()})
         if p == "/_sim/processes":
             return h.send_body(200, {"pids": procs.marked_pids(self.sim_id + "/")})
         if p == "/_sim/state":
