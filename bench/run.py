@@ -38,7 +38,9 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "test"))
+# RELRUN_BENCH_SIM_DIR: another tree's test/ (its simlib and k8s_sim), e.g. to measure the
+# simulator before a change: git archive OLD test | tar -x -C /tmp/old
+sys.path.insert(0, os.environ.get("RELRUN_BENCH_SIM_DIR") or os.path.join(ROOT, "test"))
 
 APP_FORMAT = "$date $time [$level] $metadata| $message"
 TASK = 'LiveStream.run("b", sleep: 200)'
@@ -1177,6 +1179,56 @@ def bench_follow(paths, runs, out, lines):
     return res
 
 
+def bench_sim_tasks(paths, out, sizes):
+    """The simulator's own CPU per task with n tasks at once: n `relrun run` of a Job whose
+    pod prints 20 lines (each client watches its Job and pod and follows the log)."""
+    from simlib import Sim
+    img = os.path.join(out, "lines-image-tasks")
+    os.makedirs(os.path.join(img, "usr", "local", "bin"))
+    with open(os.path.join(img, "usr", "local", "bin", "relrun-pod"), "w") as f:
+        f.write(FOLLOW_SCRIPT)
+    os.chmod(os.path.join(img, "usr", "local", "bin", "relrun-pod"), 0o755)
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("KUBECONFIG", None)
+    res = []
+    for n in sizes:
+        with Sim(tls=True, images={"lines:bench": img}) as sim:
+            cpu0 = _proc_cpu_s(sim.proc.pid)
+            t0 = time.monotonic()
+            procs = []
+            for i in range(n):
+                fo = tempfile.TemporaryFile(dir=out)
+                argv = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "run", "--image", "lines:bench",
+                        "--release", "/app/bin/x", "--inject", "none", "--ready-timeout", "600s",
+                        "--env", "LINES_N=20", "--env", "DELAY_S=1", "A.b()"]
+                procs.append((spawn(argv, cwd=out, env=env, stdout=fo, stderr=subprocess.DEVNULL), fo))
+            ok = 0
+            for p, fo in procs:
+                try:
+                    rc = p.wait(timeout=max(60, 900 - (time.monotonic() - t0)))
+                except subprocess.TimeoutExpired:
+                    rc = None
+                kill_run(p)
+                fo.seek(0)
+                ok += rc == 0 and fo.read().count(b" of the log") == 20
+                fo.close()
+            wall = time.monotonic() - t0
+            cpu = _proc_cpu_s(sim.proc.pid) - cpu0
+        r = {"n": n, "ok": ok, "wall_s": round(wall, 1), "sim_cpu_s": round(cpu, 2),
+             "sim_cpu_ms_per_task": round(cpu * 1000 / n, 1)}
+        log("sim tasks: %s" % r)
+        res.append(r)
+    return res
+
+
+def fmt_sim_tasks(res):
+    rows = [("concurrent tasks", "ok", "wall", "simulator CPU", "simulator CPU per task")]
+    for r in res:
+        rows.append((str(r["n"]), "%d/%d" % (r["ok"], r["n"]), "%.1f s" % r["wall_s"],
+                     "%.2f s" % r["sim_cpu_s"], "%.1f ms" % r["sim_cpu_ms_per_task"]))
+    return table(rows)
+
+
 def fmt_follow(res):
     n = res["lines"]
     rows = [("follower (%d lines)" % n, "mode", "runs ok", "wall", "CPU (user+sys)", "CPU / line",
@@ -1263,7 +1315,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "follow"])
+    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "follow", "sim"])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--build")
     ap.add_argument("--json")
@@ -1271,6 +1323,8 @@ def main():
     ap.add_argument("--lines", type=int, default=1_000_000, help="normalise: small log size")
     ap.add_argument("--big-lines", type=int, default=4_000_000, help="normalise: large log size")
     ap.add_argument("--concurrent", type=int, default=100, help="coord: concurrent relrun runs")
+    ap.add_argument("--sim-tasks", default="10,100,300",
+                    help="coord/sim: concurrent task counts for the simulator's cost per task ('': skip)")
     ap.add_argument("--follow-lines", type=int, default=1_000_000,
                     help="coord/follow: lines of the log followed live and replayed (0: skip)")
     ap.add_argument("--root", help="inpod: run the release and relrun-pod in this root of the runtime "
@@ -1304,6 +1358,10 @@ def main():
             report["follow"] = bench_follow(paths, a.runs, out, a.follow_lines)
             print("\n## 3b. following a big log: relrun logs -f vs kubectl logs -f\n")
             print(fmt_follow(report["follow"]), flush=True)
+        if a.what in ("all", "coord", "sim") and a.sim_tasks:
+            report["sim_tasks"] = bench_sim_tasks(paths, out, [int(x) for x in a.sim_tasks.split(",")])
+            print("\n## 3c. the simulator's own cost per task\n")
+            print(fmt_sim_tasks(report["sim_tasks"]), flush=True)
     finally:
         report["wall_s"] = round(time.monotonic() - t0, 1)
         path = a.json or os.path.join(out, "results.json")
