@@ -636,9 +636,14 @@ def _pump(out, err, log):
                     sel.unregister(s)
                     continue
                 buf = pending[s] + data
-                *lines, pending[s] = buf.split(b"\n")
-                # a read's whole lines in one go (one lock, one write, one wake-up)
-                log.append_many([line.decode("utf-8", "surrogateescape") + "\n" for line in lines])
+                end = buf.rfind(b"\n") + 1
+                pending[s] = buf[end:]
+                if end:
+                    # a read's whole lines in one go: one decode (a newline byte is
+                    # never inside a UTF-8 sequence), one lock, one write, one wake-up
+                    whole = buf[:end].decode("utf-8", "surrogateescape").split("\n")
+                    whole.pop()
+                    log.append_many([line + "\n" for line in whole])
                 if len(pending[s]) > MAX_PARTIAL:  # bounded: flush an endless line in pieces
                     log.append(pending[s].decode("utf-8", "surrogateescape"))
                     pending[s] = b""

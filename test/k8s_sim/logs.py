@@ -55,8 +55,10 @@ class LogBuffer:
             if self.closed:
                 return
             out = []
-            for text in texts:
-                ns = time.time_ns()
+            # the lines of one read a nanosecond apart: in order, each its own time
+            ns0 = max(time.time_ns(), self.lines[-1][0] + 1 if self.lines else 0)
+            for i, text in enumerate(texts):
+                ns = ns0 + i
                 st = self.stamp(ns)
                 self.lines.append((ns, text, st))
                 out.append(st + " " + text + ("" if text.endswith("\n") else "\n"))
