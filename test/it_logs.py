@@ -54,8 +54,14 @@ class LogsBase(unittest.TestCase):
         with open(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), "wb") as f:
             f.write(PROFILES)
         os.chmod(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), 0o755)
+        cls.tm = os.path.join(cls.root, "tm")
+        os.makedirs(os.path.join(cls.tm, "usr", "local", "bin"))
+        with open(os.path.join(cls.tm, "usr", "local", "bin", "relrun-pod"), "wb") as f:
+            f.write(TERM_CONTROL)
+        os.chmod(os.path.join(cls.tm, "usr", "local", "bin", "relrun-pod"), 0o755)
         cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile,
-                                        "ctl:test": cls.ctl, "prof:test": cls.prof}).start()
+                                        "ctl:test": cls.ctl, "prof:test": cls.prof,
+                                        "tm:test": cls.tm}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -142,8 +148,31 @@ class TestProfilesForPeople(LogsBase):
             "07:00:05.000 chatty         odd level",
         ])
 
+# A failed task whose termination message (the cause relrun's summary line shows) tries
+# to retitle and clear the terminal.
+TERM_CONTROL = (b"#!/bin/sh\n"
+                b"while [ $# -gt 0 ]; do\n"
+                b"  if [ \"$1\" = --termination-log ]; then tm=\"$2\"; fi\n"
+                b"  shift\n"
+                b"done\n"
+                b"printf '%s' '{\"phase\":\"task\",\"cause\":\"** (RuntimeError) "
+                b"\\u001b]0;pwned\\u0007 boom \\u001b[2J\\u009b\"}' > \"$tm\"\n"
+                b"echo 'task output'\n"
+                b"exit 1\n")
+
 
 class TestTextIsSafe(LogsBase):
+    def test_summary_line_shows_the_pods_control_sequences(self):
+        p = self.relrun("run", "--image", "tm:test", "--release", "/app/bin/x", "--inject", "none",
+                        "A.b()")
+        self.assertEqual(p.returncode, 1, p)
+        err = p.stderr
+        self.assertNotIn(b"\x1b", err)
+        self.assertNotIn(b"\x07", err)
+        text = err.decode("utf-8")
+        self.assertNotIn("\x9b", text)
+        self.assertIn("** (RuntimeError) \\x1b]0;pwned\\x07 boom \\x1b[2J\\x9b", text)
+
     def test_text_output_shows_control_sequences_never_sends_them(self):
         name = self.start(image="ctl:test")
         w = self.relrun("wait", name, "--timeout", "60s")
