@@ -38,7 +38,9 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "test"))
+# RELRUN_BENCH_SIM_DIR: another tree's test/ (its simlib and k8s_sim), e.g. to measure the
+# simulator before a change: git archive OLD test | tar -x -C /tmp/old
+sys.path.insert(0, os.environ.get("RELRUN_BENCH_SIM_DIR") or os.path.join(ROOT, "test"))
 
 APP_FORMAT = "$date $time [$level] $metadata| $message"
 TASK = 'LiveStream.run("b", sleep: 200)'
@@ -1151,6 +1153,188 @@ def fmt_eval(res):
         rows.append((label, "%d/%d" % (x["ok"], x["runs"]), "%.0f ms" % (x["wall_s"] * 1000),
                      "%.0f / %.0f ms" % (x["wall_s_min"] * 1000, x["wall_s_max"] * 1000),
                      "%.0f ms" % (x["client_cpu_s"] * 1000), "%.2fx" % (base / x["wall_s"])))
+# ------------------------------------------------------------------ 3b. following a big log
+
+# A pod that prints N relrun-pod events as fast as it can (after DELAY_S, so that the
+# follower is attached before the first line when following live).
+FOLLOW_SCRIPT = r"""#!/bin/sh
+sleep "${DELAY_S:-0}"
+seq 1 "${LINES_N:-1000}" | sed 's|.*|{"ts":"2026-12-02T07:00:00.000Z","level":"info","src":"app","msg":"bench line & of the log","node":"live_stream@pod"}|'
+exit 0
+"""
+FOLLOW_VARIANTS = ("kubectl", "relrun-json", "relrun-text")
+
+
+def _proc_cpu_s(pid):
+    """utime+stime of a live process (the simulator) in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def follower_argv(variant, sim, paths, name):
+    if variant == "kubectl":
+        return ["kubectl", "--kubeconfig", sim.kubeconfig, "logs", "-f", "job/" + name]
+    argv = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "logs", name, "-f"]
+    return argv + (["-o", "json"] if variant == "relrun-json" else [])
+
+
+def follow_start(sim, paths, lines, delay):
+    env = dict(os.environ)
+    env.pop("KUBECONFIG", None)
+    p = subprocess.run([paths["relrun"], "--kubeconfig", sim.kubeconfig, "run", "--image", "lines:bench",
+                        "--release", "/app/bin/x", "--inject", "none", "--ttl", "none",
+                        "--env", "LINES_N=%d" % lines, "--env", "DELAY_S=%s" % delay, "--detach", "A.b()"],
+                       capture_output=True, text=True, env=env, check=True)
+    return p.stdout.strip()
+
+
+def follow_once(variant, sim, paths, out, name, lines):
+    env = dict(os.environ, HOME=sim.kube_home, KUBECACHEDIR=os.path.join(sim.kube_home, "cache"),
+               NO_COLOR="1")
+    env.pop("KUBECONFIG", None)
+    fo = tempfile.TemporaryFile(dir=out)
+    tpath = os.path.join(out, "time-follow-%s.txt" % variant)
+    sim_cpu0 = _proc_cpu_s(sim.proc.pid)
+    t0 = time.monotonic()
+    p = spawn(timed(follower_argv(variant, sim, paths, name), tpath), cwd=out, env=env, stdout=fo,
+              stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    sim_cpu = _proc_cpu_s(sim.proc.pid) - sim_cpu0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode("utf-8", "replace")
+    kill_run(p)
+    user, sys_, maxrss = read_timed(tpath, ru)
+    fo.seek(0)
+    got = 0
+    while True:
+        b = fo.read(1 << 20)
+        if not b:
+            break
+        got += b.count(b"\n")
+    fo.close()
+    r = {"variant": variant, "rc": p.returncode, "wall_s": wall, "cpu_s": user + sys_, "user_s": user,
+         "sys_s": sys_, "maxrss_kb": maxrss, "lines": got, "ok": p.returncode == 0 and got == lines,
+         "sim_cpu_s": sim_cpu}
+    if not r["ok"]:
+        r["stderr"] = err[-2000:]
+    return r
+
+
+def bench_follow(paths, runs, out, lines):
+    """relrun logs -f (as -o json and as text) against kubectl logs -f, on a Job whose pod
+    prints `lines` lines: live (a Job of its own per follower, attached before the first
+    line) and replayed (the same finished Job for all)."""
+    from simlib import Sim
+    img = os.path.join(out, "lines-image")
+    os.makedirs(os.path.join(img, "usr", "local", "bin"))
+    with open(os.path.join(img, "usr", "local", "bin", "relrun-pod"), "w") as f:
+        f.write(FOLLOW_SCRIPT)
+    os.chmod(os.path.join(img, "usr", "local", "bin", "relrun-pod"), 0o755)
+    res = {"lines": lines, "live": {v: [] for v in FOLLOW_VARIANTS},
+           "replay": {v: [] for v in FOLLOW_VARIANTS}}
+    kw = {"log_lines": lines + 1000} if lines + 1000 > 200000 else {}  # an older simlib has no log_lines
+    with Sim(tls=True, images={"lines:bench": img}, **kw) as sim:
+        warm = follow_start(sim, paths, 10, 0)  # kubectl's discovery cache, unmeasured
+        for v in FOLLOW_VARIANTS:
+            follow_once(v, sim, paths, out, warm, 10)
+        for i in range(runs):
+            last = None
+            for v in FOLLOW_VARIANTS:
+                name = follow_start(sim, paths, lines, 2)
+                r = follow_once(v, sim, paths, out, name, lines)
+                res["live"][v].append(r)
+                log("follow live   run %d %-11s rc=%s wall=%.2f s cpu=%.3f s maxrss=%d kB lines=%d sim-cpu=%.2f s"
+                    % (i + 1, v, r["rc"], r["wall_s"], r["cpu_s"], r["maxrss_kb"], r["lines"], r["sim_cpu_s"]))
+                if not r["ok"]:
+                    log("  FAILED:", r.get("stderr", ""))
+                last = name
+            for v in FOLLOW_VARIANTS:
+                r = follow_once(v, sim, paths, out, last, lines)
+                res["replay"][v].append(r)
+                log("follow replay run %d %-11s rc=%s wall=%.2f s cpu=%.3f s maxrss=%d kB lines=%d sim-cpu=%.2f s"
+                    % (i + 1, v, r["rc"], r["wall_s"], r["cpu_s"], r["maxrss_kb"], r["lines"], r["sim_cpu_s"]))
+                if not r["ok"]:
+                    log("  FAILED:", r.get("stderr", ""))
+    summary = {}
+    for mode in ("live", "replay"):
+        summary[mode] = {}
+        for v, rs in res[mode].items():
+            x = {"runs": len(rs), "ok": sum(r["ok"] for r in rs)}
+            for k in ("wall_s", "cpu_s", "user_s", "sys_s", "maxrss_kb", "sim_cpu_s"):
+                x[k] = med([r[k] for r in rs])
+            x["cpu_us_per_line"] = x["cpu_s"] * 1e6 / lines if x["cpu_s"] is not None else None
+            x["sim_lines_per_s"] = lines / x["wall_s"] if x["wall_s"] else None
+            summary[mode][v] = x
+    res["summary"] = summary
+    return res
+
+
+def bench_sim_tasks(paths, out, sizes):
+    """The simulator's own CPU per task with n tasks at once: n `relrun run` of a Job whose
+    pod prints 20 lines (each client watches its Job and pod and follows the log)."""
+    from simlib import Sim
+    img = os.path.join(out, "lines-image-tasks")
+    os.makedirs(os.path.join(img, "usr", "local", "bin"))
+    with open(os.path.join(img, "usr", "local", "bin", "relrun-pod"), "w") as f:
+        f.write(FOLLOW_SCRIPT)
+    os.chmod(os.path.join(img, "usr", "local", "bin", "relrun-pod"), 0o755)
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("KUBECONFIG", None)
+    res = []
+    for n in sizes:
+        with Sim(tls=True, images={"lines:bench": img}) as sim:
+            cpu0 = _proc_cpu_s(sim.proc.pid)
+            t0 = time.monotonic()
+            procs = []
+            for i in range(n):
+                fo = tempfile.TemporaryFile(dir=out)
+                argv = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "run", "--image", "lines:bench",
+                        "--release", "/app/bin/x", "--inject", "none", "--ready-timeout", "600s",
+                        "--env", "LINES_N=20", "--env", "DELAY_S=1", "A.b()"]
+                procs.append((spawn(argv, cwd=out, env=env, stdout=fo, stderr=subprocess.DEVNULL), fo))
+            ok = 0
+            for p, fo in procs:
+                try:
+                    rc = p.wait(timeout=max(60, 900 - (time.monotonic() - t0)))
+                except subprocess.TimeoutExpired:
+                    rc = None
+                kill_run(p)
+                fo.seek(0)
+                ok += rc == 0 and fo.read().count(b" of the log") == 20
+                fo.close()
+            wall = time.monotonic() - t0
+            cpu = _proc_cpu_s(sim.proc.pid) - cpu0
+        r = {"n": n, "ok": ok, "wall_s": round(wall, 1), "sim_cpu_s": round(cpu, 2),
+             "sim_cpu_ms_per_task": round(cpu * 1000 / n, 1)}
+        log("sim tasks: %s" % r)
+        res.append(r)
+    return res
+
+
+def fmt_sim_tasks(res):
+    rows = [("concurrent tasks", "ok", "wall", "simulator CPU", "simulator CPU per task")]
+    for r in res:
+        rows.append((str(r["n"]), "%d/%d" % (r["ok"], r["n"]), "%.1f s" % r["wall_s"],
+                     "%.2f s" % r["sim_cpu_s"], "%.1f ms" % r["sim_cpu_ms_per_task"]))
+    return table(rows)
+
+
+def fmt_follow(res):
+    n = res["lines"]
+    rows = [("follower (%d lines)" % n, "mode", "runs ok", "wall", "CPU (user+sys)", "CPU / line",
+             "peak RSS", "wall vs kubectl", "CPU vs kubectl", "simulator CPU", "lines/s")]
+    for mode in ("live", "replay"):
+        s = res["summary"][mode]
+        k = s["kubectl"]
+        for v in FOLLOW_VARIANTS:
+            x = s[v]
+            rows.append((v if v != "kubectl" else "kubectl logs -f", mode, "%d/%d" % (x["ok"], x["runs"]),
+                         "%.2f s" % x["wall_s"], "%.3f s" % x["cpu_s"], "%.2f µs" % x["cpu_us_per_line"],
+                         _mb(x["maxrss_kb"]),
+                         "%.2fx" % (x["wall_s"] / k["wall_s"]), "%.2fx" % (x["cpu_s"] / k["cpu_s"]),
+                         "%.2f s" % x["sim_cpu_s"], "%.0f" % x["sim_lines_per_s"]))
     return table(rows)
 
 
@@ -1223,7 +1407,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "eval"])
+    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "follow", "sim", "eval"])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--build")
     ap.add_argument("--json")
@@ -1231,6 +1415,10 @@ def main():
     ap.add_argument("--lines", type=int, default=1_000_000, help="normalise: small log size")
     ap.add_argument("--big-lines", type=int, default=4_000_000, help="normalise: large log size")
     ap.add_argument("--concurrent", type=int, default=100, help="coord: concurrent relrun runs")
+    ap.add_argument("--sim-tasks", default="10,100,300",
+                    help="coord/sim: concurrent task counts for the simulator's cost per task ('': skip)")
+    ap.add_argument("--follow-lines", type=int, default=1_000_000,
+                    help="coord/follow: lines of the log followed live and replayed (0: skip)")
     ap.add_argument("--root", help="inpod: run the release and relrun-pod in this root of the runtime "
                     "matrix (a suite name: $RELRUN_ROOTS_DIR/SUITE, default /var/cache/relrun/roots)")
     a = ap.parse_args()
@@ -1262,6 +1450,14 @@ def main():
             report["eval"] = bench_eval(paths, a.runs, out)
             print("\n## 4. eval latency\n")
             print(fmt_eval(report["eval"]), flush=True)
+        if a.what in ("all", "coord", "follow") and a.follow_lines:
+            report["follow"] = bench_follow(paths, a.runs, out, a.follow_lines)
+            print("\n## 3b. following a big log: relrun logs -f vs kubectl logs -f\n")
+            print(fmt_follow(report["follow"]), flush=True)
+        if a.what in ("all", "coord", "sim") and a.sim_tasks:
+            report["sim_tasks"] = bench_sim_tasks(paths, out, [int(x) for x in a.sim_tasks.split(",")])
+            print("\n## 3c. the simulator's own cost per task\n")
+            print(fmt_sim_tasks(report["sim_tasks"]), flush=True)
     finally:
         report["wall_s"] = round(time.monotonic() - t0, 1)
         path = a.json or os.path.join(out, "results.json")

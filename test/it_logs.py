@@ -44,7 +44,24 @@ class LogsBase(unittest.TestCase):
         with open(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), "wb") as f:
             f.write(HOSTILE)
         os.chmod(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), 0o755)
-        cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile}).start()
+        cls.ctl = os.path.join(cls.root, "ctl")
+        os.makedirs(os.path.join(cls.ctl, "usr", "local", "bin"))
+        with open(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), "wb") as f:
+            f.write(CONTROL)
+        os.chmod(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), 0o755)
+        cls.prof = os.path.join(cls.root, "prof")
+        os.makedirs(os.path.join(cls.prof, "usr", "local", "bin"))
+        with open(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), "wb") as f:
+            f.write(PROFILES)
+        os.chmod(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), 0o755)
+        cls.tm = os.path.join(cls.root, "tm")
+        os.makedirs(os.path.join(cls.tm, "usr", "local", "bin"))
+        with open(os.path.join(cls.tm, "usr", "local", "bin", "relrun-pod"), "wb") as f:
+            f.write(TERM_CONTROL)
+        os.chmod(os.path.join(cls.tm, "usr", "local", "bin", "relrun-pod"), 0o755)
+        cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile,
+                                        "ctl:test": cls.ctl, "prof:test": cls.prof,
+                                        "tm:test": cls.tm}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -79,8 +96,119 @@ HOSTILE = (b"#!/bin/sh\n"
            b"printf 'ctl \\001\\033[31m red\\t tab \\\\ back \" quote\\n'\n"
            b"printf 'to stderr\\n' >&2\n"
            b"printf '[1,2]\\n'\n"
+           b"printf '%s\\n' '{\"ts\":\"2026-12-02T07:00:00.000Z\",\"msg\":\"esc \\/slash\",\"p\":\"a\\/b\"}'\n"
+           b"printf '%s\\n' '{\"a\":1,\"msg\":2}'\n"
            b"printf 'no newline at end'\n"
            b"exit 0\n")
+
+# A pod that tries to drive the user's terminal: retitle it (OSC), clear it
+# (CSI), ring it, move back over a line (CR), and the same through an 8-bit C1
+# CSI (a lone 0x9b byte, and U+009B in UTF-8), plain and inside relrun-pod events.
+CONTROL = (b"#!/bin/sh\n"
+           b"printf 'title \\033]0;pwned\\007 done\\n'\n"
+           b"printf 'clear \\033[2J\\033[H done\\n'\n"
+           b"printf 'c1 \\233 2J done\\n'\n"
+           b"printf 'u9b \\302\\2332J done\\n'\n"
+           b"printf 'cr hidden\\rshown done\\n'\n"
+           b"printf 'keep\\ttab caf\\303\\251 done\\n'\n"
+           b"printf '%s\\n' '{\"ts\":\"2026-12-02T07:00:00.000Z\",\"level\":\"info\",\"src\":\"app\","
+           b"\"msg\":\"ev \\u001b]2;pwned\\u0007 \\u009b2J\\nsecond \\u001b[31m\","
+           b"\"user\":\"\\u001b[8m\"}'\n"
+           b"exit 0\n")
+
+# One event in each profile relrun-pod writes (json, gcp, ecs, datadog), each
+# with its own words for the level.
+PROFILES = (b"#!/bin/sh\n"
+            b"cat <<'EOF'\n"
+            b'{"ts":"2026-12-02T07:00:01.000Z","level":"warning","src":"app","msg":"json ev","user":"a"}\n'
+            b'{"time":"2026-12-02T07:00:02.000Z","severity":"CRITICAL","message":"gcp ev",'
+            b'"logging.googleapis.com/labels":{"src":"rpc","node":"n@h","user":"b"}}\n'
+            b'{"@timestamp":"2026-12-02T07:00:03.000Z","log.level":"warn","message":"ecs ev",'
+            b'"ecs.version":"8.11","log.logger":"app","service.node.name":"n@h","user":"c"}\n'
+            b'{"timestamp":"2026-12-02T07:00:04.000Z","status":"err","message":"dd ev",'
+            b'"logger.name":"relrun","user":"d"}\n'
+            b'{"ts":"2026-12-02T07:00:05.000Z","level":"chatty","msg":"odd level"}\n'
+            b"EOF\n"
+            b"exit 0\n")
+
+
+class TestProfilesForPeople(LogsBase):
+    def test_every_profile_reads_the_same_for_people(self):
+        name = self.start(image="prof:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        p = self.relrun("logs", name)
+        self.assertEqual(p.returncode, 0, p)
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(lines, [
+            "07:00:01.000 warning app    json ev user=a",
+            "07:00:02.000 critical rpc    gcp ev user=b",
+            "07:00:03.000 warning app    ecs ev user=c",
+            "07:00:04.000 error   relrun dd ev user=d",
+            "07:00:05.000 chatty         odd level",
+        ])
+
+# A failed task whose termination message (the cause relrun's summary line shows) tries
+# to retitle and clear the terminal.
+TERM_CONTROL = (b"#!/bin/sh\n"
+                b"while [ $# -gt 0 ]; do\n"
+                b"  if [ \"$1\" = --termination-log ]; then tm=\"$2\"; fi\n"
+                b"  shift\n"
+                b"done\n"
+                b"printf '%s' '{\"phase\":\"task\",\"cause\":\"** (RuntimeError) "
+                b"\\u001b]0;pwned\\u0007 boom \\u001b[2J\\u009b\"}' > \"$tm\"\n"
+                b"echo 'task output'\n"
+                b"exit 1\n")
+
+
+class TestTextIsSafe(LogsBase):
+    def test_summary_line_shows_the_pods_control_sequences(self):
+        p = self.relrun("run", "--image", "tm:test", "--release", "/app/bin/x", "--inject", "none",
+                        "A.b()")
+        self.assertEqual(p.returncode, 1, p)
+        err = p.stderr
+        self.assertNotIn(b"\x1b", err)
+        self.assertNotIn(b"\x07", err)
+        text = err.decode("utf-8")
+        self.assertNotIn("\x9b", text)
+        self.assertIn("** (RuntimeError) \\x1b]0;pwned\\x07 boom \\x1b[2J\\x9b", text)
+
+    def test_text_output_shows_control_sequences_never_sends_them(self):
+        name = self.start(image="ctl:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        for args in (("logs", name), ("logs", name, "-f")):
+            p = self.relrun(*args)
+            self.assertEqual(p.returncode, 0, p)
+            out = p.stdout
+            for b in range(0x20):
+                if b not in (0x09, 0x0a):
+                    self.assertNotIn(bytes([b]), out, "C0 0x%02x reached the terminal" % b)
+            self.assertNotIn(b"\x7f", out)
+            text = out.decode("utf-8")  # strict: no lone 0x80-0x9f byte either
+            for c in range(0x80, 0xa0):
+                self.assertNotIn(chr(c), text, "C1 U+%04X reached the terminal" % c)
+            # the text is there, each control shown as \xNN
+            self.assertIn("title \\x1b]0;pwned\\x07 done", text)
+            self.assertIn("clear \\x1b[2J\\x1b[H done", text)
+            self.assertIn("c1 \\x9b 2J done", text)
+            self.assertIn("u9b \\x9b2J done", text)
+            self.assertIn("cr hidden\\x0dshown done", text)
+            self.assertIn("keep\ttab caf\u00e9 done", text)
+            self.assertIn(" ev \\x1b]2;pwned\\x07 \\x9b2J", text)
+            self.assertIn("user=\\x1b[8m", text)
+            self.assertIn("\nsecond \\x1b[31m", text)
+
+    def test_json_output_keeps_control_characters_escaped(self):
+        name = self.start(image="ctl:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        p = self.relrun("logs", name, "-o", "json")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertNotIn(b"\x1b", p.stdout)
+        msgs = [json.loads(x)["msg"] for x in p.stdout.decode().splitlines()]
+        self.assertIn("title \x1b]0;pwned\x07 done", msgs)
+        self.assertIn("ev \x1b]2;pwned\x07 \x9b2J\nsecond \x1b[31m", msgs)
 
 
 class TestLogsFinished(LogsBase):
@@ -146,6 +274,14 @@ class TestJsonOutput(LogsBase):
             self.assertIn("ctl \x01\x1b[31m red\t tab \\ back \" quote", msgs)
             self.assertIn("[1,2]", msgs)
             self.assertIn("no newline at end", msgs)
+            # an event passes through, its "\/" written "/"; an object that is
+            # no event (no string msg) and an event that is not valid UTF-8
+            # become events
+            esc = next(e for e in evs if e["msg"] == "esc /slash")
+            self.assertEqual(esc["p"], "a/b")
+            self.assertIn('{"a":1,"msg":2}', msgs)
+            self.assertTrue(any(m.startswith('{"ts"') and "bad \ufffd utf8 in json" in m
+                                for m in msgs), msgs)
             # a pod line that was not an event: the time the kubelet received it,
             # a level (the log API merges stdout and stderr, so it cannot be
             # the stream's) and the source

@@ -379,6 +379,130 @@ static void test_level_and_out_parse(void **state)
         assert_non_null(strstr(e.msg, "\"yaml\""));
 }
 
+/* What reaches the terminal from text s, as a C string (freed by the caller's
+ * buf_fini). */
+static const char *safe(struct buf *b, const char *s, size_t n)
+{
+        buf_reset(b);
+        assert_int_equal(logline_text_safe(b, s, n), 0);
+        return buf_str(b);
+}
+#define SAFE(b, lit) safe(b, lit, sizeof(lit) - 1)
+
+static void test_text_safe_shows_controls(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        assert_string_equal(SAFE(&b, "plain\ttext\nnext"), "plain\ttext\nnext");
+        assert_string_equal(SAFE(&b, "\033]0;pwned\007x"), "\\x1b]0;pwned\\x07x");
+        assert_string_equal(SAFE(&b, "\033[2J\033[H"), "\\x1b[2J\\x1b[H");
+        assert_string_equal(SAFE(&b, "a\rb\bc\x7f"), "a\\x0db\\x08c\\x7f");
+        /* C1: a lone byte (an 8-bit terminal's CSI) and U+009B in UTF-8 */
+        assert_string_equal(SAFE(&b, "\x9b"
+                                     "2J"),
+                            "\\x9b2J");
+        assert_string_equal(SAFE(&b, "\xc2\x9b"
+                                     "2J \xc2\x80"),
+                            "\\x9b2J \\x80");
+        /* UTF-8 text stays; other invalid bytes become U+FFFD */
+        assert_string_equal(SAFE(&b, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+                            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+        assert_string_equal(SAFE(&b, "\xff\xc3"), "\xef\xbf\xbd\xef\xbf\xbd");
+        assert_string_equal(SAFE(&b, "\xc2\xa0nbsp"), "\xc2\xa0nbsp");
+        /* NUL is a control too */
+        assert_string_equal(safe(&b, "a\0b", 3), "a\\x00b");
+        buf_fini(&b);
+}
+
+static void test_text_safe_every_byte(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        for (unsigned c = 0; c < 256; c++) {
+                char in = (char)c;
+                const char *o = safe(&b, &in, 1);
+                for (size_t i = 0; i < b.len; i++) {
+                        unsigned char x = (unsigned char)o[i];
+                        assert_true(x >= 0x20 || x == '\t' || x == '\n');
+                        assert_true(x != 0x7f);
+                }
+        }
+        /* at its cap: -1, and what was written is still safe */
+        struct buf small;
+        buf_init(&small, 5);
+        assert_int_equal(logline_text_safe(&small, "ab\033[2J", 6), -1);
+        assert_true(small.len <= 5);
+        assert_null(memchr(small.data, '\033', small.len));
+        buf_fini(&small);
+        buf_fini(&b);
+}
+
+static void test_key_roles(void **state)
+{
+        (void)state;
+        struct {
+                const char *k;
+                enum logline_role r;
+        } cases[] = {
+            {"ts", LOGLINE_ROLE_TS},
+            {"time", LOGLINE_ROLE_TS},
+            {"timestamp", LOGLINE_ROLE_TS},
+            {"@timestamp", LOGLINE_ROLE_TS},
+            {"level", LOGLINE_ROLE_LEVEL},
+            {"severity", LOGLINE_ROLE_LEVEL},
+            {"log.level", LOGLINE_ROLE_LEVEL},
+            {"status", LOGLINE_ROLE_LEVEL},
+            {"src", LOGLINE_ROLE_SRC},
+            {"log.logger", LOGLINE_ROLE_SRC},
+            {"logger.name", LOGLINE_ROLE_SRC},
+            {"msg", LOGLINE_ROLE_MSG},
+            {"message", LOGLINE_ROLE_MSG},
+            {"node", LOGLINE_ROLE_NODE},
+            {"service.node.name", LOGLINE_ROLE_NODE},
+            {"logging.googleapis.com/labels", LOGLINE_ROLE_LABELS},
+            {"ecs.version", LOGLINE_ROLE_SKIP},
+            {"user", LOGLINE_ROLE_OTHER},
+            {"t", LOGLINE_ROLE_OTHER},
+            {"tss", LOGLINE_ROLE_OTHER},
+            {"Message", LOGLINE_ROLE_OTHER},
+            {"", LOGLINE_ROLE_OTHER},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+                assert_int_equal(logline_key_role(cases[i].k, strlen(cases[i].k)), cases[i].r);
+        /* the length counts, not a NUL: "msg" inside a longer key is not msg */
+        assert_int_equal(logline_key_role("msgs", 3), LOGLINE_ROLE_MSG);
+        assert_int_equal(logline_key_role("msgs", 4), LOGLINE_ROLE_OTHER);
+}
+
+static void test_level_words(void **state)
+{
+        (void)state;
+        struct {
+                const char *w;
+                enum logline_level l;
+        } cases[] = {
+            {"WARNING", LOGLINE_WARNING}, {"warn", LOGLINE_WARNING},
+            {"Err", LOGLINE_ERROR},       {"ERROR", LOGLINE_ERROR},
+            {"crit", LOGLINE_CRITICAL},   {"CRITICAL", LOGLINE_CRITICAL},
+            {"emerg", LOGLINE_EMERGENCY}, {"fatal", LOGLINE_EMERGENCY},
+            {"ALERT", LOGLINE_ALERT},     {"notice", LOGLINE_NOTICE},
+            {"DEFAULT", LOGLINE_INFO},    {"info", LOGLINE_INFO},
+            {"trace", LOGLINE_DEBUG},     {"DEBUG", LOGLINE_DEBUG},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+                enum logline_level l = LOGLINE_EMERGENCY + 1;
+                assert_int_equal(logline_level_word(cases[i].w, strlen(cases[i].w), &l), 0);
+                assert_int_equal(l, cases[i].l);
+        }
+        enum logline_level l = LOGLINE_NOTICE;
+        assert_int_equal(logline_level_word("verbose", 7, &l), -1);
+        assert_int_equal(logline_level_word("inf", 3, &l), -1);
+        assert_int_equal(logline_level_word("info ", 5, &l), -1);
+        assert_int_equal(l, LOGLINE_NOTICE);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -395,6 +519,10 @@ int main(void)
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
             cmocka_unit_test(test_level_and_out_parse),
+            cmocka_unit_test(test_text_safe_shows_controls),
+            cmocka_unit_test(test_text_safe_every_byte),
+            cmocka_unit_test(test_key_roles),
+            cmocka_unit_test(test_level_words),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,7 +54,7 @@ class Sim:
 
     def __init__(self, tls=True, images=None, entrypoints=None, state_dir=None, port=None,
                  bookmark_interval=None, history=None, keep_state=False, verbose=False,
-                 start_timeout=30, job_backoff=None):
+                 start_timeout=30, job_backoff=None, log_lines=None):
         self.tls = tls
         self.job_backoff = job_backoff
         self.images = dict(images or {})
@@ -67,6 +67,7 @@ class Sim:
         self.keep_state = keep_state
         self.verbose = verbose
         self.start_timeout = start_timeout
+        self.log_lines = log_lines
         self.proc = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -85,6 +86,8 @@ class Sim:
             argv += ["--history", str(self.history)]
         if self.job_backoff is not None:
             argv += ["--job-backoff", str(self.job_backoff)]
+        if self.log_lines is not None:
+            argv += ["--log-lines", str(self.log_lines)]
         if self.verbose:
             argv.append("-v")
         env = dict(os.environ)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "logline.h"
 #include "proc.h"
 #include "relrun.h"
 
@@ -231,10 +232,16 @@ static void summary(struct follower *f, const struct outcome *o)
         else if (cause[0] && n > 0 && (size_t)n < sizeof line)
                 snprintf(line + n, sizeof line - (size_t)n, ": %s", cause);
         if (f->fo->summary) {
-                /* a failure in red where colour is wanted (the pending line's rule) */
+                /* a failure in red where colour is wanted (the pending line's rule);
+                 * the cause and the return are the pod's words: shown, never obeyed */
                 bool red = f->fo->color && o->code != 0;
-                fprintf(stderr, "%srelrun: %s%s\n", red ? "\033[31m" : "", line,
+                struct buf safe;
+                buf_init(&safe, 4 * sizeof line);
+                if (logline_text_safe(&safe, line, strlen(line)) < 0)
+                        buf_reset(&safe);
+                fprintf(stderr, "%srelrun: %s%s\n", red ? "\033[31m" : "", buf_str(&safe),
                         red ? "\033[0m" : "");
+                buf_fini(&safe);
         }
         struct summary *s = f->fo->sum;
         if (!s)

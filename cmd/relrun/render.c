@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "logline.h"
 #include "relrun.h"
 
 #define RENDER_FLUSH_AT (256u << 10)
@@ -36,73 +37,11 @@ static bool key_is(const struct codec_json_member *m, const char *k, size_t n)
 }
 #define KEY_IS(m, lit) key_is(m, lit, sizeof(lit) - 1)
 
-enum role { R_OTHER, R_TS, R_LEVEL, R_SRC, R_MSG, R_NODE, R_LABELS, R_SKIP };
-
-/* What a top-level key is, in any profile relrun-pod writes. */
-static enum role role_of(const struct codec_json_member *m)
+/* What a top-level key is, in any profile relrun-pod writes (logline's table);
+ * a key written with escapes is no profile's. */
+static enum logline_role role_of(const struct codec_json_member *m)
 {
-        switch (m->key_len ? m->key[0] : 0) {
-        case 't':
-                if (KEY_IS(m, "ts") || KEY_IS(m, "time") || KEY_IS(m, "timestamp"))
-                        return R_TS;
-                break;
-        case '@':
-                if (KEY_IS(m, "@timestamp"))
-                        return R_TS;
-                break;
-        case 'l':
-                if (KEY_IS(m, "level") || KEY_IS(m, "log.level"))
-                        return R_LEVEL;
-                if (KEY_IS(m, "log.logger") || KEY_IS(m, "logger.name"))
-                        return R_SRC;
-                if (KEY_IS(m, "logging.googleapis.com/labels"))
-                        return R_LABELS;
-                break;
-        case 's':
-                if (KEY_IS(m, "severity") || KEY_IS(m, "status"))
-                        return R_LEVEL;
-                if (KEY_IS(m, "src"))
-                        return R_SRC;
-                if (KEY_IS(m, "service.node.name"))
-                        return R_NODE;
-                break;
-        case 'm':
-                if (KEY_IS(m, "msg") || KEY_IS(m, "message"))
-                        return R_MSG;
-                break;
-        case 'n':
-                if (KEY_IS(m, "node"))
-                        return R_NODE;
-                break;
-        case 'e':
-                if (KEY_IS(m, "ecs.version"))
-                        return R_SKIP;
-                break;
-        }
-        return R_OTHER;
-}
-
-/* A level as Erlang names it, from any profile's word for it
- * (gcp "WARNING", datadog "warn", ...). */
-static const char *level_word(const char *s, size_t n)
-{
-        static const char *const words[] = {"emergency", "alert", "critical", "error", "warning",
-                                            "notice",    "info",  "debug",    "warn",  "err",
-                                            "crit",      "emerg", "fatal",    "trace", "default"};
-        static const char *const as[] = {
-            "emergency", "alert", "critical", "error",     "warning",   "notice", "info", "debug",
-            "warning",   "error", "critical", "emergency", "emergency", "debug",  "info"};
-        for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
-                size_t wl = strlen(words[i]);
-                if (wl != n)
-                        continue;
-                size_t j = 0;
-                while (j < n && (s[j] | 0x20) == words[i][j])
-                        j++;
-                if (j == n)
-                        return as[i];
-        }
-        return NULL;
+        return m->key_escaped ? LOGLINE_ROLE_OTHER : logline_key_role(m->key, m->key_len);
 }
 
 static const char *level_color(const char *level)
@@ -141,6 +80,13 @@ static FILE *sink; /* render_line's out, for when pending cannot take more */
 
 static void put(const char *s, size_t n)
 {
+        /* the common case, in place: a line is some 20 small pieces */
+        if (n < pending.alloc - pending.len) {
+                memcpy(pending.data + pending.len, s, n);
+                pending.len += n;
+                pending.data[pending.len] = '\0';
+                return;
+        }
         if (buf_append(&pending, s, n) == 0)
                 return;
         /* out of memory: what is held, then this piece, straight out */
@@ -149,6 +95,23 @@ static void put(const char *s, size_t n)
                 buf_reset(&pending);
                 fwrite(s, 1, n, sink);
         }
+}
+
+/* Text from the pod, for a terminal: its control sequences shown, never
+ * obeyed (a pod must not retitle or clear the user's terminal). */
+static void put_safe(const char *s, size_t n)
+{
+        size_t at = pending.len;
+        if (logline_text_safe(&pending, s, n) == 0)
+                return;
+        /* out of memory: what is held goes out, then this piece once more
+         * (what fits of it: each byte written whole or not at all) */
+        pending.len = at;
+        if (sink) {
+                fwrite(pending.data, 1, pending.len, sink);
+                buf_reset(&pending);
+        }
+        (void)logline_text_safe(&pending, s, n);
 }
 
 /* s dimmed, each of its lines on its own: a terminal that shows the next line
@@ -160,7 +123,7 @@ static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
                 size_t k = nl ? (size_t)(nl - s) : n;
                 if (k) {
                         put(dim, strlen(dim));
-                        put(s, k);
+                        put_safe(s, k);
                         put(reset, strlen(reset));
                 }
                 if (!nl)
@@ -174,7 +137,7 @@ static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
 
 static void put_padded(const char *s, size_t n, size_t width)
 {
-        put(s, n);
+        put_safe(s, n);
         static const char spaces[] = "                ";
         if (n < width)
                 put(spaces, width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1);
@@ -187,7 +150,7 @@ static void put_hms(struct text ts)
                 size_t n = ts.n - 11 < 12 ? ts.n - 11 : 12;
                 while (n && (ts.p[11 + n - 1] == 'Z' || ts.p[11 + n - 1] == '+'))
                         n--;
-                put(ts.p + 11, n);
+                put_safe(ts.p + 11, n);
                 if (n < 12)
                         put("            ", 12 - n);
         } else {
@@ -232,7 +195,7 @@ static void json_wrap(const struct kube_ts *ts, const char *line, size_t len)
 static bool has_message(const struct codec_json_member *m, size_t n)
 {
         for (size_t i = 0; i < n; i++)
-                if (m[i].kind == CODEC_JSON_STRING && role_of(&m[i]) == R_MSG)
+                if (m[i].kind == CODEC_JSON_STRING && role_of(&m[i]) == LOGLINE_ROLE_MSG)
                         return true;
         return false;
 }
@@ -261,10 +224,17 @@ static void put_field(const char *dim, const char *reset, const struct codec_jso
         struct text v = text_of(m->val, m->val_len, m->val_escaped);
         PUTS(" ");
         put(dim, strlen(dim));
-        put(k.p, k.n);
+        put_safe(k.p, k.n);
         PUTS("=");
         put(reset, strlen(reset));
         put_dim(dim, reset, v.p, v.n);
+}
+
+/* The text of the member that has role r, "" when none has. */
+static struct text role_text(const struct codec_json_member *m, const int *at, enum logline_role r)
+{
+        struct text none = {"", 0};
+        return at[r] < 0 ? none : text_of(m[at[r]].val, m[at[r]].val_len, m[at[r]].val_escaped);
 }
 
 static void render_people(const struct render *r, const char *line, size_t len)
@@ -272,45 +242,44 @@ static void render_people(const struct render *r, const char *line, size_t len)
         struct codec_json_member m[MAX_MEMBERS];
         int n = len && line[0] == '{' ? codec_json_scan(line, len, m, MAX_MEMBERS, NULL) : -1;
         size_t nm = n < 0 ? 0 : (size_t)n < MAX_MEMBERS ? (size_t)n : MAX_MEMBERS;
-        int at[R_SKIP + 1];
-        for (int i = 0; i <= R_SKIP; i++)
+        int at[LOGLINE_ROLE_SKIP + 1];
+        for (int i = 0; i <= LOGLINE_ROLE_SKIP; i++)
                 at[i] = -1;
-        enum role roles[MAX_MEMBERS];
+        enum logline_role roles[MAX_MEMBERS];
         for (size_t i = 0; i < nm; i++) {
                 roles[i] = role_of(&m[i]);
                 bool str = m[i].kind == CODEC_JSON_STRING;
-                if ((str || roles[i] == R_LABELS) && at[roles[i]] < 0)
+                if ((str || roles[i] == LOGLINE_ROLE_LABELS) && at[roles[i]] < 0)
                         at[roles[i]] = (int)i;
         }
-        if (at[R_MSG] < 0) {
-                put(line, len);
+        if (at[LOGLINE_ROLE_MSG] < 0) {
+                put_safe(line, len);
                 PUTS("\n");
                 return;
         }
         buf_reset(&scratch);
-        struct text msg = text_of(m[at[R_MSG]].val, m[at[R_MSG]].val_len, m[at[R_MSG]].val_escaped);
-        struct text ts = {"", 0}, src = {"", 0}, lv = {"", 0};
-        if (at[R_TS] >= 0)
-                ts = text_of(m[at[R_TS]].val, m[at[R_TS]].val_len, m[at[R_TS]].val_escaped);
-        if (at[R_SRC] >= 0)
-                src = text_of(m[at[R_SRC]].val, m[at[R_SRC]].val_len, m[at[R_SRC]].val_escaped);
+        struct text msg = role_text(m, at, LOGLINE_ROLE_MSG);
+        struct text ts = role_text(m, at, LOGLINE_ROLE_TS);
+        struct text src = role_text(m, at, LOGLINE_ROLE_SRC);
+        struct text lv = {"", 0};
         struct codec_json_member lab[8];
         int nl = -1;
-        if (at[R_LABELS] >= 0 && m[at[R_LABELS]].kind == CODEC_JSON_OBJECT) {
+        if (at[LOGLINE_ROLE_LABELS] >= 0 && m[at[LOGLINE_ROLE_LABELS]].kind == CODEC_JSON_OBJECT) {
                 /* gcp: src and node ride in the labels */
-                nl = codec_json_scan(m[at[R_LABELS]].val, m[at[R_LABELS]].val_len, lab, 8, NULL);
+                nl = codec_json_scan(m[at[LOGLINE_ROLE_LABELS]].val,
+                                     m[at[LOGLINE_ROLE_LABELS]].val_len, lab, 8, NULL);
                 for (int i = 0; i < nl && i < 8; i++)
                         if (lab[i].kind == CODEC_JSON_STRING && KEY_IS(&lab[i], "src") && !src.n)
                                 src = text_of(lab[i].val, lab[i].val_len, lab[i].val_escaped);
         }
         const char *level = "info";
-        if (at[R_LEVEL] >= 0) {
-                const char *w = level_word(m[at[R_LEVEL]].val, m[at[R_LEVEL]].val_len);
-                if (w) {
-                        level = w;
+        if (at[LOGLINE_ROLE_LEVEL] >= 0) {
+                enum logline_level l;
+                if (logline_level_word(m[at[LOGLINE_ROLE_LEVEL]].val,
+                                       m[at[LOGLINE_ROLE_LEVEL]].val_len, &l) == 0) {
+                        level = logline_level_name(l);
                 } else {
-                        lv = text_of(m[at[R_LEVEL]].val, m[at[R_LEVEL]].val_len,
-                                     m[at[R_LEVEL]].val_escaped);
+                        lv = role_text(m, at, LOGLINE_ROLE_LEVEL);
                         level = NULL;
                 }
         }
@@ -337,9 +306,9 @@ static void render_people(const struct render *r, const char *line, size_t len)
          * carries the header and the metadata; the rest follows as is. */
         const char *nlp = memchr(msg.p, '\n', msg.n);
         size_t first = nlp ? (size_t)(nlp - msg.p) : msg.n;
-        put(msg.p, first);
+        put_safe(msg.p, first);
         for (size_t i = 0; i < nm; i++) {
-                if (roles[i] != R_OTHER || m[i].kind != CODEC_JSON_STRING)
+                if (roles[i] != LOGLINE_ROLE_OTHER || m[i].kind != CODEC_JSON_STRING)
                         continue;
                 put_field(dim, reset, &m[i]);
         }
@@ -350,7 +319,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
                 put_field(dim, reset, &lab[i]);
         }
         if (nlp)
-                put(nlp, msg.n - first);
+                put_safe(nlp, msg.n - first);
         PUTS("\n");
 }
 

@@ -400,6 +400,8 @@ struct kube_xfer *kube_xfer_start(struct kube_client *c, const char *method, con
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+        if (stream) /* a busy log comes in a few large reads, not many 16 KiB ones */
+                curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
         if (c->opts.verbose)
                 curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);

@@ -89,27 +89,82 @@ int kube_ts_cmp(const struct kube_ts *a, const struct kube_ts *b)
         return 0;
 }
 
-int kube_log_split(const char *line, size_t len, struct kube_ts *ts, const char **content,
-                   size_t *clen)
+/* The kubelet's timestamps of a followed log share their second for many
+ * lines: the date and time are parsed once a second, only the fraction per
+ * line. */
+struct ts_cache {
+        char prefix[19]; /* "YYYY-MM-DDTHH:MM:SS" of sec, all in UTC ('Z') */
+        int64_t sec;
+        bool valid;
+};
+
+static int ts_parse_cached(struct ts_cache *c, const char *s, size_t n, struct kube_ts *out)
+{
+        if (c->valid && n >= 20 && s[n - 1] == 'Z' && !memcmp(s, c->prefix, 19)) {
+                int32_t ns = 0, scale = 100000000;
+                size_t i = 19, nd = 0;
+                if (s[i] == '.') {
+                        for (i++; i < n - 1 && s[i] >= '0' && s[i] <= '9'; i++, nd++) {
+                                if (nd < 9) {
+                                        ns += (s[i] - '0') * scale;
+                                        scale /= 10;
+                                }
+                        }
+                        if (!nd)
+                                return -1;
+                }
+                if (i != n - 1)
+                        return kube_ts_parse(s, n, out);
+                out->sec = c->sec;
+                out->nsec = ns;
+                return 0;
+        }
+        if (kube_ts_parse(s, n, out) < 0)
+                return -1;
+        c->valid = n >= 20 && s[n - 1] == 'Z';
+        if (c->valid) {
+                memcpy(c->prefix, s, 19);
+                c->sec = out->sec;
+        }
+        return 0;
+}
+
+static int split_cached(struct ts_cache *c, const char *line, size_t len, struct kube_ts *ts,
+                        const char **content, size_t *clen)
 {
         const char *sp = memchr(line, ' ', len < 64 ? len : 64);
         size_t tl = sp ? (size_t)(sp - line) : len;
-        if (tl > 40 || kube_ts_parse(line, tl, ts) < 0)
+        if (tl > 40 || ts_parse_cached(c, line, tl, ts) < 0)
                 return -1;
         *content = sp ? sp + 1 : line + len;
         *clen = sp ? len - tl - 1 : 0;
         return 0;
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
+int kube_log_split(const char *line, size_t len, struct kube_ts *ts, const char **content,
+                   size_t *clen)
 {
-        uint64_t h = 14695981039346656037ULL;
-        for (size_t i = 0; i < n; i++) {
-                h ^= (unsigned char)s[i];
-                h *= 1099511628211ULL;
+        struct ts_cache none = {.valid = false};
+        return split_cached(&none, line, len, ts, content, clen);
+}
+
+static uint64_t line_hash(const char *s, size_t n)
+{
+        const uint64_t k = 0x9e3779b97f4a7c15ULL;
+        uint64_t h = (uint64_t)n * k;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                h = (h ^ w) * k;
+                h ^= h >> 31;
         }
-        /* Mix in the length so that the empty line and "" differ from nothing. */
-        return h ^ (uint64_t)n;
+        uint64_t w = 0;
+        memcpy(&w, s + i, n - i);
+        h = (h ^ w ^ (uint64_t)(n - i) << 59) * k;
+        h ^= h >> 29;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        return h ^ (h >> 32);
 }
 
 void kube_log_dedup_init(struct kube_log_dedup *d)
@@ -152,7 +207,7 @@ static void remember(struct kube_log_dedup *d, uint64_t h)
 bool kube_log_dedup_accept(struct kube_log_dedup *d, const struct kube_ts *ts, const char *content,
                            size_t clen)
 {
-        uint64_t h = fnv1a(content, clen);
+        uint64_t h = line_hash(content, clen);
         if (!d->have) {
                 d->have = true;
                 d->last = *ts;
@@ -205,6 +260,7 @@ struct kube_logs {
         int waits; /* answers "not started yet" in a row */
         int64_t next_ms;
         int reconnects;
+        struct ts_cache tsc;
         struct err err;
 };
 
@@ -273,7 +329,7 @@ static int logs_line(struct kube_logs *l, const char *line, size_t len)
         const char *content;
         size_t clen;
         l->got_lines = true;
-        if (kube_log_split(line, len, &ts, &content, &clen) < 0) {
+        if (split_cached(&l->tsc, line, len, &ts, &content, &clen) < 0) {
                 if (l->cb(l->ud, NULL, line, len))
                         goto stop;
                 return 0;

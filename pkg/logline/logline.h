@@ -140,4 +140,35 @@ int logline_stream_finish(struct logline_stream *s);
 /* True while an event is held back waiting for continuation lines. */
 bool logline_stream_pending(const struct logline_stream *s);
 
+/* ---- Decoding: the coordinator reads relrun-pod's events back -------------- */
+
+/* What a top-level key of an event is, in any profile relrun-pod writes
+ * (json: ts level src msg node; gcp: time severity message
+ * logging.googleapis.com/labels; ecs: @timestamp log.level message log.logger
+ * service.node.name; datadog: timestamp status message logger.name). key is
+ * the raw text between the quotes; a key written with escapes is OTHER. */
+enum logline_role {
+        LOGLINE_ROLE_OTHER, /* a metadata field */
+        LOGLINE_ROLE_TS,
+        LOGLINE_ROLE_LEVEL,
+        LOGLINE_ROLE_SRC,
+        LOGLINE_ROLE_MSG,
+        LOGLINE_ROLE_NODE,
+        LOGLINE_ROLE_LABELS, /* gcp's labels object: src and node ride in it */
+        LOGLINE_ROLE_SKIP,   /* said by the profile, not by the app (ecs.version) */
+};
+enum logline_role logline_key_role(const char *key, size_t n);
+
+/* A level as any profile words it ("WARNING", "warn", "err", "crit", "fatal",
+ * "trace", gcp's "DEFAULT", ...; any case) as the Erlang level. Returns 0, or
+ * -1 for a word no profile uses (*out untouched). */
+int logline_level_word(const char *s, size_t n, enum logline_level *out);
+
+/* Append s[0..n) to out so that a terminal shows it and obeys none of it:
+ * printable text, tab and newline as they are; every other C0 control (ESC,
+ * so every CSI and OSC sequence, BEL, CR, ...), DEL and every C1 control
+ * (U+0080-U+009F, or a lone byte 0x80-0x9F) written visibly as \xNN; other
+ * bytes that are not valid UTF-8 as U+FFFD. Returns 0, or -1 at out's cap. */
+int logline_text_safe(struct buf *out, const char *s, size_t n);
+
 #endif

@@ -23,6 +23,8 @@ def main(argv=None):
     ap.add_argument("--history", type=int, default=2000, help="watch events kept for resume")
     ap.add_argument("--job-backoff", type=float, default=2.0,
                     help="seconds before a failed pod's replacement, doubling (Kubernetes: 10)")
+    ap.add_argument("--log-lines", type=int, default=200000,
+                    help="lines kept per container log in memory (the oldest dropped first)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     images = {}
@@ -36,7 +38,7 @@ def main(argv=None):
         image, _, argv_json = m.partition("=")
         entries[image] = json.loads(argv_json)
     sim = Simulator(a.state_dir, a.port, a.host, a.tls, images, entries, a.token, a.verbose,
-                    a.bookmark_interval, a.history, a.job_backoff)
+                    a.bookmark_interval, a.history, a.job_backoff, a.log_lines)
     stop = threading.Event()
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, lambda *_: stop.set())

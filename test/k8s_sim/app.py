@@ -24,7 +24,7 @@ from .watch import Watcher
 class Simulator:
     def __init__(self, state_dir, port=0, host="127.0.0.1", tls=True, image_map=None,
                  entrypoints=None, token=None, verbose=False, bookmark_interval=2.0,
-                 history=2000, job_backoff=2.0):
+                 history=2000, job_backoff=2.0, log_lines=200000):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.verbose = verbose
@@ -43,6 +43,7 @@ class Simulator:
             ctx = server_context(self.pki)
         self.kubelet = Kubelet(self.store, self.faults, self.images, self.state_dir, self.sim_id,
                                self.token, os.path.join(self.pki, "ca.crt") if tls else None)
+        self.kubelet.log_lines = log_lines
         self.pods = Pods(self.store, self.kubelet)
         self.gc = GarbageCollector(self.store, self.pods)
         self.jobs = JobController(self.store, self.pods, self.gc, self.faults, job_backoff)
@@ -176,6 +177,8 @@ class Simulator:
         if p == "/_sim/compact" and m == "POST":
             self.store.compact()
             return h.send_body(200, {"compacted_rv": self.store.compacted_rv})
+        if p == "/_sim/watches":
+            return h.send_body(200, {"watches": self.store.watch_stats()})
         if p == "/_sim/processes":
             return h.send_body(200, {"pids": procs.marked_pids(self.sim_id + "/")})
         if p == "/_sim/state":

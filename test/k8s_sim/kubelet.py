@@ -564,7 +564,7 @@ class PodWorker(threading.Thread):
             msg = f.read(TERM_MSG_CAP).decode("utf-8", "replace")
         if not msg and code != 0 and c.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             lines, _ = log.snapshot()
-            msg = "".join(t for _, t in lines[-FALLBACK_LINES:])[-FALLBACK_BYTES:]
+            msg = "".join(x[1] for x in lines[-FALLBACK_LINES:])[-FALLBACK_BYTES:]
         term = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                 "startedAt": started, "finishedAt": _now(), "_cid": cid}
         if signal_no:
@@ -636,9 +636,14 @@ def _pump(out, err, log):
                     sel.unregister(s)
                     continue
                 buf = pending[s] + data
-                *lines, pending[s] = buf.split(b"\n")
-                for line in lines:
-                    log.append(line.decode("utf-8", "surrogateescape") + "\n")
+                end = buf.rfind(b"\n") + 1
+                pending[s] = buf[end:]
+                if end:
+                    # a read's whole lines in one go: one decode (a newline byte is
+                    # never inside a UTF-8 sequence), one lock, one write, one wake-up
+                    whole = buf[:end].decode("utf-8", "surrogateescape").split("\n")
+                    whole.pop()
+                    log.append_many([line + "\n" for line in whole])
                 if len(pending[s]) > MAX_PARTIAL:  # bounded: flush an endless line in pieces
                     log.append(pending[s].decode("utf-8", "surrogateescape"))
                     pending[s] = b""
@@ -688,6 +693,7 @@ class Kubelet:
         self.lock = threading.Lock()
         self.workers = {}  # pod uid -> PodWorker
         self.logs = {}  # (pod uid, container) -> [LogBuffer per attempt]
+        self.log_lines = 200000  # lines kept per container log (the oldest dropped)
         self.queue = store.subscribe()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="kubelet")
 
@@ -696,7 +702,7 @@ class Kubelet:
 
     def log_buffer(self, worker, cname, attempt):
         path = os.path.join(worker.dir, "%s.%d.log" % (cname, attempt))
-        buf = LogBuffer(path)
+        buf = LogBuffer(path, self.log_lines)
         with self.lock:
             self.logs.setdefault((worker.uid, cname), []).append(buf)
         return buf

@@ -109,6 +109,13 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
+    def chunks(self, datas):
+        """Several chunks, one flush."""
+        for data in datas:
+            if data:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
     def end_stream(self):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()

@@ -118,6 +118,41 @@ class Event:
         self.rv, self.type, self.rt, self.obj = rv, typ, rt, obj
 
 
+class WatchSub:
+    """One watch's own queue: the store hands it the events it matches and wakes
+    it alone (no watcher is woken, or scans the history, for another's events)."""
+    __slots__ = ("rt", "match", "pending", "wake", "gone", "cap", "wakes", "events")
+
+    def __init__(self, rt, match, cap):
+        self.rt, self.match, self.cap = rt, match, cap
+        self.pending = collections.deque()
+        self.wake = threading.Event()
+        self.gone = False  # fell more than cap events behind: 410, as the API does
+        self.wakes = 0  # times take() returned with something (for /_sim/watches)
+        self.events = 0
+
+    def push(self, ev):
+        if len(self.pending) >= self.cap:
+            self.gone = True
+            self.pending.clear()
+        else:
+            self.pending.append(ev)
+        self.wake.set()
+
+    def take(self, timeout):
+        """The events pushed so far, waiting up to timeout for the first."""
+        if not self.pending and not self.gone:
+            self.wake.wait(timeout)
+        self.wake.clear()
+        out = []
+        while self.pending:
+            out.append(self.pending.popleft())
+        if out or self.gone:
+            self.wakes += 1
+            self.events += len(out)
+        return out
+
+
 class Store:
     def __init__(self, history=2000):
         self.cond = threading.Condition(threading.RLock())
@@ -126,6 +161,7 @@ class Store:
         self.history = collections.deque(maxlen=history)
         self.compacted_rv = 0  # events with rv <= this are gone from history
         self.subscribers = []
+        self.watches = set()
         self.closed = False
 
     # -- internals
@@ -140,6 +176,9 @@ class Store:
         self.history.append(ev)
         for q in self.subscribers:
             q.put(ev)
+        for w in self.watches:
+            if w.rt is rt and w.match(ev.obj):
+                w.push(ev)
         self.cond.notify_all()
 
     def subscribe(self):
@@ -293,7 +332,33 @@ class Store:
             return None
         return [e for e in self.history if e.rv > rv]
 
+    def watch(self, rt, match, since_rv):
+        """Register a watch of rt's objects for which match(obj) holds, from
+        since_rv on (the retained events after it are queued at once). None when
+        since_rv is older than the retained history (410). unwatch when done."""
+        with self.cond:
+            if since_rv < self.compacted_rv:
+                return None
+            w = WatchSub(rt, match, max(self.history.maxlen or 0, 1000))
+            for e in self.history:
+                if e.rv > since_rv and e.rt is rt and match(e.obj):
+                    w.push(e)
+            self.watches.add(w)
+            return w
+
+    def unwatch(self, w):
+        with self.cond:
+            self.watches.discard(w)
+
+    def watch_stats(self):
+        """The open watches: resource, wake-ups with events, events delivered."""
+        with self.cond:
+            return [{"resource": w.rt.key, "wakes": w.wakes, "events": w.events}
+                    for w in self.watches]
+
     def close(self):
         with self.cond:
             self.closed = True
+            for w in self.watches:
+                w.wake.set()
             self.cond.notify_all()

@@ -79,41 +79,37 @@ class Watcher:
                         400, 'invalid resource version "%s"' % rv_param, "BadRequest")}) + "\n")
                     return h.end_stream()
                 initial = []
-        for o in initial:
-            send(encode("ADDED", o))
-        next_bookmark = time.monotonic() + self.bookmark_interval
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            with self.store.cond:
-                evs = self.store.events_since(last)
-                if evs is None:
-                    oldest = self.store.history[0].rv if self.store.history else self.store.rv
-                    gone = gone_event(last, oldest)
-                    evs = []
-                else:
-                    gone = None
-                if not evs and gone is None and not self.store.closed:
-                    wait = min(deadline, next_bookmark if bookmarks else deadline) - now
-                    self.store.cond.wait(max(0.01, min(wait, 1.0)))
-                    evs = self.store.events_since(last) or []
-                closed = self.store.closed
-                cur_rv = self.store.rv
-            if gone:
-                send(json.dumps(gone) + "\n")
-                break
-            for ev in evs:
-                last = ev.rv
-                if ev.rt is rt and matches(ev.obj):
+            sub = self.store.watch(rt, matches, last)
+            oldest = self.store.history[0].rv if self.store.history else self.store.rv
+        if sub is None:
+            send(json.dumps(gone_event(last, oldest)) + "\n")
+            return h.end_stream()
+        try:
+            for o in initial:
+                send(encode("ADDED", o))
+            next_bookmark = time.monotonic() + self.bookmark_interval
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+                evs = sub.take(max(0.01, min(wait, 1.0)))
+                if sub.gone:
+                    send(json.dumps(gone_event(last, self.store.compacted_rv)) + "\n")
+                    break
+                for ev in evs:
+                    last = ev.rv
                     send(encode(ev.type, ev.obj))
-            if closed or h.client_gone():
-                break
-            if bookmarks and time.monotonic() >= next_bookmark:
-                next_bookmark = time.monotonic() + self.bookmark_interval
-                if not evs:
-                    last = max(last, cur_rv)
-                send(json.dumps({"type": "BOOKMARK", "object": {
-                    "kind": rt.kind, "apiVersion": rt.api_version,
-                    "metadata": {"resourceVersion": str(last)}}}) + "\n")
+                if self.store.closed or h.client_gone():
+                    break
+                if bookmarks and time.monotonic() >= next_bookmark:
+                    next_bookmark = time.monotonic() + self.bookmark_interval
+                    with self.store.cond:
+                        if not sub.pending:
+                            last = max(last, self.store.rv)
+                    send(json.dumps({"type": "BOOKMARK", "object": {
+                        "kind": rt.kind, "apiVersion": rt.api_version,
+                        "metadata": {"resourceVersion": str(last)}}}) + "\n")
+        finally:
+            self.store.unwatch(sub)
         h.end_stream()
