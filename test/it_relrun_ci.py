@@ -199,6 +199,14 @@ class Summary(Base):
         self.assertEqual(f.code, 1, f)
         self.assertRegex(f.stderr, r"(?m)^::error title=relrun::job/\S+ pod/\S+: task failed, "
                                    r"exit 1, [0-9.]+s: \*\* \(RuntimeError\) encoder crashed -- ")
+        # the cause is the pod's text: its control sequences are shown, never obeyed
+        # (an ESC would reach the CI log's terminal renderer)
+        c = self.run_task('raise "bad \\e]0;pwned\\a \\e[2J end"', env={"GITHUB_ACTIONS": "true"})
+        self.assertEqual(c.code, 1, c)
+        note = [line for line in c.stderr.splitlines() if line.startswith("::error")]
+        self.assertEqual(len(note), 1, c)
+        self.assertNotRegex(note[0], "[\x00-\x08\x0b-\x1f\x7f]", note)
+        self.assertIn("bad \\x1b]0;pwned\\x07 \\x1b[2J end", note[0])
         # success: no annotation; not on GitHub: none either
         ok = self.run_task("LiveStream.exit_with(0)", env={"GITHUB_ACTIONS": "true"})
         self.assertEqual(ok.code, 0, ok)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "logline.h"
 #include "relrun.h"
 
 void summary_init(struct summary *s)
@@ -113,7 +115,15 @@ out:
 
 void summary_github_error(const char *line, FILE *f)
 {
-        /* Workflow-command data: %, CR and LF are escaped, the rest verbatim. */
+        /* The cause and the return are the pod's text: control sequences shown,
+         * never obeyed (logline_text_safe), then the workflow-command data
+         * escapes for %, CR and LF. */
+        struct buf safe;
+        buf_init(&safe, 16 * 1024);
+        if (logline_text_safe(&safe, line, strlen(line)) == 0)
+                line = buf_str(&safe);
+        else
+                line = "(the message could not be shown)";
         fputs("::error title=relrun::", f);
         for (const char *p = line; *p; p++) {
                 if (*p == '%')
@@ -126,4 +136,5 @@ void summary_github_error(const char *line, FILE *f)
                         fputc(*p, f);
         }
         fputc('\n', f);
+        buf_fini(&safe);
 }
