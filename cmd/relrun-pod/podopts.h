@@ -10,6 +10,9 @@
 
 enum podopts_rpc { PODOPTS_RPC_AUTO, PODOPTS_RPC_SCRIPT, PODOPTS_RPC_DIST };
 
+/* The task's language: auto (Erlang when the release has no Elixir in lib/). */
+enum podopts_lang { PODOPTS_LANG_AUTO, PODOPTS_LANG_ELIXIR, PODOPTS_LANG_ERLANG };
+
 struct podopts {
         const char *release;         /* path to bin/<app> */
         const char *expr;            /* the task */
@@ -24,6 +27,7 @@ struct podopts {
         int error_exit;              /* 0 = {:error, _} is a success */
         enum logline_out log_format; /* default json */
         enum podopts_rpc rpc;
+        enum podopts_lang lang;
         bool fast_stop; /* --stop fast (default) or sigterm */
         bool normalise; /* --normalise: stdin to uniform events, nothing else */
         bool help;

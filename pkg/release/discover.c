@@ -52,13 +52,15 @@ void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t
                                 copy(vm.cookie, sizeof vm.cookie, a, l);
                         } else if (!strcmp(prev, "-epmd_module") && strcmp(a, "erl_epmd") != 0) {
                                 vm.no_epmd = true;
+                        } else if (!strcmp(prev, "-dist_listen")) {
+                                vm.no_listen = !strcmp(a, "false");
                         }
                         prev = NULL;
                         /* a flag's value is not a flag itself */
                         continue;
                 }
                 if (!strcmp(a, "-name") || !strcmp(a, "-sname") || !strcmp(a, "-setcookie") ||
-                    !strcmp(a, "-epmd_module"))
+                    !strcmp(a, "-epmd_module") || !strcmp(a, "-dist_listen"))
                         prev = a;
         }
         for (size_t i = 0; environ && i < en;) {
@@ -129,11 +131,27 @@ static int try_pid(pid_t pid, struct release_vm *out)
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
         ssize_t n = slurp(path, cmd, sizeof cmd);
-        if (n <= 0 || !release_is_beam(cmd, (size_t)n))
+        if (n <= 0)
                 return 0;
+        if (!release_is_beam(cmd, (size_t)n)) {
+                /* relx's erlexec gives the VM its script's name as argv[0]
+                 * (bin/<app>): the executable itself says it is the emulator */
+                char exe[4096];
+                snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+                ssize_t el = readlink(path, exe, sizeof exe - 1);
+                if (el <= 0)
+                        return 0;
+                exe[el] = '\0';
+                if (!release_is_beam(exe, (size_t)el))
+                        return 0;
+        }
         snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
         ssize_t en = slurp(path, env, sizeof env);
-        release_vm_parse(cmd, (size_t)n, en > 0 ? env : NULL, en > 0 ? (size_t)en : 0, out);
+        struct release_vm vm;
+        release_vm_parse(cmd, (size_t)n, en > 0 ? env : NULL, en > 0 ? (size_t)en : 0, &vm);
+        if (vm.no_listen)
+                return 0; /* a helper of the script's, not the release's node */
+        *out = vm;
         return 1;
 }
 
