@@ -27,21 +27,23 @@
 #include "proc.h"
 #include "release.h"
 
-#define IDLE_FLUSH_MS  20   /* a held-back event goes out after this much quiet */
-#define SETTLE_MAX_MS  1000 /* after the task, how long we wait for its "done" line */
-#define LOST_WAIT_MS   2000 /* the node lost mid-task: how long the VM gets to exit */
-#define PROBE_MAX_MS   4    /* EPMD probe interval, growing from 1 ms */
-#define VM_GUESS_MS    1000 /* the VM's command line unreadable: guess the node after this */
-#define CALL_GRACE_MS  5000 /* the node program reports not-ready itself; our backstop */
-#define SELF_STOP_MS   3000 /* how long the node gets to stop itself before SIGTERM */
-#define EOF_WAIT_MS    300  /* after the release exits, how long its pipes may stay open */
-#define DESCENDANTS_MS 1000 /* what the release left behind gets this long after SIGTERM */
-#define HOLD_MAX_MS    3000 /* boot lines wait at most this long for the node's format */
-#define HOLD_MAX_BYTES (1024 * 1024)
-#define REJECT_WAIT_MS 300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
-#define BOOT_STOP_MS   3000 /* a release stopped before it was ready: kill after this */
-#define READ_CHUNK     65536
-#define OUT_FLUSH_AT   65536
+#define IDLE_FLUSH_MS 20   /* a held-back event goes out after this much quiet */
+#define SETTLE_MAX_MS 1000 /* after the task, how long we wait for its "done" line */
+#define LOST_WAIT_MS  2000 /* the node lost mid-task: how long the VM gets to exit */
+#define PROBE_MAX_MS  4    /* EPMD probe interval, growing from 1 ms */
+#define VM_GUESS_MS   1000 /* the VM's command line unreadable: guess the node after this */
+/* relx's script first runs a VM of its own (the host part of node names) */
+#define VM_GUESS_RELX_MS 10000
+#define CALL_GRACE_MS    5000 /* the node program reports not-ready itself; our backstop */
+#define SELF_STOP_MS     3000 /* how long the node gets to stop itself before SIGTERM */
+#define EOF_WAIT_MS      300  /* after the release exits, how long its pipes may stay open */
+#define DESCENDANTS_MS   1000 /* what the release left behind gets this long after SIGTERM */
+#define HOLD_MAX_MS      3000 /* boot lines wait at most this long for the node's format */
+#define HOLD_MAX_BYTES   (1024 * 1024)
+#define REJECT_WAIT_MS   300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
+#define BOOT_STOP_MS     3000 /* a release stopped before it was ready: kill after this */
+#define READ_CHUNK       65536
+#define OUT_FLUSH_AT     65536
 
 static struct pod pod;
 
@@ -806,9 +808,16 @@ static void probe(struct pod *p, int64_t now)
                         learn_from_vm(p, &vm);
                         if (p->state != ST_BOOT)
                                 return;
-                } else if (now - p->t.t0 < VM_GUESS_MS) {
+                } else if (now - p->t.t0 <
+                           (p->script.user_markers ? VM_GUESS_RELX_MS : VM_GUESS_MS)) {
                         p->t.next_probe = now + 1;
                         return;
+                } else if (release_vm_args_read(p->o.release, &vm) == 1 && vm.distributed) {
+                        /* relx: the vm.args it wrote for this start */
+                        p->vm_pid = 0;
+                        learn_from_vm(p, &vm);
+                        if (p->state != ST_BOOT)
+                                return;
                 } else {
                         p->node.vm_seen = true; /* stop looking: go by the guess */
                         pod_note(p, LOGLINE_WARNING, "node",
@@ -1316,7 +1325,8 @@ static int setup(struct pod *p, struct err *e)
         p->t.ready_deadline = p->t.t0 + p->o.ready_timeout_ms;
         /* --app-format is the app's format: nothing to wait for */
         p->hold.on = !p->o.app_format;
-        p->hold.until = p->t.t0 + HOLD_MAX_MS;
+        /* relx's script runs a VM of its own before the release's: longer */
+        p->hold.until = p->t.t0 + (relx ? VM_GUESS_RELX_MS : HOLD_MAX_MS);
         buf_init(&p->hold.data, HOLD_MAX_BYTES);
         p->t.probe_interval = 1;
         p->t.next_probe = p->t.t0;

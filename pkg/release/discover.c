@@ -178,3 +178,52 @@ int release_vm_find(pid_t pid, pid_t *vm_pid, struct release_vm *out)
         closedir(d);
         return found;
 }
+
+int release_vm_args_read(const char *script, struct release_vm *out)
+{
+        struct release_layout l;
+        struct err e;
+        if (release_layout_read(script, &l, &e) < 0 || !l.vsn[0])
+                return 0;
+        /* the root is the script's bin/.. */
+        char path[4096];
+        snprintf(path, sizeof path, "%s", script);
+        for (int i = 0; i < 2; i++) {
+                char *slash = strrchr(path, '/');
+                if (slash)
+                        *slash = '\0';
+                else
+                        snprintf(path, sizeof path, "%s", i == 0 ? ".." : ".");
+        }
+        size_t pl = strlen(path);
+        if (snprintf(path + pl, sizeof path - pl, "/releases/%s/vm.args", l.vsn) >=
+            (int)(sizeof path - pl))
+                return 0;
+        static char text[64 * 1024], args[64 * 1024];
+        ssize_t n = slurp(path, text, sizeof text - 1);
+        if (n <= 0)
+                return 0;
+        text[n] = '\0';
+        /* one flag and its value a line; # starts a comment */
+        size_t an = 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = '\0';
+                for (char *w = line; *w;) {
+                        while (*w == ' ' || *w == '\t' || *w == '\r')
+                                w++;
+                        size_t wl = strcspn(w, " \t\r");
+                        if (wl == 0)
+                                break;
+                        if (an + wl + 1 > sizeof args)
+                                return 0;
+                        memcpy(args + an, w, wl);
+                        an += wl;
+                        args[an++] = '\0';
+                        w += wl;
+                }
+        }
+        release_vm_parse(args, an, NULL, 0, out);
+        return 1;
+}

@@ -189,6 +189,12 @@ struct release_vm {
 void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t en,
                       struct release_vm *out);
 
+/* Read the release's releases/<vsn>/vm.args (relx writes it from
+ * vm.args.src when the release starts) next to the bin script at script, as
+ * if its flags were the VM's command line: -sname/-name, -setcookie. 1 when
+ * read (and *out filled), 0 when there is none. */
+int release_vm_args_read(const char *script, struct release_vm *out);
+
 /* True when the file name of argv[0] of this command line is a BEAM
  * emulator (beam, beam.smp, beam.debug.smp...). */
 bool release_is_beam(const char *cmdline, size_t n);

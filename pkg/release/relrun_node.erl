@@ -127,6 +127,11 @@ ErlangTemplate = fun(T) ->
                                 msg -> <<"$message">>;
                                 K when is_atom(K) -> [<<"$meta:">>, atom_to_binary(K, utf8)];
                                 [K] when is_atom(K) -> [<<"$meta:">>, atom_to_binary(K, utf8)];
+                                %% {Key, IfSet, Else}: the value (or the else text) there
+                                {K, _, _} when is_atom(K) ->
+                                    [<<"$meta:">>, atom_to_binary(K, utf8)];
+                                {[K | _], _, _} when is_atom(K) ->
+                                    [<<"$meta:">>, atom_to_binary(K, utf8)];
                                 S when is_list(S) -> ToBin(S);
                                 B when is_binary(B) -> B;
                                 _ -> <<>>
