@@ -53,7 +53,12 @@ Deadline = erlang:monotonic_time(millisecond) + Arg(ready_timeout),
 
 %% Evaluate an expression of the task's language; returns its value.
 Eval = fun(Text) when Lang =:= 1 ->
-               {ok, Toks, _} = erl_scan:string(unicode:characters_to_list(Text)),
+               {ok, Toks0, End} = erl_scan:string(unicode:characters_to_list(Text)),
+               %% the full stop is optional, as in relrun's Erlang checker
+               Toks = case lists:reverse(Toks0) of
+                          [{dot, _} | _] -> Toks0;
+                          _ -> Toks0 ++ [{dot, End}]
+                      end,
                {ok, Exprs} = erl_parse:parse_exprs(Toks),
                {value, V, _} = erl_eval:exprs(Exprs, erl_eval:new_bindings()),
                V;
