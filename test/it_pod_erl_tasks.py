@@ -129,6 +129,24 @@ class Backend:
         self.assertEqual(r.code, 1, r.stdout)
         self.assertEqual(vm_pids(r.node), [])
 
+    def test_heart_does_not_restart_the_release_when_it_is_stopped(self):
+        # -heart in vm.args: heart restarts the VM (HEART_COMMAND) when it goes without
+        # init telling heart, as the fast stop's halt does; heart then says "Erlang has
+        # closed" and waits to run the command, and relrun-pod finds it left running
+        marker = os.path.join(tempfile.mkdtemp(), "restarted")
+        r = self.pod('live_stream:run(<<"s1">>).',
+                     env={"LIVE_STREAM_VM_ARGS": "-heart",
+                          "HEART_COMMAND": f"touch {marker}"})
+        self.assertEqual(r.code, 0, r.stdout)
+        app = "\n".join(r.msgs("app"))
+        self.assertIn("heart_beat_kill_pid", app)  # heart was on
+        self.assertEqual(app.count("encode done s1"), 1)
+        self.assertIn("live_stream application stopped", app)
+        self.assertNotIn("Erlang has closed", app)
+        self.assertFalse([m for m in r.msgs("relrun") if "left running" in m], r.stdout)
+        self.assertFalse(os.path.exists(marker))
+        self.assertEqual(vm_pids(r.node), [])
+
     def test_sigterm_mid_task_is_75_and_stop_callbacks_run(self):
         env = node_env()
         term = os.path.join(tempfile.mkdtemp(), "term")

@@ -218,7 +218,25 @@ Flush = fun() ->
 %% latest first) so their stop callbacks run, logging kept to the end, then
 %% halt: milliseconds instead of init:stop's second.
 Keep = [kernel, stdlib, elixir, compiler, logger, sasl],
+%% A node started with -heart: heart restarts the VM (HEART_COMMAND) when it
+%% goes without init telling heart first, as halt does. Tell heart what init
+%% tells it on a stop (heart's parent is init; it takes the exit as a plain
+%% message): it shuts its port program down without a restart. Its command
+%% made harmless first, in case a heart of another version ignores that.
+StopHeart = fun() ->
+                    case whereis(heart) of
+                        undefined -> ok;
+                        H ->
+                            catch heart:set_cmd("true"),
+                            Ref = erlang:monitor(process, H),
+                            H ! {'EXIT', whereis(init), shutdown},
+                            receive {'DOWN', Ref, _, _, _} -> ok
+                            after 2000 -> ok
+                            end
+                    end
+            end,
 StopAll = fun() ->
+                  StopHeart(),
                   [application:stop(A) || {A, _, _} <- application:which_applications(),
                                           not lists:member(A, Keep)],
                   catch 'Elixir.Logger':flush(),
