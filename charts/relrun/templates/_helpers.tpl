@@ -329,6 +329,10 @@ template:
       - --rpc
       - {{ . | toJson }}
       {{- end }}
+      {{- with $t.lang }}
+      - --lang
+      - {{ . | toJson }}
+      {{- end }}
       {{- with $t.errorExit }}
       - --error-exit
       - {{ printf "%d" (int .) | toJson }}
