@@ -415,8 +415,8 @@ static void vm_exit_mid_task(struct pod *p, int status)
         }
         int code = proc_exit_code(status);
         logline_stream_flush(p->app.out);
-        finish(p, code, "task", "the VM exited with status %d while the task ran (System.halt)",
-               code);
+        finish(p, code, "task", "the VM exited with status %d while the task ran (%s)", code,
+               p->spec.lang == RELEASE_LANG_ERLANG ? "erlang:halt" : "System.halt");
 }
 
 static void boot_failed(struct pod *p, int status)
@@ -767,8 +767,14 @@ static void learn_from_vm(struct pod *p, const struct release_vm *vm)
                 if (read_cookie_file(path, n->cookie, sizeof n->cookie, &e) == 0)
                         snprintf(n->cookie_from, sizeof n->cookie_from, "%.100s", path);
         }
-        pod_note(p, LOGLINE_INFO, "node", "the release's VM (pid %d) runs as node '%s' (%s names)",
-                 (int)p->vm_pid, n->full, n->longnames ? "long" : "short");
+        if (p->vm_pid > 0)
+                pod_note(p, LOGLINE_INFO, "node",
+                         "the release's VM (pid %d) runs as node '%s' (%s names)", (int)p->vm_pid,
+                         n->full, n->longnames ? "long" : "short");
+        else
+                pod_note(p, LOGLINE_INFO, "node",
+                         "the release's vm.args names node '%s' (%s names); its VM was not found",
+                         n->full, n->longnames ? "long" : "short");
         if (n->no_epmd && p->be == &backend_dist) {
                 if (p->auto_backend) {
                         pod_note(p, LOGLINE_WARNING, "rpc",
