@@ -13,7 +13,7 @@ import tempfile
 import unittest
 from datetime import datetime, timezone
 
-from podlib import POD, Run, node_env
+from podlib import POD, RELEASE, Run, node_env
 
 ERL_REL = os.environ.get("RELRUN_FIXTURE_ERL_REL", "")
 ERL_RELEASE = os.path.join(ERL_REL, "bin", "live_stream")
@@ -188,6 +188,19 @@ class Language(unittest.TestCase):
         r = DistBackend.pod('LiveStream.run("s1")', "--lang", "elixir")
         self.assertEqual(r.code, 1, r.stdout)
         self.assertIn("Elixir.Code", r.term["cause"])
+
+    def test_lang_erlang_on_a_mix_release(self):
+        # an Erlang expression on an Elixir release: evaluated by erl_eval there too
+        for backend in ("script", "dist"):
+            env = node_env()
+            term = os.path.join(tempfile.mkdtemp(), "term")
+            p = subprocess.run([POD, "--release", RELEASE, "--rpc", backend, "--lang", "erlang",
+                                "--termination-log", term, "--",
+                                "'Elixir.LiveStream':run(<<\"s1\">>)."],
+                               capture_output=True, text=True, env=env, timeout=120)
+            self.assertEqual(p.returncode, 0, (backend, p.stdout))
+            with open(term) as f:
+                self.assertEqual(json.load(f)["return"], '{ok,<<"s1">>}')
 
     def test_bad_lang_is_a_usage_error(self):
         r = DistBackend.pod("x.", "--lang", "cobol")
