@@ -2,6 +2,7 @@
 kubelet runs relrun-pod -> the relx release -> logs back -> exit code. The expression is
 Erlang, raw or built by --lang erlang --mfa/--args; relrun-pod tells the release's kind
 and language from the release."""
+import json
 import os
 import shutil
 import tempfile
@@ -64,6 +65,18 @@ class RunErlang(Base):
                         "--mfa", "live_stream:error", "--args", '[{"$atom": "no_disk"}]',
                         "--error-exit", "5")
         self.assertEqual(r.code, 5, r)
+
+    def test_erlang_text_without_lang_is_refused_with_the_hint(self):
+        expr = "maps:get(a, #{a => 1})."
+        r = self.relrun("render", *FLAGS, expr, "-o", "json")
+        self.assertEqual(r.code, 64, r)
+        self.assertIn("add --lang erlang", r.stderr)
+        r = self.relrun("render", *FLAGS, "--lang", "erlang", expr, "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        args = json.loads(r.stdout)["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertIn("--lang", args)
+        self.assertEqual(args[args.index("--lang") + 1], "erlang")
+        self.assertEqual(args[-1], expr)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,19 @@ int job_expr(const struct opts *o, char **out, struct err *e)
                                "%s: no expression given (relrun %s [flags] EXPR, or --mfa M.f "
                                "--args JSON)",
                                opts_cmd_name(o->cmd), opts_cmd_name(o->cmd));
-        if (expr_check_lang(o->pos[0], lang, e) < 0)
+        if (expr_check_lang(o->pos[0], lang, e) < 0) {
+                /* Erlang text read as Elixir: #{...} looks like a comment there */
+                struct err ee;
+                if (!o->lang && expr_check_lang(o->pos[0], EXPR_LANG_ERLANG, &ee) == 0) {
+                        char msg[ERR_MSG_MAX];
+                        snprintf(msg, sizeof msg, "%s", e->msg);
+                        return err_set(e, ERR_USAGE,
+                                       "%.900s (read as Elixir; as Erlang it is balanced: "
+                                       "add --lang erlang)",
+                                       msg);
+                }
                 return -1;
+        }
         char *s = strdup(o->pos[0]);
         if (!s)
                 return err_set(e, ERR_SOFTWARE, "out of memory");
