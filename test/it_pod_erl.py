@@ -9,15 +9,15 @@ import subprocess
 import tempfile
 import unittest
 
-from it_pod_erl_tasks import vm_pids
-from podlib import POD, RELEASE, Run, node_env
+from it_pod_erl_tasks import erl_env, vm_pids
+from podlib import POD, RELEASE, Run
 
 ERL_REL = os.environ.get("RELRUN_FIXTURE_ERL_REL", "")
 ERL_RELEASE = os.path.join(ERL_REL, "bin", "live_stream")
 
 
 def run_erl_pod(expr, *flags, release=ERL_RELEASE, env=None):
-    env = node_env(env)
+    env = erl_env(env)
     term = os.path.join(tempfile.mkdtemp(prefix="relrun-pod-erl-"), "termination-log")
     argv = [POD, "--release", release, "--termination-log", term, *flags, "--", expr]
     p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)

@@ -37,13 +37,22 @@ def vm_pids(node):
     return pids
 
 
+def erl_env(extra=None):
+    """node_env, and the files relx writes from vm.args.src and sys.config at every
+    start in a directory of this run's: runs in parallel would race on the release's
+    own releases/<vsn>/vm.args (one started with the other's node name)."""
+    env = node_env(extra)
+    env.setdefault("RELX_OUT_FILE_PATH", tempfile.mkdtemp(prefix="relx-out-"))
+    return env
+
+
 class Backend:
     """The tests, run once per backend (the subclasses below)."""
     backend = None
 
     @classmethod
     def pod(cls, expr, *flags, env=None):
-        env = node_env(env)
+        env = erl_env(env)
         term = os.path.join(tempfile.mkdtemp(prefix="relrun-pod-erl-"), "termination-log")
         argv = [POD, "--release", ERL_RELEASE, "--rpc", cls.backend, "--termination-log", term,
                 *flags, "--", expr]
@@ -148,7 +157,7 @@ class Backend:
         self.assertEqual(vm_pids(r.node), [])
 
     def test_sigterm_mid_task_is_75_and_stop_callbacks_run(self):
-        env = node_env()
+        env = erl_env()
         term = os.path.join(tempfile.mkdtemp(), "term")
         p = subprocess.Popen([POD, "--release", ERL_RELEASE, "--rpc", self.backend,
                               "--termination-log", term, "--", "live_stream:sleep(60000)."],

@@ -34,8 +34,10 @@ class RunErlang(Base):
         cls.outputs = []
 
     def node(self):
-        # one EPMD for every test on this host: a node name of its own
-        return ["--env", "RELEASE_NODE=e" + uuid.uuid4().hex[:12]]
+        # one EPMD for every test on this host: a node name of its own, and relx's
+        # per-start vm.args in a directory of its own (the release is shared)
+        return ["--env", "RELEASE_NODE=e" + uuid.uuid4().hex[:12],
+                "--env", "RELX_OUT_FILE_PATH=" + tempfile.mkdtemp(prefix="relx-out-")]
 
     def test_erlang_expression_runs_and_its_value_is_the_summarys(self):
         r = self.relrun("run", *FLAGS, *self.node(), "-o", "json",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void copy(char *dst, size_t cap, const char *s, size_t n)
@@ -198,6 +199,12 @@ int release_vm_args_read(const char *script, struct release_vm *out)
         size_t pl = strlen(path);
         if (snprintf(path + pl, sizeof path - pl, "/releases/%s/vm.args", l.vsn) >=
             (int)(sizeof path - pl))
+                return 0;
+        /* relx writes it to $RELX_OUT_FILE_PATH instead when that is a directory */
+        const char *outdir = getenv("RELX_OUT_FILE_PATH");
+        struct stat st;
+        if (outdir && *outdir && stat(outdir, &st) == 0 && S_ISDIR(st.st_mode) &&
+            snprintf(path, sizeof path, "%s/vm.args", outdir) >= (int)sizeof path)
                 return 0;
         static char text[64 * 1024], args[64 * 1024];
         ssize_t n = slurp(path, text, sizeof text - 1);

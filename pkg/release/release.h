@@ -190,7 +190,8 @@ void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t
                       struct release_vm *out);
 
 /* Read the release's releases/<vsn>/vm.args (relx writes it from
- * vm.args.src when the release starts) next to the bin script at script, as
+ * vm.args.src when the release starts; into $RELX_OUT_FILE_PATH when that is
+ * a directory) next to the bin script at script, as
  * if its flags were the VM's command line: -sname/-name, -setcookie. 1 when
  * read (and *out filled), 0 when there is none. */
 int release_vm_args_read(const char *script, struct release_vm *out);
