@@ -141,7 +141,9 @@ class Backend:
     def test_heart_does_not_restart_the_release_when_it_is_stopped(self):
         # -heart in vm.args: heart restarts the VM (HEART_COMMAND) when it goes without
         # init telling heart, as the fast stop's halt does; heart then says "Erlang has
-        # closed" and waits to run the command, and relrun-pod finds it left running
+        # closed" and waits 5 s to run the command (relrun-pod's cleanup of what the
+        # release left running happens to kill it first; a shut-down heart may still be
+        # exiting then, so that is not what this counts)
         marker = os.path.join(tempfile.mkdtemp(), "restarted")
         r = self.pod('live_stream:run(<<"s1">>).',
                      env={"LIVE_STREAM_VM_ARGS": "-heart",
@@ -152,7 +154,6 @@ class Backend:
         self.assertEqual(app.count("encode done s1"), 1)
         self.assertIn("live_stream application stopped", app)
         self.assertNotIn("Erlang has closed", app)
-        self.assertFalse([m for m in r.msgs("relrun") if "left running" in m], r.stdout)
         self.assertFalse(os.path.exists(marker))
         self.assertEqual(vm_pids(r.node), [])
 
