@@ -443,6 +443,118 @@ static void test_mfa_random_strings(void **state)
         }
 }
 
+/* ---- Erlang (--lang erlang) ---- */
+
+static void assert_erl(const char *mfa, const char *args, const char *want)
+{
+        struct err e;
+        err_clear(&e);
+        char *out = NULL;
+        if (expr_from_mfa_lang(mfa, args, EXPR_LANG_ERLANG, &out, &e) != 0)
+                fail_msg("%s %s: %s", mfa, args ? args : "(null)", e.msg);
+        assert_string_equal(out, want);
+        free(out);
+}
+
+static void assert_erl_err(const char *mfa, const char *args, const char *msg)
+{
+        struct err e;
+        err_clear(&e);
+        char *out = NULL;
+        assert_int_equal(expr_from_mfa_lang(mfa, args, EXPR_LANG_ERLANG, &out, &e), -1);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_string_equal(e.msg, msg);
+        assert_null(out);
+}
+
+static void test_erlang_mfa_terms(void **state)
+{
+        (void)state;
+        /* the README's example, on the Erlang fixture's live_stream:run/2 */
+        assert_erl("live_stream:run", "[\"s1\", {\"bitrate\": 4000}]",
+                   "live_stream:run(<<\"s1\"/utf8>>, #{<<\"bitrate\"/utf8>> => 4000}).");
+        assert_erl("live_stream:fail", NULL, "live_stream:fail().");
+        assert_erl("m@x:f_2", "[true, false, null, [], {}, [[1], {\"a\": [null]}]]",
+                   "m@x:f_2(true, false, undefined, [], #{}, [[1], #{<<\"a\"/utf8>> => "
+                   "[undefined]}]).");
+        assert_erl("m:f", "[123456789012345678901234567890, 1e3, -0.5]",
+                   "m:f(123456789012345678901234567890, 1.0e3, -0.5).");
+        /* atoms bare when Erlang reads them so, else quoted; reserved words quoted */
+        assert_erl("m:f",
+                   "[{\"$atom\": \"ok\"}, {\"$atom\": \"Ok\"}, {\"$atom\": \"end\"}, "
+                   "{\"$atom\": \"it's\"}, {\"$atom\": \"Elixir.Foo\"}]",
+                   "m:f(ok, 'Ok', 'end', 'it\\'s', 'Elixir.Foo').");
+        /* keywords as a proplist, tuples */
+        assert_erl("m:f",
+                   "[{\"$kw\": {\"bitrate\": 4000, \"a b\": {\"$atom\": \"x\"}}}, "
+                   "{\"$tuple\": [{\"$atom\": \"ok\"}, 1]}]",
+                   "m:f([{bitrate, 4000}, {'a b', x}], {ok, 1}).");
+}
+
+/* No JSON text can become Erlang code: quotes and backslashes are escaped,
+ * everything outside printable ASCII is \x{H}. */
+static void test_erlang_mfa_hostile_strings(void **state)
+{
+        (void)state;
+        assert_erl("m:f", "[\"\\\"/utf8>>), erlang:halt(1), <<\\\"\"]",
+                   "m:f(<<\"\\\"/utf8>>), erlang:halt(1), <<\\\"\"/utf8>>).");
+        assert_erl("m:f", "[\"back\\\\slash\"]", "m:f(<<\"back\\\\slash\"/utf8>>).");
+        assert_erl("m:f", "[\"l1\\nl2\\t\\u0000\\u007f \\u00e9 \\u202e \\ud83c\\udf89\"]",
+                   "m:f(<<\"l1\\nl2\\t\\x{0}\\x{7F} \\x{E9} \\x{202E} \\x{1F389}\"/utf8>>).");
+        /* a quoted atom escapes its quote; # and ~ and $ are plain characters */
+        assert_erl("m:f", "[{\"$atom\": \"')), halt(), ('\"}, \"#{x} ~p $a %c\"]",
+                   "m:f('\\')), halt(), (\\'', <<\"#{x} ~p $a %c\"/utf8>>).");
+}
+
+static void test_erlang_mfa_errors(void **state)
+{
+        (void)state;
+        const char *bad[] = {"LiveStream.run", "live_stream", "Mod:f", "m:F",  "m:f:g",
+                             "m:end",          "m:",          ":f",    "m:f()"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                char msg[256];
+                snprintf(msg, sizeof msg,
+                         "--mfa \"%s\": want module:function (Erlang atoms, "
+                         "[a-z][a-zA-Z0-9_@]*) with --lang erlang",
+                         bad[i]);
+                assert_erl_err(bad[i], "[]", msg);
+        }
+        assert_erl_err("m:f", "[{\"$atom\": \"\"}]", "--args: argument 1: an empty atom name");
+}
+
+/* Erlang's syntax: # is code (maps, records), % a comment, $c a character,
+ * '...' an atom. */
+static void test_erlang_check(void **state)
+{
+        (void)state;
+        const char *ok[] = {
+            "live_stream:run(<<\"s1\">>).",
+            "maps:get(a, #{a => 1}).",
+            "X = $(, Y = $\\), {X, Y}.",
+            "lists:seq(1, 3). % a comment with ( [ {",
+            "'weird atom ('(1).",
+            "R#rec{f = 1}, ?MODULE.",
+            "<<X:8, Rest/binary>> = <<1, 2>>, X >= 1.",
+        };
+        struct err e;
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+                if (expr_check_lang(ok[i], EXPR_LANG_ERLANG, &e) != 0)
+                        fail_msg("rejected %s: %s", ok[i], e.msg);
+        /* the Elixir checker reads #{ as a comment: the same text is unbalanced there */
+        assert_int_equal(expr_check_lang("maps:get(a, #{a => 1}).", EXPR_LANG_ELIXIR, &e), -1);
+        const char *bad[][2] = {
+            {"live_stream:run(<<\"s1\">>", "expression: unclosed \"(\" opened at column 16"},
+            {"io:format(\"x).", "expression: unclosed string opened at column 11"},
+            {"f('x).", "expression: unclosed quoted atom opened at column 3"},
+            {"f(#{a => 1)).", "expression: unexpected \")\" at column 11 (expected \"}\" to "
+                              "close \"{\" at column 4)"},
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                assert_int_equal(expr_check_lang(bad[i][0], EXPR_LANG_ERLANG, &e), -1);
+                assert_string_equal(e.msg, bad[i][1]);
+        }
+}
+
 /* Random bytes never crash the checker, and a rejection always says why. */
 static void test_check_random_input(void **state)
 {
@@ -481,6 +593,10 @@ int main(void)
             cmocka_unit_test(test_each),
             cmocka_unit_test(test_mfa_random_strings),
             cmocka_unit_test(test_check_random_input),
+            cmocka_unit_test(test_erlang_mfa_terms),
+            cmocka_unit_test(test_erlang_mfa_hostile_strings),
+            cmocka_unit_test(test_erlang_mfa_errors),
+            cmocka_unit_test(test_erlang_check),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

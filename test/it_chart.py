@@ -64,6 +64,11 @@ JOB_CASES = {
          "--app-format", "$time $metadata[$level] $message",
          'LiveStream.run("stream-42", bitrate: 4000)']),
     "minimal": ({"name": "migrate", "expression": "Migrator.run()"}, ["Migrator.run()"]),
+    # an Erlang release's task: a map (#{...}, a comment to the Elixir checker)
+    "erlang": ({"name": "erl", "expression": 'live_stream:run(<<"s1">>, #{bitrate => 4000}).',
+                "rpc": "script", "lang": "erlang"},
+               ["--rpc", "script", "--lang", "erlang",
+                'live_stream:run(<<"s1">>, #{bitrate => 4000}).']),
     "memory-only": ({"name": "mem", "expression": ":erlang.memory()",
                      "resources": {"memory": "1Gi"}, "backoffLimit": 4, "bootRetries": 1,
                      "ttl": 0},

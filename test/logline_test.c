@@ -112,6 +112,42 @@ static void test_match_default_format_adds_today(void **state)
         logline_format_free(f);
 }
 
+/* An Erlang logger_formatter template, as the node program reports it:
+ * RFC 3339 times with their offset (applied, whatever TZ relrun-pod has),
+ * one metadata key. */
+static void test_match_erlang_template(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt("$erltime $level <$meta:stream_id> $message\n");
+        logline_format_set_local(f, true); /* the offset, not the TZ, decides */
+        struct logline_event ev = {0};
+        const char *line = "2026-12-03T00:32:06.796246+09:00 warning <s1> segment 3 late";
+        assert_true(logline_format_match(f, line, strlen(line), FIXED_NOW, &ev));
+        assert_string_equal(ev.ts, "2026-12-02T15:32:06.796Z");
+        assert_int_equal(ev.level, LOGLINE_WARNING);
+        assert_int_equal(ev.nfields, 1);
+        assert_memory_equal(ev.fields[0].key, "stream_id", 9);
+        assert_memory_equal(ev.fields[0].val, "s1", 2);
+        assert_memory_equal(ev.msg, "segment 3 late", ev.msg_len);
+        const char *utc = "2026-12-02T15:32:06Z notice <-> stopping";
+        assert_true(logline_format_match(f, utc, strlen(utc), FIXED_NOW, &ev));
+        assert_string_equal(ev.ts, "2026-12-02T15:32:06.000Z");
+        assert_int_equal(ev.level, LOGLINE_NOTICE);
+        const char *west = "2026-12-02T10:32:06.5-05:00 error <x> late";
+        assert_true(logline_format_match(f, west, strlen(west), FIXED_NOW, &ev));
+        assert_string_equal(ev.ts, "2026-12-02T15:32:06.500Z");
+        /* an io:format line, an Elixir one, a continuation: no events */
+        const char *bad[] = {"progress s1 50%", "11:23:13.315 [error] x", "  codec=h264",
+                             "2026-12-02T15:32 info <s1> cut"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                assert_false(logline_format_match(f, bad[i], strlen(bad[i]), FIXED_NOW, &ev));
+        logline_format_free(f);
+        struct logline_format *g;
+        struct err e;
+        assert_int_equal(logline_format_new("$erltime $meta: $message", &g, &e), -1);
+        assert_non_null(strstr(e.msg, "$meta: needs a key"));
+}
+
 static void test_format_errors(void **state)
 {
         (void)state;
@@ -508,6 +544,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_fixture_format),
             cmocka_unit_test(test_match_default_format_adds_today),
+            cmocka_unit_test(test_match_erlang_template),
             cmocka_unit_test(test_format_errors),
             cmocka_unit_test(test_stream_whole),
             cmocka_unit_test(test_stream_any_split),

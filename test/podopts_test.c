@@ -39,6 +39,21 @@ static void test_defaults(void **state)
         assert_true(o.fast_stop);
         assert_null(o.termination_log);
         assert_null(o.ready_expr);
+        assert_int_equal(o.lang, PODOPTS_LANG_AUTO); /* told from the release */
+}
+
+static void test_lang(void **state)
+{
+        (void)state;
+        struct podopts o;
+        struct err e;
+        assert_int_equal(parse(ARGV("--lang", "erlang", "--", "m:f()."), 0, "/r", &o, &e), 0);
+        assert_int_equal(o.lang, PODOPTS_LANG_ERLANG);
+        assert_int_equal(parse(ARGV("--lang=elixir", "--", "M.f()"), 0, "/r", &o, &e), 0);
+        assert_int_equal(o.lang, PODOPTS_LANG_ELIXIR);
+        assert_int_equal(parse(ARGV("--lang", "lfe", "--", "x"), 0, "/r", &o, &e), -1);
+        assert_int_equal(e.code, ERR_USAGE);
+        assert_string_equal(e.msg, "--lang \"lfe\": expected erlang or elixir");
 }
 
 static void test_all_flags_both_spellings(void **state)
@@ -173,6 +188,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_defaults),
+            cmocka_unit_test(test_lang),
             cmocka_unit_test(test_all_flags_both_spellings),
             cmocka_unit_test(test_expression_after_dashes_may_look_like_a_flag),
             cmocka_unit_test(test_errors_name_the_flag),

@@ -149,6 +149,69 @@ static void test_dist_expr_peer_as_base64(void **state)
         buf_fini(&enc);
 }
 
+/* A relx release's eval: Erlang text, the user's and ours only as base64,
+ * mode 3 (markers on the node's user); no Elixir in it. */
+static void test_eval_expr_is_erlang_with_user_text_as_base64(void **state)
+{
+        (void)state;
+        struct buf b, enc;
+        buf_init(&b, 256 * 1024);
+        buf_init(&enc, 64 * 1024);
+        const char *hostile = "\"), erlang:halt(1), (<<\"";
+        struct release_call c = {.expr = hostile,
+                                 .lang = RELEASE_LANG_ERLANG,
+                                 .ready_timeout_ms = 1500,
+                                 .tag = "RELRUN-abc"};
+        assert_int_equal(release_eval_expr(&c, &b), 0);
+        const char *s = buf_str(&b);
+        assert_null(strstr(s, "erlang:halt"));
+        assert_null(strstr(s, "Base.decode64"));
+        assert_null(strstr(s, "Elixir"));
+        codec_base64_encode(hostile, strlen(hostile), &enc);
+        assert_non_null(strstr(s, buf_str(&enc)));
+        assert_non_null(strstr(s, "{mode, 3}, {lang, 1}, {ready_timeout, 1500}"));
+        /* erl_eval:eval_str wants a full stop; the value printed is known */
+        assert_non_null(strstr(s, "\"RELRUN-abc end\".\n"));
+        buf_fini(&b);
+        buf_fini(&enc);
+}
+
+static void test_program_args_for_the_dist_backend(void **state)
+{
+        (void)state;
+        struct release_call c = {
+            .expr = "x.", .lang = RELEASE_LANG_ERLANG, .ready_timeout_ms = 7, .tag = "T"};
+        struct release_arg a[RELEASE_ARGS_MAX];
+        size_t n = release_program_args(&c, RELEASE_MODE_DIST, "relrun_1@h", 2, a);
+        assert_true(n <= RELEASE_ARGS_MAX);
+        bool peer = false, lang = false, expr = false;
+        for (size_t i = 0; i < n; i++) {
+                if (!strcmp(a[i].key, "peer"))
+                        peer = !a[i].is_int && a[i].len == 10 && !memcmp(a[i].s, "relrun_1@h", 10);
+                if (!strcmp(a[i].key, "lang"))
+                        lang = a[i].is_int && a[i].n == 1;
+                if (!strcmp(a[i].key, "expr"))
+                        expr = !a[i].is_int && a[i].len == 2;
+        }
+        assert_true(peer && lang && expr);
+}
+
+/* relx's script first runs a VM of its own (-dist_listen false) to learn the
+ * host part of node names: it can never be the release's node. */
+static void test_vm_parse_dist_listen_false(void **state)
+{
+        (void)state;
+        const char cmd[] = "erlexec\0-eval\0halt()\0-dist_listen\0false\0-sname\0"
+                           "longname1-app\0";
+        struct release_vm vm;
+        release_vm_parse(cmd, sizeof cmd, NULL, 0, &vm);
+        assert_true(vm.no_listen);
+        const char cmd2[] = "bin/app\0-sname\0app\0-setcookie\0c\0";
+        release_vm_parse(cmd2, sizeof cmd2, NULL, 0, &vm);
+        assert_false(vm.no_listen);
+        assert_string_equal(vm.name, "app");
+}
+
 static void test_markers(void **state)
 {
         (void)state;
@@ -317,6 +380,9 @@ int main(void)
             cmocka_unit_test(test_result_cut_at_utf8_boundary),
             cmocka_unit_test(test_node_name),
             cmocka_unit_test(test_epmd_not_running_is_not_registered),
+            cmocka_unit_test(test_eval_expr_is_erlang_with_user_text_as_base64),
+            cmocka_unit_test(test_program_args_for_the_dist_backend),
+            cmocka_unit_test(test_vm_parse_dist_listen_false),
             cmocka_unit_test(test_kind_of_the_mix_fixture),
             cmocka_unit_test(test_kind_of_the_relx_fixture),
             cmocka_unit_test(test_kind_from_script_text),

@@ -44,6 +44,22 @@ static void on_marker(struct pod *p, const struct release_marker *m)
         }
 }
 
+/* The value relx's eval prints when the node program returns: "\"<tag> end\"". */
+static bool is_eval_value(const struct pod *p, const struct buf *line)
+{
+        size_t tl = strlen(p->tag);
+        return line->len == tl + 7 && line->data[0] == '"' &&
+               memcmp(line->data + 1, p->tag, tl) == 0 &&
+               memcmp(line->data + 1 + tl, " end\"\n", 6) == 0;
+}
+
+void backend_user_marker(struct pod *p, const char *line, size_t n)
+{
+        static struct release_marker m;
+        release_parse_marker(p->tag, line, n, &m);
+        on_marker(p, &m);
+}
+
 /* The rpc's stdout: marker lines are ours, everything else is the rpc's output. */
 static void rpc_stdout(struct pod *p, const char *s, size_t n)
 {
@@ -62,7 +78,10 @@ static void rpc_stdout(struct pod *p, const char *s, size_t n)
                                 continue;
                         }
                 }
-                if (nl) {
+                if (nl && p->script.user_markers && is_eval_value(p, &p->script.line)) {
+                        /* erl_call's print of the eval's value: ours, not the task's */
+                        buf_reset(&p->script.line);
+                } else if (nl) {
                         static struct release_marker m;
                         release_parse_marker(p->tag, p->script.line.data, p->script.line.len - 1,
                                              &m);
@@ -102,7 +121,9 @@ static bool script_read(struct pod *p, int *fd, bool is_out)
 static int script_start(struct pod *p, bool *retry, struct err *e)
 {
         *retry = false;
-        char *argv[] = {(char *)p->o.release, "rpc", (char *)buf_str(&p->script.call), NULL};
+        /* a relx release's rpc takes "Mod Fun Args" only: its eval runs Erlang text */
+        char *argv[] = {(char *)p->o.release, p->script.user_markers ? "eval" : "rpc",
+                        (char *)buf_str(&p->script.call), NULL};
         p->script.attempts++;
         buf_reset(&p->script.line);
         return pod_start_child(p, &p->script.rpc, argv, LOGLINE_SRC_RPC, NULL, e);
@@ -230,17 +251,24 @@ static void dist_connected(struct pod *p)
                 pod_step(p, EV_CALL_FAILED, &d);
                 return;
         }
-        struct buf text;
-        buf_init(&text, 256 * 1024);
-        if (release_dist_expr(&p->spec, dist_self(p->dist.conn), &text) < 0 ||
-            dist_eval(p->dist.conn, buf_str(&text), &e) < 0) {
+        /* the node program as terms for erl_eval: no Elixir needed on the node */
+        struct release_arg ra[RELEASE_ARGS_MAX];
+        struct dist_arg da[RELEASE_ARGS_MAX];
+        size_t n =
+            release_program_args(&p->spec, RELEASE_MODE_DIST, dist_self(p->dist.conn), 2, ra);
+        for (size_t i = 0; i < n; i++)
+                da[i] = (struct dist_arg){.key = ra[i].key,
+                                          .is_int = ra[i].is_int,
+                                          .n = ra[i].n,
+                                          .s = ra[i].s,
+                                          .len = ra[i].len};
+        if (dist_run_program(p->dist.conn, release_node_src, release_node_src_len, da, n, &e) < 0) {
                 dist_close(p->dist.conn);
                 p->dist.conn = NULL;
                 d.code = e.code;
                 d.text = e.msg;
                 pod_step(p, EV_CALL_FAILED, &d);
         }
-        buf_fini(&text);
 }
 
 static int dist_pollfds(struct pod *p, struct pollfd *pf, int max)

@@ -28,21 +28,23 @@
 #include "proc.h"
 #include "release.h"
 
-#define IDLE_FLUSH_MS  20   /* a held-back event goes out after this much quiet */
-#define SETTLE_MAX_MS  1000 /* after the task, how long we wait for its "done" line */
-#define LOST_WAIT_MS   2000 /* the node lost mid-task: how long the VM gets to exit */
-#define PROBE_MAX_MS   4    /* EPMD probe interval, growing from 1 ms */
-#define VM_GUESS_MS    1000 /* the VM's command line unreadable: guess the node after this */
-#define CALL_GRACE_MS  5000 /* the node program reports not-ready itself; our backstop */
-#define SELF_STOP_MS   3000 /* how long the node gets to stop itself before SIGTERM */
-#define EOF_WAIT_MS    300  /* after the release exits, how long its pipes may stay open */
-#define DESCENDANTS_MS 1000 /* what the release left behind gets this long after SIGTERM */
-#define HOLD_MAX_MS    3000 /* boot lines wait at most this long for the node's format */
-#define HOLD_MAX_BYTES (1024 * 1024)
-#define REJECT_WAIT_MS 300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
-#define BOOT_STOP_MS   3000 /* a release stopped before it was ready: kill after this */
-#define READ_CHUNK     65536
-#define OUT_FLUSH_AT   65536
+#define IDLE_FLUSH_MS 20   /* a held-back event goes out after this much quiet */
+#define SETTLE_MAX_MS 1000 /* after the task, how long we wait for its "done" line */
+#define LOST_WAIT_MS  2000 /* the node lost mid-task: how long the VM gets to exit */
+#define PROBE_MAX_MS  4    /* EPMD probe interval, growing from 1 ms */
+#define VM_GUESS_MS   1000 /* the VM's command line unreadable: guess the node after this */
+/* relx's script first runs a VM of its own (the host part of node names) */
+#define VM_GUESS_RELX_MS 10000
+#define CALL_GRACE_MS    5000 /* the node program reports not-ready itself; our backstop */
+#define SELF_STOP_MS     3000 /* how long the node gets to stop itself before SIGTERM */
+#define EOF_WAIT_MS      300  /* after the release exits, how long its pipes may stay open */
+#define DESCENDANTS_MS   1000 /* what the release left behind gets this long after SIGTERM */
+#define HOLD_MAX_MS      3000 /* boot lines wait at most this long for the node's format */
+#define HOLD_MAX_BYTES   (1024 * 1024)
+#define REJECT_WAIT_MS   300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
+#define BOOT_STOP_MS     3000 /* a release stopped before it was ready: kill after this */
+#define READ_CHUNK       65536
+#define OUT_FLUSH_AT     65536
 
 static struct pod pod;
 
@@ -171,22 +173,47 @@ int pod_start_child(struct pod *p, struct child *c, char *const argv[], enum log
 }
 
 /* The app's stdout: the node program's "<tag> done" line marks the end of
- * the task's output; it is ours, not the app's. */
+ * the task's output; it is ours, not the app's. So are its other marker
+ * lines when the script backend runs a relx release's eval (they come this
+ * way, RELEASE_MODE_USER). A marker starts a line. */
 static void app_stdout(struct pod *p, struct logline_stream *s, const char *b, size_t n)
 {
         char mark[64];
-        int ml = snprintf(mark, sizeof mark, "%s done\n", p->tag);
-        const char *at = memmem(b, n, mark, (size_t)ml);
-        if (!at || (at > b && at[-1] != '\n')) {
-                logline_stream_feed(s, b, n);
-                return;
+        size_t ml = (size_t)snprintf(mark, sizeof mark, "%s ", p->tag);
+        bool user = p->be == &backend_script && p->script.user_markers;
+        while (n > 0) {
+                const char *at = memmem(b, n, mark, ml);
+                while (at && at > b && at[-1] != '\n')
+                        at = memmem(at + 1, n - (size_t)(at + 1 - b), mark, ml);
+                const char *nl = at ? memchr(at, '\n', n - (size_t)(at - b)) : NULL;
+                if (!nl) {
+                        logline_stream_feed(s, b, n);
+                        return;
+                }
+                size_t ll = (size_t)(nl - at);
+                bool done = ll == ml + 4 && memcmp(at + ml, "done", 4) == 0;
+                size_t used = (size_t)(nl + 1 - b);
+                if (!done && !user) {
+                        logline_stream_feed(s, b, used);
+                } else {
+                        logline_stream_feed(s, b, (size_t)(at - b));
+                        logline_stream_flush(s);
+                        if (done)
+                                pod_step(p, EV_TASK_DONE, NULL);
+                        else
+                                backend_user_marker(p, at, ll);
+                }
+                b += used;
+                n -= used;
         }
-        logline_stream_feed(s, b, (size_t)(at - b));
-        logline_stream_flush(s);
-        pod_step(p, EV_TASK_DONE, NULL);
-        size_t used = (size_t)(at - b) + (size_t)ml;
-        if (used < n)
-                logline_stream_feed(s, b + used, n - used);
+}
+
+/* A read of the app's stdout that carries a marker of the node program's
+ * (RELEASE_MODE_USER): never held, "ready" is what ends the holding. */
+static bool user_marker_in(const struct pod *p, const char *b, size_t n)
+{
+        return p->be == &backend_script && p->script.user_markers &&
+               memmem(b, n, p->tag, strlen(p->tag)) != NULL;
 }
 
 /* Feed what was held back, in arrival order, by the format known now.
@@ -231,7 +258,8 @@ bool pod_read_pipe(struct pod *p, struct child *c, int *fd, bool is_out)
         if (r < 0)
                 return false;
         struct logline_stream *s = is_out ? c->out : c->err;
-        if (c == &p->app && p->hold.on) {
+        bool marker = c == &p->app && is_out && r > 0 && user_marker_in(p, chunk, (size_t)r);
+        if (c == &p->app && p->hold.on && !marker) {
                 if (r > 0 && hold(p, is_out, chunk, (size_t)r)) {
                         c->last_data = proc_mono_ms();
                         return true;
@@ -390,8 +418,8 @@ static void vm_exit_mid_task(struct pod *p, int status)
         }
         int code = proc_exit_code(status);
         logline_stream_flush(p->app.out);
-        finish(p, code, "task", "the VM exited with status %d while the task ran (System.halt)",
-               code);
+        finish(p, code, "task", "the VM exited with status %d while the task ran (%s)", code,
+               p->spec.lang == RELEASE_LANG_ERLANG ? "erlang:halt" : "System.halt");
 }
 
 static void boot_failed(struct pod *p, int status)
@@ -589,6 +617,8 @@ void pod_step(struct pod *p, enum pod_event ev, const struct pod_evdata *d)
                                         }
                                 }
                         }
+                        /* what was held for the format goes out by it now */
+                        release_held(p);
                         pod_note(p, LOGLINE_INFO, "ready",
                                  "release ready after %lld ms, task started",
                                  (long long)p->t.ready_at);
@@ -844,8 +874,14 @@ static void learn_from_vm(struct pod *p, const struct release_vm *vm)
                 if (read_cookie_file(path, n->cookie, sizeof n->cookie, &e) == 0)
                         snprintf(n->cookie_from, sizeof n->cookie_from, "%.100s", path);
         }
-        pod_note(p, LOGLINE_INFO, "node", "the release's VM (pid %d) runs as node '%s' (%s names)",
-                 (int)p->vm_pid, n->full, n->longnames ? "long" : "short");
+        if (p->vm_pid > 0)
+                pod_note(p, LOGLINE_INFO, "node",
+                         "the release's VM (pid %d) runs as node '%s' (%s names)", (int)p->vm_pid,
+                         n->full, n->longnames ? "long" : "short");
+        else
+                pod_note(p, LOGLINE_INFO, "node",
+                         "the release's vm.args names node '%s' (%s names); its VM was not found",
+                         n->full, n->longnames ? "long" : "short");
         if (n->no_epmd && p->be == &backend_dist) {
                 if (p->auto_backend) {
                         pod_note(p, LOGLINE_WARNING, "rpc",
@@ -885,9 +921,16 @@ static void probe(struct pod *p, int64_t now)
                         learn_from_vm(p, &vm);
                         if (p->state != ST_BOOT)
                                 return;
-                } else if (now - p->t.t0 < VM_GUESS_MS) {
+                } else if (now - p->t.t0 <
+                           (p->script.user_markers ? VM_GUESS_RELX_MS : VM_GUESS_MS)) {
                         p->t.next_probe = now + 1;
                         return;
+                } else if (release_vm_args_read(p->o.release, &vm) == 1 && vm.distributed) {
+                        /* relx: the vm.args it wrote for this start */
+                        p->vm_pid = 0;
+                        learn_from_vm(p, &vm);
+                        if (p->state != ST_BOOT)
+                                return;
                 } else {
                         p->node.vm_seen = true; /* stop looking: go by the guess */
                         pod_note(p, LOGLINE_WARNING, "node",
@@ -1369,13 +1412,27 @@ static int setup(struct pod *p, struct err *e)
         if (logline_format_new(p->o.app_format, &p->fmt, e) < 0)
                 return -1;
         make_tag(p);
+        /* the release's kind and language, from the release itself */
+        struct release_layout l;
+        struct err le;
+        bool layout = release_layout_read(p->o.release, &l, &le) == 0;
+        bool relx = layout && l.kind == RELEASE_KIND_RELX;
+        bool erlang = p->o.lang == PODOPTS_LANG_ERLANG ||
+                      (p->o.lang == PODOPTS_LANG_AUTO && layout && !l.elixir &&
+                       (l.kind != RELEASE_KIND_UNKNOWN || l.releases_dir));
+        p->script.user_markers = relx;
+        /* relx's eval waits RELX_RPC_TIMEOUT (60 s) for the call: a task may run for days */
+        if (relx)
+                setenv("RELX_RPC_TIMEOUT", "1000000", 0); /* s; erl_call: ms in an int */
         p->spec = (struct release_call){.expr = p->o.expr,
+                                        .lang = erlang ? RELEASE_LANG_ERLANG : RELEASE_LANG_ELIXIR,
                                         .ready_expr = p->o.ready_expr,
                                         .ready_timeout_ms = p->o.ready_timeout_ms,
                                         .no_fast_stop = !p->o.fast_stop,
                                         .tag = p->tag};
         /* built up front for either backend: it is also the length check */
-        if (release_rpc_expr(&p->spec, &p->script.call) < 0)
+        if ((relx ? release_eval_expr(&p->spec, &p->script.call)
+                  : release_rpc_expr(&p->spec, &p->script.call)) < 0)
                 return err_set(e, ERR_USAGE, "expression too long");
         p->be = p->o.rpc == PODOPTS_RPC_SCRIPT ? &backend_script : &backend_dist;
         p->auto_backend = p->o.rpc == PODOPTS_RPC_AUTO;
@@ -1398,7 +1455,8 @@ static int setup(struct pod *p, struct err *e)
         p->t.ready_deadline = p->t.t0 + p->o.ready_timeout_ms;
         /* --app-format is the app's format: nothing to wait for */
         p->hold.on = !p->o.app_format;
-        p->hold.until = p->t.t0 + HOLD_MAX_MS;
+        /* relx's script runs a VM of its own before the release's: longer */
+        p->hold.until = p->t.t0 + (relx ? VM_GUESS_RELX_MS : HOLD_MAX_MS);
         buf_init(&p->hold.data, HOLD_MAX_BYTES);
         p->t.probe_interval = 1;
         p->t.next_probe = p->t.t0;

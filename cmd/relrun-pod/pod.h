@@ -100,6 +100,10 @@ struct backend_ops {
 
 extern const struct backend_ops backend_script, backend_dist;
 
+/* A marker line of the node program on the app's stdout (RELEASE_MODE_USER,
+ * the script backend on a relx release): n bytes, no newline. */
+void backend_user_marker(struct pod *p, const char *line, size_t n);
+
 #define LAST_LINES 12
 
 struct pod_timers {
@@ -159,8 +163,10 @@ struct pod {
         struct {
                 struct child rpc; /* bin/NAME rpc */
                 struct buf line;  /* its stdout, split by us to spot markers */
-                struct buf call;  /* the rpc's Elixir text */
+                struct buf call;  /* the rpc's Elixir text (relx: the eval's Erlang) */
                 int attempts;
+                /* relx: `eval` (erl_call), the markers on the app's stdout */
+                bool user_markers;
         } script;
         struct {
                 struct dist_conn *conn;

@@ -23,6 +23,8 @@ const char podopts_usage[] =
     "  --rpc auto|dist|script how to reach the node: dist (a hidden C node over\n"
     "                         Erlang distribution), script (the release's own\n"
     "                         bin/NAME rpc) or auto (default: dist, else script)\n"
+    "  --lang erlang|elixir   the language of EXPR and --ready-expr (default: Erlang\n"
+    "                         for a release with no Elixir in its lib/, else Elixir)\n"
     "  --cookie-file PATH     the node's cookie (default: what the started VM was\n"
     "                         given, -setcookie or its RELEASE_COOKIE; else\n"
     "                         $RELEASE_COOKIE, else the release's releases/COOKIE)\n"
@@ -71,6 +73,7 @@ enum flag {
         F_STOP,
         F_START_COMMAND,
         F_ON_TERM,
+        F_LANG,
 };
 
 static const struct {
@@ -91,6 +94,7 @@ static const struct {
     {"--stop", F_STOP},
     {"--start-command", F_START_COMMAND},
     {"--on-term", F_ON_TERM},
+    {"--lang", F_LANG},
 };
 
 static int set_flag(struct podopts *o, enum flag f, const char *name, const char *v, struct err *e)
@@ -132,6 +136,15 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
                         o->fast_stop = false;
                 else
                         return err_set(e, ERR_USAGE, "--stop \"%s\": expected fast or sigterm", v);
+                return 0;
+        case F_LANG:
+                if (strcmp(v, "erlang") == 0)
+                        o->lang = PODOPTS_LANG_ERLANG;
+                else if (strcmp(v, "elixir") == 0)
+                        o->lang = PODOPTS_LANG_ELIXIR;
+                else
+                        return err_set(e, ERR_USAGE, "--lang \"%.60s\": expected erlang or elixir",
+                                       v);
                 return 0;
         case F_RPC:
                 if (strcmp(v, "auto") == 0)

@@ -10,6 +10,9 @@
 
 enum podopts_rpc { PODOPTS_RPC_AUTO, PODOPTS_RPC_SCRIPT, PODOPTS_RPC_DIST };
 
+/* The task's language: auto (Erlang when the release has no Elixir in lib/). */
+enum podopts_lang { PODOPTS_LANG_AUTO, PODOPTS_LANG_ELIXIR, PODOPTS_LANG_ERLANG };
+
 struct podopts {
         const char *release;         /* path to bin/<app> */
         const char *expr;            /* the task */
@@ -31,6 +34,7 @@ struct podopts {
         char *const *exprs; /* --indexed: the expressions after "--" */
         int n_exprs;
         int index; /* --indexed: the one picked (podopts_pick_index) */
+        enum podopts_lang lang;
         bool help;
         bool version;
 };

@@ -42,6 +42,7 @@ enum {
         O_ON_TERM,
         O_EACH,
         O_PARALLELISM,
+        O_LANG,
         O_SCHEDULE,
         O_TIME_ZONE,
         O_CONCURRENCY,
@@ -131,6 +132,7 @@ static const struct flag flags[] = {
     {{"on-term", required_argument, NULL, O_ON_TERM}, F_TASK},
     {{"each", required_argument, NULL, O_EACH}, F_TASK},
     {{"parallelism", required_argument, NULL, O_PARALLELISM}, F_TASK},
+    {{"lang", required_argument, NULL, O_LANG}, F_TASK},
     {{"follow", no_argument, NULL, 'f'}, F_LOGS},
     {{"cascade", required_argument, NULL, O_CASCADE}, F_CANCEL | F_CRON},
     {{"schedule", required_argument, NULL, O_SCHEDULE}, F_CRON},
@@ -666,6 +668,11 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
         case O_ON_TERM: o->on_term = v; return 0;
         case O_EACH: o->each = v; return 0;
         case O_PARALLELISM: return cli_parse_int("--parallelism", v, 1, 1000, &o->parallelism, e);
+        case O_LANG:
+                if (strcmp(v, "erlang") && strcmp(v, "elixir"))
+                        return err_set(e, ERR_USAGE, "--lang \"%s\": expected erlang or elixir", v);
+                o->lang = v;
+                return 0;
         case 'f': o->follow = true; return 0;
         case O_SCHEDULE: o->schedule = v; return 0;
         case O_TIME_ZONE: o->time_zone = v; return 0;
@@ -895,7 +902,11 @@ static const char task_help[] =
     "      --release PATH       the release's bin script in the image, e.g.\n"
     "                           /app/bin/my_app (default $RELRUN_RELEASE)\n"
     "      --mfa M.f            call Module.function instead of a raw EXPR ...\n"
+    "                           (--lang erlang: module:function)\n"
     "      --args JSON          ... with these arguments (a JSON array), escaped safely\n"
+    "      --lang erlang|elixir the language of EXPR (and --ready-expr); default: the\n"
+    "                           pod tells from the release (Erlang when it has no\n"
+    "                           Elixir). erlang: live_stream:run(<<\"s1\">>).\n"
     "      --env K=V            environment variable for the task (repeatable)\n"
     "      --env-from-secret S  all keys of Secret S as environment (repeatable)\n"
     "      --cookie-secret S    Secret S (key \"cookie\") becomes RELEASE_COOKIE\n"

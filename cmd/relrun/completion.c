@@ -34,6 +34,7 @@ static const struct {
 } enums[] = {
     {"--inject", "init none"},
     {"--rpc", "auto dist script"},
+    {"--lang", "erlang elixir"},
     {"--log-format", "json logfmt text"},
     {"--cascade", "background foreground"},
     {"--concurrency-policy", "Allow Forbid Replace"},

@@ -10,10 +10,12 @@
 
 int job_expr(const struct opts *o, char **out, struct err *e)
 {
+        enum expr_lang lang =
+            o->lang && !strcmp(o->lang, "erlang") ? EXPR_LANG_ERLANG : EXPR_LANG_ELIXIR;
         if (o->mfa) {
                 if (o->n_pos)
                         return err_set(e, ERR_USAGE, "give either EXPR or --mfa/--args, not both");
-                return expr_from_mfa(o->mfa, o->args, out, e);
+                return expr_from_mfa_lang(o->mfa, o->args, lang, out, e);
         }
         if (o->args)
                 return err_set(e, ERR_USAGE, "--args needs --mfa Module.function");
@@ -22,8 +24,19 @@ int job_expr(const struct opts *o, char **out, struct err *e)
                                "%s: no expression given (relrun %s [flags] EXPR, or --mfa M.f "
                                "--args JSON)",
                                opts_cmd_name(o->cmd), opts_cmd_name(o->cmd));
-        if (expr_check(o->pos[0], e) < 0)
+        if (expr_check_lang(o->pos[0], lang, e) < 0) {
+                /* Erlang text read as Elixir: #{...} looks like a comment there */
+                struct err ee;
+                if (!o->lang && expr_check_lang(o->pos[0], EXPR_LANG_ERLANG, &ee) == 0) {
+                        char msg[ERR_MSG_MAX];
+                        snprintf(msg, sizeof msg, "%s", e->msg);
+                        return err_set(e, ERR_USAGE,
+                                       "%.900s (read as Elixir; as Erlang it is balanced: "
+                                       "add --lang erlang)",
+                                       msg);
+                }
                 return -1;
+        }
         char *s = strdup(o->pos[0]);
         if (!s)
                 return err_set(e, ERR_SOFTWARE, "out of memory");
@@ -84,6 +97,7 @@ static int job_opts(const struct opts *o, const char *expr, const char *namespac
         m->ready_timeout_seconds = secs(o->ready_timeout_ms);
         m->grace_seconds = secs(o->grace_ms);
         m->rpc = o->rpc;
+        m->lang = o->lang;
         m->error_exit = (int)o->error_exit;
         return 0;
 }

@@ -92,6 +92,7 @@ struct opts {
         int64_t ready_timeout_ms;
         int64_t grace_ms;
         const char *rpc;
+        const char *lang; /* --lang erlang|elixir; NULL: the pod tells from the release */
         const char *log_format;
         const char *app_format;
         const char *ready_expr;

@@ -179,6 +179,63 @@ int dist_eval(struct dist_conn *c, const char *text, struct err *e)
         return 0;
 }
 
+/* The bootstrap, as the abstract format erl_eval takes (what erl_parse makes
+ * of the text in the comment), so no text of ours is parsed on the node:
+ *   {element(2, erl_eval:exprs(
+ *        element(2, erl_parse:parse_exprs(
+ *            element(2, erl_scan:string(unicode:characters_to_list(Src))))),
+ *        [{'Args', Args}])), []}
+ * ~a are the variable names, which ei_x_format would read as atoms. It is
+ * evaluated by erl_eval:expr(Expr, Bindings, none, none, value), which
+ * returns the value alone (exprs/2 would send the bindings back, Src too). */
+#define REMOTE(m, f) "{remote,1,{atom,1," m "},{atom,1," f "}}"
+#define ELEMENT2(x)  "{call,1," REMOTE("erlang", "element") ",[{integer,1,2}," x "]}"
+static const char bootstrap_fmt[] =
+    "{tuple,1,[" ELEMENT2("{call,1," REMOTE("erl_eval", "exprs") ",[" ELEMENT2(
+        "{call,1," REMOTE("erl_parse", "parse_exprs") ",[" ELEMENT2(
+            "{call,1," REMOTE("erl_scan", "string") ",[{call,1," REMOTE(
+                "unicode",
+                "characters_to_list") ",[{var,1,~a}]}]}") "]}") ","
+                                                                "{cons,1,{tuple,1,[{atom,1,~a},{"
+                                                                "var,1,~a}]},{nil,1}}]}") ",{nil,1}"
+                                                                                          "]}";
+#undef ELEMENT2
+#undef REMOTE
+
+int dist_run_program(struct dist_conn *c, const char *src, size_t n, const struct dist_arg *args,
+                     size_t nargs, struct err *e)
+{
+        ei_x_buff x;
+        if (ei_x_new(&x) < 0)
+                return err_set(e, ERR_SOFTWARE, "out of memory");
+        /* [Expr, Bindings, none, none, value]; Bindings an orddict: 'Args' sorts
+         * before 'Src' */
+        int r = ei_x_encode_list_header(&x, 5);
+        r |= ei_x_format_wo_ver(&x, bootstrap_fmt, "Src", "Args", "Args");
+        r |= ei_x_encode_list_header(&x, 2);
+        r |= ei_x_encode_tuple_header(&x, 2) | ei_x_encode_atom(&x, "Args");
+        r |= ei_x_encode_list_header(&x, (long)nargs);
+        for (size_t i = 0; i < nargs; i++) {
+                r |= ei_x_encode_tuple_header(&x, 2) | ei_x_encode_atom(&x, args[i].key);
+                if (args[i].is_int)
+                        r |= ei_x_encode_longlong(&x, args[i].n);
+                else
+                        r |= ei_x_encode_binary(&x, args[i].s, (long)args[i].len);
+        }
+        r |= ei_x_encode_empty_list(&x);
+        r |= ei_x_encode_tuple_header(&x, 2) | ei_x_encode_atom(&x, "Src");
+        r |= ei_x_encode_binary(&x, src, (long)n);
+        r |= ei_x_encode_empty_list(&x);
+        r |= ei_x_encode_atom(&x, "none") | ei_x_encode_atom(&x, "none");
+        r |= ei_x_encode_atom(&x, "value") | ei_x_encode_empty_list(&x);
+        if (r == 0)
+                r = ei_rpc_to(&c->ec, c->fd, "erl_eval", "expr", x.buff, x.index);
+        ei_x_free(&x);
+        if (r < 0)
+                return err_set(e, ERR_SOFTWARE, "sending the call to the node failed");
+        return 0;
+}
+
 /* Copy a binary at *idx into out (cap n, cut at a UTF-8 boundary). */
 static int take_binary(const char *buf, int *idx, char *out, size_t n, bool *truncated)
 {

@@ -47,6 +47,23 @@ const char *dist_self(const struct dist_conn *c);
  * comes later through dist_receive. */
 int dist_eval(struct dist_conn *c, const char *text, struct err *e);
 
+/* One binding of a program's Args: an integer or a binary (borrowed). */
+struct dist_arg {
+        const char *key;
+        bool is_int;
+        long long n;
+        const char *s;
+        size_t len;
+};
+
+/* Run the Erlang program src (a sequence of expressions, n bytes) on the
+ * node with erl_scan, erl_parse and erl_eval, nothing else (any BEAM, no
+ * Elixir): the call is erl_eval:expr/5 of a fixed bootstrap whose bindings
+ * carry src as a binary and Args, the proplist of args[0..nargs), as terms.
+ * The reply comes like dist_eval's: the program's value V as {V, []}. */
+int dist_run_program(struct dist_conn *c, const char *src, size_t n, const struct dist_arg *args,
+                     size_t nargs, struct err *e);
+
 enum dist_kind {
         DIST_NOTHING,   /* a tick, or nothing complete yet */
         DIST_READY,     /* boot finished, the task starts; text: the console line */

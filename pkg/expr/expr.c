@@ -58,6 +58,7 @@ struct scan {
         struct frame st[MAX_DEPTH];
         size_t depth;
         struct err *e;
+        bool erlang; /* Erlang syntax: % comments, $c chars, 'quoted atoms', no #{} */
         /* expr_with_item: where the placeholder stands in code */
         const char *ph;
         size_t phn;
@@ -251,6 +252,38 @@ static int scan_code(struct scan *sc)
 {
         char w[48];
         char c = at(sc, 0);
+        if (sc->erlang) {
+                switch (c) {
+                case '%': /* a comment to the end of the line */
+                        while (sc->i < sc->n && sc->s[sc->i] != '\n')
+                                advance(sc);
+                        return 0;
+                case '#': /* maps and records: #{...}, #rec{...} */
+                case '?': /* macros: ?MODULE */
+                case '~': advance(sc); return 0;
+                case '$': /* a character: $a $\n $\\ $( */
+                        if (sc->i + 1 >= sc->n)
+                                return err_set(
+                                    sc->e, ERR_USAGE,
+                                    "expression: incomplete character literal \"$\" at %s",
+                                    where(sc, sc->line, sc->col, w, sizeof w));
+                        advance(sc);
+                        if (at(sc, 0) == '\\' && sc->i + 1 < sc->n)
+                                advance(sc);
+                        advance_cp(sc);
+                        return 0;
+                case '"':
+                case '\'': {
+                        bool triple = c == '"' && at(sc, 1) == c && at(sc, 2) == c; /* OTP 27 */
+                        if (push_literal(sc, c, triple, false,
+                                         c == '"' ? "string" : "quoted atom") < 0)
+                                return -1;
+                        advance_n(sc, triple ? 3 : 1);
+                        return 0;
+                }
+                default: break;
+                }
+        }
         switch (c) {
         case '#':
                 while (sc->i < sc->n && sc->s[sc->i] != '\n')
@@ -376,8 +409,10 @@ static int check_chars(const char *s, size_t n, bool multiline, struct err *e)
         return 0;
 }
 
-static int scan_n(const char *s, size_t n, const char *ph, size_t *hits, size_t maxhits,
-                  size_t *nhits, struct err *e)
+/* The check of an expression; with ph, also where that placeholder stands
+ * in code (at most maxhits offsets into hits, their count in *nhits). */
+static int scan_n(const char *s, size_t n, bool erlang, const char *ph, size_t *hits,
+                  size_t maxhits, size_t *nhits, struct err *e)
 {
         if (!s || n == 0)
                 return err_set(e, ERR_USAGE, "expression: empty");
@@ -403,6 +438,7 @@ static int scan_n(const char *s, size_t n, const char *ph, size_t *hits, size_t 
         sc->col = 1;
         sc->multiline = multiline;
         sc->e = e;
+        sc->erlang = erlang;
         sc->ph = ph;
         sc->phn = ph ? strlen(ph) : 0;
         sc->hits = hits;
@@ -428,9 +464,21 @@ static int scan_n(const char *s, size_t n, const char *ph, size_t *hits, size_t 
         return rc;
 }
 
+static int check_n(const char *s, size_t n, bool erlang, struct err *e)
+{
+        return scan_n(s, n, erlang, NULL, NULL, 0, NULL, e);
+}
+
 int expr_check_n(const char *s, size_t n, struct err *e)
 {
-        return scan_n(s, n, NULL, NULL, 0, NULL, e);
+        return check_n(s, n, false, e);
+}
+
+int expr_check_lang(const char *s, enum expr_lang lang, struct err *e)
+{
+        if (!s)
+                return err_set(e, ERR_USAGE, "expression: empty");
+        return check_n(s, strnlen(s, (size_t)EXPR_MAX + 1), lang == EXPR_LANG_ERLANG, e);
 }
 
 int expr_check(const char *s, struct err *e)
@@ -493,6 +541,7 @@ struct ser {
         struct buf *out;
         struct err *e;
         int argno;
+        bool erlang; /* Erlang terms instead of Elixir */
 };
 
 static void skip_ws(struct ser *z)
@@ -605,8 +654,115 @@ static int json_string(struct ser *z, struct buf *raw)
         return 0;
 }
 
+/* raw (UTF-8) as the inside of an Erlang "..." or '...': ASCII printable as
+ * it is, the quote and backslash escaped, everything else \x{H} (Erlang has
+ * no interpolation; escaping all non-ASCII keeps the text plain and makes
+ * <<"..."/utf8>> exact). */
+static int put_erlang_text(struct ser *z, const struct buf *raw, char quote)
+{
+        const unsigned char *p = (const unsigned char *)raw->data;
+        size_t n = raw->len, i = 0;
+        while (i < n) {
+                uint32_t cp;
+                size_t len = codec_utf8_decode(p + i, n - i, &cp);
+                if (len == 0)
+                        return err_set(z->e, ERR_USAGE,
+                                       "--args: argument %d: a string is not valid UTF-8",
+                                       z->argno);
+                int r;
+                if (cp == (uint32_t)quote || cp == '\\')
+                        r = buf_printf(z->out, "\\%c", (char)cp);
+                else if (cp == '\n')
+                        r = buf_puts(z->out, "\\n");
+                else if (cp == '\t')
+                        r = buf_puts(z->out, "\\t");
+                else if (cp == '\r')
+                        r = buf_puts(z->out, "\\r");
+                else if (cp < 0x20 || cp >= 0x7f)
+                        r = buf_printf(z->out, "\\x{%X}", (unsigned)cp);
+                else
+                        r = buf_putc(z->out, (char)cp);
+                if (r < 0)
+                        return ser_oom(z);
+                i += len;
+        }
+        return 0;
+}
+
+/* A JSON string as an Erlang binary: <<"..."/utf8>>. */
+static int ser_erlang_string(struct ser *z)
+{
+        struct buf raw;
+        buf_init(&raw, EXPR_MAX);
+        int rc = json_string(z, &raw);
+        if (rc == 0 && buf_puts(z->out, "<<\"") < 0)
+                rc = ser_oom(z);
+        if (rc == 0)
+                rc = put_erlang_text(z, &raw, '"');
+        if (rc == 0 && buf_puts(z->out, "\"/utf8>>") < 0)
+                rc = ser_oom(z);
+        buf_fini(&raw);
+        return rc;
+}
+
+/* Erlang's reserved words: an atom of that name must be quoted. */
+static bool erlang_reserved(const char *s, size_t n)
+{
+        static const char *const words[] = {
+            "after", "and",     "andalso", "band",  "begin", "bnot", "bor",  "bsl",
+            "bsr",   "bxor",    "case",    "catch", "cond",  "div",  "else", "end",
+            "fun",   "if",      "let",     "maybe", "not",   "of",   "or",   "orelse",
+            "query", "receive", "rem",     "try",   "when",  "xor"};
+        for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+                if (strlen(words[k]) == n && memcmp(words[k], s, n) == 0)
+                        return true;
+        return false;
+}
+
+/* An atom Erlang reads bare: [a-z][a-zA-Z0-9_@]*, not a reserved word. */
+static bool erlang_bare_atom(const char *s, size_t n)
+{
+        if (!n || !islower((unsigned char)s[0]) || erlang_reserved(s, n))
+                return false;
+        for (size_t k = 1; k < n; k++) {
+                unsigned char ch = (unsigned char)s[k];
+                if (!(isalnum(ch) || ch == '_' || ch == '@'))
+                        return false;
+        }
+        return true;
+}
+
+/* A JSON string as an Erlang atom: bare when it can be, else 'quoted'. */
+static int ser_erlang_atom(struct ser *z, bool key)
+{
+        struct buf raw;
+        buf_init(&raw, EXPR_MAX);
+        int rc = json_string(z, &raw);
+        if (rc == 0 && !raw.len)
+                rc = err_set(z->e, ERR_USAGE, "--args: argument %d: an empty %s", z->argno,
+                             key ? "keyword key" : "atom name");
+        if (rc == 0 && raw.len > 255)
+                rc = err_set(z->e, ERR_USAGE, "--args: argument %d: an atom longer than 255",
+                             z->argno);
+        if (rc == 0 && erlang_bare_atom(buf_str(&raw), raw.len)) {
+                if (buf_append(z->out, raw.data, raw.len) < 0)
+                        rc = ser_oom(z);
+        } else if (rc == 0) {
+                if (buf_putc(z->out, '\'') < 0)
+                        rc = ser_oom(z);
+                if (rc == 0)
+                        rc = put_erlang_text(z, &raw, '\'');
+                if (rc == 0 && buf_putc(z->out, '\'') < 0)
+                        rc = ser_oom(z);
+        }
+        buf_fini(&raw);
+        return rc;
+}
+
 static int ser_string(struct ser *z)
 {
+        if (z->erlang)
+                return ser_erlang_string(z);
         struct buf raw;
         buf_init(&raw, EXPR_MAX);
         int rc = json_string(z, &raw);
@@ -705,6 +861,8 @@ static bool bare_atom(const char *s, size_t n)
  * "\"a b\":"), else as an atom (":name", ":\"a b\""). */
 static int ser_atom(struct ser *z, bool key)
 {
+        if (z->erlang)
+                return ser_erlang_atom(z, key);
         struct buf raw;
         buf_init(&raw, EXPR_MAX);
         size_t at = z->i;
@@ -796,7 +954,7 @@ static int ser_tagged(struct ser *z)
 static int ser_container(struct ser *z, char close, bool keywords)
 {
         bool obj = close == '}';
-        if (buf_puts(z->out, keywords ? "[" : obj ? "%{" : "[") < 0)
+        if (buf_puts(z->out, keywords ? "[" : !obj ? "[" : z->erlang ? "#{" : "%{") < 0)
                 return ser_oom(z);
         z->i++;
         skip_ws(z);
@@ -805,16 +963,22 @@ static int ser_container(struct ser *z, char close, bool keywords)
                 if (!first && buf_puts(z->out, ", ") < 0)
                         return ser_oom(z);
                 first = false;
+                /* Erlang keywords: a proplist, [{key, value}] */
+                bool pair = obj && keywords && z->erlang;
+                if (pair && buf_putc(z->out, '{') < 0)
+                        return ser_oom(z);
                 if (obj) {
                         if ((keywords ? ser_atom(z, true) : ser_string(z)) < 0)
                                 return -1;
                         skip_ws(z);
                         z->i++; /* : */
-                        if (buf_puts(z->out, keywords ? " " : " => ") < 0)
+                        if (buf_puts(z->out, pair ? ", " : keywords ? " " : " => ") < 0)
                                 return ser_oom(z);
                 }
                 if (ser_value(z) < 0)
                         return -1;
+                if (pair && buf_putc(z->out, '}') < 0)
+                        return ser_oom(z);
                 skip_ws(z);
                 if (z->s[z->i] == ',') {
                         z->i++;
@@ -843,7 +1007,7 @@ static int ser_value(struct ser *z)
         case 'n': {
                 const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
                 z->i += strlen(word);
-                if (buf_puts(z->out, c == 'n' ? "nil" : word) < 0)
+                if (buf_puts(z->out, c == 'n' ? (z->erlang ? "undefined" : "nil") : word) < 0)
                         return ser_oom(z);
                 return 0;
         }
@@ -937,14 +1101,36 @@ static int validate_json(const char *flag, const char *args, struct err *e)
 
 int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err *e)
 {
+        return expr_from_mfa_lang(mfa, args_json, EXPR_LANG_ELIXIR, out, e);
+}
+
+/* "mod:fun", each an atom Erlang reads bare. */
+static bool valid_erlang_mfa(const char *mfa)
+{
+        const char *colon = strchr(mfa, ':');
+        return colon && erlang_bare_atom(mfa, (size_t)(colon - mfa)) &&
+               erlang_bare_atom(colon + 1, strlen(colon + 1));
+}
+
+int expr_from_mfa_lang(const char *mfa, const char *args_json, enum expr_lang lang, char **out,
+                       struct err *e)
+{
+        bool erlang = lang == EXPR_LANG_ERLANG;
         if (!mfa || !*mfa)
                 return err_set(e, ERR_USAGE, "--mfa: empty");
-        const char *dot = strrchr(mfa, '.');
+        if (erlang && !valid_erlang_mfa(mfa))
+                return err_set(e, ERR_USAGE,
+                               "--mfa \"%.200s\": want module:function (Erlang atoms, "
+                               "[a-z][a-zA-Z0-9_@]*) with --lang erlang",
+                               mfa);
+        const char *dot = erlang ? NULL : strrchr(mfa, '.');
         size_t mlen = dot ? (size_t)(dot - mfa) : 0;
-        if (!dot || !valid_module(mfa, mlen))
+        if (erlang) {
+                /* checked above */
+        } else if (!dot || !valid_module(mfa, mlen))
                 return err_set(e, ERR_USAGE,
                                "--mfa \"%.200s\": want Module.function or :module.function", mfa);
-        if (!valid_fun(dot + 1, strlen(dot + 1)))
+        else if (!valid_fun(dot + 1, strlen(dot + 1)))
                 return err_set(e, ERR_USAGE,
                                "--mfa \"%.200s\": \"%.100s\" is not a function name "
                                "([a-z_][a-zA-Z0-9_]*[?!]?)",
@@ -960,7 +1146,8 @@ int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err
                 goto out;
         }
         if (args_json) {
-                struct ser z = {.s = args_json, .n = strlen(args_json), .out = &b, .e = e};
+                struct ser z = {
+                    .s = args_json, .n = strlen(args_json), .out = &b, .e = e, .erlang = erlang};
                 skip_ws(&z);
                 z.i++; /* [ */
                 skip_ws(&z);
@@ -981,13 +1168,13 @@ int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err
                         }
                 }
         }
-        if (buf_putc(&b, ')') < 0) {
+        if (buf_puts(&b, erlang ? ")." : ")") < 0) {
                 rc = err_set(e, ERR_USAGE, "--args: the call would be longer than %d bytes",
                              EXPR_MAX);
                 goto out;
         }
         /* Belt and braces: what we built must pass the same check as a raw one. */
-        if (expr_check_n(b.data, b.len, e) < 0) {
+        if (check_n(b.data, b.len, erlang, e) < 0) {
                 rc = err_prefix(e, "--mfa: internal error");
                 goto out;
         }
@@ -1102,7 +1289,7 @@ int expr_each(const char *expr, const char *items_json, char ***out, size_t *nou
         if (!expr)
                 return err_set(e, ERR_USAGE, "expression: empty");
         size_t n = strnlen(expr, (size_t)EXPR_MAX + 1);
-        if (scan_n(expr, n, EXPR_ITEM, hits, ITEM_HITS_MAX, &nhits, e) < 0)
+        if (scan_n(expr, n, false, EXPR_ITEM, hits, ITEM_HITS_MAX, &nhits, e) < 0)
                 return -1;
         /* every other $item is in a string, a charlist, a sigil or a comment,
          * where a term spliced in could end the quotes */

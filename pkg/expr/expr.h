@@ -35,6 +35,13 @@ int expr_check(const char *s, struct err *e);
 /* The same for a buffer of n bytes that may contain NUL bytes. */
 int expr_check_n(const char *s, size_t n, struct err *e);
 
+/* The language of a task (relrun --lang). */
+enum expr_lang { EXPR_LANG_ELIXIR, EXPR_LANG_ERLANG };
+
+/* expr_check for either language. Erlang: "..." strings, 'quoted atoms',
+ * $c characters, % comments; # and ? are code (maps, records, macros). */
+int expr_check_lang(const char *s, enum expr_lang lang, struct err *e);
+
 /* Build the Elixir call for mfa with arguments from args_json.
  *
  * mfa is "Mod.fun", "Mod.Sub.fun" (aliases: capitalised segments
@@ -77,6 +84,20 @@ int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err
  * ("--each: want a JSON array, got an object"), an empty array. */
 int expr_each(const char *expr, const char *items_json, char ***out, size_t *n, struct err *e);
 void expr_each_free(char **exprs, size_t n);
+
+/* expr_from_mfa for either language. Erlang: mfa is "module:function"
+ * (atoms [a-z][a-zA-Z0-9_@]*, not reserved words), the call ends in a full
+ * stop, and JSON maps to Erlang terms as
+ *   string  -> <<"..."/utf8>>, \ and " escaped, all else outside printable
+ *              ASCII as \x{H} (Erlang strings interpolate nothing)
+ *   object  -> #{<<"key"/utf8>> => value}; the tagged objects as
+ *              {"$atom": "ok"} -> ok ('quoted' when not bare: 'a b', 'end'),
+ *              {"$kw": {"bitrate": 4000}} -> [{bitrate, 4000}] (a proplist),
+ *              {"$tuple": [...]} -> {...}
+ *   array   -> [a, b]; numbers as for Elixir; true/false; null -> undefined
+ * live_stream:run(<<"s1"/utf8>>, #{<<"bitrate"/utf8>> => 4000}). */
+int expr_from_mfa_lang(const char *mfa, const char *args_json, enum expr_lang lang, char **out,
+                       struct err *e);
 
 /* Derive a DNS-1123 label from the expression's leading call for use in Job
  * names and labels: "LiveStream.run(\"x\")" -> "live-stream-run",

@@ -72,11 +72,22 @@ void logline_format_ts(int64_t unix_ms, char *ts)
 
 /* ---- the app's console format ---- */
 
-enum tok_kind { TOK_LIT, TOK_DATE, TOK_TIME, TOK_LEVEL, TOK_LEVELPAD, TOK_META, TOK_MSG, TOK_NODE };
+enum tok_kind {
+        TOK_LIT,
+        TOK_DATE,
+        TOK_TIME,
+        TOK_LEVEL,
+        TOK_LEVELPAD,
+        TOK_META,
+        TOK_MSG,
+        TOK_NODE,
+        TOK_ERLTIME, /* Erlang logger_formatter's RFC 3339 time, with its offset */
+        TOK_METAKEY, /* one metadata value, of the key in lit (a logger template's key) */
+};
 
 struct tok {
         enum tok_kind kind;
-        const char *lit; /* TOK_LIT: points into logline_format.text */
+        const char *lit; /* TOK_LIT, TOK_METAKEY: points into logline_format.text */
         size_t lit_len;
 };
 
@@ -139,8 +150,9 @@ static const struct {
         enum tok_kind kind;
 } placeholders[] = {
     /* longest first: "$levelpad" before "$level" */
-    {"levelpad", TOK_LEVELPAD}, {"level", TOK_LEVEL}, {"date", TOK_DATE}, {"time", TOK_TIME},
-    {"metadata", TOK_META},     {"message", TOK_MSG}, {"node", TOK_NODE},
+    {"levelpad", TOK_LEVELPAD}, {"level", TOK_LEVEL},     {"date", TOK_DATE},
+    {"time", TOK_TIME},         {"metadata", TOK_META},   {"message", TOK_MSG},
+    {"node", TOK_NODE},         {"erltime", TOK_ERLTIME}, {"meta:", TOK_METAKEY},
 };
 
 int logline_format_new(const char *fmt, struct logline_format **out, struct err *e)
@@ -179,8 +191,21 @@ int logline_format_new(const char *fmt, struct logline_format **out, struct err 
                         }
                         t->kind = placeholders[i].kind;
                         has_msg |= t->kind == TOK_MSG;
-                        f->has_date |= t->kind == TOK_DATE;
+                        f->has_date |= t->kind == TOK_DATE || t->kind == TOK_ERLTIME;
                         p += 1 + n;
+                        if (t->kind == TOK_METAKEY) {
+                                /* $meta:KEY, KEY an Erlang atom's letters */
+                                t->lit = p;
+                                while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                       (*p >= '0' && *p <= '9') || *p == '_')
+                                        p++;
+                                t->lit_len = (size_t)(p - t->lit);
+                                if (t->lit_len == 0) {
+                                        err_set(e, ERR_USAGE, "--app-format: $meta: needs a key");
+                                        logline_format_free(f);
+                                        return -1;
+                                }
+                        }
                 } else {
                         char *q = strchr(p, '$');
                         size_t n = q ? (size_t)(q - p) : strlen(p);
@@ -257,6 +282,56 @@ static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
         }
 }
 
+/* logger_formatter's time (calendar:system_time_to_rfc3339):
+ * "YYYY-MM-DDTHH:MM:SS[.fraction][Z|+HH:MM|-HH:MM]", the separator 'T' or ' '.
+ * Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" into ts, converted to UTC by the offset
+ * when there is one (*offset true), else as written. Returns the length
+ * used, 0 when p does not start with such a time. */
+static size_t erltime(const char *p, size_t n, char *ts, bool *offset)
+{
+        if (n < 19 || !digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
+            !digits(p + 8, 2) || (p[10] != 'T' && p[10] != ' ') || !digits(p + 11, 2) ||
+            p[13] != ':' || !digits(p + 14, 2) || p[16] != ':' || !digits(p + 17, 2))
+                return 0;
+        size_t i = 19;
+        int ms = 0, scale = 100;
+        if (i < n && p[i] == '.') {
+                i++;
+                size_t d0 = i;
+                while (i < n && p[i] >= '0' && p[i] <= '9') {
+                        ms += scale * (p[i] - '0');
+                        scale /= 10;
+                        i++;
+                }
+                if (i == d0)
+                        return 0;
+        }
+        long off = 0;
+        *offset = false;
+        if (i < n && (p[i] == 'Z' || p[i] == 'z')) {
+                *offset = true;
+                i++;
+        } else if (i + 6 <= n && (p[i] == '+' || p[i] == '-') && digits(p + i + 1, 2) &&
+                   p[i + 3] == ':' && digits(p + i + 4, 2)) {
+                *offset = true;
+                off = ((p[i + 1] - '0') * 10 + (p[i + 2] - '0')) * 3600L +
+                      ((p[i + 4] - '0') * 10 + (p[i + 5] - '0')) * 60L;
+                if (p[i] == '-')
+                        off = -off;
+                i += 6;
+        }
+        struct tm tm = {0};
+        tm.tm_year = atoi(p) - 1900;
+        tm.tm_mon = atoi(p + 5) - 1;
+        tm.tm_mday = atoi(p + 8);
+        tm.tm_hour = atoi(p + 11);
+        tm.tm_min = atoi(p + 14);
+        tm.tm_sec = atoi(p + 17);
+        int64_t secs = (int64_t)timegm(&tm) - off;
+        logline_format_ts(secs * 1000 + ms, ts);
+        return i;
+}
+
 bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
                           int64_t now_ms, struct logline_event *ev)
 {
@@ -268,6 +343,10 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         size_t meta_len = 0;
         enum logline_level level = LOGLINE_INFO;
         bool have_level = false;
+        bool erl_time = false;
+        bool erl_offset = false;
+        struct logline_field keyed[LOGLINE_MAX_FIELDS];
+        size_t nkeyed = 0;
 
         for (size_t i = 0; i < f->ntoks; i++) {
                 const struct tok *t = &f->toks[i];
@@ -309,6 +388,35 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         while (pos < n && line[pos] == ' ')
                                 pos++;
                         break;
+                case TOK_ERLTIME: {
+                        size_t used = erltime(line + pos, n - pos, ev->ts, &erl_offset);
+                        if (!used)
+                                return false;
+                        erl_time = true;
+                        pos += used;
+                        break;
+                }
+                case TOK_METAKEY: {
+                        size_t end = n;
+                        if (next && next->kind == TOK_LIT) {
+                                long at = find_lit(line, pos, n, next);
+                                if (at < 0)
+                                        return false;
+                                end = (size_t)at;
+                        } else {
+                                while (end > pos && line[end - 1] == ' ')
+                                        end--;
+                                size_t q = pos;
+                                while (q < end && line[q] != ' ')
+                                        q++;
+                                end = q;
+                        }
+                        if (nkeyed < LOGLINE_MAX_FIELDS)
+                                keyed[nkeyed++] = (struct logline_field){
+                                    t->lit, t->lit_len, line + pos, end - pos, false};
+                        pos = end;
+                        break;
+                }
                 case TOK_META:
                 case TOK_NODE:
                 case TOK_MSG: {
@@ -348,10 +456,14 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         if (pos != n && !(msg && msg + msg_len == line + n))
                 return false;
         /* A format of only "$message" would claim every line; require some anchor. */
-        if (!date && !time_ && !have_level)
+        if (!date && !time_ && !have_level && !erl_time)
                 return false;
 
-        if (time_) {
+        if (erl_time) {
+                /* ev->ts is set; a time without an offset is local or UTC as told */
+                if (!erl_offset && f->local)
+                        local_to_utc((struct logline_format *)f, ev->ts);
+        } else if (time_) {
                 char d[11];
                 if (date) {
                         memcpy(d, date, 10);
@@ -384,6 +496,9 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         ev->split = false;
         if (meta)
                 parse_metadata(meta, meta_len, ev);
+        for (size_t i = 0; i < nkeyed && ev->nfields < LOGLINE_MAX_FIELDS; i++)
+                if (keyed[i].val_len > 0)
+                        ev->fields[ev->nfields++] = keyed[i];
         return true;
 }
 

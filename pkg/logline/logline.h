@@ -74,7 +74,9 @@ void logline_format_ts(int64_t unix_ms, char *ts);
 
 /* The app's console format, compiled from a Logger format string such as
  * "$time $metadata[$level] $message\n" (Elixir's default, used when fmt is
- * NULL). Known: $date $time $level $levelpad $metadata $message $node. ERR_USAGE
+ * NULL). Known: $date $time $level $levelpad $metadata $message $node, and
+ * for Erlang's logger_formatter templates $erltime (its RFC 3339 time, the
+ * offset applied) and $meta:KEY (one metadata value, as field KEY). ERR_USAGE
  * for an unknown $word or a format without $message. Free with
  * logline_format_free. */
 int logline_format_new(const char *fmt, struct logline_format **out, struct err *e);

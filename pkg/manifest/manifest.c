@@ -378,7 +378,9 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
                                "--release \"%s\": want the absolute path of the "
                                "release's bin script, like /app/bin/my_app",
                                o->release ? o->release : "");
-        if (expr_check(o->expr, e) < 0)
+        if (expr_check_lang(
+                o->expr,
+                o->lang && !strcmp(o->lang, "erlang") ? EXPR_LANG_ERLANG : EXPR_LANG_ELIXIR, e) < 0)
                 return -1;
         if (o->namespace_ && manifest_check_dns_label("--namespace", o->namespace_, 63, e) < 0)
                 return -1;
@@ -448,6 +450,8 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
                                o->log_format);
         if (o->rpc && strcmp(o->rpc, "auto") && strcmp(o->rpc, "script") && strcmp(o->rpc, "dist"))
                 return err_set(e, ERR_USAGE, "--rpc \"%s\": want auto, dist or script", o->rpc);
+        if (o->lang && strcmp(o->lang, "erlang") && strcmp(o->lang, "elixir"))
+                return err_set(e, ERR_USAGE, "--lang \"%s\": want erlang or elixir", o->lang);
         if (o->error_exit < 0 || o->error_exit > 63)
                 return err_set(e, ERR_USAGE, "--error-exit %d: want 1..63", o->error_exit);
         if (o->ready_timeout_seconds < 0 || o->grace_seconds < 0)
@@ -461,7 +465,10 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
                                                "--app-format: control characters (a newline is "
                                                "allowed only at the end)");
         }
-        if (o->ready_expr && expr_check(o->ready_expr, e) < 0)
+        if (o->ready_expr &&
+            expr_check_lang(
+                o->ready_expr,
+                o->lang && !strcmp(o->lang, "erlang") ? EXPR_LANG_ERLANG : EXPR_LANG_ELIXIR, e) < 0)
                 return err_prefix(e, "--ready-expr");
         if (o->each_n > MANIFEST_EACH_MAX)
                 return err_set(e, ERR_USAGE, "--each: %zu items, at most %d in one Job", o->each_n,
@@ -520,6 +527,10 @@ static json_object *pod_args(const struct manifest_job_opts *o)
         if (o->on_term) {
                 ARG("--on-term");
                 ARG(o->on_term);
+        }
+        if (o->lang) {
+                ARG("--lang");
+                ARG(o->lang);
         }
         if (o->error_exit > 0) {
                 snprintf(num, sizeof num, "%d", o->error_exit);

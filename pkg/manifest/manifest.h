@@ -105,6 +105,7 @@ struct manifest_job_opts {
         const char *on_term; /* --on-term: the drain hook (terminationGracePeriod 2x grace) */
         long grace_seconds;  /* --grace Ns */
         const char *rpc;     /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
+        const char *lang;    /* --lang erlang|elixir; NULL: relrun-pod decides */
         int error_exit;      /* --error-exit N, 1..63 */
 
         const char *const *labels;      /* extra "key=value" labels, NULL-terminated */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void copy(char *dst, size_t cap, const char *s, size_t n)
@@ -52,13 +53,15 @@ void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t
                                 copy(vm.cookie, sizeof vm.cookie, a, l);
                         } else if (!strcmp(prev, "-epmd_module") && strcmp(a, "erl_epmd") != 0) {
                                 vm.no_epmd = true;
+                        } else if (!strcmp(prev, "-dist_listen")) {
+                                vm.no_listen = !strcmp(a, "false");
                         }
                         prev = NULL;
                         /* a flag's value is not a flag itself */
                         continue;
                 }
                 if (!strcmp(a, "-name") || !strcmp(a, "-sname") || !strcmp(a, "-setcookie") ||
-                    !strcmp(a, "-epmd_module"))
+                    !strcmp(a, "-epmd_module") || !strcmp(a, "-dist_listen"))
                         prev = a;
         }
         for (size_t i = 0; environ && i < en;) {
@@ -129,11 +132,27 @@ static int try_pid(pid_t pid, struct release_vm *out)
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
         ssize_t n = slurp(path, cmd, sizeof cmd);
-        if (n <= 0 || !release_is_beam(cmd, (size_t)n))
+        if (n <= 0)
                 return 0;
+        if (!release_is_beam(cmd, (size_t)n)) {
+                /* relx's erlexec gives the VM its script's name as argv[0]
+                 * (bin/<app>): the executable itself says it is the emulator */
+                char exe[4096];
+                snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+                ssize_t el = readlink(path, exe, sizeof exe - 1);
+                if (el <= 0)
+                        return 0;
+                exe[el] = '\0';
+                if (!release_is_beam(exe, (size_t)el))
+                        return 0;
+        }
         snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
         ssize_t en = slurp(path, env, sizeof env);
-        release_vm_parse(cmd, (size_t)n, en > 0 ? env : NULL, en > 0 ? (size_t)en : 0, out);
+        struct release_vm vm;
+        release_vm_parse(cmd, (size_t)n, en > 0 ? env : NULL, en > 0 ? (size_t)en : 0, &vm);
+        if (vm.no_listen)
+                return 0; /* a helper of the script's, not the release's node */
+        *out = vm;
         return 1;
 }
 
@@ -159,4 +178,59 @@ int release_vm_find(pid_t pid, pid_t *vm_pid, struct release_vm *out)
         }
         closedir(d);
         return found;
+}
+
+int release_vm_args_read(const char *script, struct release_vm *out)
+{
+        struct release_layout l;
+        struct err e;
+        if (release_layout_read(script, &l, &e) < 0 || !l.vsn[0])
+                return 0;
+        /* the root is the script's bin/.. */
+        char path[4096];
+        snprintf(path, sizeof path, "%s", script);
+        for (int i = 0; i < 2; i++) {
+                char *slash = strrchr(path, '/');
+                if (slash)
+                        *slash = '\0';
+                else
+                        snprintf(path, sizeof path, "%s", i == 0 ? ".." : ".");
+        }
+        size_t pl = strlen(path);
+        if (snprintf(path + pl, sizeof path - pl, "/releases/%s/vm.args", l.vsn) >=
+            (int)(sizeof path - pl))
+                return 0;
+        /* relx writes it to $RELX_OUT_FILE_PATH instead when that is a directory */
+        const char *outdir = getenv("RELX_OUT_FILE_PATH");
+        struct stat st;
+        if (outdir && *outdir && stat(outdir, &st) == 0 && S_ISDIR(st.st_mode) &&
+            snprintf(path, sizeof path, "%s/vm.args", outdir) >= (int)sizeof path)
+                return 0;
+        static char text[64 * 1024], args[64 * 1024];
+        ssize_t n = slurp(path, text, sizeof text - 1);
+        if (n <= 0)
+                return 0;
+        text[n] = '\0';
+        /* one flag and its value a line; # starts a comment */
+        size_t an = 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = '\0';
+                for (char *w = line; *w;) {
+                        while (*w == ' ' || *w == '\t' || *w == '\r')
+                                w++;
+                        size_t wl = strcspn(w, " \t\r");
+                        if (wl == 0)
+                                break;
+                        if (an + wl + 1 > sizeof args)
+                                return 0;
+                        memcpy(args + an, w, wl);
+                        an += wl;
+                        args[an++] = '\0';
+                        w += wl;
+                }
+        }
+        release_vm_parse(args, an, NULL, 0, out);
+        return 1;
 }

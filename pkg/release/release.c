@@ -11,22 +11,62 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The node program (relrun_node.erl, embedded at build time) runs under a
- * small Elixir bootstrap that scans, parses and evaluates it with erl_eval.
- * Everything put into the text travels as base64 or integers, so no quoting
- * or interpolation of the user's text (or of our node name) can happen, and
- * syntax errors are reported against the user's own text. */
-
-static int b64_arg(struct buf *out, const char *key, const char *s, size_t n)
+size_t release_program_args(const struct release_call *c, enum release_mode mode, const char *peer,
+                            int poll_ms, struct release_arg *out)
 {
-        int r = buf_printf(out, "%s: Base.decode64!(\"", key);
-        r |= codec_base64_encode(s, n, out);
-        r |= buf_puts(out, "\"), ");
+        size_t n = 0;
+#define INT_ARG(k, v) out[n++] = (struct release_arg){.key = (k), .is_int = true, .n = (v)}
+#define BIN_ARG(k, v, l)                                                                           \
+        out[n++] = (struct release_arg)                                                            \
+        {                                                                                          \
+                .key = (k), .s = (v), .len = (l)                                                   \
+        }
+        INT_ARG("mode", mode);
+        INT_ARG("lang", c->lang == RELEASE_LANG_ERLANG ? 1 : 0);
+        INT_ARG("ready_timeout", c->ready_timeout_ms);
+        INT_ARG("poll_ms", poll_ms);
+        INT_ARG("fast_stop", c->no_fast_stop ? 0 : 1);
+        BIN_ARG("tag", c->tag, strlen(c->tag));
+        BIN_ARG("peer", peer, strlen(peer));
+        BIN_ARG("ready_expr", c->ready_expr ? c->ready_expr : "",
+                c->ready_expr ? strlen(c->ready_expr) : 0);
+        BIN_ARG("expr", c->expr, strlen(c->expr));
+#undef INT_ARG
+#undef BIN_ARG
+        return n;
+}
+
+/* The Args as literal text: integers as digits, binaries as base64 decoded
+ * on the node (Elixir keywords or an Erlang proplist). */
+static int args_text(const struct release_call *c, enum release_mode mode, const char *peer,
+                     bool erlang, int poll_ms, struct buf *out)
+{
+        struct release_arg a[RELEASE_ARGS_MAX];
+        size_t n = release_program_args(c, mode, peer, poll_ms, a);
+        int r = buf_puts(out, erlang ? "[" : "");
+        for (size_t i = 0; i < n; i++) {
+                const char *sep = i + 1 < n ? ", " : "";
+                if (a[i].is_int) {
+                        r |= buf_printf(out, erlang ? "{%s, %lld}%s" : "%s: %lld%s", a[i].key,
+                                        a[i].n, sep);
+                        continue;
+                }
+                r |= buf_printf(out, erlang ? "{%s, base64:decode(<<\"" : "%s: Base.decode64!(\"",
+                                a[i].key);
+                r |= codec_base64_encode(a[i].s, a[i].len, out);
+                r |= buf_printf(out, erlang ? "\">>)}%s" : "\")%s", sep);
+        }
+        r |= buf_puts(out, erlang ? "]" : "");
         return r;
 }
 
-static int bootstrap(const struct release_call *c, int mode, const char *peer, int poll_ms,
-                     struct buf *out)
+/* The node program (relrun_node.erl, embedded at build time) runs under a
+ * small bootstrap that scans, parses and evaluates it with erl_eval.
+ * Everything put into the text travels as base64 or integers, so no quoting
+ * or interpolation of the user's text (or of our node name) can happen, and
+ * syntax errors are reported against the user's own text. */
+static int bootstrap(const struct release_call *c, enum release_mode mode, const char *peer,
+                     int poll_ms, struct buf *out)
 {
         int r = buf_puts(out, "(fn -> {:ok, relrun_t, _} = :erl_scan.string(String.to_charlist("
                               "Base.decode64!(\"");
@@ -34,29 +74,38 @@ static int bootstrap(const struct release_call *c, int mode, const char *peer, i
         r |= buf_puts(out, "\"))); {:ok, relrun_e} = :erl_parse.parse_exprs(relrun_t); "
                            "{:value, relrun_v, _} = :erl_eval.exprs(relrun_e, "
                            ":erl_eval.add_binding(:Args, [");
-        r |= buf_printf(out, "mode: %d, lang: 0, ready_timeout: %lld, poll_ms: %d, fast_stop: %d, ",
-                        mode, (long long)c->ready_timeout_ms, poll_ms, c->no_fast_stop ? 0 : 1);
-        r |= b64_arg(out, "tag", c->tag, strlen(c->tag));
-        r |= b64_arg(out, "peer", peer, strlen(peer));
-        r |= b64_arg(out, "ready_expr", c->ready_expr ? c->ready_expr : "",
-                     c->ready_expr ? strlen(c->ready_expr) : 0);
-        r |= buf_puts(out, "expr: Base.decode64!(\"");
-        r |= codec_base64_encode(c->expr, strlen(c->expr), out);
-        r |= buf_puts(out, "\")], :erl_eval.new_bindings())); relrun_v end).()");
+        r |= args_text(c, mode, peer, false, poll_ms, out);
+        r |= buf_puts(out, "], :erl_eval.new_bindings())); relrun_v end).()");
         return r ? -1 : 0;
 }
 
 int release_rpc_expr(const struct release_call *c, struct buf *out)
 {
         /* the rpc's own node is the peer: the node program takes node(group_leader()) */
-        if (bootstrap(c, 2, "", 5, out) < 0)
+        if (bootstrap(c, RELEASE_MODE_SCRIPT, "", 5, out) < 0)
                 return -1;
         return buf_puts(out, "; :ok") ? -1 : 0;
 }
 
+int release_eval_expr(const struct release_call *c, struct buf *out)
+{
+        /* erl_call -e evaluates with erl_eval:eval_str: Erlang text ending in a
+         * full stop; it prints the value, a string known to relrun-pod */
+        int r = buf_puts(out, "{ok, RelrunT, _} = erl_scan:string(unicode:characters_to_list("
+                              "base64:decode(<<\"");
+        r |= codec_base64_encode(release_node_src, release_node_src_len, out);
+        r |= buf_puts(out, "\">>))), {ok, RelrunE} = erl_parse:parse_exprs(RelrunT), "
+                           "{value, _, _} = erl_eval:exprs(RelrunE, [{'Args', ");
+        r |= args_text(c, RELEASE_MODE_USER, "", true, 5, out);
+        r |= buf_puts(out, "}]), \"");
+        r |= buf_puts(out, c->tag);
+        r |= buf_puts(out, " end\".\n");
+        return r ? -1 : 0;
+}
+
 int release_dist_expr(const struct release_call *c, const char *self_node, struct buf *out)
 {
-        return bootstrap(c, 1, self_node, 2, out);
+        return bootstrap(c, RELEASE_MODE_DIST, self_node, 2, out);
 }
 
 /* Decode base64 p[0..n) into out (cap max+1 with the NUL), cut at a UTF-8

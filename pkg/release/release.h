@@ -23,8 +23,21 @@
 
 #define RELEASE_RETURN_MAX 4096
 
+/* The language of the task's text (and of the ready expression). */
+enum release_lang { RELEASE_LANG_ELIXIR, RELEASE_LANG_ERLANG };
+
+/* How the node program reports back (its Args "mode"). */
+enum release_mode {
+        RELEASE_MODE_DIST = 1,   /* the value of the call (a C node's rpc) */
+        RELEASE_MODE_SCRIPT = 2, /* marker lines on the rpc's output (mix `rpc`) */
+        /* marker lines on the node's own user, that is the app's stdout: relx's
+         * `eval` (erl_call) gives the call no output of its own until it returns */
+        RELEASE_MODE_USER = 3,
+};
+
 struct release_call {
-        const char *expr;       /* the task */
+        const char *expr; /* the task */
+        enum release_lang lang;
         const char *ready_expr; /* NULL or an expression that must be truthy */
         int64_t ready_timeout_ms;
         bool no_fast_stop; /* the node stops only by SIGTERM: no stopper armed */
@@ -37,6 +50,29 @@ extern const size_t release_node_src_len;
 
 /* The Elixir text for `bin/app rpc`. Returns -1 only when out is full. */
 int release_rpc_expr(const struct release_call *c, struct buf *out);
+
+/* The Erlang text for a relx release's `bin/app eval` (erl_call -e): the same
+ * node program in RELEASE_MODE_USER, no Elixir needed on the node. Returns
+ * -1 only when out is full. */
+int release_eval_expr(const struct release_call *c, struct buf *out);
+
+/* One binding of the node program's Args: an integer or a binary. */
+struct release_arg {
+        const char *key;
+        bool is_int;
+        long long n;
+        const char *s; /* borrowed */
+        size_t len;
+};
+
+#define RELEASE_ARGS_MAX 12
+
+/* The node program's Args for mode (and peer: the node whose going away
+ * stops the release, "" for the caller's), as terms for a caller that
+ * encodes them itself (the dist backend: erl_eval on the node, no text).
+ * Returns how many were written to out[RELEASE_ARGS_MAX]; they borrow c. */
+size_t release_program_args(const struct release_call *c, enum release_mode mode, const char *peer,
+                            int poll_ms, struct release_arg *out);
 
 /* The Elixir text the dist backend evaluates with 'Elixir.Code':eval_string/1
  * on the node. It sends {relrun_ready, Console} to {relrun, self_node} when
@@ -130,11 +166,14 @@ int release_epmd_registered(const char *name, int *port, struct err *e);
  * environment does not see. */
 
 struct release_vm {
-        bool distributed;       /* -name or -sname given */
-        bool longnames;         /* -name */
-        bool no_epmd;           /* -epmd_module (not erl_epmd): EPMD is not the registry */
-        int epmd_port;          /* ERL_EPMD_PORT of the VM, 0 if unset */
-        bool dist_none;         /* RELEASE_DISTRIBUTION=none in its environment */
+        bool distributed; /* -name or -sname given */
+        bool longnames;   /* -name */
+        bool no_epmd;     /* -epmd_module (not erl_epmd): EPMD is not the registry */
+        int epmd_port;    /* ERL_EPMD_PORT of the VM, 0 if unset */
+        bool dist_none;   /* RELEASE_DISTRIBUTION=none in its environment */
+        /* -dist_listen false: a VM nobody can call, such as the one relx's
+         * script starts first to learn the host part of node names */
+        bool no_listen;
         char name[256];         /* the alive part, as EPMD knows it */
         char host[256];         /* the host part; "" when the VM gave none */
         bool have_cookie;       /* -setcookie or RELEASE_COOKIE seen */
@@ -150,13 +189,21 @@ struct release_vm {
 void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t en,
                       struct release_vm *out);
 
+/* Read the release's releases/<vsn>/vm.args (relx writes it from
+ * vm.args.src when the release starts; into $RELX_OUT_FILE_PATH when that is
+ * a directory) next to the bin script at script, as
+ * if its flags were the VM's command line: -sname/-name, -setcookie. 1 when
+ * read (and *out filled), 0 when there is none. */
+int release_vm_args_read(const char *script, struct release_vm *out);
+
 /* True when the file name of argv[0] of this command line is a BEAM
  * emulator (beam, beam.smp, beam.debug.smp...). */
 bool release_is_beam(const char *cmdline, size_t n);
 
 /* Find the release's VM: pid itself once it has exec'd the emulator, else a
  * process of its process group that has (a release that forks). Reads
- * /proc. Returns 1 and fills *out when found, 0 when not (yet). *vm_pid gets
+ * /proc (the command line's argv[0], else the executable: relx names the VM
+ * after its script). Returns 1 and fills *out when found, 0 when not (yet). *vm_pid gets
  * its pid. */
 int release_vm_find(pid_t pid, pid_t *vm_pid, struct release_vm *out);
 

@@ -7,7 +7,11 @@
 %% (binaries) or integers, never spliced into this text:
 %%   mode          1 dist (we run in a rex worker; the reply is the value of
 %%                 the program), 2 script (we run under `bin/app rpc`; the
-%%                 reply is printed as marker lines on the rpc's output)
+%%                 reply is printed as marker lines on the rpc's output),
+%%                 3 user (we run under a relx release's `bin/app eval`, whose
+%%                 erl_call prints nothing until the call returns: the marker
+%%                 lines go to the node's user, the app's stdout, which
+%%                 relrun-pod reads anyway)
 %%   tag           the marker prefix only relrun-pod knows
 %%   peer          the node whose going away stops the release (dist: the C
 %%                 node; script: <<>>, the rpc's own node is used)
@@ -36,15 +40,25 @@ Mode = Arg(mode),
 Tag = Arg(tag),
 Lang = Arg(lang),
 Gl0 = group_leader(),
-Peer = case Arg(peer) of
-           <<>> -> node(Gl0);
-           P -> binary_to_atom(P, utf8)
-       end,
+%% The nodes whose going away stops the release: the C node (dist), the rpc's
+%% node (script), or in mode 3 the hidden nodes connected now, erl_call's
+%% among them (its name is made on the node: nothing to tell it by), so the
+%% release stops once every one of them is gone, never while erl_call waits.
+Peers = case Arg(peer) of
+            <<>> when Mode =:= 3 -> nodes(hidden);
+            <<>> -> [node(Gl0)];
+            P -> [binary_to_atom(P, utf8)]
+        end,
 Deadline = erlang:monotonic_time(millisecond) + Arg(ready_timeout),
 
 %% Evaluate an expression of the task's language; returns its value.
 Eval = fun(Text) when Lang =:= 1 ->
-               {ok, Toks, _} = erl_scan:string(unicode:characters_to_list(Text)),
+               {ok, Toks0, End} = erl_scan:string(unicode:characters_to_list(Text)),
+               %% the full stop is optional, as in relrun's Erlang checker
+               Toks = case lists:reverse(Toks0) of
+                          [{dot, _} | _] -> Toks0;
+                          _ -> Toks0 ++ [{dot, End}]
+                      end,
                {ok, Exprs} = erl_parse:parse_exprs(Toks),
                {value, V, _} = erl_eval:exprs(Exprs, erl_eval:new_bindings()),
                V;
@@ -118,6 +132,11 @@ ErlangTemplate = fun(T) ->
                                 msg -> <<"$message">>;
                                 K when is_atom(K) -> [<<"$meta:">>, atom_to_binary(K, utf8)];
                                 [K] when is_atom(K) -> [<<"$meta:">>, atom_to_binary(K, utf8)];
+                                %% {Key, IfSet, Else}: the value (or the else text) there
+                                {K, _, _} when is_atom(K) ->
+                                    [<<"$meta:">>, atom_to_binary(K, utf8)];
+                                {[K | _], _, _} when is_atom(K) ->
+                                    [<<"$meta:">>, atom_to_binary(K, utf8)];
                                 S when is_list(S) -> ToBin(S);
                                 B when is_binary(B) -> B;
                                 _ -> <<>>
@@ -194,27 +213,60 @@ Flush = fun() ->
                 end
         end,
 
-%% When Peer goes away (the call returned, or relrun-pod stopped), stop the
-%% applications in reverse start order so their stop callbacks run, logging
-%% kept to the end, then halt: milliseconds instead of init:stop's second.
+%% When the peers go away (the call returned, or relrun-pod stopped), stop
+%% the applications in reverse start order (which_applications/0 lists the
+%% latest first) so their stop callbacks run, logging kept to the end, then
+%% halt: milliseconds instead of init:stop's second.
 Keep = [kernel, stdlib, elixir, compiler, logger, sasl],
+%% A node started with -heart: heart restarts the VM (HEART_COMMAND) when it
+%% goes without init telling heart first, as halt does. Tell heart what init
+%% tells it on a stop (heart's parent is init; it takes the exit as a plain
+%% message): it shuts its port program down without a restart. Its command
+%% made harmless first, in case a heart of another version ignores that.
+StopHeart = fun() ->
+                    case whereis(heart) of
+                        undefined -> ok;
+                        H ->
+                            catch heart:set_cmd("true"),
+                            Ref = erlang:monitor(process, H),
+                            H ! {'EXIT', whereis(init), shutdown},
+                            receive {'DOWN', Ref, _, _, _} -> ok
+                            after 2000 -> ok
+                            end
+                    end
+            end,
+StopAll = fun() ->
+                  StopHeart(),
+                  [application:stop(A) || {A, _, _} <- application:which_applications(),
+                                          not lists:member(A, Keep)],
+                  catch 'Elixir.Logger':flush(),
+                  catch logger_std_h:filesync(default),
+                  erlang:halt(0)
+          end,
 Stopper = fun() ->
                   case whereis(user) of
                       undefined -> ok;
                       U -> group_leader(U, self())
                   end,
-                  erlang:monitor_node(Peer, true),
-                  receive
-                      {nodedown, Peer} ->
-                          [application:stop(A) || {A, _, _} <- application:which_applications(),
-                                                  not lists:member(A, Keep)],
-                          catch 'Elixir.Logger':flush(),
-                          catch logger_std_h:filesync(default),
-                          erlang:halt(0)
-                  end
+                  [erlang:monitor_node(N, true) || N <- Peers],
+                  WaitDown = fun Down([]) -> StopAll();
+                                 Down(Left) ->
+                                     receive
+                                         {nodedown, N} -> Down(lists:delete(N, Left))
+                                     end
+                             end,
+                  WaitDown(Peers)
           end,
 
-Say = fun(Words) -> io:put_chars(Gl0, [lists:join(<<" ">>, [Tag | Words]), $\n]) end,
+%% One write per marker line: relrun-pod reads the app's stdout a write at a
+%% time, so in mode 3 a marker never shares a read with a log line.
+Say = fun(Words) ->
+              Line = iolist_to_binary([lists:join(<<" ">>, [Tag | Words]), $\n]),
+              case Mode of
+                  3 -> io:put_chars(whereis(user), Line);
+                  _ -> io:put_chars(Gl0, Line)
+              end
+      end,
 Reply = fun(Out) when Mode =:= 1 -> Out;
            ({relrun_ok, T, E}) ->
                 Say([<<"result">>, case E of true -> <<"error">>; false -> <<"ok">> end,
@@ -226,11 +278,11 @@ Reply = fun(Out) when Mode =:= 1 -> Out;
 
 Run = fun() ->
               case Arg(fast_stop) of
-                  1 -> spawn(Stopper);
+                  1 when Peers =/= [] -> spawn(Stopper);
                   _ -> ok
               end,
               case Mode of
-                  1 -> {relrun, Peer} ! {relrun_ready, FormatLine()};
+                  1 -> {relrun, hd(Peers)} ! {relrun_ready, FormatLine()};
                   _ -> Say([<<"ready">>, FormatLine()])
               end,
               case whereis(user) of

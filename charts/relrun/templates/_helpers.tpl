@@ -333,6 +333,10 @@ template:
       - --on-term
       - {{ . | toJson }}
       {{- end }}
+      {{- with $t.lang }}
+      - --lang
+      - {{ . | toJson }}
+      {{- end }}
       {{- with $t.errorExit }}
       - --error-exit
       - {{ printf "%d" (int .) | toJson }}
