@@ -223,7 +223,9 @@ static pid_t find_task_vm(const char *release, pid_t only, struct release_vm *vm
                 if (en < 0)
                         en = 0;
                 const char *theirs = env_of(env, (size_t)en, "HOSTNAME");
-                if (host && *host && theirs && strcmp(theirs, host) != 0)
+                /* the runtime gives every process of a container its
+                 * HOSTNAME; a VM without it is not of this one */
+                if (host && *host && (!theirs || strcmp(theirs, host) != 0))
                         continue;
                 const char *r = vm_arg(cmd, (size_t)n, "-root", &has_root);
                 char rr[PATH_MAX];
