@@ -31,6 +31,7 @@ struct attach_opts {
         const char *release;
         const char *cookie_file;
         const char *expr; /* --eval */
+        const char *lang; /* --lang erlang|elixir; NULL: from the release */
         pid_t vm_pid;     /* --vm-pid: the task's relrun-pod knows it (--on-term) */
         bool remote;
 };
@@ -75,9 +76,11 @@ static int parse(int argc, char **argv, struct attach_opts *o)
                         dst = &o->cookie_file;
                 else if (nl == 8 && !strncmp(a, "--vm-pid", 8))
                         dst = &vm_pid;
+                else if (nl == 6 && !strncmp(a, "--lang", 6))
+                        dst = &o->lang;
                 else
-                        return usage("--eval/--remote takes --release PATH and --cookie-file "
-                                     "PATH, not: ",
+                        return usage("--eval/--remote takes --release PATH, --cookie-file PATH "
+                                     "and --lang erlang|elixir, not: ",
                                      a);
                 if (eq)
                         *dst = eq + 1;
@@ -93,6 +96,8 @@ static int parse(int argc, char **argv, struct attach_opts *o)
                         return usage("--vm-pid: expected a process id, not ", vm_pid);
                 o->vm_pid = (pid_t)v;
         }
+        if (o->lang && strcmp(o->lang, "erlang") != 0 && strcmp(o->lang, "elixir") != 0)
+                return usage("--lang: expected erlang or elixir, not ", o->lang);
         if (o->remote && o->expr)
                 return usage("--eval and --remote exclude each other", "");
         if (o->expr && !*o->expr)
@@ -211,7 +216,7 @@ static pid_t find_task_vm(const char *release, pid_t only, struct release_vm *vm
                         continue;
                 snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
                 ssize_t n = slurp(path, cmd, sizeof cmd);
-                if (n <= 0 || !release_is_beam(cmd, (size_t)n))
+                if (n <= 0 || !release_pid_is_beam(pid, cmd, (size_t)n))
                         continue;
                 bool hidden, remsh, has_root;
                 vm_arg(cmd, (size_t)n, "-hidden", &hidden);
@@ -234,6 +239,8 @@ static pid_t find_task_vm(const char *release, pid_t only, struct release_vm *vm
                 (*beams)++;
                 struct release_vm v;
                 release_vm_parse(cmd, (size_t)n, en ? env : NULL, (size_t)en, &v);
+                if (v.no_listen)
+                        continue; /* a helper VM of the bin script's (relx), not the node */
                 bool ours = child_of_relrun_pod(pid);
                 if (!best || (ours && !best_ours) || (ours == best_ours && pid < best)) {
                         best = pid;
@@ -353,51 +360,15 @@ static int discover(const struct attach_opts *o, const char *mode, struct node *
 
 /* ---- --eval ---- */
 
-static int b64(struct buf *b, const char *s)
+/* Erlang unless told or the release has Elixir in its lib/ (as the task). */
+static bool erlang_expr(const struct attach_opts *o)
 {
-        return buf_puts(b, "Base.decode64!(\"") < 0 || codec_base64_encode(s, strlen(s), b) < 0 ||
-                       buf_puts(b, "\")") < 0
-                   ? -1
-                   : 0;
-}
-
-/* The Elixir text evaluated on the node. Both the expression and our node
- * name travel as base64, never spliced. The expression's output goes to a
- * StringIO (its group leader), sent back to us in chunks before the result;
- * log lines go through the node's logger into the task's log, as the
- * task's own do. */
-static int wrapper(const char *expr, const char *self_node, struct buf *b)
-{
-        if (buf_puts(b, "peer = String.to_atom(") < 0 || b64(b, self_node) < 0 ||
-            buf_puts(b, ")\ntext = ") < 0 || b64(b, expr) < 0)
-                return -1;
-        return buf_printf(
-            b,
-            "\n{:ok, dev} = StringIO.open(\"\")\n"
-            "gl = Process.group_leader()\n"
-            "Process.group_leader(self(), dev)\n"
-            "out =\n"
-            "  try do\n"
-            "    {v, _} = Code.eval_string(text)\n"
-            "    s = inspect(v, limit: 50, printable_limit: 4096)\n"
-            "    {:relrun_ok, binary_part(s, 0, min(byte_size(s), 4100)), match?({:error, _}, v)}\n"
-            "  catch\n"
-            "    :exit, {:shutdown, n} when is_integer(n) -> {:relrun_exit, n, \"\"}\n"
-            "    kind, reason ->\n"
-            "      s = Exception.format(kind, reason, __STACKTRACE__)\n"
-            "      {:relrun_raise, binary_part(s, 0, min(byte_size(s), 6000))}\n"
-            "  after\n"
-            "    Process.group_leader(self(), gl)\n"
-            "  end\n"
-            "{_, o} = StringIO.contents(dev)\n"
-            "StringIO.close(dev)\n"
-            "o = binary_part(o, 0, min(byte_size(o), %d))\n"
-            "Stream.unfold(o, fn \"\" -> nil\n"
-            "  b -> s = min(byte_size(b), 4000)\n"
-            "       {binary_part(b, 0, s), binary_part(b, s, byte_size(b) - s)} end)\n"
-            "|> Enum.each(&send({:relrun, peer}, {:relrun_out, &1}))\n"
-            "out\n",
-            OUTPUT_MAX);
+        if (o->lang)
+                return strcmp(o->lang, "erlang") == 0;
+        struct release_layout l;
+        struct err e;
+        return o->release && release_layout_read(o->release, &l, &e) == 0 &&
+               l.kind != RELEASE_KIND_UNKNOWN && !l.elixir;
 }
 
 static int eval(const struct attach_opts *o)
@@ -426,14 +397,17 @@ static int eval(const struct attach_opts *o)
                 return rejected ? ERR_CONFIG : ERR_UNAVAILABLE;
         }
         memset(nd.cookie, 0, sizeof nd.cookie);
-        struct buf text;
-        buf_init(&text, 4 * 1024 * 1024);
-        if (wrapper(o->expr, dist_self(c), &text) < 0) {
-                fprintf(stderr, "relrun-pod --eval: expression too long\n");
-                rc = ERR_USAGE;
-                goto out;
-        }
-        if (dist_eval(c, buf_str(&text), &e) < 0) {
+        /* the program (pkg/release/relrun_eval.erl) runs the expression and
+         * captures its output; the expression and our name travel as values */
+        const char *self = dist_self(c);
+        struct dist_arg args[] = {
+            {.key = "expr", .s = o->expr, .len = strlen(o->expr)},
+            {.key = "lang", .is_int = true, .n = erlang_expr(o) ? 1 : 0},
+            {.key = "output_max", .is_int = true, .n = OUTPUT_MAX},
+            {.key = "peer", .s = self, .len = strlen(self)},
+        };
+        if (dist_run_program(c, release_eval_src, release_eval_src_len, args,
+                             sizeof args / sizeof *args, &e) < 0) {
                 fprintf(stderr, "relrun-pod --eval: node '%s': %s\n", nd.full, e.msg);
                 rc = ERR_UNAVAILABLE;
                 goto out;
@@ -491,7 +465,6 @@ static int eval(const struct attach_opts *o)
         }
 out:
         fflush(stdout);
-        buf_fini(&text);
         dist_close(c);
         return rc;
 }

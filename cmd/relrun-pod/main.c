@@ -462,7 +462,7 @@ static bool hook_running(const struct pod *p)
 static void hook_start(struct pod *p, int sig)
 {
         struct err e;
-        char *argv[12], vm_pid[24];
+        char *argv[16], vm_pid[24];
         int n = 0;
         argv[n++] = "/proc/self/exe";
         if (p->vm_pid > 0) {
@@ -477,6 +477,9 @@ static void hook_start(struct pod *p, int sig)
                 argv[n++] = "--cookie-file";
                 argv[n++] = (char *)p->o.cookie_file;
         }
+        /* the hook is in the task's language (--lang, or the release's) */
+        argv[n++] = "--lang";
+        argv[n++] = p->spec.lang == RELEASE_LANG_ERLANG ? "erlang" : "elixir";
         argv[n++] = "--eval";
         argv[n++] = (char *)p->o.on_term;
         argv[n] = NULL;

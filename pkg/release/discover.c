@@ -91,6 +91,21 @@ bool release_is_beam(const char *cmdline, size_t n)
         return strncmp(base, "beam", 4) == 0;
 }
 
+bool release_pid_is_beam(pid_t pid, const char *cmdline, size_t n)
+{
+        if (release_is_beam(cmdline, n))
+                return true;
+        /* relx's erlexec gives the VM its script's name as argv[0]
+         * (bin/<app>): the executable itself says it is the emulator */
+        char path[64], exe[4096];
+        snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+        ssize_t el = readlink(path, exe, sizeof exe - 1);
+        if (el <= 0)
+                return false;
+        exe[el] = '\0';
+        return release_is_beam(exe, (size_t)el);
+}
+
 /* Read a /proc file whole (up to cap bytes); returns its length or -1. */
 static ssize_t slurp(const char *path, char *buf, size_t cap)
 {
@@ -134,18 +149,8 @@ static int try_pid(pid_t pid, struct release_vm *out)
         ssize_t n = slurp(path, cmd, sizeof cmd);
         if (n <= 0)
                 return 0;
-        if (!release_is_beam(cmd, (size_t)n)) {
-                /* relx's erlexec gives the VM its script's name as argv[0]
-                 * (bin/<app>): the executable itself says it is the emulator */
-                char exe[4096];
-                snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-                ssize_t el = readlink(path, exe, sizeof exe - 1);
-                if (el <= 0)
-                        return 0;
-                exe[el] = '\0';
-                if (!release_is_beam(exe, (size_t)el))
-                        return 0;
-        }
+        if (!release_pid_is_beam(pid, cmd, (size_t)n))
+                return 0;
         snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
         ssize_t en = slurp(path, env, sizeof env);
         struct release_vm vm;

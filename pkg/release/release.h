@@ -47,6 +47,9 @@ struct release_call {
 /* The node program's source, NUL-terminated (generated from relrun_node.erl). */
 extern const char release_node_src[];
 extern const size_t release_node_src_len;
+/* relrun-pod --eval's program (relrun_eval.erl), the same way */
+extern const char release_eval_src[];
+extern const size_t release_eval_src_len;
 
 /* The Elixir text for `bin/app rpc`. Returns -1 only when out is full. */
 int release_rpc_expr(const struct release_call *c, struct buf *out);
@@ -199,6 +202,11 @@ int release_vm_args_read(const char *script, struct release_vm *out);
 /* True when the file name of argv[0] of this command line is a BEAM
  * emulator (beam, beam.smp, beam.debug.smp...). */
 bool release_is_beam(const char *cmdline, size_t n);
+
+/* Whether process pid, whose /proc cmdline is cmdline (n bytes), is a BEAM:
+ * by its argv[0], else by its executable (relx names the VM after its
+ * script). */
+bool release_pid_is_beam(pid_t pid, const char *cmdline, size_t n);
 
 /* Find the release's VM: pid itself once it has exec'd the emulator, else a
  * process of its process group that has (a release that forks). Reads
