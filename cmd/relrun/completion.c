@@ -34,7 +34,7 @@ static const struct {
 } enums[] = {
     {"--inject", "init none"},
     {"--rpc", "auto dist script"},
-    {"--log-format", "json logfmt text"},
+    {"--log-format", "json logfmt text gcp ecs datadog"},
     {"--cascade", "background foreground"},
     {"--concurrency-policy", "Allow Forbid Replace"},
     {"--pull-policy", "Always IfNotPresent Never"},

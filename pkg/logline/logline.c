@@ -47,18 +47,25 @@ const char *logline_src_name(enum logline_src s)
         return "app";
 }
 
+static const char *const out_names[] = {
+    [LOGLINE_OUT_JSON] = "json", [LOGLINE_OUT_LOGFMT] = "logfmt", [LOGLINE_OUT_TEXT] = "text",
+    [LOGLINE_OUT_GCP] = "gcp",   [LOGLINE_OUT_ECS] = "ecs",       [LOGLINE_OUT_DATADOG] = "datadog",
+};
+
 int logline_out_parse(const char *s, enum logline_out *out, struct err *e)
 {
-        if (strcmp(s, "json") == 0)
-                *out = LOGLINE_OUT_JSON;
-        else if (strcmp(s, "logfmt") == 0)
-                *out = LOGLINE_OUT_LOGFMT;
-        else if (strcmp(s, "text") == 0)
-                *out = LOGLINE_OUT_TEXT;
-        else
-                return err_set(e, ERR_USAGE, "--log-format \"%s\": expected json, logfmt or text",
-                               s);
-        return 0;
+        for (size_t i = 0; i < sizeof out_names / sizeof out_names[0]; i++) {
+                if (strcmp(s, out_names[i]) == 0) {
+                        *out = (enum logline_out)i;
+                        return 0;
+                }
+        }
+        return err_set(e, ERR_USAGE, "--log-format \"%s\": expected " LOGLINE_OUT_NAMES, s);
+}
+
+const char *logline_out_name(enum logline_out f)
+{
+        return (unsigned)f < sizeof out_names / sizeof out_names[0] ? out_names[f] : "json";
 }
 
 void logline_format_ts(int64_t unix_ms, char *ts)
@@ -389,41 +396,221 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
 
 /* ---- encoding ---- */
 
-static bool reserved_key(const char *k, size_t n)
+/* A counted literal. */
+struct lit {
+        const char *s;
+        size_t n;
+};
+#define LIT(x)                                                                                     \
+        {                                                                                          \
+                x, sizeof(x) - 1                                                                   \
+        }
+
+/* One JSON form of the event: the default one, and the profiles that log
+ * collectors read (their documented field names and level words). The
+ * event's own fields come out in this order: ts, level, [src], msg, [src],
+ * node, extra, the metadata fields, split, labels. */
+struct profile {
+        struct lit ts;          /* '{' and the time's key up to its value */
+        struct lit level;       /* the level's key, up to the opening quote of its word */
+        struct lit levels[8];   /* the words, by enum logline_level */
+        struct lit msg;         /* the message's key up to its value */
+        struct lit src;         /* the source's key; {NULL} when it goes in the labels */
+        bool src_first;         /* src before msg */
+        struct lit node;        /* the node's key; {NULL}: in the labels */
+        struct lit extra;       /* a constant member, or "" */
+        struct lit labels;      /* the labels object's key (src and node inside), or {NULL} */
+        struct lit reserved[8]; /* metadata keys left out: they would repeat a key above */
+};
+
+static const struct profile profiles[] =
+    {
+        [LOGLINE_OUT_JSON] =
+            {
+                .ts = LIT("{\"ts\":"),
+                .level = LIT(",\"level\":\""),
+                .levels = {LIT("debug"), LIT("info"), LIT("notice"), LIT("warning"), LIT("error"),
+                           LIT("critical"), LIT("alert"), LIT("emergency")},
+                .msg = LIT(",\"msg\":"),
+                .src = LIT(",\"src\":\""),
+                .src_first = true,
+                .node = LIT(",\"node\":"),
+                .extra = LIT(""),
+                .reserved = {LIT("ts"), LIT("level"), LIT("src"), LIT("msg"), LIT("node"),
+                             LIT("split")},
+            },
+        /* Cloud Logging's structured logging: severity (LogSeverity's names),
+         * time (RFC 3339), message; labels in logging.googleapis.com/labels;
+         * everything else lands in jsonPayload. */
+        [LOGLINE_OUT_GCP] =
+            {
+                .ts = LIT("{\"time\":"),
+                .level = LIT(",\"severity\":\""),
+                .levels = {LIT("DEBUG"), LIT("INFO"), LIT("NOTICE"), LIT("WARNING"), LIT("ERROR"),
+                           LIT("CRITICAL"), LIT("ALERT"), LIT("EMERGENCY")},
+                .msg = LIT(",\"message\":"),
+                .extra = LIT(""),
+                .labels = LIT(",\"logging.googleapis.com/labels\":{"),
+                .reserved = {LIT("time"), LIT("timestamp"),
+                             LIT("severity"), LIT("message"), LIT("split"),
+                             LIT("logging.googleapis.com/labels")},
+            },
+        /* Elastic Common Schema as ecs-logging writes it: @timestamp, log.level,
+         * message first, dotted names at the top level, ecs.version. */
+        [LOGLINE_OUT_ECS] =
+            {
+                .ts = LIT("{\"@timestamp\":"),
+                .level = LIT(",\"log.level\":\""),
+                .levels = {LIT("debug"), LIT("info"), LIT("notice"), LIT("warning"), LIT("error"),
+                           LIT("critical"), LIT("alert"), LIT("emergency")},
+                .msg = LIT(",\"message\":"),
+                .src = LIT(",\"log.logger\":\""),
+                .node = LIT(",\"service.node.name\":"),
+                .extra = LIT(",\"ecs.version\":\"8.11.0\""),
+                .reserved = {LIT("@timestamp"), LIT("log.level"), LIT("message"), LIT("log.logger"),
+                             LIT("service.node.name"), LIT("ecs.version"), LIT("split")},
+            },
+        /* Datadog's reserved attributes timestamp, status, message and the
+         * standard attribute logger.name; status words as its status remapper
+         * reads them (emerg, alert, critical, error, warning, notice, info,
+         * debug). */
+        [LOGLINE_OUT_DATADOG] =
+            {
+                .ts = LIT("{\"timestamp\":"),
+                .level = LIT(",\"status\":\""),
+                .levels = {LIT("debug"), LIT("info"), LIT("notice"), LIT("warning"), LIT("error"),
+                           LIT("critical"), LIT("alert"), LIT("emerg")},
+                .msg = LIT(",\"message\":"),
+                .src = LIT(",\"logger.name\":\""),
+                .node = LIT(",\"node\":"),
+                .extra = LIT(""),
+                .reserved = {LIT("timestamp"), LIT("status"), LIT("message"), LIT("logger.name"),
+                             LIT("node"), LIT("split")},
+            },
+};
+
+static const struct lit src_words[] = {[LOGLINE_SRC_APP] = LIT("app"),
+                                       [LOGLINE_SRC_RPC] = LIT("rpc"),
+                                       [LOGLINE_SRC_RELRUN] = LIT("relrun")};
+
+static bool reserved_in(const struct profile *pr, const char *k, size_t n)
 {
-        static const char *const keys[] = {"ts", "level", "src", "msg", "node", "split"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-                if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0)
+        for (size_t i = 0; i < 8 && pr->reserved[i].s; i++)
+                if (pr->reserved[i].n == n && memcmp(pr->reserved[i].s, k, n) == 0)
                         return true;
         return false;
 }
 
-static int encode_json(const struct logline_event *ev, struct buf *out)
+/* The default form's keys, for logfmt and text. */
+static bool reserved_key(const char *k, size_t n)
 {
-        if (buf_puts(out, "{\"ts\":") < 0 || codec_json_string(out, ev->ts, strlen(ev->ts)) < 0 ||
-            buf_puts(out, ",\"level\":\"") < 0 ||
-            buf_puts(out, logline_level_name(ev->level)) < 0 ||
-            buf_puts(out, "\",\"src\":\"") < 0 || buf_puts(out, logline_src_name(ev->src)) < 0 ||
-            buf_puts(out, "\",\"msg\":") < 0 ||
-            codec_json_string(out, ev->msg ? ev->msg : "", ev->msg_len) < 0)
-                return -1;
-        if (ev->node && (buf_puts(out, ",\"node\":") < 0 ||
-                         codec_json_string(out, ev->node, strlen(ev->node)) < 0))
-                return -1;
+        return reserved_in(&profiles[LOGLINE_OUT_JSON], k, n);
+}
+
+static inline char *put(char *w, struct lit l)
+{
+        memcpy(w, l.s, l.n);
+        return w + l.n;
+}
+
+static inline char *put_jstr(char *w, const char *s, size_t n)
+{
+        *w++ = '"';
+        w = codec_json_escape_to(w, s, n);
+        *w++ = '"';
+        return w;
+}
+
+/* The most one event can take in any JSON form: every literal of a profile
+ * is well under 256 bytes; each string may grow 6 times when escaped. */
+static size_t json_room(const struct logline_event *ev, size_t ts_len, size_t node_len)
+{
+        size_t n = 256 + CODEC_JSON_ESCAPED_MAX(ts_len + ev->msg_len + node_len);
+        for (size_t i = 0; i < ev->nfields; i++)
+                n += 8 + CODEC_JSON_ESCAPED_MAX(ev->fields[i].key_len + ev->fields[i].val_len);
+        return n;
+}
+
+/* The event in place at w, which has json_room bytes. */
+static char *json_write(char *w, const struct logline_event *ev, const struct profile *pr,
+                        size_t ts_len, size_t node_len)
+{
+        struct lit src = src_words[(unsigned)ev->src < 3 ? ev->src : 0];
+        w = put(w, pr->ts);
+        w = put_jstr(w, ev->ts, ts_len);
+        w = put(w, pr->level);
+        w = put(w, pr->levels[(unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO]);
+        *w++ = '"';
+        if (pr->src.s && pr->src_first) {
+                w = put(w, pr->src);
+                w = put(w, src);
+                *w++ = '"';
+        }
+        w = put(w, pr->msg);
+        w = put_jstr(w, ev->msg ? ev->msg : "", ev->msg_len);
+        if (pr->src.s && !pr->src_first) {
+                w = put(w, pr->src);
+                w = put(w, src);
+                *w++ = '"';
+        }
+        if (ev->node && pr->node.s) {
+                w = put(w, pr->node);
+                w = put_jstr(w, ev->node, node_len);
+        }
+        w = put(w, pr->extra);
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
-                if (reserved_key(f->key, f->key_len))
+                if (reserved_in(pr, f->key, f->key_len))
                         continue;
-                if (buf_putc(out, ',') < 0 || codec_json_string(out, f->key, f->key_len) < 0 ||
-                    buf_putc(out, ':') < 0)
-                        return -1;
-                if (f->raw_json ? buf_append(out, f->val, f->val_len)
-                                : codec_json_string(out, f->val, f->val_len))
-                        return -1;
+                *w++ = ',';
+                w = put_jstr(w, f->key, f->key_len);
+                *w++ = ':';
+                if (f->raw_json) {
+                        memcpy(w, f->val, f->val_len);
+                        w += f->val_len;
+                } else {
+                        w = put_jstr(w, f->val, f->val_len);
+                }
         }
-        if (ev->split && buf_puts(out, ",\"split\":true") < 0)
+        if (ev->split)
+                w = put(w, (struct lit)LIT(",\"split\":true"));
+        if (pr->labels.s) {
+                w = put(w, pr->labels);
+                w = put(w, (struct lit)LIT("\"src\":\""));
+                w = put(w, src);
+                *w++ = '"';
+                if (ev->node) {
+                        w = put(w, (struct lit)LIT(",\"node\":"));
+                        w = put_jstr(w, ev->node, node_len);
+                }
+                *w++ = '}';
+        }
+        *w++ = '}';
+        *w++ = '\n';
+        return w;
+}
+
+/* One room for the whole event, written in place: no per-piece capacity
+ * checks on the hot path. */
+static int encode_json(const struct logline_event *ev, const struct profile *pr, struct buf *out)
+{
+        size_t ts_len = strnlen(ev->ts, LOGLINE_TS_MAX);
+        size_t node_len = ev->node ? strlen(ev->node) : 0;
+        size_t room = json_room(ev, ts_len, node_len);
+        char *w0 = buf_room(out, room);
+        if (w0) {
+                buf_grew(out, (size_t)(json_write(w0, ev, pr, ts_len, node_len) - w0));
+                return 0;
+        }
+        /* Near the cap the worst case may not fit where the event itself
+         * would: write it aside, then append it if it fits. */
+        char *tmp = malloc(room);
+        if (!tmp)
                 return -1;
-        return buf_puts(out, "}\n");
+        size_t n = (size_t)(json_write(tmp, ev, pr, ts_len, node_len) - tmp);
+        int r = buf_append(out, tmp, n);
+        free(tmp);
+        return r;
 }
 
 static bool logfmt_needs_quotes(const char *s, size_t n)
@@ -509,7 +696,10 @@ static int encode_text(const struct logline_event *ev, struct buf *out)
 int logline_encode(const struct logline_event *ev, enum logline_out fmt, struct buf *out)
 {
         switch (fmt) {
-        case LOGLINE_OUT_JSON: return encode_json(ev, out);
+        case LOGLINE_OUT_JSON:
+        case LOGLINE_OUT_GCP:
+        case LOGLINE_OUT_ECS:
+        case LOGLINE_OUT_DATADOG: return encode_json(ev, &profiles[fmt], out);
         case LOGLINE_OUT_LOGFMT: return encode_logfmt(ev, out);
         case LOGLINE_OUT_TEXT: return encode_text(ev, out);
         }
