@@ -18,23 +18,67 @@ const char *logline_level_name(enum logline_level l)
         return (unsigned)l < 8 ? level_names[l] : "info";
 }
 
+/* s[0..n) is the lowercase word w, in any case (w is letters only). */
+static inline bool word_is(const char *s, const char *w, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char)s[i] | 0x20) != (unsigned char)w[i])
+                        return false;
+        return true;
+}
+
 int logline_level_parse(const char *s, size_t n, enum logline_level *out)
 {
-        for (size_t i = 0; i < 8; i++) {
-                if (strlen(level_names[i]) == n && strncasecmp(s, level_names[i], n) == 0) {
-                        *out = (enum logline_level)i;
-                        return 0;
-                }
+        /* by length first: one comparison per line on the hot path */
+        enum logline_level l;
+        switch (n) {
+        case 3:
+                if (!word_is(s, "err", 3))
+                        return -1;
+                l = LOGLINE_ERROR;
+                break;
+        case 4:
+                if (word_is(s, "info", 4))
+                        l = LOGLINE_INFO;
+                else if (word_is(s, "warn", 4))
+                        l = LOGLINE_WARNING;
+                else
+                        return -1;
+                break;
+        case 5:
+                if (word_is(s, "debug", 5))
+                        l = LOGLINE_DEBUG;
+                else if (word_is(s, "error", 5))
+                        l = LOGLINE_ERROR;
+                else if (word_is(s, "alert", 5))
+                        l = LOGLINE_ALERT;
+                else
+                        return -1;
+                break;
+        case 6:
+                if (!word_is(s, "notice", 6))
+                        return -1;
+                l = LOGLINE_NOTICE;
+                break;
+        case 7:
+                if (!word_is(s, "warning", 7))
+                        return -1;
+                l = LOGLINE_WARNING;
+                break;
+        case 8:
+                if (!word_is(s, "critical", 8))
+                        return -1;
+                l = LOGLINE_CRITICAL;
+                break;
+        case 9:
+                if (!word_is(s, "emergency", 9))
+                        return -1;
+                l = LOGLINE_EMERGENCY;
+                break;
+        default: return -1;
         }
-        if (n == 4 && strncasecmp(s, "warn", 4) == 0) {
-                *out = LOGLINE_WARNING;
-                return 0;
-        }
-        if (n == 3 && strncasecmp(s, "err", 3) == 0) {
-                *out = LOGLINE_ERROR;
-                return 0;
-        }
-        return -1;
+        *out = l;
+        return 0;
 }
 
 const char *logline_src_name(enum logline_src s)
@@ -217,10 +261,22 @@ void logline_format_free(struct logline_format *f)
         free(f);
 }
 
-static bool digits(const char *p, size_t n)
+static inline bool digits(const char *p, size_t n)
 {
         for (size_t i = 0; i < n; i++)
-                if (p[i] < '0' || p[i] > '9')
+                if ((unsigned char)(p[i] - '0') > 9)
+                        return false;
+        return true;
+}
+
+/* line[pos..) starts with t's literal; short literals (" [", "] ") are the
+ * rule, so a loop beats a call to memcmp. */
+static inline bool lit_at(const char *line, size_t pos, size_t n, const struct tok *t)
+{
+        if (n - pos < t->lit_len)
+                return false;
+        for (size_t i = 0; i < t->lit_len; i++)
+                if (line[pos + i] != t->lit[i])
                         return false;
         return true;
 }
@@ -230,9 +286,14 @@ static long find_lit(const char *line, size_t pos, size_t n, const struct tok *t
 {
         if (t->lit_len == 0)
                 return (long)pos;
-        for (size_t i = pos; i + t->lit_len <= n; i++) {
-                if (line[i] == t->lit[0] && memcmp(line + i, t->lit, t->lit_len) == 0)
-                        return (long)i;
+        while (pos + t->lit_len <= n) {
+                const char *c = memchr(line + pos, t->lit[0], n - pos - t->lit_len + 1);
+                if (!c)
+                        return -1;
+                pos = (size_t)(c - line);
+                if (lit_at(line, pos, n, t))
+                        return (long)pos;
+                pos++;
         }
         return -1;
 }
@@ -281,7 +342,7 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 const struct tok *next = i + 1 < f->ntoks ? &f->toks[i + 1] : NULL;
                 switch (t->kind) {
                 case TOK_LIT:
-                        if (n - pos < t->lit_len || memcmp(line + pos, t->lit, t->lit_len) != 0)
+                        if (!lit_at(line, pos, n, t))
                                 return false;
                         pos += t->lit_len;
                         break;
@@ -718,6 +779,8 @@ struct logline_stream {
         struct buf line; /* the partial line not yet ended by '\n' */
         bool line_split; /* the line buffer overflowed: its next part continues it */
         int64_t now;     /* receive time of the current read, 0 = not taken yet */
+        int64_t now_fmt; /* the time now_ts holds, 0 = none */
+        char now_ts[LOGLINE_TS_MAX];
         /* the pending event */
         bool pending;
         char ts[LOGLINE_TS_MAX];
@@ -842,20 +905,48 @@ static void begin_pending(struct logline_stream *s, const struct logline_event *
         s->nfields = 0;
         buf_reset(&s->fieldtext);
         buf_reset(&s->msg);
+        if (ev->nfields == 0)
+                return;
+        /* the fields' text in one room: they stay while the event waits */
+        size_t total = 0;
+        for (size_t i = 0; i < ev->nfields; i++)
+                total += ev->fields[i].key_len + ev->fields[i].val_len;
+        char *w = buf_room(&s->fieldtext, total);
+        if (!w) {
+                /* over the fields' cap: the ones that fit */
+                for (size_t i = 0; i < ev->nfields; i++) {
+                        const struct logline_field *f = &ev->fields[i];
+                        struct field_ref *r = &s->fields[s->nfields];
+                        r->k = s->fieldtext.len;
+                        r->kl = f->key_len;
+                        if (buf_append(&s->fieldtext, f->key, f->key_len) < 0)
+                                break;
+                        r->v = s->fieldtext.len;
+                        r->vl = f->val_len;
+                        if (buf_append(&s->fieldtext, f->val, f->val_len) < 0)
+                                break;
+                        r->raw = f->raw_json;
+                        s->nfields++;
+                }
+                return;
+        }
+        size_t at = s->fieldtext.len;
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
-                struct field_ref *r = &s->fields[s->nfields];
-                r->k = s->fieldtext.len;
+                struct field_ref *r = &s->fields[i];
+                r->k = at;
                 r->kl = f->key_len;
-                if (buf_append(&s->fieldtext, f->key, f->key_len) < 0)
-                        break;
-                r->v = s->fieldtext.len;
+                memcpy(w, f->key, f->key_len);
+                w += f->key_len;
+                r->v = at + f->key_len;
                 r->vl = f->val_len;
-                if (buf_append(&s->fieldtext, f->val, f->val_len) < 0)
-                        break;
+                memcpy(w, f->val, f->val_len);
+                w += f->val_len;
+                at += f->key_len + f->val_len;
                 r->raw = f->raw_json;
-                s->nfields++;
         }
+        s->nfields = ev->nfields;
+        buf_grew(&s->fieldtext, total);
 }
 
 /* One clock reading per read from the child is enough: lines that come in
@@ -869,7 +960,13 @@ static int64_t stream_now(struct logline_stream *s)
 
 static void plain_event(struct logline_stream *s, struct logline_event *ev)
 {
-        logline_format_ts(stream_now(s), ev->ts);
+        /* one read's lines share its time: format it once */
+        int64_t now = stream_now(s);
+        if (now != s->now_fmt) {
+                logline_format_ts(now, s->now_ts);
+                s->now_fmt = now;
+        }
+        memcpy(ev->ts, s->now_ts, sizeof ev->ts);
         ev->level = s->o.plain_level;
         ev->nfields = 0;
         ev->split = false;
