@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,6 +362,129 @@ static void test_encode_escapes(void **state)
         buf_fini(&b);
 }
 
+/* An app event with metadata, a node and a split mark, as each profile
+ * writes it: the collector's own field names, src and node where it reads
+ * them. */
+static void test_encode_profiles(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 4096);
+        struct logline_event ev = {.level = LOGLINE_WARNING, .src = LOGLINE_SRC_APP};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        ev.msg = "disk \"low\"";
+        ev.msg_len = strlen(ev.msg);
+        ev.node = "live_stream@pod";
+        ev.fields[0] = (struct logline_field){"stream_id", 9, "s1", 2, false};
+        ev.fields[1] = (struct logline_field){"exit_code", 9, "3", 1, true};
+        /* the profile's own key as metadata would repeat it: left out */
+        ev.fields[2] = (struct logline_field){"message", 7, "dup", 3, false};
+        ev.nfields = 3;
+        ev.split = true;
+        static const struct {
+                enum logline_out fmt;
+                const char *want;
+        } cases[] = {
+            {LOGLINE_OUT_GCP,
+             "{\"time\":\"2026-11-23T06:00:00.123Z\",\"severity\":\"WARNING\",\"message\":\"disk "
+             "\\\"low\\\"\",\"stream_id\":\"s1\",\"exit_code\":3,\"split\":true,"
+             "\"logging.googleapis.com/labels\":{\"src\":\"app\",\"node\":\"live_stream@pod\"}}\n"},
+            {LOGLINE_OUT_ECS,
+             "{\"@timestamp\":\"2026-11-23T06:00:00.123Z\",\"log.level\":\"warning\",\"message\":"
+             "\"disk "
+             "\\\"low\\\"\",\"log.logger\":\"app\",\"service.node.name\":\"live_stream@pod\","
+             "\"ecs.version\":\"8.11.0\",\"stream_id\":\"s1\",\"exit_code\":3,\"split\":true}\n"},
+            {LOGLINE_OUT_DATADOG,
+             "{\"timestamp\":\"2026-11-23T06:00:00.123Z\",\"status\":\"warning\",\"message\":"
+             "\"disk \\\"low\\\"\",\"logger.name\":\"app\",\"node\":\"live_stream@pod\","
+             "\"stream_id\":\"s1\",\"exit_code\":3,\"split\":true}\n"},
+            {LOGLINE_OUT_JSON,
+             "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"warning\",\"src\":\"app\",\"msg\":"
+             "\"disk \\\"low\\\"\",\"node\":\"live_stream@pod\",\"stream_id\":\"s1\","
+             "\"exit_code\":3,\"message\":\"dup\",\"split\":true}\n"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, cases[i].fmt, &b), 0);
+                assert_string_equal(buf_str(&b), cases[i].want);
+        }
+        buf_fini(&b);
+}
+
+/* Every level in every profile's word, and a relrun event without a node. */
+static void test_encode_profile_levels(void **state)
+{
+        (void)state;
+        static const char *const gcp[] = {"DEBUG", "INFO",     "NOTICE", "WARNING",
+                                          "ERROR", "CRITICAL", "ALERT",  "EMERGENCY"};
+        static const char *const dd[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emerg"};
+        static const char *const ecs[] = {"debug", "info",     "notice", "warning",
+                                          "error", "critical", "alert",  "emergency"};
+        struct buf b;
+        buf_init(&b, 4096);
+        for (int l = LOGLINE_DEBUG; l <= LOGLINE_EMERGENCY; l++) {
+                struct logline_event ev = {.level = (enum logline_level)l,
+                                           .src = LOGLINE_SRC_RELRUN};
+                strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+                ev.msg = "ready";
+                ev.msg_len = 5;
+                char want[512];
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_GCP, &b), 0);
+                snprintf(want, sizeof want,
+                         "{\"time\":\"2026-11-23T06:00:00.123Z\",\"severity\":\"%s\",\"message\":"
+                         "\"ready\",\"logging.googleapis.com/labels\":{\"src\":\"relrun\"}}\n",
+                         gcp[l]);
+                assert_string_equal(buf_str(&b), want);
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_DATADOG, &b), 0);
+                snprintf(want, sizeof want,
+                         "{\"timestamp\":\"2026-11-23T06:00:00.123Z\",\"status\":\"%s\","
+                         "\"message\":\"ready\",\"logger.name\":\"relrun\"}\n",
+                         dd[l]);
+                assert_string_equal(buf_str(&b), want);
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_ECS, &b), 0);
+                snprintf(want, sizeof want,
+                         "{\"@timestamp\":\"2026-11-23T06:00:00.123Z\",\"log.level\":\"%s\","
+                         "\"message\":\"ready\",\"log.logger\":\"relrun\",\"ecs.version\":"
+                         "\"8.11.0\"}\n",
+                         ecs[l]);
+                assert_string_equal(buf_str(&b), want);
+        }
+        enum logline_out o;
+        struct err e;
+        const char *names[] = {"gcp", "ecs", "datadog"};
+        enum logline_out outs[] = {LOGLINE_OUT_GCP, LOGLINE_OUT_ECS, LOGLINE_OUT_DATADOG};
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(logline_out_parse(names[i], &o, &e), 0);
+                assert_int_equal(o, outs[i]);
+                assert_string_equal(logline_out_name(o), names[i]);
+        }
+        buf_fini(&b);
+}
+
+/* Near the cap, an event that fits is written even though its worst case
+ * (every byte escaped) would not; one that does not fit leaves out as it was. */
+static void test_encode_near_cap(void **state)
+{
+        (void)state;
+        struct logline_event ev = {.level = LOGLINE_INFO, .src = LOGLINE_SRC_APP};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        ev.msg = "0123456789012345678901234567890123456789";
+        ev.msg_len = 40;
+        const char *want = "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"info\",\"src\":"
+                           "\"app\",\"msg\":\"0123456789012345678901234567890123456789\"}\n";
+        struct buf b;
+        buf_init(&b, strlen(want));
+        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
+        assert_string_equal(buf_str(&b), want);
+        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), -1);
+        assert_string_equal(buf_str(&b), want);
+        buf_fini(&b);
+}
+
 static void test_level_and_out_parse(void **state)
 {
         (void)state;
@@ -394,6 +518,9 @@ int main(void)
             cmocka_unit_test(test_stream_json_passthrough),
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
+            cmocka_unit_test(test_encode_profiles),
+            cmocka_unit_test(test_encode_profile_levels),
+            cmocka_unit_test(test_encode_near_cap),
             cmocka_unit_test(test_level_and_out_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
