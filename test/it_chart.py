@@ -62,6 +62,9 @@ JOB_CASES = {
          "--app-format", "$time $metadata[$level] $message",
          'LiveStream.run("stream-42", bitrate: 4000)']),
     "minimal": ({"name": "migrate", "expression": "Migrator.run()"}, ["Migrator.run()"]),
+    # a log collector's profile (DESIGN.md: Cloud Logging reads severity, not level)
+    "gcp-logs": ({"name": "gcp", "expression": "Migrator.run()", "logFormat": "gcp"},
+                 ["--log-format", "gcp", "Migrator.run()"]),
     "memory-only": ({"name": "mem", "expression": ":erlang.memory()",
                      "resources": {"memory": "1Gi"}, "backoffLimit": 4, "bootRetries": 1,
                      "ttl": 0},
