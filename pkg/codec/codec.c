@@ -148,33 +148,53 @@ static const char hexd[] = "0123456789abcdef";
 /* Escape p[0..be) to w; a UTF-8 sequence that starts before be may be read
  * up to end. w has room for 6 bytes per input byte: the wide copies below
  * store a whole vector before looking at it, which that room allows. */
-static char *escape_run(char *w, const unsigned char **pp, const unsigned char *be,
-                        const unsigned char *end)
+#ifdef __SSE2__
+/* Bits set for the bytes of v that are special: a signed "< ' '" catches the
+ * controls and every byte from 0x80 at once. */
+static inline unsigned special16(__m128i v)
+{
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+        return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+static inline __attribute__((always_inline)) char *
+escape_run(char *w, const unsigned char **pp, const unsigned char *be, const unsigned char *end)
 {
         const unsigned char *p = *pp;
 #ifdef __SSE2__
-        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
-                      space = _mm_set1_epi8(' ');
+        /* from here on the output is the input as it is, at offset w - p */
+        const unsigned char *plain = p;
 #endif
         while (p < be) {
 #ifdef __SSE2__
-                /* 16 bytes a step: a signed "< ' '" catches the controls and
-                 * every byte from 0x80 at once */
                 while (be - p >= 16) {
                         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-                        __m128i m = _mm_or_si128(
-                            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                            _mm_cmplt_epi8(v, space));
-                        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+                        unsigned mask = special16(v);
                         _mm_storeu_si128((__m128i *)(void *)w, v);
                         if (mask) {
                                 unsigned k = (unsigned)__builtin_ctz(mask);
                                 p += k;
                                 w += k;
-                                break;
+                                goto special;
                         }
                         p += 16;
                         w += 16;
+                }
+                if (p < be && be - plain >= 16) {
+                        /* the tail as the last 16 bytes: the ones before p
+                         * were copied as they are, so writing them again
+                         * changes nothing */
+                        const unsigned char *q = be - 16;
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+                        if ((special16(v) >> (p - q)) == 0) {
+                                _mm_storeu_si128((__m128i *)(void *)(w - (p - q)), v);
+                                w += be - p;
+                                p = be;
+                                break;
+                        }
                 }
 #endif
                 uint64_t v;
@@ -190,6 +210,9 @@ static char *escape_run(char *w, const unsigned char **pp, const unsigned char *
                         *w++ = (char)*p++;
                 if (p >= be)
                         break;
+#ifdef __SSE2__
+        special:;
+#endif
                 unsigned char c = *p;
                 if (c >= 0x80) {
                         /* A sequence may run past be: it still started
@@ -205,6 +228,9 @@ static char *escape_run(char *w, const unsigned char **pp, const unsigned char *
                                 w += 3;
                                 p++;
                         }
+#ifdef __SSE2__
+                        plain = p;
+#endif
                         continue;
                 }
                 *w++ = '\\';
@@ -223,6 +249,9 @@ static char *escape_run(char *w, const unsigned char **pp, const unsigned char *
                         w += 5;
                 }
                 p++;
+#ifdef __SSE2__
+                plain = p;
+#endif
         }
         *pp = p;
         return w;
