@@ -129,6 +129,9 @@ struct tok {
         enum tok_kind kind;
         const char *lit; /* TOK_LIT: points into logline_format.text */
         size_t lit_len;
+        /* what follows, known when the format is compiled, not per line */
+        const struct tok *next_lit; /* the next token when it is a literal, else NULL */
+        bool next_ph;               /* a placeholder follows directly */
 };
 
 #define MAX_TOKS 32
@@ -246,6 +249,10 @@ int logline_format_new(const char *fmt, struct logline_format **out, struct err 
                 logline_format_free(f);
                 return err_set(e, ERR_USAGE, "--app-format \"%s\": has no $message", fmt);
         }
+        for (size_t i = 0; i + 1 < f->ntoks; i++) {
+                f->toks[i].next_lit = f->toks[i + 1].kind == TOK_LIT ? &f->toks[i + 1] : NULL;
+                f->toks[i].next_ph = f->toks[i + 1].kind != TOK_LIT;
+        }
         *out = f;
         return 0;
 toolong:
@@ -281,34 +288,36 @@ static inline bool lit_at(const char *line, size_t pos, size_t n, const struct t
         return true;
 }
 
-/* Find lit in line[pos..n); returns its offset or -1. */
+/* Find lit in line[pos..n); returns its offset or -1. What it skips is
+ * metadata or a level's padding, a few bytes: a loop, not memchr. */
 static long find_lit(const char *line, size_t pos, size_t n, const struct tok *t)
 {
         if (t->lit_len == 0)
                 return (long)pos;
-        while (pos + t->lit_len <= n) {
-                const char *c = memchr(line + pos, t->lit[0], n - pos - t->lit_len + 1);
-                if (!c)
-                        return -1;
-                pos = (size_t)(c - line);
-                if (lit_at(line, pos, n, t))
+        if (n < t->lit_len)
+                return -1;
+        char c0 = t->lit[0];
+        for (size_t last = n - t->lit_len; pos <= last; pos++)
+                if (line[pos] == c0 && lit_at(line, pos, n, t))
                         return (long)pos;
-                pos++;
-        }
         return -1;
 }
 
 static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
 {
+        /* one pass: words split at spaces; "k=v" starts a field, a word
+         * without '=' (a value with a space in it) extends the last one */
         size_t i = 0;
         while (i < n && ev->nfields < LOGLINE_MAX_FIELDS) {
                 while (i < n && p[i] == ' ')
                         i++;
-                size_t start = i;
-                while (i < n && p[i] != ' ')
+                size_t start = i, eq = 0;
+                while (i < n && p[i] != ' ') {
+                        if (p[i] == '=' && !eq)
+                                eq = i + 1;
                         i++;
-                const char *eq = memchr(p + start, '=', i - start);
-                if (!eq || eq == p + start) {
+                }
+                if (eq <= start + 1) {
                         /* a value with a space in it: glue to the previous field */
                         if (ev->nfields > 0 && i > start) {
                                 struct logline_field *f = &ev->fields[ev->nfields - 1];
@@ -318,11 +327,55 @@ static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
                 }
                 struct logline_field *f = &ev->fields[ev->nfields++];
                 f->key = p + start;
-                f->key_len = (size_t)(eq - (p + start));
-                f->val = eq + 1;
-                f->val_len = (size_t)(p + i - (eq + 1));
+                f->key_len = eq - 1 - start;
+                f->val = p + eq;
+                f->val_len = i - eq;
                 f->raw_json = false;
         }
+}
+
+#define ONES8 0x0101010101010101ull
+
+/* The bytes of v at the positions of dmask (0xff each) are ASCII digits and
+ * the others equal those of lit (little-endian loads). */
+static inline bool digits_and(uint64_t v, uint64_t dmask, uint64_t lit)
+{
+        uint64_t hi = (ONES8 * 0xf0) & dmask, three = (ONES8 * 0x30) & dmask;
+        /* 0x30-0x3f, then still 0x3X after adding 6: 0x30-0x39 (no carry
+         * leaves a byte that passed the first test) */
+        return (v & hi) == three && ((v + ((ONES8 * 0x06) & dmask)) & hi) == three &&
+               (v & ~dmask) == lit;
+}
+
+static inline uint64_t load8(const char *p)
+{
+        uint64_t v;
+        memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        return v;
+}
+
+/* "YYYY-MM-DD" */
+static inline bool is_date(const char *p)
+{
+        /* bytes 0-7: d d d d - d d -  */
+        const uint64_t dm = 0x00ffff00ffffffffull, lit = 0x2d00002d00000000ull;
+        return digits_and(load8(p), dm, lit) && digits(p + 8, 2);
+}
+
+/* "HH:MM:SS.mmm" */
+static inline bool is_time(const char *p)
+{
+        /* bytes 0-7: d d : d d : d d */
+        const uint64_t dm = 0xffff00ffff00ffffull, lit = 0x00003a00003a0000ull;
+        return digits_and(load8(p), dm, lit) && p[8] == '.' && digits(p + 9, 3);
+}
+
+static inline bool is_letter(char c)
+{
+        return (unsigned char)(((unsigned char)c | 0x20) - 'a') < 26;
 }
 
 bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
@@ -337,9 +390,8 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         enum logline_level level = LOGLINE_INFO;
         bool have_level = false;
 
-        for (size_t i = 0; i < f->ntoks; i++) {
-                const struct tok *t = &f->toks[i];
-                const struct tok *next = i + 1 < f->ntoks ? &f->toks[i + 1] : NULL;
+        const struct tok *t = f->toks, *tend = f->toks + f->ntoks;
+        for (; t < tend; t++) {
                 switch (t->kind) {
                 case TOK_LIT:
                         if (!lit_at(line, pos, n, t))
@@ -347,26 +399,20 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         pos += t->lit_len;
                         break;
                 case TOK_DATE:
-                        if (n - pos < 10 || !digits(line + pos, 4) || line[pos + 4] != '-' ||
-                            !digits(line + pos + 5, 2) || line[pos + 7] != '-' ||
-                            !digits(line + pos + 8, 2))
+                        if (n - pos < 10 || !is_date(line + pos))
                                 return false;
                         date = line + pos;
                         pos += 10;
                         break;
                 case TOK_TIME:
-                        if (n - pos < 12 || !digits(line + pos, 2) || line[pos + 2] != ':' ||
-                            !digits(line + pos + 3, 2) || line[pos + 5] != ':' ||
-                            !digits(line + pos + 6, 2) || line[pos + 8] != '.' ||
-                            !digits(line + pos + 9, 3))
+                        if (n - pos < 12 || !is_time(line + pos))
                                 return false;
                         time_ = line + pos;
                         pos += 12;
                         break;
                 case TOK_LEVEL: {
                         size_t s = pos;
-                        while (pos < n && ((line[pos] >= 'a' && line[pos] <= 'z') ||
-                                           (line[pos] >= 'A' && line[pos] <= 'Z')))
+                        while (pos < n && is_letter(line[pos]))
                                 pos++;
                         if (logline_level_parse(line + s, pos - s, &level) < 0)
                                 return false;
@@ -381,12 +427,12 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 case TOK_NODE:
                 case TOK_MSG: {
                         size_t end = n;
-                        if (next && next->kind == TOK_LIT) {
-                                long at = find_lit(line, pos, n, next);
+                        if (t->next_lit) {
+                                long at = find_lit(line, pos, n, t->next_lit);
                                 if (at < 0)
                                         return false;
                                 end = (size_t)at;
-                        } else if (next && t->kind == TOK_META) {
+                        } else if (t->next_ph && t->kind == TOK_META) {
                                 /* metadata directly followed by a placeholder: take k=v words */
                                 size_t q = pos;
                                 end = pos;
