@@ -503,10 +503,12 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
 
 /* ---- encoding ---- */
 
-/* A counted literal. */
+/* A counted literal, padded: it is copied whole (a few vector moves, no call
+ * to memcpy), n bytes of it count. */
+#define LIT_PAD 48
 struct lit {
-        const char *s;
-        size_t n;
+        char s[LIT_PAD];
+        unsigned char n;
 };
 #define LIT(x)                                                                                     \
         {                                                                                          \
@@ -602,7 +604,7 @@ static const struct lit src_words[] = {[LOGLINE_SRC_APP] = LIT("app"),
 
 static bool reserved_in(const struct profile *pr, const char *k, size_t n)
 {
-        for (size_t i = 0; i < 8 && pr->reserved[i].s; i++)
+        for (size_t i = 0; i < 8 && pr->reserved[i].n; i++)
                 if (pr->reserved[i].n == n && memcmp(pr->reserved[i].s, k, n) == 0)
                         return true;
         return false;
@@ -614,10 +616,11 @@ static bool reserved_key(const char *k, size_t n)
         return reserved_in(&profiles[LOGLINE_OUT_JSON], k, n);
 }
 
-static inline char *put(char *w, struct lit l)
+/* Writes LIT_PAD bytes at w (the room allows it), keeps l->n of them. */
+static inline char *put(char *w, const struct lit *l)
 {
-        memcpy(w, l.s, l.n);
-        return w + l.n;
+        memcpy(w, l->s, LIT_PAD);
+        return w + l->n;
 }
 
 static inline char *put_jstr(char *w, const char *s, size_t n)
@@ -629,7 +632,8 @@ static inline char *put_jstr(char *w, const char *s, size_t n)
 }
 
 /* The most one event can take in any JSON form: every literal of a profile
- * is well under 256 bytes; each string may grow 6 times when escaped. */
+ * is well under 256 - LIT_PAD bytes (a padded copy may write LIT_PAD bytes
+ * past what it keeps); each string may grow 6 times when escaped. */
 static size_t json_room(const struct logline_event *ev, size_t ts_len, size_t node_len)
 {
         size_t n = 256 + CODEC_JSON_ESCAPED_MAX(ts_len + ev->msg_len + node_len);
@@ -639,32 +643,36 @@ static size_t json_room(const struct logline_event *ev, size_t ts_len, size_t no
 }
 
 /* The event in place at w, which has json_room bytes. */
+static const struct lit lit_quote = LIT("\""), lit_split = LIT(",\"split\":true"),
+                        lit_label_src = LIT("\"src\":\""), lit_label_node = LIT(",\"node\":");
+
 static char *json_write(char *w, const struct logline_event *ev, const struct profile *pr,
                         size_t ts_len, size_t node_len)
 {
-        struct lit src = src_words[(unsigned)ev->src < 3 ? ev->src : 0];
-        w = put(w, pr->ts);
+        const struct lit *src = &src_words[(unsigned)ev->src < 3 ? ev->src : 0];
+        w = put(w, &pr->ts);
         w = put_jstr(w, ev->ts, ts_len);
-        w = put(w, pr->level);
-        w = put(w, pr->levels[(unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO]);
+        w = put(w, &pr->level);
+        w = put(w, &pr->levels[(unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO]);
         *w++ = '"';
-        if (pr->src.s && pr->src_first) {
-                w = put(w, pr->src);
+        if (pr->src.n && pr->src_first) {
+                w = put(w, &pr->src);
                 w = put(w, src);
                 *w++ = '"';
         }
-        w = put(w, pr->msg);
+        w = put(w, &pr->msg);
         w = put_jstr(w, ev->msg ? ev->msg : "", ev->msg_len);
-        if (pr->src.s && !pr->src_first) {
-                w = put(w, pr->src);
+        if (pr->src.n && !pr->src_first) {
+                w = put(w, &pr->src);
                 w = put(w, src);
                 *w++ = '"';
         }
-        if (ev->node && pr->node.s) {
-                w = put(w, pr->node);
+        if (ev->node && pr->node.n) {
+                w = put(w, &pr->node);
                 w = put_jstr(w, ev->node, node_len);
         }
-        w = put(w, pr->extra);
+        if (pr->extra.n)
+                w = put(w, &pr->extra);
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
                 if (reserved_in(pr, f->key, f->key_len))
@@ -680,14 +688,14 @@ static char *json_write(char *w, const struct logline_event *ev, const struct pr
                 }
         }
         if (ev->split)
-                w = put(w, (struct lit)LIT(",\"split\":true"));
-        if (pr->labels.s) {
-                w = put(w, pr->labels);
-                w = put(w, (struct lit)LIT("\"src\":\""));
+                w = put(w, &lit_split);
+        if (pr->labels.n) {
+                w = put(w, &pr->labels);
+                w = put(w, &lit_label_src);
                 w = put(w, src);
-                *w++ = '"';
+                w = put(w, &lit_quote);
                 if (ev->node) {
-                        w = put(w, (struct lit)LIT(",\"node\":"));
+                        w = put(w, &lit_label_node);
                         w = put_jstr(w, ev->node, node_len);
                 }
                 *w++ = '}';
