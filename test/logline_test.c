@@ -96,6 +96,51 @@ static void test_match_fixture_format(void **state)
         logline_format_free(f);
 }
 
+/* Metadata words of every shape, and the date/time/level/literal checks
+ * that look at 8 bytes at once, off by one byte in every place. */
+static void test_match_metadata_and_shapes(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct logline_event ev = {0};
+        const char *line = "2026-11-23 11:18:16.254 [ERROR] a=1 request_id=F1x9 text=two words "
+                           "=x empty= long_key_name=some_long_value_here | m";
+        assert_true(logline_format_match(f, line, strlen(line), FIXED_NOW, &ev));
+        assert_int_equal(ev.level, LOGLINE_ERROR);
+        static const char *const want[][2] = {{"a", "1"},
+                                              {"request_id", "F1x9"},
+                                              {"text", "two words =x"},
+                                              {"empty", ""},
+                                              {"long_key_name", "some_long_value_here"}};
+        assert_int_equal(ev.nfields, 5);
+        for (size_t i = 0; i < 5; i++) {
+                assert_int_equal(ev.fields[i].key_len, strlen(want[i][0]));
+                assert_memory_equal(ev.fields[i].key, want[i][0], ev.fields[i].key_len);
+                assert_int_equal(ev.fields[i].val_len, strlen(want[i][1]));
+                assert_memory_equal(ev.fields[i].val, want[i][1], ev.fields[i].val_len);
+        }
+        assert_int_equal(ev.msg_len, 1);
+        /* one byte changed anywhere in the header: no match */
+        const char *good = "2026-11-23 11:18:16.254 [info] | x";
+        for (size_t at = 0; at < 31; at++) {
+                char b[64];
+                strcpy(b, good);
+                if (b[at] == '[' || (b[at] >= 'a' && b[at] <= 'z'))
+                        continue; /* the level word: another case, checked above */
+                b[at] = b[at] == 'Z' ? 'Y' : 'Z';
+                assert_false(logline_format_match(f, b, strlen(b), FIXED_NOW, &ev));
+        }
+        assert_true(logline_format_match(f, good, strlen(good), FIXED_NOW, &ev));
+        /* short lines: the checks never read past the end */
+        for (size_t n = 0; n < strlen(good); n++) {
+                char *cut = malloc(n ? n : 1);
+                memcpy(cut, good, n);
+                assert_false(logline_format_match(f, cut, n, FIXED_NOW, &ev) && n < 32);
+                free(cut);
+        }
+        logline_format_free(f);
+}
+
 static void test_match_default_format_adds_today(void **state)
 {
         (void)state;
@@ -507,6 +552,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_fixture_format),
+            cmocka_unit_test(test_match_metadata_and_shapes),
             cmocka_unit_test(test_match_default_format_adds_today),
             cmocka_unit_test(test_format_errors),
             cmocka_unit_test(test_stream_whole),

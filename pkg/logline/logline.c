@@ -132,6 +132,7 @@ struct tok {
         /* what follows, known when the format is compiled, not per line */
         const struct tok *next_lit; /* the next token when it is a literal, else NULL */
         bool next_ph;               /* a placeholder follows directly */
+        uint64_t lit8, mask8;       /* TOK_LIT of at most 8 bytes: them as one load sees them */
 };
 
 #define MAX_TOKS 32
@@ -253,6 +254,16 @@ int logline_format_new(const char *fmt, struct logline_format **out, struct err 
                 f->toks[i].next_lit = f->toks[i + 1].kind == TOK_LIT ? &f->toks[i + 1] : NULL;
                 f->toks[i].next_ph = f->toks[i + 1].kind != TOK_LIT;
         }
+        for (size_t i = 0; i < f->ntoks; i++) {
+                struct tok *t = &f->toks[i];
+                if (t->kind != TOK_LIT || t->lit_len > 8)
+                        continue;
+                /* byte k of the literal in bits 8k.. (load8's order) */
+                for (size_t k = 0; k < t->lit_len; k++) {
+                        t->lit8 |= (uint64_t)(unsigned char)t->lit[k] << (8 * k);
+                        t->mask8 |= (uint64_t)0xff << (8 * k);
+                }
+        }
         *out = f;
         return 0;
 toolong:
@@ -276,10 +287,32 @@ static inline bool digits(const char *p, size_t n)
         return true;
 }
 
-/* line[pos..) starts with t's literal; short literals (" [", "] ") are the
- * rule, so a loop beats a call to memcmp. */
+static inline uint64_t load8(const char *p)
+{
+        uint64_t v;
+        memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        return v;
+}
+
+#define ONES8  0x0101010101010101ull
+#define HIGHS8 0x8080808080808080ull
+
+/* The lowest byte of v that is zero, as a bit 7 of it; 0 when none. (Bits
+ * above the first zero byte may be false, the lowest one never is.) */
+static inline uint64_t zero_byte(uint64_t v)
+{
+        return (v - ONES8) & ~v & HIGHS8;
+}
+
+/* line[pos..) starts with t's literal: one masked load when 8 bytes are
+ * there to read, else byte by byte. */
 static inline bool lit_at(const char *line, size_t pos, size_t n, const struct tok *t)
 {
+        if (n - pos >= 8 && t->mask8)
+                return (load8(line + pos) & t->mask8) == t->lit8;
         if (n - pos < t->lit_len)
                 return false;
         for (size_t i = 0; i < t->lit_len; i++)
@@ -288,37 +321,64 @@ static inline bool lit_at(const char *line, size_t pos, size_t n, const struct t
         return true;
 }
 
-/* Find lit in line[pos..n); returns its offset or -1. What it skips is
- * metadata or a level's padding, a few bytes: a loop, not memchr. */
+/* Find lit in line[pos..n); returns its offset or -1. Its first byte is
+ * looked for 8 bytes at a time. */
 static long find_lit(const char *line, size_t pos, size_t n, const struct tok *t)
 {
         if (t->lit_len == 0)
                 return (long)pos;
         if (n < t->lit_len)
                 return -1;
-        char c0 = t->lit[0];
-        for (size_t last = n - t->lit_len; pos <= last; pos++)
-                if (line[pos] == c0 && lit_at(line, pos, n, t))
+        const uint64_t c0 = ONES8 * (unsigned char)t->lit[0];
+        size_t last = n - t->lit_len;
+        while (pos + 8 <= n) {
+                uint64_t z = zero_byte(load8(line + pos) ^ c0);
+                if (!z) {
+                        pos += 8;
+                        continue;
+                }
+                pos += (size_t)__builtin_ctzll(z) / 8;
+                if (pos > last)
+                        return -1;
+                if (lit_at(line, pos, n, t))
+                        return (long)pos;
+                pos++;
+        }
+        for (; pos <= last; pos++)
+                if (line[pos] == t->lit[0] && lit_at(line, pos, n, t))
                         return (long)pos;
         return -1;
 }
 
+/* The first byte of p[i..n) that is a or b (n when none), 8 bytes a step. */
+static inline size_t find2(const char *p, size_t i, size_t n, char a, char b)
+{
+        const uint64_t ma = ONES8 * (unsigned char)a, mb = ONES8 * (unsigned char)b;
+        while (i + 8 <= n) {
+                uint64_t v = load8(p + i), z = zero_byte(v ^ ma) | zero_byte(v ^ mb);
+                if (z)
+                        return i + (size_t)__builtin_ctzll(z) / 8;
+                i += 8;
+        }
+        while (i < n && p[i] != a && p[i] != b)
+                i++;
+        return i;
+}
+
 static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
 {
-        /* one pass: words split at spaces; "k=v" starts a field, a word
-         * without '=' (a value with a space in it) extends the last one */
+        /* words split at spaces; "k=v" starts a field, a word without '='
+         * (a value with a space in it) extends the last one */
         size_t i = 0;
         while (i < n && ev->nfields < LOGLINE_MAX_FIELDS) {
                 while (i < n && p[i] == ' ')
                         i++;
-                size_t start = i, eq = 0;
-                while (i < n && p[i] != ' ') {
-                        if (p[i] == '=' && !eq)
-                                eq = i + 1;
-                        i++;
-                }
-                if (eq <= start + 1) {
-                        /* a value with a space in it: glue to the previous field */
+                if (i >= n)
+                        break;
+                size_t start = i, eq = find2(p, i, n, '=', ' ');
+                i = eq < n && p[eq] == '=' ? find2(p, eq + 1, n, ' ', ' ') : eq;
+                if (eq >= i || eq == start) {
+                        /* no '=' in the word, or no key: glue to the previous field */
                         if (ev->nfields > 0 && i > start) {
                                 struct logline_field *f = &ev->fields[ev->nfields - 1];
                                 f->val_len = (size_t)(p + i - f->val);
@@ -327,14 +387,12 @@ static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
                 }
                 struct logline_field *f = &ev->fields[ev->nfields++];
                 f->key = p + start;
-                f->key_len = eq - 1 - start;
-                f->val = p + eq;
-                f->val_len = i - eq;
+                f->key_len = eq - start;
+                f->val = p + eq + 1;
+                f->val_len = i - eq - 1;
                 f->raw_json = false;
         }
 }
-
-#define ONES8 0x0101010101010101ull
 
 /* The bytes of v at the positions of dmask (0xff each) are ASCII digits and
  * the others equal those of lit (little-endian loads). */
@@ -345,16 +403,6 @@ static inline bool digits_and(uint64_t v, uint64_t dmask, uint64_t lit)
          * leaves a byte that passed the first test) */
         return (v & hi) == three && ((v + ((ONES8 * 0x06) & dmask)) & hi) == three &&
                (v & ~dmask) == lit;
-}
-
-static inline uint64_t load8(const char *p)
-{
-        uint64_t v;
-        memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        v = __builtin_bswap64(v);
-#endif
-        return v;
 }
 
 /* "YYYY-MM-DD" */
