@@ -995,7 +995,12 @@ static int append_msg(struct logline_stream *s, const char *p, size_t n)
                 if (emit_pending(s, true) < 0)
                         return -1;
         }
-        return buf_append(&s->msg, p, n) < 0 ? -1 : 0; /* fits: only out of memory fails */
+        char *w = buf_room(&s->msg, n); /* fits: only out of memory fails */
+        if (!w)
+                return -1;
+        memcpy(w, p, n);
+        buf_grew(&s->msg, n);
+        return 0;
 }
 
 static void begin_pending(struct logline_stream *s, const struct logline_event *ev)
