@@ -131,6 +131,40 @@ static void test_match_metadata_and_shapes(void **state)
                 assert_false(logline_format_match(f, b, strlen(b), FIXED_NOW, &ev));
         }
         assert_true(logline_format_match(f, good, strlen(good), FIXED_NOW, &ev));
+        /* every level word in any case, and near misses */
+        static const struct {
+                const char *w;
+                int level; /* -1: no match */
+        } words[] = {
+            {"debug", LOGLINE_DEBUG},
+            {"info", LOGLINE_INFO},
+            {"notice", LOGLINE_NOTICE},
+            {"warning", LOGLINE_WARNING},
+            {"warn", LOGLINE_WARNING},
+            {"error", LOGLINE_ERROR},
+            {"err", LOGLINE_ERROR},
+            {"critical", LOGLINE_CRITICAL},
+            {"alert", LOGLINE_ALERT},
+            {"emergency", LOGLINE_EMERGENCY},
+            {"INFO", LOGLINE_INFO},
+            {"Warning", LOGLINE_WARNING},
+            {"EMERGENCY", LOGLINE_EMERGENCY},
+            {"inf", -1},
+            {"infos", -1},
+            {"warnings", -1},
+            {"criticalx", -1},
+            {"er", -1},
+            {"info1", -1},
+            {"in_o", -1},
+        };
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+                char b[80];
+                snprintf(b, sizeof b, "2026-11-23 11:18:16.254 [%s] | x", words[i].w);
+                bool m = logline_format_match(f, b, strlen(b), FIXED_NOW, &ev);
+                assert_int_equal(m, words[i].level >= 0);
+                if (m)
+                        assert_int_equal(ev.level, words[i].level);
+        }
         /* short lines: the checks never read past the end */
         for (size_t n = 0; n < strlen(good); n++) {
                 char *cut = malloc(n ? n : 1);

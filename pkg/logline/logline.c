@@ -426,6 +426,77 @@ static inline bool is_letter(char c)
         return (unsigned char)(((unsigned char)c | 0x20) - 'a') < 26;
 }
 
+/* How many of the 8 bytes of v, from the first, are ASCII letters (SWAR:
+ * after folding case, 'a' <= x <= 'z' as two carries into bit 7). */
+static inline size_t letters8(uint64_t v)
+{
+        uint64_t y = (v | (ONES8 * 0x20)) & (ONES8 * 0x7f);
+        uint64_t ok = (y + ONES8 * (0x80 - 'a')) & ~(y + ONES8 * (0x80 - 'z' - 1)) & ~v & HIGHS8;
+        uint64_t bad = ~ok & HIGHS8;
+        return bad ? (size_t)__builtin_ctzll(bad) / 8 : 8;
+}
+
+#define W8(w, i) ((uint64_t)(unsigned char)(w)[i] << (8 * (i)))
+#define W3(w)    (W8(w, 0) | W8(w, 1) | W8(w, 2))
+#define W4(w)    (W3(w) | W8(w, 3))
+#define W5(w)    (W4(w) | W8(w, 4))
+#define W6(w)    (W5(w) | W8(w, 5))
+#define W7(w)    (W6(w) | W8(w, 6))
+#define W8W(w)   (W7(w) | W8(w, 7))
+
+/* The level word at p (letters, len bytes, 8 bytes readable): one load,
+ * case folded, compared whole. */
+static inline int level_at(const char *p, size_t len, enum logline_level *out)
+{
+        uint64_t v = load8(p) | (ONES8 * 0x20);
+        if (len < 8)
+                v &= ((uint64_t)1 << (8 * len)) - 1;
+        enum logline_level l;
+        switch (len) {
+        case 3:
+                if (v != W3("err"))
+                        return -1;
+                l = LOGLINE_ERROR;
+                break;
+        case 4:
+                if (v == W4("info"))
+                        l = LOGLINE_INFO;
+                else if (v == W4("warn"))
+                        l = LOGLINE_WARNING;
+                else
+                        return -1;
+                break;
+        case 5:
+                if (v == W5("debug"))
+                        l = LOGLINE_DEBUG;
+                else if (v == W5("error"))
+                        l = LOGLINE_ERROR;
+                else if (v == W5("alert"))
+                        l = LOGLINE_ALERT;
+                else
+                        return -1;
+                break;
+        case 6:
+                if (v != W6("notice"))
+                        return -1;
+                l = LOGLINE_NOTICE;
+                break;
+        case 7:
+                if (v != W7("warning"))
+                        return -1;
+                l = LOGLINE_WARNING;
+                break;
+        case 8:
+                if (v != W8W("critical"))
+                        return -1;
+                l = LOGLINE_CRITICAL;
+                break;
+        default: return logline_level_parse(p, len, out);
+        }
+        *out = l;
+        return 0;
+}
+
 bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
                           int64_t now_ms, struct logline_event *ev)
 {
@@ -460,8 +531,22 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         break;
                 case TOK_LEVEL: {
                         size_t s = pos;
-                        while (pos < n && is_letter(line[pos]))
-                                pos++;
+                        if (n - pos >= 8) {
+                                size_t k = letters8(load8(line + pos));
+                                pos += k;
+                                if (k == 8)
+                                        while (pos < n && is_letter(line[pos]))
+                                                pos++;
+                                else if (level_at(line + s, k, &level) < 0)
+                                        return false;
+                                if (k < 8) {
+                                        have_level = true;
+                                        break;
+                                }
+                        } else {
+                                while (pos < n && is_letter(line[pos]))
+                                        pos++;
+                        }
                         if (logline_level_parse(line + s, pos - s, &level) < 0)
                                 return false;
                         have_level = true;
