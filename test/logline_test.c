@@ -490,6 +490,60 @@ static void test_encode_profiles(void **state)
         buf_fini(&b);
 }
 
+static int count_of(const char *hay, const char *needle)
+{
+        int n = 0;
+        for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+                n++;
+        return n;
+}
+
+/* Metadata named like one of a profile's own keys never repeats that key
+ * (a collector would take either). */
+static void test_encode_profiles_never_repeat_a_key(void **state)
+{
+        (void)state;
+        static const struct {
+                enum logline_out fmt;
+                const char *keys[8];
+        } cases[] = {
+            {LOGLINE_OUT_JSON, {"ts", "level", "src", "msg", "node", "split"}},
+            {LOGLINE_OUT_GCP,
+             {"time", "timestamp", "severity", "message", "split",
+              "logging.googleapis.com/labels"}},
+            {LOGLINE_OUT_ECS,
+             {"@timestamp", "log.level", "message", "log.logger", "service.node.name",
+              "ecs.version", "split"}},
+            {LOGLINE_OUT_DATADOG,
+             {"timestamp", "status", "message", "logger.name", "node", "split"}},
+        };
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+                struct logline_event ev = {.level = LOGLINE_INFO, .src = LOGLINE_SRC_APP};
+                strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+                ev.msg = "m";
+                ev.msg_len = 1;
+                ev.node = "n@h";
+                ev.split = true;
+                for (size_t i = 0; i < 8 && cases[c].keys[i]; i++)
+                        ev.fields[ev.nfields++] = (struct logline_field){
+                            cases[c].keys[i], strlen(cases[c].keys[i]), "dup", 3, false};
+                /* and one that is not reserved anywhere */
+                ev.fields[ev.nfields++] = (struct logline_field){"stream_id", 9, "s1", 2, false};
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, cases[c].fmt, &b), 0);
+                for (size_t i = 0; i < 8 && cases[c].keys[i]; i++) {
+                        char k[64];
+                        snprintf(k, sizeof k, "\"%s\":", cases[c].keys[i]);
+                        assert_true(count_of(buf_str(&b), k) <= 1);
+                }
+                assert_int_equal(count_of(buf_str(&b), "\"dup\""), 0);
+                assert_int_equal(count_of(buf_str(&b), "\"stream_id\":\"s1\""), 1);
+        }
+        buf_fini(&b);
+}
+
 /* Every level in every profile's word, and a relrun event without a node. */
 static void test_encode_profile_levels(void **state)
 {
@@ -599,6 +653,7 @@ int main(void)
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
             cmocka_unit_test(test_encode_profiles),
+            cmocka_unit_test(test_encode_profiles_never_repeat_a_key),
             cmocka_unit_test(test_encode_profile_levels),
             cmocka_unit_test(test_encode_near_cap),
             cmocka_unit_test(test_level_and_out_parse),

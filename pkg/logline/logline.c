@@ -405,20 +405,20 @@ static inline bool digits_and(uint64_t v, uint64_t dmask, uint64_t lit)
                (v & ~dmask) == lit;
 }
 
-/* "YYYY-MM-DD" */
+/* "YYYY-MM-DD" (10 bytes readable): two overlapping loads */
 static inline bool is_date(const char *p)
 {
-        /* bytes 0-7: d d d d - d d -  */
-        const uint64_t dm = 0x00ffff00ffffffffull, lit = 0x2d00002d00000000ull;
-        return digits_and(load8(p), dm, lit) && digits(p + 8, 2);
+        /* bytes 0-7: d d d d - d d - ; bytes 2-9: d d - d d - d d */
+        return digits_and(load8(p), 0x00ffff00ffffffffull, 0x2d00002d00000000ull) &&
+               digits_and(load8(p + 2), 0xffff00ffff00ffffull, 0x00002d00002d0000ull);
 }
 
-/* "HH:MM:SS.mmm" */
+/* "HH:MM:SS.mmm" (12 bytes readable) */
 static inline bool is_time(const char *p)
 {
-        /* bytes 0-7: d d : d d : d d */
-        const uint64_t dm = 0xffff00ffff00ffffull, lit = 0x00003a00003a0000ull;
-        return digits_and(load8(p), dm, lit) && p[8] == '.' && digits(p + 9, 3);
+        /* bytes 0-7: d d : d d : d d ; bytes 4-11: d : d d . d d d */
+        return digits_and(load8(p), 0xffff00ffff00ffffull, 0x00003a00003a0000ull) &&
+               digits_and(load8(p + 4), 0xffffff00ffff00ffull, 0x0000002e00003a00ull);
 }
 
 static inline bool is_letter(char c)
@@ -663,7 +663,10 @@ struct profile {
         struct lit extra;       /* a constant member, or "" */
         struct lit labels;      /* the labels object's key (src and node inside), or {NULL} */
         struct lit reserved[8]; /* metadata keys left out: they would repeat a key above */
+        uint64_t rlens;         /* bit n: some reserved key is n bytes long */
 };
+
+#define RL(n) ((uint64_t)1 << (n))
 
 static const struct profile profiles[] =
     {
@@ -680,6 +683,7 @@ static const struct profile profiles[] =
                 .extra = LIT(""),
                 .reserved = {LIT("ts"), LIT("level"), LIT("src"), LIT("msg"), LIT("node"),
                              LIT("split")},
+                .rlens = RL(2) | RL(5) | RL(3) | RL(3) | RL(4) | RL(5),
             },
         /* Cloud Logging's structured logging: severity (LogSeverity's names),
          * time (RFC 3339), message; labels in logging.googleapis.com/labels;
@@ -696,6 +700,7 @@ static const struct profile profiles[] =
                 .reserved = {LIT("time"), LIT("timestamp"),
                              LIT("severity"), LIT("message"), LIT("split"),
                              LIT("logging.googleapis.com/labels")},
+                .rlens = RL(4) | RL(9) | RL(8) | RL(7) | RL(5) | RL(29),
             },
         /* Elastic Common Schema as ecs-logging writes it: @timestamp, log.level,
          * message first, dotted names at the top level, ecs.version. */
@@ -711,6 +716,7 @@ static const struct profile profiles[] =
                 .extra = LIT(",\"ecs.version\":\"8.11.0\""),
                 .reserved = {LIT("@timestamp"), LIT("log.level"), LIT("message"), LIT("log.logger"),
                              LIT("service.node.name"), LIT("ecs.version"), LIT("split")},
+                .rlens = RL(10) | RL(9) | RL(7) | RL(10) | RL(17) | RL(11) | RL(5),
             },
         /* Datadog's reserved attributes timestamp, status, message and the
          * standard attribute logger.name; status words as its status remapper
@@ -728,6 +734,7 @@ static const struct profile profiles[] =
                 .extra = LIT(""),
                 .reserved = {LIT("timestamp"), LIT("status"), LIT("message"), LIT("logger.name"),
                              LIT("node"), LIT("split")},
+                .rlens = RL(9) | RL(6) | RL(7) | RL(11) | RL(4) | RL(5),
             },
 };
 
@@ -737,6 +744,8 @@ static const struct lit src_words[] = {[LOGLINE_SRC_APP] = LIT("app"),
 
 static bool reserved_in(const struct profile *pr, const char *k, size_t n)
 {
+        if (n >= 64 || !((pr->rlens >> n) & 1))
+                return false; /* no reserved key has this length: most keys */
         for (size_t i = 0; i < 8 && pr->reserved[i].n; i++)
                 if (pr->reserved[i].n == n && memcmp(pr->reserved[i].s, k, n) == 0)
                         return true;
