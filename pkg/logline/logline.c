@@ -986,6 +986,13 @@ struct logline_stream {
         struct field_ref fields[LOGLINE_MAX_FIELDS];
         size_t nfields;
         bool split;
+        /* Within one feed the pending event may point into the caller's
+         * bytes instead (borrowed): evs[cur] is it, matched there in place;
+         * a line is matched into the other one. Made owned (copied into the
+         * fields above) before feed returns or when it must grow. */
+        bool borrowed;
+        unsigned cur;
+        struct logline_event evs[2];
 };
 
 static int64_t real_clock(void *ctx)
@@ -1038,6 +1045,20 @@ static int emit_pending(struct logline_stream *s, bool part)
 {
         if (!s->pending)
                 return 0;
+        if (s->borrowed) {
+                /* never a part: a borrowed event is made owned before it grows */
+                struct logline_event *ev = &s->evs[s->cur];
+                while (ev->msg_len > 0 &&
+                       (ev->msg[ev->msg_len - 1] == '\n' || ev->msg[ev->msg_len - 1] == '\r'))
+                        ev->msg_len--;
+                ev->src = s->o.src;
+                ev->node = s->o.node;
+                ev->split = s->split;
+                s->pending = false;
+                s->borrowed = false;
+                s->split = false;
+                return s->o.emit(s->o.emit_ctx, ev);
+        }
         size_t n = s->msg.len;
         if (!part)
                 while (n > 0 && (s->msg.data[n - 1] == '\n' || s->msg.data[n - 1] == '\r'))
@@ -1077,9 +1098,13 @@ int logline_stream_flush(struct logline_stream *s)
         return emit_pending(s, false);
 }
 
+static int own(struct logline_stream *s);
+
 /* Append to the pending message, emitting parts when it would pass the cap. */
 static int append_msg(struct logline_stream *s, const char *p, size_t n)
 {
+        if (s->borrowed && own(s) < 0)
+                return -1;
         while (n > s->msg.max - s->msg.len) {
                 size_t room = s->msg.max - s->msg.len;
                 if (buf_append(&s->msg, p, room) < 0)
@@ -1089,6 +1114,8 @@ static int append_msg(struct logline_stream *s, const char *p, size_t n)
                 if (emit_pending(s, true) < 0)
                         return -1;
         }
+        if (n == 0)
+                return 0;
         char *w = buf_room(&s->msg, n); /* fits: only out of memory fails */
         if (!w)
                 return -1;
@@ -1148,6 +1175,35 @@ static void begin_pending(struct logline_stream *s, const struct logline_event *
         }
         s->nfields = ev->nfields;
         buf_grew(&s->fieldtext, total);
+}
+
+/* The borrowed pending event copied into the stream's own storage. */
+static int own(struct logline_stream *s)
+{
+        if (!s->borrowed)
+                return 0;
+        s->borrowed = false;
+        const struct logline_event *ev = &s->evs[s->cur];
+        bool split = s->split;
+        begin_pending(s, ev);
+        s->split = split;
+        return append_msg(s, ev->msg, ev->msg_len);
+}
+
+/* Start the pending event from evs[cur ^ 1]: borrowed when its bytes stay
+ * valid until feed returns and it fits the event cap, else owned. */
+static int begin_from(struct logline_stream *s, bool borrow)
+{
+        struct logline_event *ev = &s->evs[s->cur ^ 1];
+        if (borrow && ev->msg_len <= s->msg.max) {
+                s->cur ^= 1;
+                s->pending = true;
+                s->borrowed = true;
+                s->split = false;
+                return 0;
+        }
+        begin_pending(s, ev);
+        return append_msg(s, ev->msg, ev->msg_len);
 }
 
 /* One clock reading per read from the child is enough: lines that come in
@@ -1233,7 +1289,7 @@ static int json_line(struct logline_stream *s, const char *p, size_t n)
 
 /* One whole line (without '\n'). cont: it is the next part of a line that
  * was too long for the line buffer. */
-static int process_line(struct logline_stream *s, const char *p, size_t n, bool cont)
+static int process_line(struct logline_stream *s, const char *p, size_t n, bool cont, bool borrow)
 {
         if (n > 0 && p[n - 1] == '\r' && !cont)
                 n--;
@@ -1249,30 +1305,37 @@ static int process_line(struct logline_stream *s, const char *p, size_t n, bool 
                 if (r != 0)
                         return r < 0 ? -1 : 0;
         }
-        struct logline_event ev;
-        if (s->o.fmt && logline_format_match(s->o.fmt, p, n, stream_now(s), &ev)) {
+        struct logline_event *ev = &s->evs[s->cur ^ 1];
+        if (s->o.fmt && logline_format_match(s->o.fmt, p, n, stream_now(s), ev)) {
                 if (emit_pending(s, false) < 0)
                         return -1;
-                begin_pending(s, &ev);
-                return append_msg(s, ev.msg, ev.msg_len);
+                return begin_from(s, borrow);
         }
         /* A line that does not start an event continues the pending one only
          * when it is indented (stack traces, multi-line messages): an IO.puts
          * line is its own event even when the BEAM wrote it in one batch with
          * a log event. */
         if (s->pending && (p[0] == ' ' || p[0] == '\t')) {
+                struct logline_event *pe = &s->evs[s->cur];
+                if (s->borrowed && borrow && p == pe->msg + pe->msg_len + 1 &&
+                    pe->msg_len + 1 + n <= s->msg.max) {
+                        /* the next line right after it: the '\n' between is the join */
+                        pe->msg_len += 1 + n;
+                        return 0;
+                }
                 if (append_msg(s, "\n", 1) < 0)
                         return -1;
                 return append_msg(s, p, n);
         }
         if (emit_pending(s, false) < 0)
                 return -1;
-        plain_event(s, &ev);
-        begin_pending(s, &ev);
-        return append_msg(s, p, n);
+        plain_event(s, ev);
+        ev->msg = p;
+        ev->msg_len = n;
+        return begin_from(s, borrow);
 }
 
-int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
+static int feed_lines(struct logline_stream *s, const char *data, size_t n)
 {
         while (n > 0) {
                 const char *nl = memchr(data, '\n', n);
@@ -1281,7 +1344,7 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                         /* fast path: a whole line straight from the caller's bytes */
                         bool cont = s->line_split;
                         s->line_split = false;
-                        if (process_line(s, data, l, cont) < 0)
+                        if (process_line(s, data, l, cont, true) < 0)
                                 return -1;
                 } else {
                         size_t room = s->line.max - s->line.len;
@@ -1292,7 +1355,7 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                                 /* over-long line: emit what we have as a part, keep going */
                                 bool cont = s->line_split;
                                 s->line_split = true;
-                                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                                if (process_line(s, s->line.data, s->line.len, cont, false) < 0)
                                         return -1;
                                 buf_reset(&s->line);
                                 data += take;
@@ -1302,7 +1365,7 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                         if (nl) {
                                 bool cont = s->line_split;
                                 s->line_split = false;
-                                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                                if (process_line(s, s->line.data, s->line.len, cont, false) < 0)
                                         return -1;
                                 buf_reset(&s->line);
                         }
@@ -1315,6 +1378,15 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
         return 0;
 }
 
+int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
+{
+        int r = feed_lines(s, data, n);
+        /* the caller's bytes go away: the pending event keeps its own */
+        if (own(s) < 0)
+                r = -1;
+        return r;
+}
+
 void logline_stream_chunk_end(struct logline_stream *s)
 {
         s->now = 0;
@@ -1325,7 +1397,7 @@ int logline_stream_finish(struct logline_stream *s)
         if (s->line.len > 0) {
                 bool cont = s->line_split;
                 s->line_split = false;
-                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                if (process_line(s, s->line.data, s->line.len, cont, false) < 0)
                         return -1;
                 buf_reset(&s->line);
         }
