@@ -274,6 +274,49 @@ static void test_stream_any_split(void **state)
         logline_format_free(f);
 }
 
+/* CRLF lines, continuation lines, a plain line and an event past a small cap:
+ * one read or one byte at a time, the same events (the pending event borrows
+ * a read's bytes and must come out the same as when it owns them). */
+static void test_stream_one_read_or_bytes_agree(void **state)
+{
+        (void)state;
+        static const char log[] =
+            "2026-11-23 11:18:15.943 [info] a=1 | first\r\n"
+            "  cont one\r\n"
+            "\tcont two\n"
+            "plain io line\n"
+            "  indented after plain\n"
+            "2026-11-23 11:18:16.000 [error] | long message that goes past the cap of forty\n"
+            "    and a continuation that adds more bytes than the cap allows\n"
+            "2026-11-23 11:18:17.000 [info] | end\n";
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        for (size_t cap = 40; cap <= 4096; cap *= 102) {
+                struct sink whole = {.fmt = LOGLINE_OUT_JSON}, bytes = {.fmt = LOGLINE_OUT_JSON};
+                struct logline_stream *a = mk_stream(&whole, f, LOGLINE_SRC_APP, cap);
+                struct logline_stream *b = mk_stream(&bytes, f, LOGLINE_SRC_APP, cap);
+                assert_int_equal(logline_stream_feed(a, log, sizeof log - 1), 0);
+                for (size_t i = 0; i < sizeof log - 1; i++)
+                        assert_int_equal(logline_stream_feed(b, log + i, 1), 0);
+                assert_int_equal(logline_stream_finish(a), 0);
+                assert_int_equal(logline_stream_finish(b), 0);
+                assert_string_equal(buf_str(&whole.out), buf_str(&bytes.out));
+                const char *out = buf_str(&whole.out);
+                assert_non_null(strstr(out, "\"msg\":\"first\\n  cont one\\n\\tcont two\""));
+                assert_non_null(strstr(out, "\"msg\":\"plain io line\\n  indented after plain\""));
+                assert_int_equal(strstr(out, "\\r") == NULL, true);
+                assert_non_null(strstr(out, "\"msg\":\"end\""));
+                if (cap == 40)
+                        assert_non_null(strstr(out, "\"split\":true"));
+                else
+                        assert_null(strstr(out, "\"split\":true"));
+                logline_stream_free(a);
+                logline_stream_free(b);
+                buf_fini(&whole.out);
+                buf_fini(&bytes.out);
+        }
+        logline_format_free(f);
+}
+
 /* A plain line in a later read is not glued to the event before it (IO.puts
  * after a Logger call), but an indented one is. */
 static void test_stream_chunk_rule(void **state)
@@ -645,6 +688,7 @@ int main(void)
             cmocka_unit_test(test_format_errors),
             cmocka_unit_test(test_stream_whole),
             cmocka_unit_test(test_stream_any_split),
+            cmocka_unit_test(test_stream_one_read_or_bytes_agree),
             cmocka_unit_test(test_stream_chunk_rule),
             cmocka_unit_test(test_stream_plain_line_in_the_same_read),
             cmocka_unit_test(test_stream_json_keeps_arrival_order),
