@@ -174,6 +174,21 @@ class RenderProfiles(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p)
         return [l for l in p.stdout.splitlines() if l]
 
+    ERLANG = {"emerg": "emergency", "default": "info"}
+
+    def expected(self, prof):
+        """(level, src, message) of each event of the profile's pod log, from its JSON."""
+        out = []
+        for line in self.logs[prof].splitlines():
+            ev = json.loads(line)
+            if prof == "json":
+                lv, src, msg = ev["level"], ev["src"], ev["msg"]
+            else:
+                p = PROFILES[prof]
+                lv, src, msg = ev[p["level"]].lower(), src_of(prof, ev), ev[p["msg"]]
+            out.append((self.ERLANG.get(lv, lv), src, msg))
+        return out
+
     @staticmethod
     def shape(line):
         """(level, src, message) of a rendered line: "HH:MM:SS.mmm level   src    msg"."""
@@ -181,7 +196,6 @@ class RenderProfiles(unittest.TestCase):
         return parts[1], parts[2], parts[3] if len(parts) > 3 else ""
 
     def test_every_profile_renders_like_relruns_own_json(self):
-        want = None
         for prof in ["json"] + list(PROFILES):
             with self.subTest(profile=prof):
                 lines = self.rendered(prof)
@@ -196,13 +210,15 @@ class RenderProfiles(unittest.TestCase):
                 ex = [self.shape(l) for l in body if " exit 0: " in l]
                 self.assertEqual(len(ex), 1, lines)
                 self.assertEqual(ex[0][:2], ("info", "relrun"))
-                # the same events, the same levels and sources, whatever the profile
-                kinds = [self.shape(l)[:2] for l in body]
-                if want is None:
-                    want = kinds
-                else:
-                    self.assertEqual(len(kinds), len(want))
-                    self.assertEqual(sorted(set(kinds)), sorted(set(want)))
+                # every event of the pod log rendered once, in order, with its level
+                # as Erlang names it, its source and its message's first line (the
+                # metadata follows it on the rendered line)
+                want = self.expected(prof)
+                self.assertEqual(len(body), len(want), lines)
+                for l, (lv, src, msg) in zip(body, want):
+                    got = self.shape(l)
+                    self.assertEqual(got[:2], (lv, src), l)
+                    self.assertTrue(got[2].startswith(msg.split("\n")[0].strip()), (l, msg))
 
 
 if __name__ == "__main__":
