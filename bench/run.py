@@ -801,7 +801,8 @@ def fmt_callgrind(res):
     for tool in ("normalise", "cat"):
         rows.append(("%.1fM lines" % (res["lines"] / 1e6),
                      "relrun-pod --normalise" if tool == "normalise" else "cat",
-                     "{:,}".format(res[tool]["instructions"]), "%.0f" % res[tool]["per_line"]))
+                     "{:,}".format(res[tool]["instructions"]),
+                     ("%.0f" if res[tool]["per_line"] >= 10 else "%.2f") % res[tool]["per_line"]))
     return table(rows)
 
 

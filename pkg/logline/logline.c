@@ -137,6 +137,8 @@ struct tok {
 
 #define MAX_TOKS 32
 
+#define FIX_MAX 64
+
 struct logline_format {
         char *text;
         struct tok toks[MAX_TOKS];
@@ -145,6 +147,15 @@ struct logline_format {
         bool local;         /* the app logs local time: convert to UTC */
         char cache_key[14]; /* "YYYY-MM-DDTHH" whose UTC offset is cache_off */
         long cache_off;
+        /* The format's fixed-width start ($date, $time and literals, such as
+         * "$date $time [" = 25 bytes) as a template checked 8 bytes a load:
+         * per word its offset, which bytes are digits, the exact others. */
+        size_t fix_toks; /* tokens it covers; 0 = no template */
+        size_t fix_len;
+        size_t fix_words;
+        size_t fix_off[FIX_MAX / 8 + 1];
+        uint64_t fix_dm[FIX_MAX / 8 + 1], fix_lit[FIX_MAX / 8 + 1];
+        long date_off, time_off; /* where $date, $time sit in it, or -1 */
 };
 
 void logline_format_set_local(struct logline_format *f, bool local)
@@ -197,6 +208,56 @@ static const struct {
     {"levelpad", TOK_LEVELPAD}, {"level", TOK_LEVEL}, {"date", TOK_DATE}, {"time", TOK_TIME},
     {"metadata", TOK_META},     {"message", TOK_MSG}, {"node", TOK_NODE},
 };
+
+/* The template of the format's fixed-width start (see struct logline_format). */
+static void compile_fixed(struct logline_format *f)
+{
+        char ch[FIX_MAX]; /* the exact byte, or 0 for a digit */
+        size_t len = 0, i;
+        f->date_off = f->time_off = -1;
+        for (i = 0; i < f->ntoks; i++) {
+                const struct tok *t = &f->toks[i];
+                const char *shape = t->kind == TOK_DATE   ? "0000-00-00"
+                                    : t->kind == TOK_TIME ? "00:00:00.000"
+                                    : t->kind == TOK_LIT  ? t->lit
+                                                          : NULL;
+                size_t n = t->kind == TOK_LIT ? t->lit_len : shape ? strlen(shape) : 0;
+                if (!shape || len + n > FIX_MAX)
+                        break;
+                if (t->kind == TOK_DATE)
+                        f->date_off = (long)len;
+                if (t->kind == TOK_TIME)
+                        f->time_off = (long)len;
+                for (size_t k = 0; k < n; k++)
+                        ch[len + k] = t->kind == TOK_LIT ? t->lit[k]
+                                      : shape[k] == '0'  ? 0
+                                                         : shape[k];
+                len += n;
+        }
+        if (len < 8 || (f->date_off < 0 && f->time_off < 0)) {
+                f->fix_toks = 0; /* too short to load, or nothing to gain */
+                return;
+        }
+        f->fix_toks = i;
+        f->fix_len = len;
+        f->fix_words = 0;
+        for (size_t off = 0;; off += 8) {
+                if (off + 8 > len)
+                        off = len - 8; /* the last word overlaps the one before */
+                size_t w = f->fix_words++;
+                f->fix_off[w] = off;
+                f->fix_dm[w] = f->fix_lit[w] = 0;
+                for (size_t k = 0; k < 8; k++) {
+                        unsigned char c = (unsigned char)ch[off + k];
+                        if (c == 0)
+                                f->fix_dm[w] |= (uint64_t)0xff << (8 * k);
+                        else
+                                f->fix_lit[w] |= (uint64_t)c << (8 * k);
+                }
+                if (off + 8 >= len)
+                        break;
+        }
+}
 
 int logline_format_new(const char *fmt, struct logline_format **out, struct err *e)
 {
@@ -264,6 +325,7 @@ int logline_format_new(const char *fmt, struct logline_format **out, struct err 
                         t->mask8 |= (uint64_t)0xff << (8 * k);
                 }
         }
+        compile_fixed(f);
         *out = f;
         return 0;
 toolong:
@@ -510,6 +572,19 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         bool have_level = false;
 
         const struct tok *t = f->toks, *tend = f->toks + f->ntoks;
+        if (f->fix_toks) {
+                if (n < f->fix_len)
+                        return false;
+                for (size_t w = 0; w < f->fix_words; w++)
+                        if (!digits_and(load8(line + f->fix_off[w]), f->fix_dm[w], f->fix_lit[w]))
+                                return false;
+                if (f->date_off >= 0)
+                        date = line + f->date_off;
+                if (f->time_off >= 0)
+                        time_ = line + f->time_off;
+                pos = f->fix_len;
+                t += f->fix_toks;
+        }
         for (; t < tend; t++) {
                 switch (t->kind) {
                 case TOK_LIT:
