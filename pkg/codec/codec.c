@@ -160,6 +160,15 @@ static inline unsigned special16(__m128i v)
 }
 #endif
 
+/* The length of the UTF-8 sequence at p, 0 when none starts there. Out of
+ * line with its own code point: the hot loop then takes no local's address
+ * (which would cost a stack canary per call and keep p in memory). */
+static __attribute__((noinline)) size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+        uint32_t cp;
+        return codec_utf8_decode(p, (size_t)(end - p), &cp);
+}
+
 static inline __attribute__((always_inline)) char *
 escape_run(char *w, const unsigned char **pp, const unsigned char *be, const unsigned char *end)
 {
@@ -217,10 +226,10 @@ escape_run(char *w, const unsigned char **pp, const unsigned char *be, const uns
                 if (c >= 0x80) {
                         /* A sequence may run past be: it still started
                          * before it, so the room is enough. */
-                        uint32_t cp;
-                        size_t l = codec_utf8_decode(p, (size_t)(end - p), &cp);
+                        size_t l = utf8_len(p, end);
                         if (l) {
-                                memcpy(w, p, l);
+                                for (size_t k = 0; k < l; k++)
+                                        w[k] = (char)p[k];
                                 w += l;
                                 p += l;
                         } else {

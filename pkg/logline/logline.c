@@ -27,7 +27,8 @@ static inline bool word_is(const char *s, const char *w, size_t n)
         return true;
 }
 
-int logline_level_parse(const char *s, size_t n, enum logline_level *out)
+/* The level s[0..n) names, or -1. */
+static int level_word(const char *s, size_t n)
 {
         /* by length first: one comparison per line on the hot path */
         enum logline_level l;
@@ -77,7 +78,15 @@ int logline_level_parse(const char *s, size_t n, enum logline_level *out)
                 break;
         default: return -1;
         }
-        *out = l;
+        return (int)l;
+}
+
+int logline_level_parse(const char *s, size_t n, enum logline_level *out)
+{
+        int l = level_word(s, n);
+        if (l < 0)
+                return -1;
+        *out = (enum logline_level)l;
         return 0;
 }
 
@@ -185,7 +194,7 @@ static long local_offset(struct logline_format *f, const char *ts)
 }
 
 /* ts holds a local "YYYY-MM-DDTHH:MM:SS.mmm": rewrite it as UTC. */
-static void local_to_utc(struct logline_format *f, char *ts)
+static __attribute__((noinline)) void local_to_utc(struct logline_format *f, char *ts)
 {
         long off = local_offset(f, ts);
         struct tm tm = {0};
@@ -506,9 +515,9 @@ static inline size_t letters8(uint64_t v)
 #define W7(w)    (W6(w) | W8(w, 6))
 #define W8W(w)   (W7(w) | W8(w, 7))
 
-/* The level word at p (letters, len bytes, 8 bytes readable): one load,
- * case folded, compared whole. */
-static inline int level_at(const char *p, size_t len, enum logline_level *out)
+/* The level the word at p names (letters, len bytes, 8 bytes readable), or
+ * -1: one load, case folded, compared whole. */
+static inline int level_at(const char *p, size_t len)
 {
         uint64_t v = load8(p) | (ONES8 * 0x20);
         if (len < 8)
@@ -553,10 +562,34 @@ static inline int level_at(const char *p, size_t len, enum logline_level *out)
                         return -1;
                 l = LOGLINE_CRITICAL;
                 break;
-        default: return logline_level_parse(p, len, out);
+        default: return level_word(p, len);
         }
-        *out = l;
-        return 0;
+        return (int)l;
+}
+
+/* logline_format_ts kept out of the matcher (its locals would cost a stack
+ * canary on every line). */
+static __attribute__((noinline)) void format_ts_cold(int64_t unix_ms, char *ts)
+{
+        logline_format_ts(unix_ms, ts);
+}
+
+/* The date of now_ms ("YYYY-MM-DD", local when the app logs local time) into
+ * ts[0..10). Out of line: the matcher then holds no local array, so no stack
+ * canary is set up on every line. */
+static __attribute__((noinline)) void today(const struct logline_format *f, int64_t now_ms,
+                                            char *ts)
+{
+        char d[LOGLINE_TS_MAX];
+        if (f->local) {
+                time_t secs = (time_t)(now_ms / 1000);
+                struct tm tm;
+                localtime_r(&secs, &tm);
+                strftime(d, sizeof d, "%Y-%m-%d", &tm);
+        } else {
+                logline_format_ts(now_ms, d);
+        }
+        memcpy(ts, d, 10);
 }
 
 bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
@@ -606,24 +639,22 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         break;
                 case TOK_LEVEL: {
                         size_t s = pos;
+                        int lv;
                         if (n - pos >= 8) {
                                 size_t k = letters8(load8(line + pos));
                                 pos += k;
                                 if (k == 8)
                                         while (pos < n && is_letter(line[pos]))
                                                 pos++;
-                                else if (level_at(line + s, k, &level) < 0)
-                                        return false;
-                                if (k < 8) {
-                                        have_level = true;
-                                        break;
-                                }
+                                lv = k < 8 ? level_at(line + s, k) : level_word(line + s, pos - s);
                         } else {
                                 while (pos < n && is_letter(line[pos]))
                                         pos++;
+                                lv = level_word(line + s, pos - s);
                         }
-                        if (logline_level_parse(line + s, pos - s, &level) < 0)
+                        if (lv < 0)
                                 return false;
+                        level = (enum logline_level)lv;
                         have_level = true;
                         break;
                 }
@@ -674,22 +705,11 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 return false;
 
         if (time_) {
-                char d[11];
-                if (date) {
-                        memcpy(d, date, 10);
-                } else if (f->local) {
-                        time_t secs = (time_t)(now_ms / 1000);
-                        struct tm tm;
-                        localtime_r(&secs, &tm);
-                        strftime(d, sizeof d, "%Y-%m-%d", &tm);
-                } else {
-                        char today[LOGLINE_TS_MAX];
-                        logline_format_ts(now_ms, today);
-                        memcpy(d, today, 10);
-                }
-                d[10] = '\0';
+                if (date)
+                        memcpy(ev->ts, date, 10);
+                else
+                        today(f, now_ms, ev->ts);
                 /* "YYYY-MM-DD" "T" "HH:MM:SS.mmm" "Z": no printf on the hot path */
-                memcpy(ev->ts, d, 10);
                 ev->ts[10] = 'T';
                 memcpy(ev->ts + 11, time_, 12);
                 ev->ts[23] = 'Z';
@@ -697,7 +717,7 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 if (f->local)
                         local_to_utc((struct logline_format *)f, ev->ts);
         } else {
-                logline_format_ts(now_ms, ev->ts);
+                format_ts_cold(now_ms, ev->ts);
         }
         ev->level = have_level ? level : LOGLINE_INFO;
         ev->msg = msg;
