@@ -1136,24 +1136,10 @@ bool logline_stream_pending(const struct logline_stream *s)
         return s->pending || s->line.len > 0;
 }
 
-static int emit_pending(struct logline_stream *s, bool part)
+/* The pending event from the stream's own storage. Out of line: its event
+ * on the stack would cost the borrowed path a stack canary per call. */
+static __attribute__((noinline)) int emit_owned(struct logline_stream *s, bool part)
 {
-        if (!s->pending)
-                return 0;
-        if (s->borrowed) {
-                /* never a part: a borrowed event is made owned before it grows */
-                struct logline_event *ev = &s->evs[s->cur];
-                while (ev->msg_len > 0 &&
-                       (ev->msg[ev->msg_len - 1] == '\n' || ev->msg[ev->msg_len - 1] == '\r'))
-                        ev->msg_len--;
-                ev->src = s->o.src;
-                ev->node = s->o.node;
-                ev->split = s->split;
-                s->pending = false;
-                s->borrowed = false;
-                s->split = false;
-                return s->o.emit(s->o.emit_ctx, ev);
-        }
         size_t n = s->msg.len;
         if (!part)
                 while (n > 0 && (s->msg.data[n - 1] == '\n' || s->msg.data[n - 1] == '\r'))
@@ -1186,6 +1172,27 @@ static int emit_pending(struct logline_stream *s, bool part)
                 buf_reset(&s->fieldtext);
         }
         return r;
+}
+
+static int emit_pending(struct logline_stream *s, bool part)
+{
+        if (!s->pending)
+                return 0;
+        if (s->borrowed) {
+                /* never a part: a borrowed event is made owned before it grows */
+                struct logline_event *ev = &s->evs[s->cur];
+                while (ev->msg_len > 0 &&
+                       (ev->msg[ev->msg_len - 1] == '\n' || ev->msg[ev->msg_len - 1] == '\r'))
+                        ev->msg_len--;
+                ev->src = s->o.src;
+                ev->node = s->o.node;
+                ev->split = s->split;
+                s->pending = false;
+                s->borrowed = false;
+                s->split = false;
+                return s->o.emit(s->o.emit_ctx, ev);
+        }
+        return emit_owned(s, part);
 }
 
 int logline_stream_flush(struct logline_stream *s)
