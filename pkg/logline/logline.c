@@ -656,6 +656,13 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                                 return false;
                         level = (enum logline_level)lv;
                         have_level = true;
+                        /* the literal after it ("] ") checked here: one dispatch less */
+                        if (t->next_lit) {
+                                if (!lit_at(line, pos, n, t->next_lit))
+                                        return false;
+                                pos += t->next_lit->lit_len;
+                                t++;
+                        }
                         break;
                 }
                 case TOK_LEVELPAD:
@@ -694,6 +701,11 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                                 msg_len = end - pos;
                         }
                         pos = end;
+                        if (t->next_lit) {
+                                /* find_lit found the literal right here: skip it */
+                                pos += t->next_lit->lit_len;
+                                t++;
+                        }
                         break;
                 }
                 }
