@@ -773,6 +773,41 @@ def verify_normalise(paths, info):
     return r
 
 
+def callgrind_normalise(paths, lines, out):
+    """Instructions per input line under `valgrind --tool=callgrind` (the normaliser on
+    the generated log, JSON out to /dev/null; the same for `cat`), and the output checked:
+    the count does not depend on the machine's load, wall time does."""
+    path = os.path.join(out, "app-%d.log" % lines)
+    if not os.path.exists(path):
+        gen_log(path, lines)
+    with open(path, "rb") as f:
+        n = sum(1 for _ in f)
+    res = {"lines": n, "command": {}}
+    for tool, argv in (("normalise", [paths["pod"], "--normalise", "--app-format", APP_FORMAT]),
+                       ("cat", ["cat"])):
+        cg = os.path.join(out, "callgrind.%s" % tool)
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg] + argv
+        with open(path, "rb") as fin, open(os.devnull, "wb") as fout:
+            p = subprocess.run(cmd, stdin=fin, stdout=fout, stderr=subprocess.PIPE, text=True)
+        m = re.search(r"Collected : (\d+)", p.stderr)
+        if p.returncode != 0 or not m:
+            raise RuntimeError("callgrind %s failed: %s" % (tool, p.stderr[-400:]))
+        res[tool] = {"instructions": int(m.group(1)), "per_line": int(m.group(1)) / n}
+        res["command"][tool] = " ".join(cmd) + " < " + os.path.basename(path) + " > /dev/null"
+        log("callgrind %s: %.0f instructions per line" % (tool, res[tool]["per_line"]))
+    return res
+
+
+def fmt_callgrind(res):
+    rows = [("log", "tool", "instructions", "per line")]
+    for tool in ("normalise", "cat"):
+        rows.append(("%.1fM lines" % (res["lines"] / 1e6),
+                     "relrun-pod --normalise" if tool == "normalise" else "cat",
+                     "{:,}".format(res[tool]["instructions"]),
+                     ("%.0f" if res[tool]["per_line"] >= 10 else "%.2f") % res[tool]["per_line"]))
+    return table(rows)
+
+
 def fmt_normalise(res):
     rows = [("log", "sink", "tool", "runs ok", "wall (median)", "lines/s", "MB/s", "CPU s",
              "peak RSS", "normalise / cat")]
@@ -1419,6 +1454,8 @@ def main():
                     help="coord/sim: concurrent task counts for the simulator's cost per task ('': skip)")
     ap.add_argument("--follow-lines", type=int, default=1_000_000,
                     help="coord/follow: lines of the log followed live and replayed (0: skip)")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="normalise: only count instructions per line under callgrind (--lines)")
     ap.add_argument("--root", help="inpod: run the release and relrun-pod in this root of the runtime "
                     "matrix (a suite name: $RELRUN_ROOTS_DIR/SUITE, default /var/cache/relrun/roots)")
     a = ap.parse_args()
@@ -1438,7 +1475,11 @@ def main():
             report["inpod"] = bench_inpod(paths, a.runs, out)
             print("\n## 1. in-pod (%s, medians of %d runs; %s)\n" % (TASK, a.runs, report["runtime"]))
             print(fmt_inpod(report["inpod"]), flush=True)
-        if a.what in ("all", "normalise"):
+        if a.what == "normalise" and a.callgrind:
+            report["normalise_callgrind"] = callgrind_normalise(paths, a.lines, out)
+            print("\n## 2. log normaliser, instructions (callgrind)\n")
+            print(fmt_callgrind(report["normalise_callgrind"]), flush=True)
+        elif a.what in ("all", "normalise"):
             report["normalise"] = bench_normalise(paths, a.runs, out, a.lines, a.big_lines)
             print("\n## 2. log normaliser\n")
             print(fmt_normalise(report["normalise"]), flush=True)

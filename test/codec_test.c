@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -114,6 +115,90 @@ static void test_json_escape(void **state)
         buf_fini(&small);
         buf_fini(&b);
         buf_fini(&in);
+}
+
+/* The escaper one byte at a time, as the JSON spec says: what the fast one
+ * must equal. */
+static size_t ref_escape(const unsigned char *p, size_t n, char *w0)
+{
+        char *w = w0;
+        for (size_t i = 0; i < n;) {
+                unsigned char c = p[i];
+                uint32_t cp;
+                size_t l;
+                if (c >= 0x80) {
+                        if ((l = codec_utf8_decode(p + i, n - i, &cp)) != 0) {
+                                memcpy(w, p + i, l);
+                                w += l;
+                                i += l;
+                        } else {
+                                memcpy(w, "\xef\xbf\xbd", 3);
+                                w += 3;
+                                i++;
+                        }
+                        continue;
+                }
+                if (c == '"' || c == '\\') {
+                        *w++ = '\\';
+                        *w++ = (char)c;
+                } else if (c < 0x20) {
+                        const char *named = c == '\n'   ? "\\n"
+                                            : c == '\r' ? "\\r"
+                                            : c == '\t' ? "\\t"
+                                            : c == '\b' ? "\\b"
+                                            : c == '\f' ? "\\f"
+                                                        : NULL;
+                        if (named) {
+                                memcpy(w, named, 2);
+                                w += 2;
+                        } else {
+                                w += sprintf(w, "\\u%04x", c);
+                        }
+                } else {
+                        *w++ = (char)c;
+                }
+                i++;
+        }
+        return (size_t)(w - w0);
+}
+
+/* Random texts of every length up to 80, mostly plain with specials, UTF-8
+ * and broken UTF-8 sprinkled at random places: the wide paths (16 and 8
+ * bytes a step, the tail read as the last 16 bytes) write exactly what the
+ * byte-at-a-time escaper writes, and never past the room they were given. */
+static void test_json_escape_to_matches_reference(void **state)
+{
+        (void)state;
+        static const char *const bits[] = {
+            "\"",       "\\",           "\n",   "\x01",     "\x7f",
+            "\xc3\xa9", "\xe2\x82\xac", "\xff", "\xe2\x82", "\xf0\x9f\x98\x80"};
+        unsigned seed = 12345;
+        for (int round = 0; round < 20000; round++) {
+                unsigned char in[96];
+                size_t n = 0, len = (size_t)(round % 81);
+                while (n < len) {
+                        seed = seed * 1103515245u + 12345u;
+                        unsigned r = (seed >> 16) % 64;
+                        if (r < 54) {
+                                in[n++] = (unsigned char)('a' + r % 26);
+                        } else {
+                                const char *b = bits[r - 54];
+                                size_t bl = strlen(b);
+                                if (n + bl > len)
+                                        bl = len - n;
+                                memcpy(in + n, b, bl);
+                                n += bl;
+                        }
+                }
+                char want[96 * 6], got[96 * 6 + 16];
+                size_t wl = ref_escape(in, n, want);
+                memset(got, '#', sizeof got);
+                char *end = codec_json_escape_to(got, (const char *)in, n);
+                assert_int_equal((size_t)(end - got), wl);
+                assert_memory_equal(got, want, wl);
+                for (size_t i = n * 6; i < sizeof got; i++)
+                        assert_int_equal(got[i], '#'); /* nothing past the room */
+        }
 }
 
 static int scan(const char *s, struct codec_json_member *m, size_t max, unsigned *fl)
@@ -235,6 +320,7 @@ int main(void)
             cmocka_unit_test(test_utf8_cut),
             cmocka_unit_test(test_json_string),
             cmocka_unit_test(test_json_escape),
+            cmocka_unit_test(test_json_escape_to_matches_reference),
             cmocka_unit_test(test_json_scan),
             cmocka_unit_test(test_json_unescape_unslash),
         };

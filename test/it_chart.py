@@ -69,6 +69,9 @@ JOB_CASES = {
                 "rpc": "script", "lang": "erlang"},
                ["--rpc", "script", "--lang", "erlang",
                 'live_stream:run(<<"s1">>, #{bitrate => 4000}).']),
+    # a log collector's profile (DESIGN.md: Cloud Logging reads severity, not level)
+    "gcp-logs": ({"name": "gcp", "expression": "Migrator.run()", "logFormat": "gcp"},
+                 ["--log-format", "gcp", "Migrator.run()"]),
     "memory-only": ({"name": "mem", "expression": ":erlang.memory()",
                      "resources": {"memory": "1Gi"}, "backoffLimit": 4, "bootRetries": 1,
                      "ttl": 0},

@@ -84,6 +84,21 @@ class Defaults(unittest.TestCase):
         self.assertEqual(r.returncode, 64)
         self.assertIn("--image is required", r.stderr)
 
+    def test_log_format_profile_from_the_project_file(self):
+        # a team on Cloud Logging sets the collector profile once for every task
+        self.project("image: proj/app:1\nrelease: /app/bin/app\nlog-format: gcp\n")
+        args = self.task(self.render())["args"]
+        self.assertEqual(args[args.index("--log-format") + 1], "gcp")
+        # a flag still wins
+        args = self.task(self.render("--log-format", "ecs"))["args"]
+        self.assertEqual(args[args.index("--log-format") + 1], "ecs")
+        # a word relrun-pod does not know is refused where it is written
+        self.project("image: proj/app:1\nrelease: /app/bin/app\nlog-format: splunk\n")
+        r = self.relrun("render", "M.f()")
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn('relrun.yaml:3: --log-format "splunk": expected json, logfmt, text, gcp, '
+                      'ecs or datadog', r.stderr)
+
     def test_user_file_under_xdg_then_home(self):
         self.user("image: user/app:1\nrelease: /app/bin/app\n")
         self.assertEqual(self.task(self.render())["image"], "user/app:1")

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,85 @@ static void test_match_fixture_format(void **state)
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
                 assert_false(logline_format_match(f, bad[i], strlen(bad[i]), FIXED_NOW, &ev));
+        logline_format_free(f);
+}
+
+/* Metadata words of every shape, and the date/time/level/literal checks
+ * that look at 8 bytes at once, off by one byte in every place. */
+static void test_match_metadata_and_shapes(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct logline_event ev = {0};
+        const char *line = "2026-11-23 11:18:16.254 [ERROR] a=1 request_id=F1x9 text=two words "
+                           "=x empty= long_key_name=some_long_value_here | m";
+        assert_true(logline_format_match(f, line, strlen(line), FIXED_NOW, &ev));
+        assert_int_equal(ev.level, LOGLINE_ERROR);
+        static const char *const want[][2] = {{"a", "1"},
+                                              {"request_id", "F1x9"},
+                                              {"text", "two words =x"},
+                                              {"empty", ""},
+                                              {"long_key_name", "some_long_value_here"}};
+        assert_int_equal(ev.nfields, 5);
+        for (size_t i = 0; i < 5; i++) {
+                assert_int_equal(ev.fields[i].key_len, strlen(want[i][0]));
+                assert_memory_equal(ev.fields[i].key, want[i][0], ev.fields[i].key_len);
+                assert_int_equal(ev.fields[i].val_len, strlen(want[i][1]));
+                assert_memory_equal(ev.fields[i].val, want[i][1], ev.fields[i].val_len);
+        }
+        assert_int_equal(ev.msg_len, 1);
+        /* one byte changed anywhere in the header: no match */
+        const char *good = "2026-11-23 11:18:16.254 [info] | x";
+        for (size_t at = 0; at < 31; at++) {
+                char b[64];
+                strcpy(b, good);
+                if (b[at] == '[' || (b[at] >= 'a' && b[at] <= 'z'))
+                        continue; /* the level word: another case, checked above */
+                b[at] = b[at] == 'Z' ? 'Y' : 'Z';
+                assert_false(logline_format_match(f, b, strlen(b), FIXED_NOW, &ev));
+        }
+        assert_true(logline_format_match(f, good, strlen(good), FIXED_NOW, &ev));
+        /* every level word in any case, and near misses */
+        static const struct {
+                const char *w;
+                int level; /* -1: no match */
+        } words[] = {
+            {"debug", LOGLINE_DEBUG},
+            {"info", LOGLINE_INFO},
+            {"notice", LOGLINE_NOTICE},
+            {"warning", LOGLINE_WARNING},
+            {"warn", LOGLINE_WARNING},
+            {"error", LOGLINE_ERROR},
+            {"err", LOGLINE_ERROR},
+            {"critical", LOGLINE_CRITICAL},
+            {"alert", LOGLINE_ALERT},
+            {"emergency", LOGLINE_EMERGENCY},
+            {"INFO", LOGLINE_INFO},
+            {"Warning", LOGLINE_WARNING},
+            {"EMERGENCY", LOGLINE_EMERGENCY},
+            {"inf", -1},
+            {"infos", -1},
+            {"warnings", -1},
+            {"criticalx", -1},
+            {"er", -1},
+            {"info1", -1},
+            {"in_o", -1},
+        };
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+                char b[80];
+                snprintf(b, sizeof b, "2026-11-23 11:18:16.254 [%s] | x", words[i].w);
+                bool m = logline_format_match(f, b, strlen(b), FIXED_NOW, &ev);
+                assert_int_equal(m, words[i].level >= 0);
+                if (m)
+                        assert_int_equal(ev.level, words[i].level);
+        }
+        /* short lines: the checks never read past the end */
+        for (size_t n = 0; n < strlen(good); n++) {
+                char *cut = malloc(n ? n : 1);
+                memcpy(cut, good, n);
+                assert_false(logline_format_match(f, cut, n, FIXED_NOW, &ev) && n < 32);
+                free(cut);
+        }
         logline_format_free(f);
 }
 
@@ -226,6 +306,49 @@ static void test_stream_any_split(void **state)
                 assert_string_equal(buf_str(&k.out), app_json);
                 logline_stream_free(s);
                 buf_fini(&k.out);
+        }
+        logline_format_free(f);
+}
+
+/* CRLF lines, continuation lines, a plain line and an event past a small cap:
+ * one read or one byte at a time, the same events (the pending event borrows
+ * a read's bytes and must come out the same as when it owns them). */
+static void test_stream_one_read_or_bytes_agree(void **state)
+{
+        (void)state;
+        static const char log[] =
+            "2026-11-23 11:18:15.943 [info] a=1 | first\r\n"
+            "  cont one\r\n"
+            "\tcont two\n"
+            "plain io line\n"
+            "  indented after plain\n"
+            "2026-11-23 11:18:16.000 [error] | long message that goes past the cap of forty\n"
+            "    and a continuation that adds more bytes than the cap allows\n"
+            "2026-11-23 11:18:17.000 [info] | end\n";
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        for (size_t cap = 40; cap <= 4096; cap *= 102) {
+                struct sink whole = {.fmt = LOGLINE_OUT_JSON}, bytes = {.fmt = LOGLINE_OUT_JSON};
+                struct logline_stream *a = mk_stream(&whole, f, LOGLINE_SRC_APP, cap);
+                struct logline_stream *b = mk_stream(&bytes, f, LOGLINE_SRC_APP, cap);
+                assert_int_equal(logline_stream_feed(a, log, sizeof log - 1), 0);
+                for (size_t i = 0; i < sizeof log - 1; i++)
+                        assert_int_equal(logline_stream_feed(b, log + i, 1), 0);
+                assert_int_equal(logline_stream_finish(a), 0);
+                assert_int_equal(logline_stream_finish(b), 0);
+                assert_string_equal(buf_str(&whole.out), buf_str(&bytes.out));
+                const char *out = buf_str(&whole.out);
+                assert_non_null(strstr(out, "\"msg\":\"first\\n  cont one\\n\\tcont two\""));
+                assert_non_null(strstr(out, "\"msg\":\"plain io line\\n  indented after plain\""));
+                assert_int_equal(strstr(out, "\\r") == NULL, true);
+                assert_non_null(strstr(out, "\"msg\":\"end\""));
+                if (cap == 40)
+                        assert_non_null(strstr(out, "\"split\":true"));
+                else
+                        assert_null(strstr(out, "\"split\":true"));
+                logline_stream_free(a);
+                logline_stream_free(b);
+                buf_fini(&whole.out);
+                buf_fini(&bytes.out);
         }
         logline_format_free(f);
 }
@@ -397,6 +520,183 @@ static void test_encode_escapes(void **state)
         buf_fini(&b);
 }
 
+/* An app event with metadata, a node and a split mark, as each profile
+ * writes it: the collector's own field names, src and node where it reads
+ * them. */
+static void test_encode_profiles(void **state)
+{
+        (void)state;
+        struct buf b;
+        buf_init(&b, 4096);
+        struct logline_event ev = {.level = LOGLINE_WARNING, .src = LOGLINE_SRC_APP};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        ev.msg = "disk \"low\"";
+        ev.msg_len = strlen(ev.msg);
+        ev.node = "live_stream@pod";
+        ev.fields[0] = (struct logline_field){"stream_id", 9, "s1", 2, false};
+        ev.fields[1] = (struct logline_field){"exit_code", 9, "3", 1, true};
+        /* the profile's own key as metadata would repeat it: left out */
+        ev.fields[2] = (struct logline_field){"message", 7, "dup", 3, false};
+        ev.nfields = 3;
+        ev.split = true;
+        static const struct {
+                enum logline_out fmt;
+                const char *want;
+        } cases[] = {
+            {LOGLINE_OUT_GCP,
+             "{\"time\":\"2026-11-23T06:00:00.123Z\",\"severity\":\"WARNING\",\"message\":\"disk "
+             "\\\"low\\\"\",\"stream_id\":\"s1\",\"exit_code\":3,\"split\":true,"
+             "\"logging.googleapis.com/labels\":{\"src\":\"app\",\"node\":\"live_stream@pod\"}}\n"},
+            {LOGLINE_OUT_ECS,
+             "{\"@timestamp\":\"2026-11-23T06:00:00.123Z\",\"log.level\":\"warning\",\"message\":"
+             "\"disk "
+             "\\\"low\\\"\",\"log.logger\":\"app\",\"service.node.name\":\"live_stream@pod\","
+             "\"ecs.version\":\"8.11.0\",\"stream_id\":\"s1\",\"exit_code\":3,\"split\":true}\n"},
+            {LOGLINE_OUT_DATADOG,
+             "{\"timestamp\":\"2026-11-23T06:00:00.123Z\",\"status\":\"warning\",\"message\":"
+             "\"disk \\\"low\\\"\",\"logger.name\":\"app\",\"node\":\"live_stream@pod\","
+             "\"stream_id\":\"s1\",\"exit_code\":3,\"split\":true}\n"},
+            {LOGLINE_OUT_JSON,
+             "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"warning\",\"src\":\"app\",\"msg\":"
+             "\"disk \\\"low\\\"\",\"node\":\"live_stream@pod\",\"stream_id\":\"s1\","
+             "\"exit_code\":3,\"message\":\"dup\",\"split\":true}\n"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, cases[i].fmt, &b), 0);
+                assert_string_equal(buf_str(&b), cases[i].want);
+        }
+        buf_fini(&b);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+        int n = 0;
+        for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+                n++;
+        return n;
+}
+
+/* Metadata named like one of a profile's own keys never repeats that key
+ * (a collector would take either). */
+static void test_encode_profiles_never_repeat_a_key(void **state)
+{
+        (void)state;
+        static const struct {
+                enum logline_out fmt;
+                const char *keys[8];
+        } cases[] = {
+            {LOGLINE_OUT_JSON, {"ts", "level", "src", "msg", "node", "split"}},
+            {LOGLINE_OUT_GCP,
+             {"time", "timestamp", "severity", "message", "split",
+              "logging.googleapis.com/labels"}},
+            {LOGLINE_OUT_ECS,
+             {"@timestamp", "log.level", "message", "log.logger", "service.node.name",
+              "ecs.version", "split"}},
+            {LOGLINE_OUT_DATADOG,
+             {"timestamp", "status", "message", "logger.name", "node", "split"}},
+        };
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+                struct logline_event ev = {.level = LOGLINE_INFO, .src = LOGLINE_SRC_APP};
+                strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+                ev.msg = "m";
+                ev.msg_len = 1;
+                ev.node = "n@h";
+                ev.split = true;
+                for (size_t i = 0; i < 8 && cases[c].keys[i]; i++)
+                        ev.fields[ev.nfields++] = (struct logline_field){
+                            cases[c].keys[i], strlen(cases[c].keys[i]), "dup", 3, false};
+                /* and one that is not reserved anywhere */
+                ev.fields[ev.nfields++] = (struct logline_field){"stream_id", 9, "s1", 2, false};
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, cases[c].fmt, &b), 0);
+                for (size_t i = 0; i < 8 && cases[c].keys[i]; i++) {
+                        char k[64];
+                        snprintf(k, sizeof k, "\"%s\":", cases[c].keys[i]);
+                        assert_true(count_of(buf_str(&b), k) <= 1);
+                }
+                assert_int_equal(count_of(buf_str(&b), "\"dup\""), 0);
+                assert_int_equal(count_of(buf_str(&b), "\"stream_id\":\"s1\""), 1);
+        }
+        buf_fini(&b);
+}
+
+/* Every level in every profile's word, and a relrun event without a node. */
+static void test_encode_profile_levels(void **state)
+{
+        (void)state;
+        static const char *const gcp[] = {"DEBUG", "INFO",     "NOTICE", "WARNING",
+                                          "ERROR", "CRITICAL", "ALERT",  "EMERGENCY"};
+        static const char *const dd[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emerg"};
+        static const char *const ecs[] = {"debug", "info",     "notice", "warning",
+                                          "error", "critical", "alert",  "emergency"};
+        struct buf b;
+        buf_init(&b, 4096);
+        for (int l = LOGLINE_DEBUG; l <= LOGLINE_EMERGENCY; l++) {
+                struct logline_event ev = {.level = (enum logline_level)l,
+                                           .src = LOGLINE_SRC_RELRUN};
+                strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+                ev.msg = "ready";
+                ev.msg_len = 5;
+                char want[512];
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_GCP, &b), 0);
+                snprintf(want, sizeof want,
+                         "{\"time\":\"2026-11-23T06:00:00.123Z\",\"severity\":\"%s\",\"message\":"
+                         "\"ready\",\"logging.googleapis.com/labels\":{\"src\":\"relrun\"}}\n",
+                         gcp[l]);
+                assert_string_equal(buf_str(&b), want);
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_DATADOG, &b), 0);
+                snprintf(want, sizeof want,
+                         "{\"timestamp\":\"2026-11-23T06:00:00.123Z\",\"status\":\"%s\","
+                         "\"message\":\"ready\",\"logger.name\":\"relrun\"}\n",
+                         dd[l]);
+                assert_string_equal(buf_str(&b), want);
+                buf_reset(&b);
+                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_ECS, &b), 0);
+                snprintf(want, sizeof want,
+                         "{\"@timestamp\":\"2026-11-23T06:00:00.123Z\",\"log.level\":\"%s\","
+                         "\"message\":\"ready\",\"log.logger\":\"relrun\",\"ecs.version\":"
+                         "\"8.11.0\"}\n",
+                         ecs[l]);
+                assert_string_equal(buf_str(&b), want);
+        }
+        enum logline_out o;
+        struct err e;
+        const char *names[] = {"gcp", "ecs", "datadog"};
+        enum logline_out outs[] = {LOGLINE_OUT_GCP, LOGLINE_OUT_ECS, LOGLINE_OUT_DATADOG};
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(logline_out_parse(names[i], &o, &e), 0);
+                assert_int_equal(o, outs[i]);
+                assert_string_equal(logline_out_name(o), names[i]);
+        }
+        buf_fini(&b);
+}
+
+/* Near the cap, an event that fits is written even though its worst case
+ * (every byte escaped) would not; one that does not fit leaves out as it was. */
+static void test_encode_near_cap(void **state)
+{
+        (void)state;
+        struct logline_event ev = {.level = LOGLINE_INFO, .src = LOGLINE_SRC_APP};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        ev.msg = "0123456789012345678901234567890123456789";
+        ev.msg_len = 40;
+        const char *want = "{\"ts\":\"2026-11-23T06:00:00.123Z\",\"level\":\"info\",\"src\":"
+                           "\"app\",\"msg\":\"0123456789012345678901234567890123456789\"}\n";
+        struct buf b;
+        buf_init(&b, strlen(want));
+        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
+        assert_string_equal(buf_str(&b), want);
+        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), -1);
+        assert_string_equal(buf_str(&b), want);
+        buf_fini(&b);
+}
+
 static void test_level_and_out_parse(void **state)
 {
         (void)state;
@@ -543,11 +843,13 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_fixture_format),
+            cmocka_unit_test(test_match_metadata_and_shapes),
             cmocka_unit_test(test_match_default_format_adds_today),
             cmocka_unit_test(test_match_erlang_template),
             cmocka_unit_test(test_format_errors),
             cmocka_unit_test(test_stream_whole),
             cmocka_unit_test(test_stream_any_split),
+            cmocka_unit_test(test_stream_one_read_or_bytes_agree),
             cmocka_unit_test(test_stream_chunk_rule),
             cmocka_unit_test(test_stream_plain_line_in_the_same_read),
             cmocka_unit_test(test_stream_json_keeps_arrival_order),
@@ -555,6 +857,10 @@ int main(void)
             cmocka_unit_test(test_stream_json_passthrough),
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
+            cmocka_unit_test(test_encode_profiles),
+            cmocka_unit_test(test_encode_profiles_never_repeat_a_key),
+            cmocka_unit_test(test_encode_profile_levels),
+            cmocka_unit_test(test_encode_near_cap),
             cmocka_unit_test(test_level_and_out_parse),
             cmocka_unit_test(test_text_safe_shows_controls),
             cmocka_unit_test(test_text_safe_every_byte),

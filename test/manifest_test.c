@@ -768,7 +768,7 @@ static void test_names_rejected(void **state)
         assert_job_err(&o, "expression: unclosed \"(\" opened at column 15");
         base_opts(&o);
         o.log_format = "xml";
-        assert_job_err(&o, "--log-format \"xml\": want json, logfmt or text");
+        assert_job_err(&o, "--log-format \"xml\": want json, logfmt, text, gcp, ecs or datadog");
         base_opts(&o);
         o.rpc = "ssh";
         assert_job_err(&o, "--rpc \"ssh\": want auto, dist or script");

@@ -1480,8 +1480,22 @@ static void start_release(struct pod *p)
 static void report(struct pod *p)
 {
         enum logline_level lvl = p->out.code == 0 ? LOGLINE_INFO : LOGLINE_ERROR;
-        pod_note(p, lvl, "exit", "exit %d: %s (phase %s, %lld ms)", p->out.code, p->out.reason,
-                 p->out.phase ? p->out.phase : "task", (long long)elapsed(p));
+        const char *phase = p->out.phase ? p->out.phase : "task";
+        char msg[8192], code[16], ms[24];
+        snprintf(msg, sizeof msg, "exit %d: %s (phase %s, %lld ms)", p->out.code, p->out.reason,
+                 phase, (long long)elapsed(p));
+        snprintf(code, sizeof code, "%d", p->out.code);
+        snprintf(ms, sizeof ms, "%lld", (long long)elapsed(p));
+        /* the outcome as fields too, for a collector to filter on */
+        struct logline_event ev = {.level = lvl, .src = LOGLINE_SRC_RELRUN, .msg = msg};
+        ev.msg_len = strlen(msg);
+        logline_format_ts(proc_wall_ms(), ev.ts);
+        ev.fields[0] = (struct logline_field){"event", 5, "exit", 4, false};
+        ev.fields[1] = (struct logline_field){"exit_code", 9, code, strlen(code), true};
+        ev.fields[2] = (struct logline_field){"phase", 5, phase, strlen(phase), false};
+        ev.fields[3] = (struct logline_field){"duration_ms", 11, ms, strlen(ms), true};
+        ev.nfields = 4;
+        out_event(p, &ev);
         out_flush(p);
         write_termination_log(p);
         out_flush(p);

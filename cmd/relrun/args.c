@@ -658,9 +658,12 @@ static int set_flag(struct opts *o, int c, const char *v, struct err *e)
                 o->rpc = v;
                 return 0;
         case O_LOG_FORMAT:
-                if (strcmp(v, "json") && strcmp(v, "logfmt") && strcmp(v, "text"))
+                if (strcmp(v, "json") && strcmp(v, "logfmt") && strcmp(v, "text") &&
+                    strcmp(v, "gcp") && strcmp(v, "ecs") && strcmp(v, "datadog"))
                         return err_set(e, ERR_USAGE,
-                                       "--log-format \"%s\": expected json, logfmt or text", v);
+                                       "--log-format \"%s\": expected json, logfmt, text, gcp, "
+                                       "ecs or datadog",
+                                       v);
                 o->log_format = v;
                 return 0;
         case O_APP_FORMAT: o->app_format = v; return 0;
@@ -945,7 +948,8 @@ static const char task_help[] =
     "      --grace D            time the release gets to stop after the task\n"
     "      --rpc auto|dist|script how relrun-pod reaches the node (default auto:\n"
     "                           dist, a hidden C node; else bin/NAME rpc)\n"
-    "      --log-format F       relrun-pod's log format: json (default), logfmt, text\n"
+    "      --log-format F       relrun-pod's log format: json (default), logfmt, text,\n"
+    "                           gcp, ecs, datadog (a log collector's field names)\n"
     "      --app-format FMT     the app's Logger console format, e.g.\n"
     "                           '$time $metadata[$level] $message' (Elixir's default)\n"
     "      --ready-expr EXPR    also wait until EXPR is truthy on the node\n";

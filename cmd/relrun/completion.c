@@ -35,7 +35,7 @@ static const struct {
     {"--inject", "init none"},
     {"--rpc", "auto dist script"},
     {"--lang", "erlang elixir"},
-    {"--log-format", "json logfmt text"},
+    {"--log-format", "json logfmt text gcp ecs datadog"},
     {"--cascade", "background foreground"},
     {"--concurrency-policy", "Allow Forbid Replace"},
     {"--pull-policy", "Always IfNotPresent Never"},

@@ -21,13 +21,6 @@ void buf_fini(struct buf *b)
         b->alloc = 0;
 }
 
-void buf_reset(struct buf *b)
-{
-        b->len = 0;
-        if (b->data)
-                b->data[0] = '\0';
-}
-
 static int buf_reserve(struct buf *b, size_t n)
 {
         if (n > b->max - b->len) {
@@ -63,17 +56,11 @@ int buf_append(struct buf *b, const void *p, size_t n)
         return 0;
 }
 
-char *buf_room(struct buf *b, size_t n)
+char *buf_room_grow(struct buf *b, size_t n)
 {
         if (buf_reserve(b, n) < 0)
                 return NULL;
         return b->data + b->len;
-}
-
-void buf_grew(struct buf *b, size_t n)
-{
-        b->len += n;
-        b->data[b->len] = '\0';
 }
 
 int buf_puts(struct buf *b, const char *s)

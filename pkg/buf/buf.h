@@ -20,7 +20,12 @@ void buf_init(struct buf *b, size_t max);
 /* Release the memory; the buffer may be reused after buf_init. */
 void buf_fini(struct buf *b);
 /* Forget the contents, keep the memory. */
-void buf_reset(struct buf *b);
+static inline void buf_reset(struct buf *b)
+{
+        b->len = 0;
+        if (b->data)
+                b->data[0] = '\0';
+}
 
 /* Append n bytes. Returns 0, or -1 (nothing appended) if the cap would be
  * passed or memory ran out (errno ENOBUFS or ENOMEM). */
@@ -34,10 +39,22 @@ BUF_MUST_CHECK int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
 /* Room for n more bytes: returns where they go (data + len), or NULL (errno
  * ENOBUFS or ENOMEM) past the cap. Write at most n bytes there, then
- * buf_grew with how many were written. For encoders that write in place. */
-char *buf_room(struct buf *b, size_t n);
+ * buf_grew with how many were written. For encoders that write in place;
+ * inline, as the room is nearly always there already. */
+char *buf_room_grow(struct buf *b, size_t n);
+static inline char *buf_room(struct buf *b, size_t n)
+{
+        /* alloc > len always holds once data is set (room for the NUL) */
+        if (b->data && n < b->alloc - b->len)
+                return b->data + b->len;
+        return buf_room_grow(b, n);
+}
 /* Count n bytes written at buf_room's pointer (n <= the room asked for). */
-void buf_grew(struct buf *b, size_t n);
+static inline void buf_grew(struct buf *b, size_t n)
+{
+        b->len += n;
+        b->data[b->len] = '\0';
+}
 
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);

@@ -2,6 +2,10 @@
 
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 size_t codec_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
         if (n == 0)
@@ -141,63 +145,144 @@ static const char hexd[] = "0123456789abcdef";
 /* Output bytes per input byte at most: "\u00XX" is 6. */
 #define ESC_BLOCK 8192
 
+/* Escape p[0..be) to w; a UTF-8 sequence that starts before be may be read
+ * up to end. w has room for 6 bytes per input byte: the wide copies below
+ * store a whole vector before looking at it, which that room allows. */
+#ifdef __SSE2__
+/* Bits set for the bytes of v that are special: a signed "< ' '" catches the
+ * controls and every byte from 0x80 at once. */
+static inline unsigned special16(__m128i v)
+{
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+        return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* The length of the UTF-8 sequence at p, 0 when none starts there. Out of
+ * line with its own code point: the hot loop then takes no local's address
+ * (which would cost a stack canary per call and keep p in memory). */
+static __attribute__((noinline)) size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+        uint32_t cp;
+        return codec_utf8_decode(p, (size_t)(end - p), &cp);
+}
+
+static inline __attribute__((always_inline)) char *
+escape_run(char *w, const unsigned char **pp, const unsigned char *be, const unsigned char *end)
+{
+        const unsigned char *p = *pp;
+#ifdef __SSE2__
+        /* from here on the output is the input as it is, at offset w - p */
+        const unsigned char *plain = p;
+#endif
+        while (p < be) {
+#ifdef __SSE2__
+                while (be - p >= 16) {
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                        unsigned mask = special16(v);
+                        _mm_storeu_si128((__m128i *)(void *)w, v);
+                        if (mask) {
+                                unsigned k = (unsigned)__builtin_ctz(mask);
+                                p += k;
+                                w += k;
+                                goto special;
+                        }
+                        p += 16;
+                        w += 16;
+                }
+                if (p < be && be - plain >= 16) {
+                        /* the tail as the last 16 bytes: the ones before p
+                         * were copied as they are, so writing them again
+                         * changes nothing */
+                        const unsigned char *q = be - 16;
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+                        if ((special16(v) >> (p - q)) == 0) {
+                                _mm_storeu_si128((__m128i *)(void *)(w - (p - q)), v);
+                                w += be - p;
+                                p = be;
+                                break;
+                        }
+                }
+#endif
+                uint64_t v;
+                while (be - p >= 8) {
+                        memcpy(&v, p, 8);
+                        if (special8(v))
+                                break;
+                        memcpy(w, &v, 8);
+                        w += 8;
+                        p += 8;
+                }
+                while (p < be && !json_special[*p])
+                        *w++ = (char)*p++;
+                if (p >= be)
+                        break;
+#ifdef __SSE2__
+        special:;
+#endif
+                unsigned char c = *p;
+                if (c >= 0x80) {
+                        /* A sequence may run past be: it still started
+                         * before it, so the room is enough. */
+                        size_t l = utf8_len(p, end);
+                        if (l) {
+                                for (size_t k = 0; k < l; k++)
+                                        w[k] = (char)p[k];
+                                w += l;
+                                p += l;
+                        } else {
+                                memcpy(w, "\xef\xbf\xbd", 3);
+                                w += 3;
+                                p++;
+                        }
+#ifdef __SSE2__
+                        plain = p;
+#endif
+                        continue;
+                }
+                *w++ = '\\';
+                switch (c) {
+                case '"': *w++ = '"'; break;
+                case '\\': *w++ = '\\'; break;
+                case '\n': *w++ = 'n'; break;
+                case '\r': *w++ = 'r'; break;
+                case '\t': *w++ = 't'; break;
+                case '\b': *w++ = 'b'; break;
+                case '\f': *w++ = 'f'; break;
+                default:
+                        memcpy(w, "u00", 3);
+                        w[3] = hexd[c >> 4];
+                        w[4] = hexd[c & 15];
+                        w += 5;
+                }
+                p++;
+#ifdef __SSE2__
+                plain = p;
+#endif
+        }
+        *pp = p;
+        return w;
+}
+
+char *codec_json_escape_to(char *dst, const char *s, size_t n)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        return escape_run(dst, &p, p + n, p + n);
+}
+
 int codec_json_escape(struct buf *out, const char *s, size_t n)
 {
         const unsigned char *p = (const unsigned char *)s, *end = p + n;
         while (p < end) {
                 size_t blk = (size_t)(end - p) < ESC_BLOCK ? (size_t)(end - p) : ESC_BLOCK;
-                char *w0 = buf_room(out, blk * 6), *w = w0;
+                char *w0 = buf_room(out, blk * 6);
                 if (!w0)
                         return -1;
                 const unsigned char *be = p + blk;
-                while (p < be) {
-                        uint64_t v;
-                        while (be - p >= 8) {
-                                memcpy(&v, p, 8);
-                                if (special8(v))
-                                        break;
-                                memcpy(w, &v, 8);
-                                w += 8;
-                                p += 8;
-                        }
-                        while (p < be && !json_special[*p])
-                                *w++ = (char)*p++;
-                        if (p >= be)
-                                break;
-                        unsigned char c = *p;
-                        if (c >= 0x80) {
-                                /* A sequence may run past the block: it still
-                                 * started inside, so the room is enough. */
-                                uint32_t cp;
-                                size_t l = codec_utf8_decode(p, (size_t)(end - p), &cp);
-                                if (l) {
-                                        memcpy(w, p, l);
-                                        w += l;
-                                        p += l;
-                                } else {
-                                        memcpy(w, "\xef\xbf\xbd", 3);
-                                        w += 3;
-                                        p++;
-                                }
-                                continue;
-                        }
-                        *w++ = '\\';
-                        switch (c) {
-                        case '"': *w++ = '"'; break;
-                        case '\\': *w++ = '\\'; break;
-                        case '\n': *w++ = 'n'; break;
-                        case '\r': *w++ = 'r'; break;
-                        case '\t': *w++ = 't'; break;
-                        case '\b': *w++ = 'b'; break;
-                        case '\f': *w++ = 'f'; break;
-                        default:
-                                memcpy(w, "u00", 3);
-                                w[3] = hexd[c >> 4];
-                                w[4] = hexd[c & 15];
-                                w += 5;
-                        }
-                        p++;
-                }
+                /* a sequence that started in the block is taken whole */
+                char *w = escape_run(w0, &p, be, end);
                 buf_grew(out, (size_t)(w - w0));
         }
         return 0;

@@ -40,6 +40,15 @@ int codec_base64_decode(const char *s, size_t n, unsigned char *out, size_t *out
  * replaced by U+FFFD. Returns 0, or -1 when out's cap is reached (out then
  * holds what fitted before the cut, never half an escape). */
 int codec_json_escape(struct buf *out, const char *s, size_t n);
+/* Room codec_json_escape_to needs for n input bytes. */
+#define CODEC_JSON_ESCAPED_MAX(n) ((n)*6)
+
+/* codec_json_escape into caller storage: writes the inside of the JSON string
+ * for s[0..n) at dst, which has CODEC_JSON_ESCAPED_MAX(n) bytes of room (the
+ * escaper may store a little past what it finally keeps, never past that
+ * room), and returns the end of what it wrote. No NUL is added. For encoders
+ * that reserve one room per record and write in place. */
+char *codec_json_escape_to(char *dst, const char *s, size_t n);
 /* The same between double quotes. */
 int codec_json_string(struct buf *out, const char *s, size_t n);
 

@@ -18,23 +18,76 @@ const char *logline_level_name(enum logline_level l)
         return (unsigned)l < 8 ? level_names[l] : "info";
 }
 
+/* s[0..n) is the lowercase word w, in any case (w is letters only). */
+static inline bool word_is(const char *s, const char *w, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char)s[i] | 0x20) != (unsigned char)w[i])
+                        return false;
+        return true;
+}
+
+/* The level s[0..n) names, or -1. */
+static int level_word(const char *s, size_t n)
+{
+        /* by length first: one comparison per line on the hot path */
+        enum logline_level l;
+        switch (n) {
+        case 3:
+                if (!word_is(s, "err", 3))
+                        return -1;
+                l = LOGLINE_ERROR;
+                break;
+        case 4:
+                if (word_is(s, "info", 4))
+                        l = LOGLINE_INFO;
+                else if (word_is(s, "warn", 4))
+                        l = LOGLINE_WARNING;
+                else
+                        return -1;
+                break;
+        case 5:
+                if (word_is(s, "debug", 5))
+                        l = LOGLINE_DEBUG;
+                else if (word_is(s, "error", 5))
+                        l = LOGLINE_ERROR;
+                else if (word_is(s, "alert", 5))
+                        l = LOGLINE_ALERT;
+                else
+                        return -1;
+                break;
+        case 6:
+                if (!word_is(s, "notice", 6))
+                        return -1;
+                l = LOGLINE_NOTICE;
+                break;
+        case 7:
+                if (!word_is(s, "warning", 7))
+                        return -1;
+                l = LOGLINE_WARNING;
+                break;
+        case 8:
+                if (!word_is(s, "critical", 8))
+                        return -1;
+                l = LOGLINE_CRITICAL;
+                break;
+        case 9:
+                if (!word_is(s, "emergency", 9))
+                        return -1;
+                l = LOGLINE_EMERGENCY;
+                break;
+        default: return -1;
+        }
+        return (int)l;
+}
+
 int logline_level_parse(const char *s, size_t n, enum logline_level *out)
 {
-        for (size_t i = 0; i < 8; i++) {
-                if (strlen(level_names[i]) == n && strncasecmp(s, level_names[i], n) == 0) {
-                        *out = (enum logline_level)i;
-                        return 0;
-                }
-        }
-        if (n == 4 && strncasecmp(s, "warn", 4) == 0) {
-                *out = LOGLINE_WARNING;
-                return 0;
-        }
-        if (n == 3 && strncasecmp(s, "err", 3) == 0) {
-                *out = LOGLINE_ERROR;
-                return 0;
-        }
-        return -1;
+        int l = level_word(s, n);
+        if (l < 0)
+                return -1;
+        *out = (enum logline_level)l;
+        return 0;
 }
 
 const char *logline_src_name(enum logline_src s)
@@ -47,18 +100,25 @@ const char *logline_src_name(enum logline_src s)
         return "app";
 }
 
+static const char *const out_names[] = {
+    [LOGLINE_OUT_JSON] = "json", [LOGLINE_OUT_LOGFMT] = "logfmt", [LOGLINE_OUT_TEXT] = "text",
+    [LOGLINE_OUT_GCP] = "gcp",   [LOGLINE_OUT_ECS] = "ecs",       [LOGLINE_OUT_DATADOG] = "datadog",
+};
+
 int logline_out_parse(const char *s, enum logline_out *out, struct err *e)
 {
-        if (strcmp(s, "json") == 0)
-                *out = LOGLINE_OUT_JSON;
-        else if (strcmp(s, "logfmt") == 0)
-                *out = LOGLINE_OUT_LOGFMT;
-        else if (strcmp(s, "text") == 0)
-                *out = LOGLINE_OUT_TEXT;
-        else
-                return err_set(e, ERR_USAGE, "--log-format \"%s\": expected json, logfmt or text",
-                               s);
-        return 0;
+        for (size_t i = 0; i < sizeof out_names / sizeof out_names[0]; i++) {
+                if (strcmp(s, out_names[i]) == 0) {
+                        *out = (enum logline_out)i;
+                        return 0;
+                }
+        }
+        return err_set(e, ERR_USAGE, "--log-format \"%s\": expected " LOGLINE_OUT_NAMES, s);
+}
+
+const char *logline_out_name(enum logline_out f)
+{
+        return (unsigned)f < sizeof out_names / sizeof out_names[0] ? out_names[f] : "json";
 }
 
 void logline_format_ts(int64_t unix_ms, char *ts)
@@ -89,9 +149,15 @@ struct tok {
         enum tok_kind kind;
         const char *lit; /* TOK_LIT, TOK_METAKEY: points into logline_format.text */
         size_t lit_len;
+        /* what follows, known when the format is compiled, not per line */
+        const struct tok *next_lit; /* the next token when it is a literal, else NULL */
+        bool next_ph;               /* a placeholder follows directly */
+        uint64_t lit8, mask8;       /* TOK_LIT of at most 8 bytes: them as one load sees them */
 };
 
 #define MAX_TOKS 32
+
+#define FIX_MAX 64
 
 struct logline_format {
         char *text;
@@ -101,6 +167,15 @@ struct logline_format {
         bool local;         /* the app logs local time: convert to UTC */
         char cache_key[14]; /* "YYYY-MM-DDTHH" whose UTC offset is cache_off */
         long cache_off;
+        /* The format's fixed-width start ($date, $time and literals, such as
+         * "$date $time [" = 25 bytes) as a template checked 8 bytes a load:
+         * per word its offset, which bytes are digits, the exact others. */
+        size_t fix_toks; /* tokens it covers; 0 = no template */
+        size_t fix_len;
+        size_t fix_words;
+        size_t fix_off[FIX_MAX / 8 + 1];
+        uint64_t fix_dm[FIX_MAX / 8 + 1], fix_lit[FIX_MAX / 8 + 1];
+        long date_off, time_off; /* where $date, $time sit in it, or -1 */
 };
 
 void logline_format_set_local(struct logline_format *f, bool local)
@@ -130,7 +205,7 @@ static long local_offset(struct logline_format *f, const char *ts)
 }
 
 /* ts holds a local "YYYY-MM-DDTHH:MM:SS.mmm": rewrite it as UTC. */
-static void local_to_utc(struct logline_format *f, char *ts)
+static __attribute__((noinline)) void local_to_utc(struct logline_format *f, char *ts)
 {
         long off = local_offset(f, ts);
         struct tm tm = {0};
@@ -154,6 +229,56 @@ static const struct {
     {"time", TOK_TIME},         {"metadata", TOK_META},   {"message", TOK_MSG},
     {"node", TOK_NODE},         {"erltime", TOK_ERLTIME}, {"meta:", TOK_METAKEY},
 };
+
+/* The template of the format's fixed-width start (see struct logline_format). */
+static void compile_fixed(struct logline_format *f)
+{
+        char ch[FIX_MAX]; /* the exact byte, or 0 for a digit */
+        size_t len = 0, i;
+        f->date_off = f->time_off = -1;
+        for (i = 0; i < f->ntoks; i++) {
+                const struct tok *t = &f->toks[i];
+                const char *shape = t->kind == TOK_DATE   ? "0000-00-00"
+                                    : t->kind == TOK_TIME ? "00:00:00.000"
+                                    : t->kind == TOK_LIT  ? t->lit
+                                                          : NULL;
+                size_t n = t->kind == TOK_LIT ? t->lit_len : shape ? strlen(shape) : 0;
+                if (!shape || len + n > FIX_MAX)
+                        break;
+                if (t->kind == TOK_DATE)
+                        f->date_off = (long)len;
+                if (t->kind == TOK_TIME)
+                        f->time_off = (long)len;
+                for (size_t k = 0; k < n; k++)
+                        ch[len + k] = t->kind == TOK_LIT ? t->lit[k]
+                                      : shape[k] == '0'  ? 0
+                                                         : shape[k];
+                len += n;
+        }
+        if (len < 8 || (f->date_off < 0 && f->time_off < 0)) {
+                f->fix_toks = 0; /* too short to load, or nothing to gain */
+                return;
+        }
+        f->fix_toks = i;
+        f->fix_len = len;
+        f->fix_words = 0;
+        for (size_t off = 0;; off += 8) {
+                if (off + 8 > len)
+                        off = len - 8; /* the last word overlaps the one before */
+                size_t w = f->fix_words++;
+                f->fix_off[w] = off;
+                f->fix_dm[w] = f->fix_lit[w] = 0;
+                for (size_t k = 0; k < 8; k++) {
+                        unsigned char c = (unsigned char)ch[off + k];
+                        if (c == 0)
+                                f->fix_dm[w] |= (uint64_t)0xff << (8 * k);
+                        else
+                                f->fix_lit[w] |= (uint64_t)c << (8 * k);
+                }
+                if (off + 8 >= len)
+                        break;
+        }
+}
 
 int logline_format_new(const char *fmt, struct logline_format **out, struct err *e)
 {
@@ -220,6 +345,21 @@ int logline_format_new(const char *fmt, struct logline_format **out, struct err 
                 logline_format_free(f);
                 return err_set(e, ERR_USAGE, "--app-format \"%s\": has no $message", fmt);
         }
+        for (size_t i = 0; i + 1 < f->ntoks; i++) {
+                f->toks[i].next_lit = f->toks[i + 1].kind == TOK_LIT ? &f->toks[i + 1] : NULL;
+                f->toks[i].next_ph = f->toks[i + 1].kind != TOK_LIT;
+        }
+        for (size_t i = 0; i < f->ntoks; i++) {
+                struct tok *t = &f->toks[i];
+                if (t->kind != TOK_LIT || t->lit_len > 8)
+                        continue;
+                /* byte k of the literal in bits 8k.. (load8's order) */
+                for (size_t k = 0; k < t->lit_len; k++) {
+                        t->lit8 |= (uint64_t)(unsigned char)t->lit[k] << (8 * k);
+                        t->mask8 |= (uint64_t)0xff << (8 * k);
+                }
+        }
+        compile_fixed(f);
         *out = f;
         return 0;
 toolong:
@@ -235,38 +375,106 @@ void logline_format_free(struct logline_format *f)
         free(f);
 }
 
-static bool digits(const char *p, size_t n)
+static inline bool digits(const char *p, size_t n)
 {
         for (size_t i = 0; i < n; i++)
-                if (p[i] < '0' || p[i] > '9')
+                if ((unsigned char)(p[i] - '0') > 9)
                         return false;
         return true;
 }
 
-/* Find lit in line[pos..n); returns its offset or -1. */
+static inline uint64_t load8(const char *p)
+{
+        uint64_t v;
+        memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        return v;
+}
+
+#define ONES8  0x0101010101010101ull
+#define HIGHS8 0x8080808080808080ull
+
+/* The lowest byte of v that is zero, as a bit 7 of it; 0 when none. (Bits
+ * above the first zero byte may be false, the lowest one never is.) */
+static inline uint64_t zero_byte(uint64_t v)
+{
+        return (v - ONES8) & ~v & HIGHS8;
+}
+
+/* line[pos..) starts with t's literal: one masked load when 8 bytes are
+ * there to read, else byte by byte. */
+static inline bool lit_at(const char *line, size_t pos, size_t n, const struct tok *t)
+{
+        if (n - pos >= 8 && t->mask8)
+                return (load8(line + pos) & t->mask8) == t->lit8;
+        if (n - pos < t->lit_len)
+                return false;
+        for (size_t i = 0; i < t->lit_len; i++)
+                if (line[pos + i] != t->lit[i])
+                        return false;
+        return true;
+}
+
+/* Find lit in line[pos..n); returns its offset or -1. Its first byte is
+ * looked for 8 bytes at a time. */
 static long find_lit(const char *line, size_t pos, size_t n, const struct tok *t)
 {
         if (t->lit_len == 0)
                 return (long)pos;
-        for (size_t i = pos; i + t->lit_len <= n; i++) {
-                if (line[i] == t->lit[0] && memcmp(line + i, t->lit, t->lit_len) == 0)
-                        return (long)i;
+        if (n < t->lit_len)
+                return -1;
+        const uint64_t c0 = ONES8 * (unsigned char)t->lit[0];
+        size_t last = n - t->lit_len;
+        while (pos + 8 <= n) {
+                uint64_t z = zero_byte(load8(line + pos) ^ c0);
+                if (!z) {
+                        pos += 8;
+                        continue;
+                }
+                pos += (size_t)__builtin_ctzll(z) / 8;
+                if (pos > last)
+                        return -1;
+                if (lit_at(line, pos, n, t))
+                        return (long)pos;
+                pos++;
         }
+        for (; pos <= last; pos++)
+                if (line[pos] == t->lit[0] && lit_at(line, pos, n, t))
+                        return (long)pos;
         return -1;
+}
+
+/* The first byte of p[i..n) that is a or b (n when none), 8 bytes a step. */
+static inline size_t find2(const char *p, size_t i, size_t n, char a, char b)
+{
+        const uint64_t ma = ONES8 * (unsigned char)a, mb = ONES8 * (unsigned char)b;
+        while (i + 8 <= n) {
+                uint64_t v = load8(p + i), z = zero_byte(v ^ ma) | zero_byte(v ^ mb);
+                if (z)
+                        return i + (size_t)__builtin_ctzll(z) / 8;
+                i += 8;
+        }
+        while (i < n && p[i] != a && p[i] != b)
+                i++;
+        return i;
 }
 
 static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
 {
+        /* words split at spaces; "k=v" starts a field, a word without '='
+         * (a value with a space in it) extends the last one */
         size_t i = 0;
         while (i < n && ev->nfields < LOGLINE_MAX_FIELDS) {
                 while (i < n && p[i] == ' ')
                         i++;
-                size_t start = i;
-                while (i < n && p[i] != ' ')
-                        i++;
-                const char *eq = memchr(p + start, '=', i - start);
-                if (!eq || eq == p + start) {
-                        /* a value with a space in it: glue to the previous field */
+                if (i >= n)
+                        break;
+                size_t start = i, eq = find2(p, i, n, '=', ' ');
+                i = eq < n && p[eq] == '=' ? find2(p, eq + 1, n, ' ', ' ') : eq;
+                if (eq >= i || eq == start) {
+                        /* no '=' in the word, or no key: glue to the previous field */
                         if (ev->nfields > 0 && i > start) {
                                 struct logline_field *f = &ev->fields[ev->nfields - 1];
                                 f->val_len = (size_t)(p + i - f->val);
@@ -275,11 +483,138 @@ static void parse_metadata(const char *p, size_t n, struct logline_event *ev)
                 }
                 struct logline_field *f = &ev->fields[ev->nfields++];
                 f->key = p + start;
-                f->key_len = (size_t)(eq - (p + start));
-                f->val = eq + 1;
-                f->val_len = (size_t)(p + i - (eq + 1));
+                f->key_len = eq - start;
+                f->val = p + eq + 1;
+                f->val_len = i - eq - 1;
                 f->raw_json = false;
         }
+}
+
+/* The bytes of v at the positions of dmask (0xff each) are ASCII digits and
+ * the others equal those of lit (little-endian loads). */
+static inline bool digits_and(uint64_t v, uint64_t dmask, uint64_t lit)
+{
+        uint64_t hi = (ONES8 * 0xf0) & dmask, three = (ONES8 * 0x30) & dmask;
+        /* 0x30-0x3f, then still 0x3X after adding 6: 0x30-0x39 (no carry
+         * leaves a byte that passed the first test) */
+        return (v & hi) == three && ((v + ((ONES8 * 0x06) & dmask)) & hi) == three &&
+               (v & ~dmask) == lit;
+}
+
+/* "YYYY-MM-DD" (10 bytes readable): two overlapping loads */
+static inline bool is_date(const char *p)
+{
+        /* bytes 0-7: d d d d - d d - ; bytes 2-9: d d - d d - d d */
+        return digits_and(load8(p), 0x00ffff00ffffffffull, 0x2d00002d00000000ull) &&
+               digits_and(load8(p + 2), 0xffff00ffff00ffffull, 0x00002d00002d0000ull);
+}
+
+/* "HH:MM:SS.mmm" (12 bytes readable) */
+static inline bool is_time(const char *p)
+{
+        /* bytes 0-7: d d : d d : d d ; bytes 4-11: d : d d . d d d */
+        return digits_and(load8(p), 0xffff00ffff00ffffull, 0x00003a00003a0000ull) &&
+               digits_and(load8(p + 4), 0xffffff00ffff00ffull, 0x0000002e00003a00ull);
+}
+
+static inline bool is_letter(char c)
+{
+        return (unsigned char)(((unsigned char)c | 0x20) - 'a') < 26;
+}
+
+/* How many of the 8 bytes of v, from the first, are ASCII letters (SWAR:
+ * after folding case, 'a' <= x <= 'z' as two carries into bit 7). */
+static inline size_t letters8(uint64_t v)
+{
+        uint64_t y = (v | (ONES8 * 0x20)) & (ONES8 * 0x7f);
+        uint64_t ok = (y + ONES8 * (0x80 - 'a')) & ~(y + ONES8 * (0x80 - 'z' - 1)) & ~v & HIGHS8;
+        uint64_t bad = ~ok & HIGHS8;
+        return bad ? (size_t)__builtin_ctzll(bad) / 8 : 8;
+}
+
+#define W8(w, i) ((uint64_t)(unsigned char)(w)[i] << (8 * (i)))
+#define W3(w)    (W8(w, 0) | W8(w, 1) | W8(w, 2))
+#define W4(w)    (W3(w) | W8(w, 3))
+#define W5(w)    (W4(w) | W8(w, 4))
+#define W6(w)    (W5(w) | W8(w, 5))
+#define W7(w)    (W6(w) | W8(w, 6))
+#define W8W(w)   (W7(w) | W8(w, 7))
+
+/* The level the word at p names (letters, len bytes, 8 bytes readable), or
+ * -1: one load, case folded, compared whole. */
+static inline int level_at(const char *p, size_t len)
+{
+        uint64_t v = load8(p) | (ONES8 * 0x20);
+        if (len < 8)
+                v &= ((uint64_t)1 << (8 * len)) - 1;
+        enum logline_level l;
+        switch (len) {
+        case 3:
+                if (v != W3("err"))
+                        return -1;
+                l = LOGLINE_ERROR;
+                break;
+        case 4:
+                if (v == W4("info"))
+                        l = LOGLINE_INFO;
+                else if (v == W4("warn"))
+                        l = LOGLINE_WARNING;
+                else
+                        return -1;
+                break;
+        case 5:
+                if (v == W5("debug"))
+                        l = LOGLINE_DEBUG;
+                else if (v == W5("error"))
+                        l = LOGLINE_ERROR;
+                else if (v == W5("alert"))
+                        l = LOGLINE_ALERT;
+                else
+                        return -1;
+                break;
+        case 6:
+                if (v != W6("notice"))
+                        return -1;
+                l = LOGLINE_NOTICE;
+                break;
+        case 7:
+                if (v != W7("warning"))
+                        return -1;
+                l = LOGLINE_WARNING;
+                break;
+        case 8:
+                if (v != W8W("critical"))
+                        return -1;
+                l = LOGLINE_CRITICAL;
+                break;
+        default: return level_word(p, len);
+        }
+        return (int)l;
+}
+
+/* logline_format_ts kept out of the matcher (its locals would cost a stack
+ * canary on every line). */
+static __attribute__((noinline)) void format_ts_cold(int64_t unix_ms, char *ts)
+{
+        logline_format_ts(unix_ms, ts);
+}
+
+/* The date of now_ms ("YYYY-MM-DD", local when the app logs local time) into
+ * ts[0..10). Out of line: the matcher then holds no local array, so no stack
+ * canary is set up on every line. */
+static __attribute__((noinline)) void today(const struct logline_format *f, int64_t now_ms,
+                                            char *ts)
+{
+        char d[LOGLINE_TS_MAX];
+        if (f->local) {
+                time_t secs = (time_t)(now_ms / 1000);
+                struct tm tm;
+                localtime_r(&secs, &tm);
+                strftime(d, sizeof d, "%Y-%m-%d", &tm);
+        } else {
+                logline_format_ts(now_ms, d);
+        }
+        memcpy(ts, d, 10);
 }
 
 /* logger_formatter's time (calendar:system_time_to_rfc3339):
@@ -343,45 +678,69 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         size_t meta_len = 0;
         enum logline_level level = LOGLINE_INFO;
         bool have_level = false;
-        bool erl_time = false;
-        bool erl_offset = false;
+        bool erl_time = false, erl_offset = false;
         struct logline_field keyed[LOGLINE_MAX_FIELDS];
         size_t nkeyed = 0;
 
-        for (size_t i = 0; i < f->ntoks; i++) {
-                const struct tok *t = &f->toks[i];
-                const struct tok *next = i + 1 < f->ntoks ? &f->toks[i + 1] : NULL;
+        const struct tok *t = f->toks, *tend = f->toks + f->ntoks;
+        if (f->fix_toks) {
+                if (n < f->fix_len)
+                        return false;
+                for (size_t w = 0; w < f->fix_words; w++)
+                        if (!digits_and(load8(line + f->fix_off[w]), f->fix_dm[w], f->fix_lit[w]))
+                                return false;
+                if (f->date_off >= 0)
+                        date = line + f->date_off;
+                if (f->time_off >= 0)
+                        time_ = line + f->time_off;
+                pos = f->fix_len;
+                t += f->fix_toks;
+        }
+        for (; t < tend; t++) {
                 switch (t->kind) {
                 case TOK_LIT:
-                        if (n - pos < t->lit_len || memcmp(line + pos, t->lit, t->lit_len) != 0)
+                        if (!lit_at(line, pos, n, t))
                                 return false;
                         pos += t->lit_len;
                         break;
                 case TOK_DATE:
-                        if (n - pos < 10 || !digits(line + pos, 4) || line[pos + 4] != '-' ||
-                            !digits(line + pos + 5, 2) || line[pos + 7] != '-' ||
-                            !digits(line + pos + 8, 2))
+                        if (n - pos < 10 || !is_date(line + pos))
                                 return false;
                         date = line + pos;
                         pos += 10;
                         break;
                 case TOK_TIME:
-                        if (n - pos < 12 || !digits(line + pos, 2) || line[pos + 2] != ':' ||
-                            !digits(line + pos + 3, 2) || line[pos + 5] != ':' ||
-                            !digits(line + pos + 6, 2) || line[pos + 8] != '.' ||
-                            !digits(line + pos + 9, 3))
+                        if (n - pos < 12 || !is_time(line + pos))
                                 return false;
                         time_ = line + pos;
                         pos += 12;
                         break;
                 case TOK_LEVEL: {
                         size_t s = pos;
-                        while (pos < n && ((line[pos] >= 'a' && line[pos] <= 'z') ||
-                                           (line[pos] >= 'A' && line[pos] <= 'Z')))
-                                pos++;
-                        if (logline_level_parse(line + s, pos - s, &level) < 0)
+                        int lv;
+                        if (n - pos >= 8) {
+                                size_t k = letters8(load8(line + pos));
+                                pos += k;
+                                if (k == 8)
+                                        while (pos < n && is_letter(line[pos]))
+                                                pos++;
+                                lv = k < 8 ? level_at(line + s, k) : level_word(line + s, pos - s);
+                        } else {
+                                while (pos < n && is_letter(line[pos]))
+                                        pos++;
+                                lv = level_word(line + s, pos - s);
+                        }
+                        if (lv < 0)
                                 return false;
+                        level = (enum logline_level)lv;
                         have_level = true;
+                        /* the literal after it ("] ") checked here: one dispatch less */
+                        if (t->next_lit) {
+                                if (!lit_at(line, pos, n, t->next_lit))
+                                        return false;
+                                pos += t->next_lit->lit_len;
+                                t++;
+                        }
                         break;
                 }
                 case TOK_LEVELPAD:
@@ -398,11 +757,11 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 }
                 case TOK_METAKEY: {
                         size_t end = n;
-                        if (next && next->kind == TOK_LIT) {
-                                long at = find_lit(line, pos, n, next);
+                        if (t->next_lit) {
+                                long at = find_lit(line, pos, n, t->next_lit);
                                 if (at < 0)
                                         return false;
-                                end = (size_t)at;
+                                end = (size_t)at; /* the literal: the next token's */
                         } else {
                                 while (end > pos && line[end - 1] == ' ')
                                         end--;
@@ -421,12 +780,12 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 case TOK_NODE:
                 case TOK_MSG: {
                         size_t end = n;
-                        if (next && next->kind == TOK_LIT) {
-                                long at = find_lit(line, pos, n, next);
+                        if (t->next_lit) {
+                                long at = find_lit(line, pos, n, t->next_lit);
                                 if (at < 0)
                                         return false;
                                 end = (size_t)at;
-                        } else if (next && t->kind == TOK_META) {
+                        } else if (t->next_ph && t->kind == TOK_META) {
                                 /* metadata directly followed by a placeholder: take k=v words */
                                 size_t q = pos;
                                 end = pos;
@@ -449,6 +808,11 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                                 msg_len = end - pos;
                         }
                         pos = end;
+                        if (t->next_lit) {
+                                /* find_lit found the literal right here: skip it */
+                                pos += t->next_lit->lit_len;
+                                t++;
+                        }
                         break;
                 }
                 }
@@ -464,22 +828,11 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 if (!erl_offset && f->local)
                         local_to_utc((struct logline_format *)f, ev->ts);
         } else if (time_) {
-                char d[11];
-                if (date) {
-                        memcpy(d, date, 10);
-                } else if (f->local) {
-                        time_t secs = (time_t)(now_ms / 1000);
-                        struct tm tm;
-                        localtime_r(&secs, &tm);
-                        strftime(d, sizeof d, "%Y-%m-%d", &tm);
-                } else {
-                        char today[LOGLINE_TS_MAX];
-                        logline_format_ts(now_ms, today);
-                        memcpy(d, today, 10);
-                }
-                d[10] = '\0';
+                if (date)
+                        memcpy(ev->ts, date, 10);
+                else
+                        today(f, now_ms, ev->ts);
                 /* "YYYY-MM-DD" "T" "HH:MM:SS.mmm" "Z": no printf on the hot path */
-                memcpy(ev->ts, d, 10);
                 ev->ts[10] = 'T';
                 memcpy(ev->ts + 11, time_, 12);
                 ev->ts[23] = 'Z';
@@ -487,7 +840,7 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 if (f->local)
                         local_to_utc((struct logline_format *)f, ev->ts);
         } else {
-                logline_format_ts(now_ms, ev->ts);
+                format_ts_cold(now_ms, ev->ts);
         }
         ev->level = have_level ? level : LOGLINE_INFO;
         ev->msg = msg;
@@ -504,41 +857,238 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
 
 /* ---- encoding ---- */
 
-static bool reserved_key(const char *k, size_t n)
+/* A counted literal, padded: it is copied whole (a few vector moves, no call
+ * to memcpy), n bytes of it count. */
+#define LIT_PAD 48
+struct lit {
+        char s[LIT_PAD];
+        unsigned char n;
+};
+#define LIT(x)                                                                                     \
+        {                                                                                          \
+                x, sizeof(x) - 1                                                                   \
+        }
+
+/* One JSON form of the event: the default one, and the profiles that log
+ * collectors read (their documented field names and level words). The
+ * event's own fields come out in this order: ts, level, [src], msg, [src],
+ * node, extra, the metadata fields, split, labels. */
+struct profile {
+        struct lit ts;          /* '{' and the time's key up to its value */
+        struct lit level;       /* the level's key, up to the opening quote of its word */
+        struct lit levels[8];   /* the words, by enum logline_level */
+        struct lit msg;         /* the message's key up to its value */
+        struct lit src;         /* the source's key; {NULL} when it goes in the labels */
+        bool src_first;         /* src before msg */
+        struct lit node;        /* the node's key; {NULL}: in the labels */
+        struct lit extra;       /* a constant member, or "" */
+        struct lit labels;      /* the labels object's key (src and node inside), or {NULL} */
+        struct lit reserved[8]; /* metadata keys left out: they would repeat a key above */
+        uint64_t rlens;         /* bit n: some reserved key is n bytes long */
+};
+
+#define RL(n) ((uint64_t)1 << (n))
+
+static const struct profile profiles[] =
+    {
+        [LOGLINE_OUT_JSON] =
+            {
+                .ts = LIT("{\"ts\":"),
+                .level = LIT(",\"level\":\""),
+                .levels = {LIT("debug"), LIT("info"), LIT("notice"), LIT("warning"), LIT("error"),
+                           LIT("critical"), LIT("alert"), LIT("emergency")},
+                .msg = LIT(",\"msg\":"),
+                .src = LIT(",\"src\":\""),
+                .src_first = true,
+                .node = LIT(",\"node\":"),
+                .extra = LIT(""),
+                .reserved = {LIT("ts"), LIT("level"), LIT("src"), LIT("msg"), LIT("node"),
+                             LIT("split")},
+                .rlens = RL(2) | RL(5) | RL(3) | RL(3) | RL(4) | RL(5),
+            },
+        /* Cloud Logging's structured logging: severity (LogSeverity's names),
+         * time (RFC 3339), message; labels in logging.googleapis.com/labels;
+         * everything else lands in jsonPayload. */
+        [LOGLINE_OUT_GCP] =
+            {
+                .ts = LIT("{\"time\":"),
+                .level = LIT(",\"severity\":\""),
+                .levels = {LIT("DEBUG"), LIT("INFO"), LIT("NOTICE"), LIT("WARNING"), LIT("ERROR"),
+                           LIT("CRITICAL"), LIT("ALERT"), LIT("EMERGENCY")},
+                .msg = LIT(",\"message\":"),
+                .extra = LIT(""),
+                .labels = LIT(",\"logging.googleapis.com/labels\":{"),
+                .reserved = {LIT("time"), LIT("timestamp"),
+                             LIT("severity"), LIT("message"), LIT("split"),
+                             LIT("logging.googleapis.com/labels")},
+                .rlens = RL(4) | RL(9) | RL(8) | RL(7) | RL(5) | RL(29),
+            },
+        /* Elastic Common Schema as ecs-logging writes it: @timestamp, log.level,
+         * message first, dotted names at the top level, ecs.version. */
+        [LOGLINE_OUT_ECS] =
+            {
+                .ts = LIT("{\"@timestamp\":"),
+                .level = LIT(",\"log.level\":\""),
+                .levels = {LIT("debug"), LIT("info"), LIT("notice"), LIT("warning"), LIT("error"),
+                           LIT("critical"), LIT("alert"), LIT("emergency")},
+                .msg = LIT(",\"message\":"),
+                .src = LIT(",\"log.logger\":\""),
+                .node = LIT(",\"service.node.name\":"),
+                .extra = LIT(",\"ecs.version\":\"8.11.0\""),
+                .reserved = {LIT("@timestamp"), LIT("log.level"), LIT("message"), LIT("log.logger"),
+                             LIT("service.node.name"), LIT("ecs.version"), LIT("split")},
+                .rlens = RL(10) | RL(9) | RL(7) | RL(10) | RL(17) | RL(11) | RL(5),
+            },
+        /* Datadog's reserved attributes timestamp, status, message and the
+         * standard attribute logger.name; status words as its status remapper
+         * reads them (emerg, alert, critical, error, warning, notice, info,
+         * debug). */
+        [LOGLINE_OUT_DATADOG] =
+            {
+                .ts = LIT("{\"timestamp\":"),
+                .level = LIT(",\"status\":\""),
+                .levels = {LIT("debug"), LIT("info"), LIT("notice"), LIT("warning"), LIT("error"),
+                           LIT("critical"), LIT("alert"), LIT("emerg")},
+                .msg = LIT(",\"message\":"),
+                .src = LIT(",\"logger.name\":\""),
+                .node = LIT(",\"node\":"),
+                .extra = LIT(""),
+                .reserved = {LIT("timestamp"), LIT("status"), LIT("message"), LIT("logger.name"),
+                             LIT("node"), LIT("split")},
+                .rlens = RL(9) | RL(6) | RL(7) | RL(11) | RL(4) | RL(5),
+            },
+};
+
+static const struct lit src_words[] = {[LOGLINE_SRC_APP] = LIT("app"),
+                                       [LOGLINE_SRC_RPC] = LIT("rpc"),
+                                       [LOGLINE_SRC_RELRUN] = LIT("relrun")};
+
+static bool reserved_in(const struct profile *pr, const char *k, size_t n)
 {
-        static const char *const keys[] = {"ts", "level", "src", "msg", "node", "split"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-                if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0)
+        if (n >= 64 || !((pr->rlens >> n) & 1))
+                return false; /* no reserved key has this length: most keys */
+        for (size_t i = 0; i < 8 && pr->reserved[i].n; i++)
+                if (pr->reserved[i].n == n && memcmp(pr->reserved[i].s, k, n) == 0)
                         return true;
         return false;
 }
 
-static int encode_json(const struct logline_event *ev, struct buf *out)
+/* The default form's keys, for logfmt and text. */
+static bool reserved_key(const char *k, size_t n)
 {
-        if (buf_puts(out, "{\"ts\":") < 0 || codec_json_string(out, ev->ts, strlen(ev->ts)) < 0 ||
-            buf_puts(out, ",\"level\":\"") < 0 ||
-            buf_puts(out, logline_level_name(ev->level)) < 0 ||
-            buf_puts(out, "\",\"src\":\"") < 0 || buf_puts(out, logline_src_name(ev->src)) < 0 ||
-            buf_puts(out, "\",\"msg\":") < 0 ||
-            codec_json_string(out, ev->msg ? ev->msg : "", ev->msg_len) < 0)
-                return -1;
-        if (ev->node && (buf_puts(out, ",\"node\":") < 0 ||
-                         codec_json_string(out, ev->node, strlen(ev->node)) < 0))
-                return -1;
+        return reserved_in(&profiles[LOGLINE_OUT_JSON], k, n);
+}
+
+/* Writes LIT_PAD bytes at w (the room allows it), keeps l->n of them. */
+static inline char *put(char *w, const struct lit *l)
+{
+        memcpy(w, l->s, LIT_PAD);
+        return w + l->n;
+}
+
+static inline char *put_jstr(char *w, const char *s, size_t n)
+{
+        *w++ = '"';
+        w = codec_json_escape_to(w, s, n);
+        *w++ = '"';
+        return w;
+}
+
+/* The most one event can take in any JSON form: every literal of a profile
+ * is well under 256 - LIT_PAD bytes (a padded copy may write LIT_PAD bytes
+ * past what it keeps); each string may grow 6 times when escaped. */
+static size_t json_room(const struct logline_event *ev, size_t ts_len, size_t node_len)
+{
+        size_t n = 256 + CODEC_JSON_ESCAPED_MAX(ts_len + ev->msg_len + node_len);
+        for (size_t i = 0; i < ev->nfields; i++)
+                n += 8 + CODEC_JSON_ESCAPED_MAX(ev->fields[i].key_len + ev->fields[i].val_len);
+        return n;
+}
+
+/* The event in place at w, which has json_room bytes. */
+static const struct lit lit_quote = LIT("\""), lit_split = LIT(",\"split\":true"),
+                        lit_label_src = LIT("\"src\":\""), lit_label_node = LIT(",\"node\":");
+
+static char *json_write(char *w, const struct logline_event *ev, const struct profile *pr,
+                        size_t ts_len, size_t node_len)
+{
+        const struct lit *src = &src_words[(unsigned)ev->src < 3 ? ev->src : 0];
+        w = put(w, &pr->ts);
+        w = put_jstr(w, ev->ts, ts_len);
+        w = put(w, &pr->level);
+        w = put(w, &pr->levels[(unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO]);
+        *w++ = '"';
+        if (pr->src.n && pr->src_first) {
+                w = put(w, &pr->src);
+                w = put(w, src);
+                *w++ = '"';
+        }
+        w = put(w, &pr->msg);
+        w = put_jstr(w, ev->msg ? ev->msg : "", ev->msg_len);
+        if (pr->src.n && !pr->src_first) {
+                w = put(w, &pr->src);
+                w = put(w, src);
+                *w++ = '"';
+        }
+        if (ev->node && pr->node.n) {
+                w = put(w, &pr->node);
+                w = put_jstr(w, ev->node, node_len);
+        }
+        if (pr->extra.n)
+                w = put(w, &pr->extra);
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
-                if (reserved_key(f->key, f->key_len))
+                if (reserved_in(pr, f->key, f->key_len))
                         continue;
-                if (buf_putc(out, ',') < 0 || codec_json_string(out, f->key, f->key_len) < 0 ||
-                    buf_putc(out, ':') < 0)
-                        return -1;
-                if (f->raw_json ? buf_append(out, f->val, f->val_len)
-                                : codec_json_string(out, f->val, f->val_len))
-                        return -1;
+                *w++ = ',';
+                w = put_jstr(w, f->key, f->key_len);
+                *w++ = ':';
+                if (f->raw_json) {
+                        memcpy(w, f->val, f->val_len);
+                        w += f->val_len;
+                } else {
+                        w = put_jstr(w, f->val, f->val_len);
+                }
         }
-        if (ev->split && buf_puts(out, ",\"split\":true") < 0)
+        if (ev->split)
+                w = put(w, &lit_split);
+        if (pr->labels.n) {
+                w = put(w, &pr->labels);
+                w = put(w, &lit_label_src);
+                w = put(w, src);
+                w = put(w, &lit_quote);
+                if (ev->node) {
+                        w = put(w, &lit_label_node);
+                        w = put_jstr(w, ev->node, node_len);
+                }
+                *w++ = '}';
+        }
+        *w++ = '}';
+        *w++ = '\n';
+        return w;
+}
+
+/* One room for the whole event, written in place: no per-piece capacity
+ * checks on the hot path. */
+static int encode_json(const struct logline_event *ev, const struct profile *pr, struct buf *out)
+{
+        size_t ts_len = strnlen(ev->ts, LOGLINE_TS_MAX);
+        size_t node_len = ev->node ? strlen(ev->node) : 0;
+        size_t room = json_room(ev, ts_len, node_len);
+        char *w0 = buf_room(out, room);
+        if (w0) {
+                buf_grew(out, (size_t)(json_write(w0, ev, pr, ts_len, node_len) - w0));
+                return 0;
+        }
+        /* Near the cap the worst case may not fit where the event itself
+         * would: write it aside, then append it if it fits. */
+        char *tmp = malloc(room);
+        if (!tmp)
                 return -1;
-        return buf_puts(out, "}\n");
+        size_t n = (size_t)(json_write(tmp, ev, pr, ts_len, node_len) - tmp);
+        int r = buf_append(out, tmp, n);
+        free(tmp);
+        return r;
 }
 
 static bool logfmt_needs_quotes(const char *s, size_t n)
@@ -624,7 +1174,10 @@ static int encode_text(const struct logline_event *ev, struct buf *out)
 int logline_encode(const struct logline_event *ev, enum logline_out fmt, struct buf *out)
 {
         switch (fmt) {
-        case LOGLINE_OUT_JSON: return encode_json(ev, out);
+        case LOGLINE_OUT_JSON:
+        case LOGLINE_OUT_GCP:
+        case LOGLINE_OUT_ECS:
+        case LOGLINE_OUT_DATADOG: return encode_json(ev, &profiles[fmt], out);
         case LOGLINE_OUT_LOGFMT: return encode_logfmt(ev, out);
         case LOGLINE_OUT_TEXT: return encode_text(ev, out);
         }
@@ -643,6 +1196,8 @@ struct logline_stream {
         struct buf line; /* the partial line not yet ended by '\n' */
         bool line_split; /* the line buffer overflowed: its next part continues it */
         int64_t now;     /* receive time of the current read, 0 = not taken yet */
+        int64_t now_fmt; /* the time now_ts holds, 0 = none */
+        char now_ts[LOGLINE_TS_MAX];
         /* the pending event */
         bool pending;
         char ts[LOGLINE_TS_MAX];
@@ -652,6 +1207,13 @@ struct logline_stream {
         struct field_ref fields[LOGLINE_MAX_FIELDS];
         size_t nfields;
         bool split;
+        /* Within one feed the pending event may point into the caller's
+         * bytes instead (borrowed): evs[cur] is it, matched there in place;
+         * a line is matched into the other one. Made owned (copied into the
+         * fields above) before feed returns or when it must grow. */
+        bool borrowed;
+        unsigned cur;
+        struct logline_event evs[2];
 };
 
 static int64_t real_clock(void *ctx)
@@ -700,10 +1262,10 @@ bool logline_stream_pending(const struct logline_stream *s)
         return s->pending || s->line.len > 0;
 }
 
-static int emit_pending(struct logline_stream *s, bool part)
+/* The pending event from the stream's own storage. Out of line: its event
+ * on the stack would cost the borrowed path a stack canary per call. */
+static __attribute__((noinline)) int emit_owned(struct logline_stream *s, bool part)
 {
-        if (!s->pending)
-                return 0;
         size_t n = s->msg.len;
         if (!part)
                 while (n > 0 && (s->msg.data[n - 1] == '\n' || s->msg.data[n - 1] == '\r'))
@@ -738,14 +1300,39 @@ static int emit_pending(struct logline_stream *s, bool part)
         return r;
 }
 
+static int emit_pending(struct logline_stream *s, bool part)
+{
+        if (!s->pending)
+                return 0;
+        if (s->borrowed) {
+                /* never a part: a borrowed event is made owned before it grows */
+                struct logline_event *ev = &s->evs[s->cur];
+                while (ev->msg_len > 0 &&
+                       (ev->msg[ev->msg_len - 1] == '\n' || ev->msg[ev->msg_len - 1] == '\r'))
+                        ev->msg_len--;
+                ev->src = s->o.src;
+                ev->node = s->o.node;
+                ev->split = s->split;
+                s->pending = false;
+                s->borrowed = false;
+                s->split = false;
+                return s->o.emit(s->o.emit_ctx, ev);
+        }
+        return emit_owned(s, part);
+}
+
 int logline_stream_flush(struct logline_stream *s)
 {
         return emit_pending(s, false);
 }
 
+static int own(struct logline_stream *s);
+
 /* Append to the pending message, emitting parts when it would pass the cap. */
 static int append_msg(struct logline_stream *s, const char *p, size_t n)
 {
+        if (s->borrowed && own(s) < 0)
+                return -1;
         while (n > s->msg.max - s->msg.len) {
                 size_t room = s->msg.max - s->msg.len;
                 if (buf_append(&s->msg, p, room) < 0)
@@ -755,7 +1342,14 @@ static int append_msg(struct logline_stream *s, const char *p, size_t n)
                 if (emit_pending(s, true) < 0)
                         return -1;
         }
-        return buf_append(&s->msg, p, n) < 0 ? -1 : 0; /* fits: only out of memory fails */
+        if (n == 0)
+                return 0;
+        char *w = buf_room(&s->msg, n); /* fits: only out of memory fails */
+        if (!w)
+                return -1;
+        memcpy(w, p, n);
+        buf_grew(&s->msg, n);
+        return 0;
 }
 
 static void begin_pending(struct logline_stream *s, const struct logline_event *ev)
@@ -767,20 +1361,77 @@ static void begin_pending(struct logline_stream *s, const struct logline_event *
         s->nfields = 0;
         buf_reset(&s->fieldtext);
         buf_reset(&s->msg);
+        if (ev->nfields == 0)
+                return;
+        /* the fields' text in one room: they stay while the event waits */
+        size_t total = 0;
+        for (size_t i = 0; i < ev->nfields; i++)
+                total += ev->fields[i].key_len + ev->fields[i].val_len;
+        char *w = buf_room(&s->fieldtext, total);
+        if (!w) {
+                /* over the fields' cap: the ones that fit */
+                for (size_t i = 0; i < ev->nfields; i++) {
+                        const struct logline_field *f = &ev->fields[i];
+                        struct field_ref *r = &s->fields[s->nfields];
+                        r->k = s->fieldtext.len;
+                        r->kl = f->key_len;
+                        if (buf_append(&s->fieldtext, f->key, f->key_len) < 0)
+                                break;
+                        r->v = s->fieldtext.len;
+                        r->vl = f->val_len;
+                        if (buf_append(&s->fieldtext, f->val, f->val_len) < 0)
+                                break;
+                        r->raw = f->raw_json;
+                        s->nfields++;
+                }
+                return;
+        }
+        size_t at = s->fieldtext.len;
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
-                struct field_ref *r = &s->fields[s->nfields];
-                r->k = s->fieldtext.len;
+                struct field_ref *r = &s->fields[i];
+                r->k = at;
                 r->kl = f->key_len;
-                if (buf_append(&s->fieldtext, f->key, f->key_len) < 0)
-                        break;
-                r->v = s->fieldtext.len;
+                memcpy(w, f->key, f->key_len);
+                w += f->key_len;
+                r->v = at + f->key_len;
                 r->vl = f->val_len;
-                if (buf_append(&s->fieldtext, f->val, f->val_len) < 0)
-                        break;
+                memcpy(w, f->val, f->val_len);
+                w += f->val_len;
+                at += f->key_len + f->val_len;
                 r->raw = f->raw_json;
-                s->nfields++;
         }
+        s->nfields = ev->nfields;
+        buf_grew(&s->fieldtext, total);
+}
+
+/* The borrowed pending event copied into the stream's own storage. */
+static int own(struct logline_stream *s)
+{
+        if (!s->borrowed)
+                return 0;
+        s->borrowed = false;
+        const struct logline_event *ev = &s->evs[s->cur];
+        bool split = s->split;
+        begin_pending(s, ev);
+        s->split = split;
+        return append_msg(s, ev->msg, ev->msg_len);
+}
+
+/* Start the pending event from evs[cur ^ 1]: borrowed when its bytes stay
+ * valid until feed returns and it fits the event cap, else owned. */
+static int begin_from(struct logline_stream *s, bool borrow)
+{
+        struct logline_event *ev = &s->evs[s->cur ^ 1];
+        if (borrow && ev->msg_len <= s->msg.max) {
+                s->cur ^= 1;
+                s->pending = true;
+                s->borrowed = true;
+                s->split = false;
+                return 0;
+        }
+        begin_pending(s, ev);
+        return append_msg(s, ev->msg, ev->msg_len);
 }
 
 /* One clock reading per read from the child is enough: lines that come in
@@ -794,7 +1445,13 @@ static int64_t stream_now(struct logline_stream *s)
 
 static void plain_event(struct logline_stream *s, struct logline_event *ev)
 {
-        logline_format_ts(stream_now(s), ev->ts);
+        /* one read's lines share its time: format it once */
+        int64_t now = stream_now(s);
+        if (now != s->now_fmt) {
+                logline_format_ts(now, s->now_ts);
+                s->now_fmt = now;
+        }
+        memcpy(ev->ts, s->now_ts, sizeof ev->ts);
         ev->level = s->o.plain_level;
         ev->nfields = 0;
         ev->split = false;
@@ -860,7 +1517,7 @@ static int json_line(struct logline_stream *s, const char *p, size_t n)
 
 /* One whole line (without '\n'). cont: it is the next part of a line that
  * was too long for the line buffer. */
-static int process_line(struct logline_stream *s, const char *p, size_t n, bool cont)
+static int process_line(struct logline_stream *s, const char *p, size_t n, bool cont, bool borrow)
 {
         if (n > 0 && p[n - 1] == '\r' && !cont)
                 n--;
@@ -876,30 +1533,37 @@ static int process_line(struct logline_stream *s, const char *p, size_t n, bool 
                 if (r != 0)
                         return r < 0 ? -1 : 0;
         }
-        struct logline_event ev;
-        if (s->o.fmt && logline_format_match(s->o.fmt, p, n, stream_now(s), &ev)) {
+        struct logline_event *ev = &s->evs[s->cur ^ 1];
+        if (s->o.fmt && logline_format_match(s->o.fmt, p, n, stream_now(s), ev)) {
                 if (emit_pending(s, false) < 0)
                         return -1;
-                begin_pending(s, &ev);
-                return append_msg(s, ev.msg, ev.msg_len);
+                return begin_from(s, borrow);
         }
         /* A line that does not start an event continues the pending one only
          * when it is indented (stack traces, multi-line messages): an IO.puts
          * line is its own event even when the BEAM wrote it in one batch with
          * a log event. */
         if (s->pending && (p[0] == ' ' || p[0] == '\t')) {
+                struct logline_event *pe = &s->evs[s->cur];
+                if (s->borrowed && borrow && p == pe->msg + pe->msg_len + 1 &&
+                    pe->msg_len + 1 + n <= s->msg.max) {
+                        /* the next line right after it: the '\n' between is the join */
+                        pe->msg_len += 1 + n;
+                        return 0;
+                }
                 if (append_msg(s, "\n", 1) < 0)
                         return -1;
                 return append_msg(s, p, n);
         }
         if (emit_pending(s, false) < 0)
                 return -1;
-        plain_event(s, &ev);
-        begin_pending(s, &ev);
-        return append_msg(s, p, n);
+        plain_event(s, ev);
+        ev->msg = p;
+        ev->msg_len = n;
+        return begin_from(s, borrow);
 }
 
-int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
+static int feed_lines(struct logline_stream *s, const char *data, size_t n)
 {
         while (n > 0) {
                 const char *nl = memchr(data, '\n', n);
@@ -908,7 +1572,7 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                         /* fast path: a whole line straight from the caller's bytes */
                         bool cont = s->line_split;
                         s->line_split = false;
-                        if (process_line(s, data, l, cont) < 0)
+                        if (process_line(s, data, l, cont, true) < 0)
                                 return -1;
                 } else {
                         size_t room = s->line.max - s->line.len;
@@ -919,7 +1583,7 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                                 /* over-long line: emit what we have as a part, keep going */
                                 bool cont = s->line_split;
                                 s->line_split = true;
-                                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                                if (process_line(s, s->line.data, s->line.len, cont, false) < 0)
                                         return -1;
                                 buf_reset(&s->line);
                                 data += take;
@@ -929,7 +1593,7 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
                         if (nl) {
                                 bool cont = s->line_split;
                                 s->line_split = false;
-                                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                                if (process_line(s, s->line.data, s->line.len, cont, false) < 0)
                                         return -1;
                                 buf_reset(&s->line);
                         }
@@ -942,6 +1606,15 @@ int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
         return 0;
 }
 
+int logline_stream_feed(struct logline_stream *s, const char *data, size_t n)
+{
+        int r = feed_lines(s, data, n);
+        /* the caller's bytes go away: the pending event keeps its own */
+        if (own(s) < 0)
+                r = -1;
+        return r;
+}
+
 void logline_stream_chunk_end(struct logline_stream *s)
 {
         s->now = 0;
@@ -952,7 +1625,7 @@ int logline_stream_finish(struct logline_stream *s)
         if (s->line.len > 0) {
                 bool cont = s->line_split;
                 s->line_split = false;
-                if (process_line(s, s->line.data, s->line.len, cont) < 0)
+                if (process_line(s, s->line.data, s->line.len, cont, false) < 0)
                         return -1;
                 buf_reset(&s->line);
         }

@@ -35,7 +35,19 @@ enum logline_level {
         LOGLINE_EMERGENCY,
 };
 
-enum logline_out { LOGLINE_OUT_JSON, LOGLINE_OUT_LOGFMT, LOGLINE_OUT_TEXT };
+/* json: relrun's own JSON form. gcp, ecs, datadog: JSON in the field names
+ * and level words a log collector reads (Cloud Logging's structured logging,
+ * the Elastic Common Schema, Datadog's reserved attributes), so it takes the
+ * level from the line, not from the stream. */
+enum logline_out {
+        LOGLINE_OUT_JSON,
+        LOGLINE_OUT_LOGFMT,
+        LOGLINE_OUT_TEXT,
+        LOGLINE_OUT_GCP,
+        LOGLINE_OUT_ECS,
+        LOGLINE_OUT_DATADOG,
+};
+#define LOGLINE_OUT_NAMES "json, logfmt, text, gcp, ecs or datadog"
 
 #define LOGLINE_MAX_FIELDS 16
 #define LOGLINE_TS_MAX     40
@@ -65,8 +77,10 @@ struct logline_event {
 const char *logline_level_name(enum logline_level l);
 int logline_level_parse(const char *s, size_t n, enum logline_level *out);
 const char *logline_src_name(enum logline_src s);
-/* "json", "logfmt" or "text"; ERR_USAGE otherwise. */
+/* One of LOGLINE_OUT_NAMES; ERR_USAGE otherwise. */
 int logline_out_parse(const char *s, enum logline_out *out, struct err *e);
+/* The name logline_out_parse takes for f. */
+const char *logline_out_name(enum logline_out f);
 
 /* Format a UTC time in milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ"
  * into ts (at least LOGLINE_TS_MAX bytes). */
@@ -95,8 +109,9 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                           int64_t now_ms, struct logline_event *ev);
 
 /* Encode one event as a single line (ending in '\n') onto out. Text form keeps
- * a multi-line message readable: continuation lines are indented. Returns -1
- * only if out's cap is reached. */
+ * a multi-line message readable: continuation lines are indented. The JSON
+ * forms reserve room for the worst case once and write in place. Returns -1
+ * only if out's cap is reached (or, near the cap, memory ran out). */
 int logline_encode(const struct logline_event *ev, enum logline_out fmt, struct buf *out);
 
 typedef int (*logline_emit_fn)(void *ctx, const struct logline_event *ev);

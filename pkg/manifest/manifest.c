@@ -445,8 +445,11 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
         if (o->inject == MANIFEST_INJECT_INIT && check_image("--pod-image", o->pod_image, e) < 0)
                 return -1;
         if (o->log_format && strcmp(o->log_format, "json") != 0 &&
-            strcmp(o->log_format, "logfmt") != 0 && strcmp(o->log_format, "text") != 0)
-                return err_set(e, ERR_USAGE, "--log-format \"%s\": want json, logfmt or text",
+            strcmp(o->log_format, "logfmt") != 0 && strcmp(o->log_format, "text") != 0 &&
+            strcmp(o->log_format, "gcp") != 0 && strcmp(o->log_format, "ecs") != 0 &&
+            strcmp(o->log_format, "datadog") != 0)
+                return err_set(e, ERR_USAGE,
+                               "--log-format \"%s\": want json, logfmt, text, gcp, ecs or datadog",
                                o->log_format);
         if (o->rpc && strcmp(o->rpc, "auto") && strcmp(o->rpc, "script") && strcmp(o->rpc, "dist"))
                 return err_set(e, ERR_USAGE, "--rpc \"%s\": want auto, dist or script", o->rpc);
