@@ -394,7 +394,8 @@ class HelpAndCompletion(unittest.TestCase):
                  "--cascade": "background", "--concurrency-policy": "Forbid", "--output": "json",
                  "--env": "A=B", "--label": "a=b", "--annotation": "a=b",
                  "--node-selector": "a=b", "--toleration": "k:NoSchedule",
-                 "--pull-policy": "Always", "--override-type": "merge", "--run-as-user": "1000"}
+                 "--pull-policy": "Always", "--override-type": "merge", "--run-as-user": "1000",
+                 "--lang": "elixir"}
         none = {"--detach", "--suspend", "--follow", "--help", "--keep-failed"}
         if flag in none:
             return []

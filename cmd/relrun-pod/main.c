@@ -39,7 +39,10 @@
 #define SELF_STOP_MS     3000 /* how long the node gets to stop itself before SIGTERM */
 #define EOF_WAIT_MS      300  /* after the release exits, how long its pipes may stay open */
 #define DESCENDANTS_MS   1000 /* what the release left behind gets this long after SIGTERM */
-#define HOLD_MAX_MS      3000 /* boot lines wait at most this long for the node's format */
+/* Boot lines wait at most this long for the node's format (it comes with
+ * "ready"): a busy machine boots a release in 5-7 s; one stuck in its boot
+ * still shows its lines after this. */
+#define HOLD_MAX_MS 10000
 #define HOLD_MAX_BYTES   (1024 * 1024)
 #define REJECT_WAIT_MS   300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
 #define BOOT_STOP_MS     3000 /* a release stopped before it was ready: kill after this */
