@@ -1,14 +1,16 @@
-"""Fan-out, as far as it is built: relrun render --each makes one Indexed Job whose pod
-arguments hold one expression per item (the item a serialised term, never text); the
-simulator's Job controller runs it in Indexed mode (relrun-pod --indexed picks its item:
-it_pod_indexed.py). relrun run --each and cron create --each refuse plainly (following
-every index is not built yet)."""
+"""Fan-out: relrun render --each makes one Indexed Job whose pod arguments hold one
+expression per item (the item a serialised term, never text); the simulator's Job
+controller runs it in Indexed mode (relrun-pod --indexed picks its item:
+it_pod_indexed.py); relrun run --each follows every index through the simulator (each
+line prefixed with its index, a table, the exit rule, the JSON summary's indexes)."""
 import json
 import os
+import re
 import subprocess
+import tempfile
 import unittest
 
-from relrunlib import KUBECTL, TASK_FLAGS, Base
+from relrunlib import KUBECTL, RUN_MSGS, TASK_FLAGS, Base, have_all
 
 RELRUN = os.environ.get("RELRUN_BIN", "")
 FLAGS = ["--image", "app:1", "--release", "/app/bin/live_stream"]
@@ -47,15 +49,16 @@ class RenderEach(unittest.TestCase):
         self.assertEqual(r.returncode, 64, r)
         self.assertIn("--parallelism: only with --each", r.stderr)
 
-    def test_run_and_cron_refuse_each(self):
+    def test_run_each_checks_before_connecting(self):
+        # the item errors are usage errors before any kubeconfig is read
         r = self.relrun("--kubeconfig", "/nonexistent", "run", *FLAGS, "--each", '["a"]',
+                        "f()")
+        self.assertEqual(r.returncode, 64, r)
+        self.assertIn("--each: the expression does not use $item", r.stderr)
+        r = self.relrun("--kubeconfig", "/nonexistent", "run", *FLAGS, "--each", "[]",
                         "f($item)")
         self.assertEqual(r.returncode, 64, r)
-        self.assertIn("run: --each is not supported by relrun run yet", r.stderr)
-        r = self.relrun("--kubeconfig", "/nonexistent", "cron", "create", "x", "--schedule",
-                        "0 3 * * *", *FLAGS, "--each", '["a"]', "f($item)")
-        self.assertEqual(r.returncode, 64, r)
-        self.assertIn("cron: --each is not supported by cron create yet", r.stderr)
+        self.assertIn("--each", r.stderr)
 
 
 @unittest.skipUnless(KUBECTL, "kubectl not installed")
@@ -99,6 +102,86 @@ class SimIndexed(Base):
             self.assertIn("index %s of 3: if (%d) == 0" % (i, item), log.stdout)
         # index 1 failed once and was not retried (FailIndex); the others ran to the end
         self.assertEqual(by_index, {0: [0], 1: [3], 2: [0]})
+
+
+TABLE_HEAD = re.compile(r"^INDEX\s+ITEM\s+EXIT\s+DURATION\s+RESULT$", re.M)
+
+
+def table_rows(stderr):
+    """The per-index table's rows: {index: (item, exit, duration, result)}."""
+    m = TABLE_HEAD.search(stderr)
+    if not m:
+        return {}
+    rows = {}
+    for line in stderr[m.end():].splitlines()[1:]:
+        r = re.match(r"^(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(.*)$", line)
+        if not r:
+            break
+        rows[int(r.group(1))] = r.groups()[1:]
+    return rows
+
+
+class RunEach(Base):
+    """relrun run --each through the simulator: every index's pod followed, its log lines
+    prefixed, a row per index, the exit code of the first failing index."""
+
+    def test_three_items_succeed(self):
+        r = self.run_task("LiveStream.run($item)", "--parallelism", "2", "--each",
+                          '["e1", "e2", "e3"]')
+        self.assertEqual(r.code, 0, r)
+        lines = r.stdout.splitlines()
+        # every line of the pods' logs carries its index
+        self.assertEqual([l for l in lines if not re.match(r"^\[[0-2]\] ", l)], [], r)
+        for i, sid in enumerate(["e1", "e2", "e3"]):
+            mine = [l[4:] for l in lines if l.startswith("[%d] " % i)]
+            for msg in RUN_MSGS:
+                first, *rest = msg.format(id=sid).split("\n")
+                self.assertEqual(len([l for l in mine if " %s " % first in l + " "]), 1,
+                                 "%r once in [%d]\n%r" % (first, i, r))
+                for cont in rest:  # a multi-line event: its later lines prefixed too
+                    self.assertIn(cont, mine, r)
+            others = [s for s in ("e1", "e2", "e3") if s != sid]
+            self.assertFalse([l for l in mine if any("start " + o + " " in l for o in others)], r)
+        self.assertEqual(len(lines), len(set(lines)), r)
+        rows = table_rows(r.stderr)
+        self.assertEqual(sorted(rows), [0, 1, 2], r)
+        for i, sid in enumerate(["e1", "e2", "e3"]):
+            item, code, dur, result = rows[i]
+            self.assertEqual((item, code), ('"%s"' % sid, "0"), r)
+            self.assertRegex(dur, r"^\d+\.\ds$")
+            self.assertTrue(result.startswith("succeeded"), r)
+        self.assertIn("all 3 indexes succeeded", r.stderr)
+
+    def test_one_item_fails_json(self):
+        summary = os.path.join(tempfile.mkdtemp(prefix="relrun-each-"), "s.json")
+        r = self.run_task("if $item == 0, do: :fine, else: LiveStream.exit_with($item)",
+                          "-o", "json", "--summary-file", summary, "--each", "[0, 3, 0]")
+        self.assertEqual(r.code, 3, r)
+        lines = r.stdout.splitlines()
+        events = [json.loads(l) for l in lines[:-1]]
+        self.assertTrue(events, r)
+        # every event carries its index, and each index's runner said it ended
+        self.assertEqual({type(e.get("index")) for e in events}, {int}, r)
+        exits = {e["index"]: e for e in events if e.get("event") == "exit"}
+        self.assertEqual(sorted(exits), [0, 1, 2], r)
+        last = json.loads(lines[-1])
+        with open(summary) as f:
+            self.assertEqual(json.load(f), last)
+        self.assertEqual((last["relrun"], last["phase"], last["exit_code"]),
+                         ("summary", "failed", 3), last)
+        idx = last["indexes"]
+        self.assertEqual([(x["index"], x["item"], x["phase"], x["exit_code"]) for x in idx],
+                         [(0, 0, "succeeded", 0), (1, 3, "failed", 3), (2, 0, "succeeded", 0)],
+                         last)
+        self.assertEqual([x["return"] for x in idx], [":fine", None, ":fine"], last)
+        self.assertEqual(idx[1]["failed_phase"], "task failed", last)
+        self.assertTrue(all(x["pod"] and x["duration_ms"] is not None for x in idx), last)
+        # the people's table on stderr too: the failed index and the others
+        rows = table_rows(r.stderr)
+        self.assertEqual([(rows[i][0], rows[i][1]) for i in range(3)],
+                         [("0", "0"), ("3", "3"), ("0", "0")], r)
+        self.assertTrue(rows[1][3].startswith("task failed"), r)
+        self.assertIn("2 of 3 indexes succeeded; index 1 failed first", r.stderr)
 
 
 if __name__ == "__main__":

@@ -249,7 +249,7 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         fo.logs = true;
         fo.summary = true;
         fo.owns_job = true;
-        rc = follow_job(k->c, &fo, e);
+        rc = o->each ? each_follow(k->c, &fo, o->each, e) : follow_job(k->c, &fo, e);
         char named[300];
         snprintf(named, sizeof named, "job/%s", name);
         if (e->msg[0] && !strstr(e->msg, named))
@@ -273,15 +273,14 @@ int cmd_run(const struct opts *o, struct err *e)
                 err_set(e, ERR_USAGE, "run: -o \"%s\": expected json or text", o->output);
                 goto out;
         }
-        if (o->each) {
-                /* following every index of one Job is not built yet */
-                err_set(e, ERR_USAGE,
-                        "run: --each is not supported by relrun run yet: relrun render --each "
-                        "prints the Indexed Job (kubectl apply -f it)");
+        if (job_expr(o, &expr, e) < 0)
                 goto out;
-        }
-        if (job_expr(o, &expr, e) < 0 || conn_open(o, &k, e) < 0 ||
-            job_build(o, expr, k.ns, &job, e) < 0)
+        /* --each: the items and $item are checked before any connection */
+        if (o->each && job_build(o, expr, NULL, &job, e) < 0)
+                goto out;
+        json_object_put(job);
+        job = NULL;
+        if (conn_open(o, &k, e) < 0 || job_build(o, expr, k.ns, &job, e) < 0)
                 goto out;
         rc = run_job(o, &k, job, e);
 out:
