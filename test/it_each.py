@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from relrunlib import KUBECTL, RUN_MSGS, TASK_FLAGS, Base, have_all
+from relrunlib import KUBECTL, RUN_MSGS, TASK_FLAGS, Base, needs_kubectl
 
 RELRUN = os.environ.get("RELRUN_BIN", "")
 FLAGS = ["--image", "app:1", "--release", "/app/bin/live_stream"]
@@ -182,6 +182,47 @@ class RunEach(Base):
                          [("0", "0"), ("3", "3"), ("0", "0")], r)
         self.assertTrue(rows[1][3].startswith("task failed"), r)
         self.assertIn("2 of 3 indexes succeeded; index 1 failed first", r.stderr)
+
+
+    def test_cron_create_each(self):
+        r = self.relrun("cron", "create", "nightly-fan", "--schedule", "0 3 * * *",
+                        *TASK_FLAGS, "--parallelism", "2", "--each", '["n1", "n2", "n3"]',
+                        "LiveStream.run($item)")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("cronjob.batch/nightly-fan created", r.stdout)
+        _, _, cj = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/nightly-fan")
+        spec = cj["spec"]["jobTemplate"]["spec"]
+        self.assertEqual((spec["completionMode"], spec["completions"], spec["parallelism"]),
+                         ("Indexed", 3, 2), spec)
+        self.assertIn("backoffLimitPerIndex", spec)
+        args = spec["template"]["spec"]["containers"][0]["args"]
+        self.assertIn("--indexed", args[:args.index("--")])
+        self.assertEqual(args[args.index("--") + 1:],
+                         ['LiveStream.run(("n1"))', 'LiveStream.run(("n2"))',
+                          'LiveStream.run(("n3"))'])
+        d = self.relrun("cron", "delete", "nightly-fan")
+        self.assertEqual(d.code, 0, d)
+        bad = self.relrun("cron", "create", "nightly-bad", "--schedule", "0 3 * * *",
+                          *TASK_FLAGS, "--each", '["n1"]', "LiveStream.run()")
+        self.assertEqual(bad.code, 64, bad)
+        self.assertIn("--each: the expression does not use $item", bad.stderr)
+
+    @needs_kubectl
+    def test_cron_render_each_accepted_by_kubectl(self):
+        r = self.relrun("cron", "render", "fan-render", "--schedule", "@daily", *TASK_FLAGS,
+                        "--each", '[{"id": "a"}, {"id": "b"}]', "LiveStream.run($item[\"id\"])",
+                        kubeconfig=False)
+        self.assertEqual(r.code, 0, r)
+        path = os.path.join(self.root, "fan-render.yaml")
+        with open(path, "w") as f:
+            f.write(r.stdout)
+        k = self.sim.kubectl("create", "-f", path)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertIn("cronjob.batch/fan-render created", k.stdout)
+        _, _, cj = self.sim.get("/apis/batch/v1/namespaces/default/cronjobs/fan-render")
+        spec = cj["spec"]["jobTemplate"]["spec"]
+        self.assertEqual((spec["completionMode"], spec["completions"]), ("Indexed", 2), spec)
+        self.assertEqual(spec["podFailurePolicy"]["rules"][-1]["action"], "FailIndex", spec)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,6 @@ static int cron_create(const struct opts *o, bool post, struct err *e)
         if (o->n_pos < 2 || (o->n_pos < 3 && !o->mfa) || o->n_pos > 3)
                 return err_set(e, ERR_USAGE, "cron %s: expected NAME and EXPR (or --mfa)",
                                o->pos[0]);
-        if (o->each || o->parallelism)
-                return err_set(e, ERR_USAGE,
-                               "cron: --each is not supported by cron create yet (relrun render "
-                               "--each prints the Indexed Job)");
         struct opts eo = *o;
         eo.pos[0] = o->n_pos > 2 ? o->pos[2] : NULL;
         eo.n_pos = o->n_pos > 2 ? 1 : 0;
