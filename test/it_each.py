@@ -6,13 +6,13 @@ line prefixed with its index, a table, the exit rule, the JSON summary's indexes
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import unittest
 
-from relrunlib import KUBECTL, RUN_MSGS, TASK_FLAGS, Base, needs_kubectl
+from relrunlib import KUBECTL, RELRUN, RUN_MSGS, TASK_FLAGS, Base, needs_kubectl
 
-RELRUN = os.environ.get("RELRUN_BIN", "")
 FLAGS = ["--image", "app:1", "--release", "/app/bin/live_stream"]
 
 
@@ -183,6 +183,39 @@ class RunEach(Base):
         self.assertTrue(rows[1][3].startswith("task failed"), r)
         self.assertIn("2 of 3 indexes succeeded; index 1 failed first", r.stderr)
 
+
+    def test_interrupt_leaves_the_job_running(self):
+        p = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "run", *TASK_FLAGS,
+                              "-o", "json", "--each", "[0, 20000]",
+                              "if $item == 0, do: :quick, else: LiveStream.sleep($item)"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for line in p.stdout:
+                if "sleeping 20000 ms" in line:
+                    self.assertEqual(json.loads(line)["index"], 1, line)
+                    break
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.outputs += [out, err]
+        self.assertEqual(p.returncode, 130, err)
+        m = re.search(r"interrupted: job/(\S+) keeps running", err)
+        self.assertTrue(m, err)
+        name = m.group(1)
+        s = json.loads(out.rstrip("\n").splitlines()[-1])
+        self.assertEqual((s["phase"], s["exit_code"]), ("interrupted", 130), s)
+        self.assertEqual([x["index"] for x in s["indexes"]], [0, 1], s)
+        self.assertEqual(s["indexes"][1]["phase"], "running", s)
+        self.assertEqual(s["indexes"][1]["item"], 20000, s)
+        job = [j for j in self.jobs() if j["metadata"]["name"] == name]
+        self.assertEqual(len(job), 1)
+        self.assertFalse([c for c in (job[0].get("status") or {}).get("conditions") or []
+                          if c["type"] in ("Complete", "Failed") and c["status"] == "True"],
+                         job[0].get("status"))
+        self.assertEqual(self.relrun("cancel", name, "--cascade", "foreground").code, 0)
 
     def test_cron_create_each(self):
         r = self.relrun("cron", "create", "nightly-fan", "--schedule", "0 3 * * *",
