@@ -635,6 +635,9 @@ class Chart(unittest.TestCase):
         self.assertEqual(before[:-2], [a for a in rb if a != "--indexed"])
         for o in (got, want):
             o["spec"]["template"]["spec"]["containers"][0].pop("args")
+            # the items as given (relrun) or as Helm writes JSON: the same items
+            self.assertEqual(json.loads(o["metadata"]["annotations"].pop("relrun.dev/each")),
+                             self.EACH_ITEMS)
         self.assertTrue(want["metadata"].pop("generateName").startswith("relrun-"))
         self.assertEqual(got["metadata"].pop("name"), "fan")
         self.assert_same(want, got, "each Job")

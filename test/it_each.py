@@ -240,6 +240,43 @@ class RunEach(Base):
         self.assertEqual(bad.code, 64, bad)
         self.assertIn("--each: the expression does not use $item", bad.stderr)
 
+    def test_cron_trigger_follows_every_index(self):
+        expr = "if $item == 0, do: :ok, else: LiveStream.exit_with($item)"
+        r = self.relrun("cron", "create", "fan-trigger", "--schedule", "0 3 * * *",
+                        *TASK_FLAGS, "--each", "[0, 4]", expr)
+        self.assertEqual(r.code, 0, r)
+        self.addCleanup(self.relrun, "cron", "delete", "fan-trigger")
+        bad = self.relrun("cron", "trigger", "fan-trigger", "LiveStream.run(1)")
+        self.assertEqual(bad.code, 64, bad)
+        self.assertIn("runs one expression per item (--each)", bad.stderr)
+        t = self.relrun("cron", "trigger", "fan-trigger", "-o", "json")
+        self.assertEqual(t.code, 4, t)
+        s = json.loads(t.stdout.splitlines()[-1])
+        self.assertEqual([(x["index"], x["item"], x["exit_code"]) for x in s["indexes"]],
+                         [(0, 0, 0), (1, 4, 4)], s)
+        rows = table_rows(t.stderr)
+        self.assertEqual([rows[i][:2] for i in (0, 1)], [("0", "0"), ("4", "4")], t)
+
+    def test_detach_then_logs_and_wait_follow_every_index(self):
+        r = self.run_task("if $item == 0, do: :ok, else: LiveStream.exit_with($item)",
+                          "--detach", "--each", "[5, 0]")
+        self.assertEqual(r.code, 0, r)
+        name = r.stdout.strip()
+        lg = self.relrun("logs", name, "-f")
+        self.assertEqual(lg.code, 5, lg)
+        lines = lg.stdout.splitlines()
+        self.assertEqual([l for l in lines if not re.match(r"^\[[01]\] ", l)], [], lg)
+        for i in (0, 1):
+            self.assertEqual(len([l for l in lines if l.startswith("[%d] " % i) and
+                                  " exit " in l and "event=exit" in l]), 1, lg)
+        w = self.relrun("wait", name, "-o", "json")
+        self.assertEqual(w.code, 5, w)
+        self.assertEqual(w.stdout.count("\n"), 1, w)  # wait prints no log, only the summary
+        s = json.loads(w.stdout)
+        self.assertEqual([(x["item"], x["phase"], x["exit_code"]) for x in s["indexes"]],
+                         [(5, "failed", 5), (0, "succeeded", 0)], s)
+        self.assertIn("1 of 2 indexes succeeded; index 0 failed first", w.stderr)
+
     @needs_kubectl
     def test_cron_render_each_accepted_by_kubectl(self):
         r = self.relrun("cron", "render", "fan-render", "--schedule", "@daily", *TASK_FLAGS,

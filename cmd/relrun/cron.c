@@ -288,14 +288,25 @@ static int cron_trigger(const struct opts *o, struct err *e)
                 goto out;
         if (!(job = job_from(cj, k.ns, e)))
                 goto out;
+        const char *items;
+        size_t n;
+        bool indexed = each_job(job, &items, &n);
+        if (expr && indexed) {
+                err_set(e, ERR_USAGE,
+                        "cron trigger: cronjob \"%s\" runs one expression per item (--each): "
+                        "trigger it without EXPR",
+                        o->pos[1]);
+                goto out;
+        }
         if (expr && override_expr(job, expr, e) < 0)
                 goto out;
         struct opts ro = *o;
         ro.boot_retries = 0;
         struct json_object *v;
-        /* The template's boot-retry budget decides whether a 70 is final. */
+        /* The template's boot-retry budget decides whether a 70 is final
+         * (an Indexed Job's, per index). */
         if (json_object_object_get_ex(job, "spec", &v) &&
-            json_object_object_get_ex(v, "backoffLimit", &v))
+            json_object_object_get_ex(v, indexed ? "backoffLimitPerIndex" : "backoffLimit", &v))
                 ro.boot_retries = json_object_get_int(v);
         rc = run_job(&ro, &k, job, e);
 out:

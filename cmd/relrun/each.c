@@ -382,7 +382,7 @@ static void switch_pod(struct each *f, struct slot *s)
 static int open_logs(struct each *f, struct slot *s, struct err *e)
 {
         const struct pod_view *p = &s->pod;
-        if (s->logs || !p->set || p->deleted)
+        if (!f->fo->logs || s->logs || !p->set || p->deleted)
                 return 0;
         if (p->task.running || p->task.terminated)
                 return kube_logs_new(f->c, f->fo->namespace_, p->name, "task", true, on_log, s,
@@ -394,12 +394,12 @@ static int open_logs(struct each *f, struct slot *s, struct err *e)
         return 0;
 }
 
-static bool logs_over(const struct slot *s, int64_t now)
+static bool logs_over(const struct each *f, const struct slot *s, int64_t now)
 {
         struct err le;
         const struct pod_view *p = &s->pod;
-        bool will_open =
-            p->set && !p->deleted && (p->task.running || p->task.terminated || p->init_exit);
+        bool will_open = f->fo->logs && p->set && !p->deleted &&
+                         (p->task.running || p->task.terminated || p->init_exit);
         if (!s->logs ? !will_open : kube_logs_done(s->logs, &le) || p->deleted)
                 return true;
         int64_t quiet = s->line_at > s->decided_at ? s->line_at : s->decided_at;
@@ -573,14 +573,37 @@ static void fill_partial(struct each *f)
         s->indexes = indexes_json(f);
 }
 
-static int slots_new(struct each *f, const char *items, struct err *e)
+bool each_job(struct json_object *job, const char **items, size_t *n)
 {
-        f->items = json_tokener_parse(items);
-        if (!f->items || !json_object_is_type(f->items, json_type_array))
-                return err_set(e, ERR_USAGE, "--each: want a JSON array");
-        f->n = json_object_array_length(f->items);
+        struct json_object *spec, *v, *md, *ann;
+        if (!json_object_object_get_ex(job, "spec", &spec) ||
+            !json_object_object_get_ex(spec, "completionMode", &v) ||
+            strcmp(json_object_get_string(v), "Indexed"))
+                return false;
+        *n = json_object_object_get_ex(spec, "completions", &v) && json_object_get_int(v) > 0
+                 ? (size_t)json_object_get_int(v)
+                 : 1;
+        *items = json_object_object_get_ex(job, "metadata", &md) &&
+                         json_object_object_get_ex(md, "annotations", &ann) &&
+                         json_object_object_get_ex(ann, "relrun.dev/each", &v) &&
+                         json_object_is_type(v, json_type_string)
+                     ? json_object_get_string(v)
+                     : NULL;
+        return true;
+}
+
+static int slots_new(struct each *f, const char *items, size_t n, struct err *e)
+{
+        f->items = items ? json_tokener_parse(items) : NULL;
+        /* items that do not fit (an edited annotation) only lose the table's column */
+        if (f->items && (!json_object_is_type(f->items, json_type_array) ||
+                         json_object_array_length(f->items) != n)) {
+                json_object_put(f->items);
+                f->items = NULL;
+        }
+        f->n = n;
         if (f->n == 0 || f->n > MANIFEST_EACH_MAX)
-                return err_set(e, ERR_USAGE, "--each: %zu items, want 1 to %d", f->n,
+                return err_set(e, ERR_USAGE, "job/%s: %zu indexes, want 1 to %d", f->fo->job, f->n,
                                MANIFEST_EACH_MAX);
         f->s = calloc(f->n, sizeof *f->s);
         if (!f->s)
@@ -589,16 +612,17 @@ static int slots_new(struct each *f, const char *items, struct err *e)
                 struct slot *s = &f->s[i];
                 s->f = f;
                 s->index = (int)i;
-                s->item_json = json_object_array_get_idx(f->items, i);
-                list_expr_cell(s->item_json ? json_object_to_json_string_ext(s->item_json,
-                                                                             JSON_C_TO_STRING_PLAIN)
-                                            : "null",
+                s->item_json = f->items ? json_object_array_get_idx(f->items, i) : NULL;
+                list_expr_cell(!f->items      ? "-"
+                               : s->item_json ? json_object_to_json_string_ext(
+                                                    s->item_json, JSON_C_TO_STRING_PLAIN)
+                                              : "null",
                                s->item, 40);
         }
         return 0;
 }
 
-int each_follow(struct kube_client *c, const struct follow_opts *fo, const char *items,
+int each_follow(struct kube_client *c, const struct follow_opts *fo, const char *items, size_t n,
                 struct err *e)
 {
         struct each f;
@@ -616,7 +640,7 @@ int each_follow(struct kube_client *c, const struct follow_opts *fo, const char 
         bool all = false;
         static const cookie_io_functions_t io = {.write = prefix_write};
 
-        if (slots_new(&f, items, e) < 0)
+        if (slots_new(&f, items, n, e) < 0)
                 goto out;
         f.out = fopencookie(&f, "w", io);
         if (!f.out) {
@@ -673,13 +697,18 @@ int each_follow(struct kube_client *c, const struct follow_opts *fo, const char 
                                 kube_logs_container_done(s->logs);
                         if (listed && !s->o.decided)
                                 decide_slot(&f, s, now);
-                        if (!s->o.decided || !logs_over(s, now))
+                        if (!s->o.decided || !logs_over(&f, s, now))
                                 all = false;
                 }
                 if (listed && !all)
                         decide_no_pods(&f, now);
                 if (all)
                         break;
+                if (fo->deadline_ms && now - f.t0 > fo->deadline_ms) {
+                        err_set(e, ERR_TIMEOUT, "timed out after %.1fs waiting for job/%s",
+                                (double)fo->deadline_ms / 1000.0, fo->job);
+                        goto out;
+                }
         }
         fill_partial(&f);
         rc = finish(&f);

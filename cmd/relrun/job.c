@@ -99,6 +99,7 @@ static int job_each(const struct opts *o, const char *expr, struct manifest_job_
                 return -1;
         m->each = (const char *const *)*each;
         m->each_n = *n;
+        m->each_items = o->each;
         return 0;
 }
 

@@ -217,13 +217,17 @@ struct follow_opts {
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
 int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *e);
-/* each.c: follow every index of the Indexed Job fo->job made from items (the
- * --each JSON array): each pod's log with its index on every line ("[i] ",
- * or "index":i in -o json), a line per index as it ends, then the table and
- * fo->sum (its indexes). Returns 0 when every index succeeded, else the code
- * of the lowest failing index, or relrun's own failure code with e set. */
-int each_follow(struct kube_client *c, const struct follow_opts *fo, const char *items,
+/* each.c: follow every index of the Indexed Job fo->job: n indexes, items
+ * the --each JSON array they were made from (NULL: unknown, the table shows
+ * none). Each pod's log with its index on every line ("[i] ", or "index":i
+ * in -o json), with fo->summary a line per index as it ends, then the table;
+ * fo->sum gets the indexes. Returns 0 when every index succeeded, else the
+ * code of the lowest failing index, or relrun's own failure code with e set. */
+int each_follow(struct kube_client *c, const struct follow_opts *fo, const char *items, size_t n,
                 struct err *e);
+/* Whether job (a Job object) is an Indexed Job: *n its completions, *items
+ * its relrun.dev/each annotation (borrowed from job) or NULL. */
+bool each_job(struct json_object *job, const char **items, size_t *n);
 
 /* cmds.c: the API connection of a subcommand and shared steps. */
 struct conn {
