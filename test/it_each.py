@@ -277,6 +277,27 @@ class RunEach(Base):
                          [(5, "failed", 5), (0, "succeeded", 0)], s)
         self.assertIn("1 of 2 indexes succeeded; index 0 failed first", w.stderr)
 
+    def test_wait_reads_the_job_status_when_the_pods_are_gone(self):
+        # pods removed after the run (a ttl, a node cleanup): wait still tells
+        # each index apart from the Job's completedIndexes/failedIndexes
+        r = self.run_task("if $item == 0, do: :ok, else: LiveStream.exit_with($item)",
+                          "--each", "[0, 3]")
+        self.assertEqual(r.code, 3, r)
+        name = re.search(r"job/(\S+) created", r.stderr).group(1)
+        pods = "/api/v1/namespaces/default/pods"
+        for p in self.sim.get(pods + "?labelSelector=batch.kubernetes.io%2Fjob-name%3D" +
+                              name)[2]["items"]:
+            code, _, _ = self.sim.delete(pods + "/" + p["metadata"]["name"])
+            self.assertIn(code, (200, 202))
+        self.sim.wait_for(pods + "?labelSelector=batch.kubernetes.io%2Fjob-name%3D" + name,
+                          lambda b: not b["items"])
+        w = self.relrun("wait", name, "-o", "json")
+        self.assertEqual(w.code, 1, w)  # the failed index's own code is gone with its pod
+        s = json.loads(w.stdout)
+        self.assertEqual([(x["phase"], x["exit_code"], x["pod"]) for x in s["indexes"]],
+                         [("succeeded", 0, None), ("failed", 1, None)], s)
+        self.assertIn("its pod is gone", s["indexes"][1]["message"])
+
     @needs_kubectl
     def test_cron_render_each_accepted_by_kubectl(self):
         r = self.relrun("cron", "render", "fan-render", "--schedule", "@daily", *TASK_FLAGS,

@@ -34,6 +34,7 @@ struct slot {
         struct outcome o;
         int64_t decided_at, line_at, since;
         unsigned pods; /* pods of this index seen */
+        int listed;    /* the Job's status lists it: 1 completedIndexes, -1 failedIndexes */
 };
 
 struct each {
@@ -178,6 +179,35 @@ static int on_pod(void *ud, enum kube_event_type type, struct json_object *obj)
         return 0;
 }
 
+/* status.completedIndexes / failedIndexes ("0-2,5") into the slots. */
+static void read_indexes(struct each *f, struct json_object *obj, const char *key, int mark)
+{
+        struct json_object *st, *v;
+        if (!json_object_object_get_ex(obj, "status", &st) ||
+            !json_object_object_get_ex(st, key, &v) || !json_object_is_type(v, json_type_string))
+                return;
+        const char *p = json_object_get_string(v);
+        while (*p) {
+                char *end;
+                long a = strtol(p, &end, 10), b = a;
+                if (end == p || a < 0)
+                        return;
+                p = end;
+                if (*p == '-') {
+                        b = strtol(p + 1, &end, 10);
+                        if (end == p + 1 || b < a)
+                                return;
+                        p = end;
+                }
+                for (long i = a; i <= b && (size_t)i < f->n; i++)
+                        f->s[i].listed = mark;
+                if (*p == ',')
+                        p++;
+                else if (*p)
+                        return;
+        }
+}
+
 static int on_job(void *ud, enum kube_event_type type, struct json_object *obj)
 {
         struct each *f = ud;
@@ -193,6 +223,8 @@ static int on_job(void *ud, enum kube_event_type type, struct json_object *obj)
             json_object_is_type(ex, json_type_string))
                 f->expr = strdup(json_object_get_string(ex));
         classify_read_job(obj, &f->jv);
+        read_indexes(f, obj, "completedIndexes", 1);
+        read_indexes(f, obj, "failedIndexes", -1);
         return 0;
 }
 
@@ -234,12 +266,23 @@ static void decided(struct each *f, struct slot *s)
         fflush(stderr);
 }
 
-/* An index whose pod never came: what the Job's end says about it. */
+/* An index without a pod: what the Job says about it — done before relrun
+ * looked (its pod gone with a ttl), or never run. */
 static void decide_podless(struct each *f, struct slot *s)
 {
         struct outcome *o = &s->o;
         memset(o, 0, sizeof *o);
         o->decided = true;
+        if (s->listed > 0) {
+                snprintf(o->what, sizeof o->what, "succeeded (its pod is gone)");
+                return;
+        }
+        if (s->listed < 0) {
+                o->code = ERR_TASK;
+                o->failed = "task failed";
+                snprintf(o->what, sizeof o->what, "failed (its pod is gone: exit code unknown)");
+                return;
+        }
         o->never_ran = true;
         if (f->jv.deleted) {
                 o->code = ERR_KILLED;
@@ -250,6 +293,7 @@ static void decide_podless(struct each *f, struct slot *s)
                 o->failed = "deadline";
                 snprintf(o->what, sizeof o->what, "not run: deadline exceeded");
         } else if (f->jv.complete) {
+                o->never_ran = false;
                 snprintf(o->what, sizeof o->what, "succeeded (its pod is gone)");
         } else {
                 o->code = ERR_TASK;
@@ -489,6 +533,8 @@ static void add_str(struct json_object *o, const char *k, const char *v)
 /* The summary's "indexes": one object per index, in index order. */
 static struct json_object *indexes_json(const struct each *f)
 {
+        if (!f->s)
+                return NULL; /* failed before the slots were made */
         struct json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < f->n; i++) {
                 const struct slot *s = &f->s[i];
