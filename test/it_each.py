@@ -298,6 +298,24 @@ class RunEach(Base):
                          [("succeeded", 0, None), ("failed", 1, None)], s)
         self.assertIn("its pod is gone", s["indexes"][1]["message"])
 
+    def test_an_image_that_never_pulls_ends_every_index(self):
+        # index 0 never runs; left alone the Job would run the rest unwatched:
+        # it goes, and the indexes still waiting for a pod say they never ran
+        flags = ["live-stream:missing" if f == TASK_FLAGS[1] else f for f in TASK_FLAGS]
+        r = self.relrun("run", *flags, "-o", "json", "--parallelism", "1",
+                        "--each", '["a", "b", "c"]', "LiveStream.run($item)")
+        self.assertEqual(r.code, 70, r)
+        s = json.loads(r.stdout.splitlines()[-1])
+        self.assertEqual(s["indexes"][0]["failed_phase"], "image pull", s)
+        self.assertIn("deleted (--keep-failed keeps it)", s["indexes"][0]["message"])
+        for x in s["indexes"][1:]:
+            self.assertEqual(x["phase"], "failed", s)
+            self.assertIsNone(x["duration_ms"], s)
+        name = s["job"]
+        self.sim.wait_for("/apis/batch/v1/namespaces/default/jobs",
+                          lambda b: name not in [j["metadata"]["name"] for j in b["items"]],
+                          timeout=60)
+
     @needs_kubectl
     def test_cron_render_each_accepted_by_kubectl(self):
         r = self.relrun("cron", "render", "fan-render", "--schedule", "@daily", *TASK_FLAGS,
