@@ -394,6 +394,8 @@ static void decide_no_pods(struct each *f, int64_t now)
                 return;
         give_up(f, &o);
         for (size_t i = 0; i < f->n; i++) {
+                if (f->s[i].o.decided)
+                        continue;
                 f->s[i].o = o;
                 decided(f, &f->s[i]);
         }
@@ -401,10 +403,12 @@ static void decide_no_pods(struct each *f, int64_t now)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-static bool can_switch(const struct slot *s)
+static bool can_switch(const struct each *f, const struct slot *s)
 {
         if (!s->pod.task.terminated && !s->pod.deleted)
                 return false;
+        if (!f->fo->logs)
+                return true; /* wait: no log to finish first */
         if (!s->logs)
                 return !s->pod.task.terminated; /* deleted before it ran: no log */
         struct err le;
@@ -490,15 +494,17 @@ static void result_cell(const struct slot *s, char *out, size_t n)
                 return;
         }
         const char *ret = slot_return(s), *cause = slot_cause(s);
-        char cut[80];
+        char cut[80], what[124];
+        /* one line a row: the whole account is the per-index line above */
+        list_expr_cell(s->o.what, what, sizeof what);
         if (s->o.code == 0 && ret[0]) {
                 list_expr_cell(ret, cut, 60);
-                snprintf(out, n, "%.200s, returned %s", s->o.what, cut);
+                snprintf(out, n, "%s, returned %s", what, cut);
         } else if (cause[0]) {
                 list_expr_cell(cause, cut, 70);
-                snprintf(out, n, "%.200s: %s", s->o.what, cut);
+                snprintf(out, n, "%s: %s", what, cut);
         } else {
-                snprintf(out, n, "%.290s", s->o.what);
+                snprintf(out, n, "%s", what);
         }
 }
 
@@ -735,7 +741,7 @@ int each_follow(struct kube_client *c, const struct follow_opts *fo, const char 
                 all = listed;
                 for (size_t i = 0; i < f.n; i++) {
                         struct slot *s = &f.s[i];
-                        if (!s->o.decided && s->next.set && can_switch(s))
+                        if (!s->o.decided && s->next.set && can_switch(&f, s))
                                 switch_pod(&f, s);
                         if (open_logs(&f, s, e) < 0)
                                 goto out;
