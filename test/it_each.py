@@ -316,6 +316,21 @@ class RunEach(Base):
                           lambda b: name not in [j["metadata"]["name"] for j in b["items"]],
                           timeout=60)
 
+    def test_deadline_ends_the_indexes_still_running(self):
+        r = self.run_task("if $item == 0, do: :quick, else: LiveStream.sleep($item)",
+                          "-o", "json", "--timeout", "6s", "--each", "[0, 60000]")
+        self.assertEqual(r.code, 124, r)
+        s = json.loads(r.stdout.splitlines()[-1])
+        self.assertEqual([(x["phase"], x["exit_code"]) for x in s["indexes"]],
+                         [("succeeded", 0), ("failed", 124)], s)
+        self.assertEqual(s["indexes"][1]["failed_phase"], "deadline", s)
+        self.assertEqual((s["failed_phase"], s["exit_code"]), ("deadline", 124), s)
+        # the index that finished in time is reported by wait the same way
+        w = self.relrun("wait", s["job"], "-o", "json")
+        self.assertEqual(w.code, 124, w)
+        self.assertEqual([x["phase"] for x in json.loads(w.stdout)["indexes"]],
+                         ["succeeded", "failed"], w)
+
     @needs_kubectl
     def test_cron_render_each_accepted_by_kubectl(self):
         r = self.relrun("cron", "render", "fan-render", "--schedule", "@daily", *TASK_FLAGS,

@@ -277,6 +277,14 @@ static void decide_podless(struct each *f, struct slot *s)
                 snprintf(o->what, sizeof o->what, "succeeded (its pod is gone)");
                 return;
         }
+        bool deadline = f->jv.failed && !strcmp(f->jv.reason, "DeadlineExceeded");
+        if (s->listed < 0 && deadline) {
+                /* the Job deletes the pods it stops at its deadline */
+                o->code = ERR_TIMEOUT;
+                o->failed = "deadline";
+                snprintf(o->what, sizeof o->what, "deadline exceeded (its pod is gone)");
+                return;
+        }
         if (s->listed < 0) {
                 o->code = ERR_TASK;
                 o->failed = "task failed";
@@ -288,7 +296,7 @@ static void decide_podless(struct each *f, struct slot *s)
                 o->code = ERR_KILLED;
                 o->failed = "killed";
                 snprintf(o->what, sizeof o->what, "not run: the job was deleted");
-        } else if (f->jv.failed && !strcmp(f->jv.reason, "DeadlineExceeded")) {
+        } else if (deadline) {
                 o->code = ERR_TIMEOUT;
                 o->failed = "deadline";
                 snprintf(o->what, sizeof o->what, "not run: deadline exceeded");
@@ -353,6 +361,15 @@ static void decide_slot(struct each *f, struct slot *s, int64_t now)
                 if (now - s->since < CLASSIFY_POD_LAG_MS && !f->jv.deleted)
                         return;
                 decide_podless(f, s);
+                decided(f, s);
+                return;
+        }
+        if (s->listed > 0 && s->pod.task.terminated && s->pod.task.exit_code == 0) {
+                /* done and counted: a later verdict on the Job (its deadline
+                 * over another index) is not this index's */
+                memset(&s->o, 0, sizeof s->o);
+                s->o.decided = true;
+                snprintf(s->o.what, sizeof s->o.what, "succeeded");
                 decided(f, s);
                 return;
         }
