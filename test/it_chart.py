@@ -649,6 +649,12 @@ class Chart(unittest.TestCase):
         self.assertNotIn("backoffLimit", spec)
 
     def test_each_errors(self):
+        fan = {"name": "fan", "expression": "f($item)", "each": [1, "a"], "parallelism": 1}
+        r = self.helm("lint", CHART, "-f", self.values_file(self.base([fan])))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.helm("lint", CHART, "-f", self.values_file(self.base([dict(fan, parallelism=0)])))
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("parallelism", r.stdout + r.stderr)
         for task, want in (
                 ({"each": [], "expression": "f($item)"}, "each"),
                 ({"each": "a", "expression": "f($item)"}, "each"),
