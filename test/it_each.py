@@ -331,6 +331,14 @@ class RunEach(Base):
         self.assertEqual([x["phase"] for x in json.loads(w.stdout)["indexes"]],
                          ["succeeded", "failed"], w)
 
+    def test_a_task_exit_70_with_boot_retries_is_said_to_be_retried(self):
+        r = self.run_task("LiveStream.exit_with($item)", "--boot-retries", "1",
+                          "--each", "[70]")
+        self.assertEqual(r.code, 70, r)
+        self.assertIn("[0] pod/", r.stderr)
+        self.assertIn("the Job may run index 0 again as a boot retry (exit 70)", r.stderr)
+        self.relrun("cancel", re.search(r"job/(\S+) created", r.stderr).group(1))
+
     @needs_kubectl
     def test_cron_render_each_accepted_by_kubectl(self):
         r = self.relrun("cron", "render", "fan-render", "--schedule", "@daily", *TASK_FLAGS,

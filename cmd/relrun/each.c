@@ -387,6 +387,13 @@ static void decide_slot(struct each *f, struct slot *s, int64_t now)
                 return;
         if (s->o.never_ran)
                 give_up(f, &s->o);
+        if (s->o.rerun) {
+                /* a single run deletes its Job here; that would stop the
+                 * other indexes, so the retry is only said */
+                size_t k = strlen(s->o.what);
+                snprintf(s->o.what + k, sizeof s->o.what - k,
+                         "; the Job may run index %d again as a boot retry (exit 70)", s->index);
+        }
         decided(f, s);
 }
 
