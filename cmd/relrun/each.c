@@ -51,9 +51,10 @@ struct each {
         struct classify_timers none_timers; /* the Job while it has no pod at all */
         /* the line-prefixing stream render_line writes into */
         FILE *out;
-        int prefix; /* the index of the line being written */
-        bool bol;   /* at the beginning of an output line */
-        bool json;  /* -o json: "index":N in the event, else "[N] " */
+        struct buf obuf; /* a chunk with its prefixes, written to stdout at once */
+        int prefix;      /* the index of the lines render.c holds */
+        bool bol;        /* at the beginning of an output line */
+        bool json;       /* -o json: "index":N in the event, else "[N] " */
 };
 
 /* ---- the index on every output line ------------------------------------------ */
@@ -64,14 +65,16 @@ struct each {
 static ssize_t prefix_write(void *cookie, const char *buf, size_t size)
 {
         struct each *f = cookie;
+        struct buf *o = &f->obuf;
         size_t i = 0;
+        int rc = 0;
         while (i < size) {
                 if (f->bol) {
                         if (f->json && buf[i] == '{') {
-                                fprintf(stdout, "{\"index\":%d,", f->prefix);
+                                rc |= buf_printf(o, "{\"index\":%d,", f->prefix);
                                 i++;
                         } else if (!f->json) {
-                                fprintf(stdout, "[%d] ", f->prefix);
+                                rc |= buf_printf(o, "[%d] ", f->prefix);
                         }
                         f->bol = false;
                         if (i == size)
@@ -79,11 +82,20 @@ static ssize_t prefix_write(void *cookie, const char *buf, size_t size)
                 }
                 const char *nl = memchr(buf + i, '\n', size - i);
                 size_t k = nl ? (size_t)(nl - (buf + i)) + 1 : size - i;
-                fwrite(buf + i, 1, k, stdout);
+                if (buf_append(o, buf + i, k) < 0) {
+                        /* over the cap: what is held, then this piece, straight out */
+                        fwrite(o->data, 1, o->len, stdout);
+                        buf_reset(o);
+                        fwrite(buf + i, 1, k, stdout);
+                }
                 i += k;
                 if (nl)
                         f->bol = true;
         }
+        (void)rc; /* a prefix the cap refused is lost, never a line */
+        /* one write for the chunk: stdout is line-buffered */
+        fwrite(o->data, 1, o->len, stdout);
+        buf_reset(o);
         return (ssize_t)size;
 }
 
@@ -91,10 +103,13 @@ static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t l
 {
         struct slot *s = ud;
         struct each *f = s->f;
-        f->prefix = s->index;
+        /* render.c holds one index's lines at a time: the prefix goes on
+         * when they are written */
+        if (f->prefix != s->index) {
+                render_flush(f->out);
+                f->prefix = s->index;
+        }
         render_line(&f->fo->render, ts, line, len, f->out);
-        /* out before the next line, which may be another index's */
-        render_flush(f->out);
         s->line_at = proc_mono_ms();
         return 0;
 }
@@ -709,6 +724,7 @@ int each_follow(struct kube_client *c, const struct follow_opts *fo, const char 
         f.t0 = proc_mono_ms();
         f.bol = true;
         f.json = fo->render.json;
+        buf_init(&f.obuf, 64u << 20);
         struct buf path, sel;
         buf_init(&path, 4096);
         buf_init(&sel, 4096);
@@ -740,7 +756,9 @@ int each_follow(struct kube_client *c, const struct follow_opts *fo, const char 
         }
 
         for (;;) {
-                if (relrun_interrupted || kube_client_poll(c, 250, e) < 0) {
+                int prc = relrun_interrupted ? 0 : kube_client_poll(c, 250, e);
+                render_flush(f.out); /* what this batch of lines brought */
+                if (relrun_interrupted || prc < 0) {
                         if (relrun_interrupted)
                                 err_set(e, 128 + relrun_interrupted,
                                         "interrupted: job/%s keeps running (relrun logs %s -f; "
@@ -793,8 +811,11 @@ out:
                 fill_partial(&f);
                 rc = e->code ? e->code : ERR_SOFTWARE;
         }
-        if (f.out)
+        if (f.out) {
+                render_flush(f.out);
                 fclose(f.out);
+        }
+        buf_fini(&f.obuf);
         fflush(stdout);
         free(f.expr);
         for (size_t i = 0; f.s && i < f.n; i++)
