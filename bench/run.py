@@ -1373,6 +1373,70 @@ def fmt_follow(res):
     return table(rows)
 
 
+# ------------------------------------------------------------------ each
+
+
+def bench_each(paths, runs, out, lines):
+    """What following a fan-out costs the coordinator: relrun run of one task logging
+    `lines` lines, against run --each of the same task as one index and split over four
+    indexes (the same lines in total, four pods' logs at once, each line prefixed),
+    -o json to a file, interleaved run by run; relrun's own wall time and CPU."""
+    from simlib import Sim
+    ensure_epmd(paths["build"])
+    imgs = os.path.join(out, "images")
+    os.makedirs(imgs)
+    q = lines // 4
+    variants = {
+        "single": ["LiveStream.flood(%d)" % lines],
+        "each-1": ["--each", "[%d]" % lines, "LiveStream.flood($item)"],
+        "each-4": ["--each", json.dumps([q] * 4), "LiveStream.flood($item)"],
+    }
+    res = {"lines": lines}
+    with Sim(tls=True, images=image_roots(paths, imgs)) as sim:
+        env = dict(os.environ, NO_COLOR="1")
+        env.pop("KUBECONFIG", None)
+        relrun = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "run"] + coord_flags(["-o", "json"])
+        per = {v: [] for v in variants}
+        for i in range(runs):
+            for v, args in variants.items():
+                tpath = os.path.join(out, "time-each-%s-%d.txt" % (v, i))
+                fo = tempfile.TemporaryFile(dir=out)
+                t0 = time.monotonic()
+                p = spawn(timed(relrun + args, tpath), env=env, stdout=fo, stderr=subprocess.DEVNULL)
+                _, status, ru = os.wait4(p.pid, 0)
+                wall = time.monotonic() - t0
+                rc = os.waitstatus_to_exitcode(status)
+                user, sys_, rss = read_timed(tpath, ru)
+                fo.seek(0)
+                got = fo.read().decode("utf-8", "replace").count("flood line ")
+                fo.close()
+                want = lines if v != "each-4" else 4 * q
+                per[v].append({"wall_s": wall, "cpu_s": user + sys_, "rss_kb": rss,
+                               "ok": rc == 0 and got == want, "rc": rc, "lines": got})
+                log("each run %d %-7s rc=%s wall=%.2f s cpu=%.2f s lines=%d" %
+                    (i + 1, v, rc, wall, user + sys_, got))
+    res["summary"] = {v: {"runs": len(rs), "ok": sum(r["ok"] for r in rs),
+                          "wall_s": med([r["wall_s"] for r in rs]),
+                          "cpu_s": med([r["cpu_s"] for r in rs]),
+                          "rss_kb": med([r["rss_kb"] for r in rs])} for v, rs in per.items()}
+    res["runs"] = per
+    return res
+
+
+def fmt_each(res):
+    s = res["summary"]
+    base = s["single"]["cpu_s"]
+    rows = [("relrun run -o json, %d log lines in all" % res["lines"], "runs ok", "wall",
+             "relrun CPU", "CPU / single", "peak RSS")]
+    for v, label in (("single", "one task (baseline)"), ("each-1", "--each, one index"),
+                     ("each-4", "--each, four indexes at once")):
+        x = s[v]
+        rows.append((label, "%d/%d" % (x["ok"], x["runs"]), "%.1f s" % x["wall_s"],
+                     "%.2f s" % x["cpu_s"], "%.2fx" % (x["cpu_s"] / base if base else 0),
+                     _mb(x["rss_kb"])))
+    return table(rows)
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -1442,7 +1506,8 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "follow", "sim", "eval"])
+    ap.add_argument("what", choices=["all", "inpod", "normalise", "coord", "follow", "sim", "eval",
+                                     "each"])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--build")
     ap.add_argument("--json")
@@ -1456,6 +1521,7 @@ def main():
                     help="coord/follow: lines of the log followed live and replayed (0: skip)")
     ap.add_argument("--callgrind", action="store_true",
                     help="normalise: only count instructions per line under callgrind (--lines)")
+    ap.add_argument("--each-lines", type=int, default=100_000, help="each: log lines in all")
     ap.add_argument("--root", help="inpod: run the release and relrun-pod in this root of the runtime "
                     "matrix (a suite name: $RELRUN_ROOTS_DIR/SUITE, default /var/cache/relrun/roots)")
     a = ap.parse_args()
@@ -1499,6 +1565,10 @@ def main():
             report["sim_tasks"] = bench_sim_tasks(paths, out, [int(x) for x in a.sim_tasks.split(",")])
             print("\n## 3c. the simulator's own cost per task\n")
             print(fmt_sim_tasks(report["sim_tasks"]), flush=True)
+        if a.what == "each":  # not in all: a fan-out's cost, measured on its own
+            report["each"] = bench_each(paths, a.runs, out, a.each_lines)
+            print("\n## 5. fan-out: following every index\n")
+            print(fmt_each(report["each"]), flush=True)
     finally:
         report["wall_s"] = round(time.monotonic() - t0, 1)
         path = a.json or os.path.join(out, "results.json")

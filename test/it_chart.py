@@ -608,6 +608,112 @@ class Chart(unittest.TestCase):
         self.assertIn("relrun wait NAME -n streams", text)
         self.assertNotIn("renders no task", text)
 
+    # ------------------------------------------------------------- each
+    EACH_ITEMS = ["s1", {"$atom": "s2"}, {"$kw": {"bitrate": 4000}}, 7]
+
+    def each_args(self, obj):
+        """The task container's args split at "--": (before, after)."""
+        spec = obj["spec"]
+        spec = spec["jobTemplate"]["spec"] if "jobTemplate" in spec else spec
+        args = spec["template"]["spec"]["containers"][0]["args"]
+        at = args.index("--")
+        return args[:at], args[at + 1:]
+
+    def test_each_job_equals_relrun_render_but_its_args(self):
+        # the chart hands the items to relrun-pod (--each), relrun render the
+        # expressions it made (--indexed): the rest of the Job is the same
+        tasks = [{"name": "fan", "expression": "LiveStream.run($item)",
+                  "each": self.EACH_ITEMS, "parallelism": 2, "bootRetries": 1},
+                 {"name": "fan-cron", "schedule": "0 3 * * *", "timeZone": "Europe/Berlin",
+                  "expression": "LiveStream.run($item)", "each": ["a", "b"],
+                  "parallelism": 5}]
+        _, objs = self.template(self.base(tasks))
+        by_name = {o["metadata"]["name"]: o for o in objs}
+        items = json.dumps(self.EACH_ITEMS)
+        want = self.render(["--parallelism", "2", "--boot-retries", "1", "--each", items,
+                            "LiveStream.run($item)"])
+        got = json.loads(json.dumps(by_name["fan"]))
+        before, after = self.each_args(got)
+        self.assertEqual(after, ["LiveStream.run($item)"])
+        self.assertEqual(before[-2], "--each")
+        self.assertEqual(json.loads(before[-1]), self.EACH_ITEMS)
+        rb, ra = self.each_args(want)
+        self.assertIn("--indexed", rb)
+        self.assertEqual(len(ra), len(self.EACH_ITEMS))
+        self.assertEqual(before[:-2], [a for a in rb if a != "--indexed"])
+        for o in (got, want):
+            o["spec"]["template"]["spec"]["containers"][0].pop("args")
+            # the items as given (relrun) or as Helm writes JSON: the same items
+            self.assertEqual(json.loads(o["metadata"]["annotations"].pop("relrun.dev/each")),
+                             self.EACH_ITEMS)
+        self.assertTrue(want["metadata"].pop("generateName").startswith("relrun-"))
+        self.assertEqual(got["metadata"].pop("name"), "fan")
+        self.assert_same(want, got, "each Job")
+        spec = by_name["fan-cron"]["spec"]["jobTemplate"]["spec"]
+        # parallelism above the items is the items
+        self.assertEqual((spec["completionMode"], spec["completions"], spec["parallelism"]),
+                         ("Indexed", 2, 2))
+        self.assertEqual(spec["podFailurePolicy"]["rules"][2]["action"], "FailIndex")
+        self.assertNotIn("backoffLimit", spec)
+
+    def test_each_errors(self):
+        fan = {"name": "fan", "expression": "f($item)", "each": [1, "a"], "parallelism": 1}
+        r = self.helm("lint", CHART, "-f", self.values_file(self.base([fan])))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.helm("lint", CHART, "-f", self.values_file(self.base([dict(fan, parallelism=0)])))
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("parallelism", r.stdout + r.stderr)
+        for task, want in (
+                ({"each": [], "expression": "f($item)"}, "each"),
+                ({"each": "a", "expression": "f($item)"}, "each"),
+                ({"each": ["a"], "expression": "f()"}, "does not use $item"),
+                ({"parallelism": 2, "expression": "f()"}, "parallelism: only with each")):
+            with self.subTest(task):
+                r = self.helm("template", "rel", CHART, "-f", self.values_file(
+                    self.base([dict(task, name="bad")])))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(want, r.stderr)
+
+    def test_each_job_runs_every_item_in_the_simulator(self):
+        # the chart's Indexed Job created by the real kubectl, run by the
+        # simulator's kubelet: relrun-pod makes each index's expression itself
+        import relrunlib
+        if not relrunlib.have_all():
+            self.skipTest("relrun-pod or the fixture release not built")
+        root, imgs = relrunlib.images()
+        self.addCleanup(shutil.rmtree, root, True)
+        values = {"image": relrunlib.APP_IMAGE, "release": "/app/bin/live_stream",
+                  "podImage": relrunlib.POD_IMAGE, "appFormat": relrunlib.APP_FORMAT,
+                  "tasks": [{"name": "fan", "expression":
+                             "if $item == 3, do: LiveStream.exit_with($item), else: "
+                             "IO.inspect($item)", "each": ["x", 3, {"$atom": "y"}]}]}
+        text, _ = self.template(values)
+        path = os.path.join(self.tmp, "each.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        with Sim(tls=True, images=imgs) as sim:
+            r = sim.kubectl("create", "namespace", NS)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = sim.kubectl("create", "-f", path)
+            self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            j = sim.wait_for(f"/apis/batch/v1/namespaces/{NS}/jobs/fan",
+                             lambda j: any(c["type"] in ("Complete", "Failed") and
+                                           c["status"] == "True" for c in
+                                           (j.get("status") or {}).get("conditions") or []),
+                             timeout=120)
+            self.assertEqual((j["status"].get("completedIndexes"),
+                              j["status"].get("failedIndexes")), ("0,2", "1"), j["status"])
+            pods = sim.get(f"/api/v1/namespaces/{NS}/pods?labelSelector="
+                           "batch.kubernetes.io%2Fjob-name%3Dfan")[2]["items"]
+            self.assertEqual(len(pods), 3)
+            for p in pods:
+                i = p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+                log = sim.kubectl("logs", p["metadata"]["name"], "-c", "task", "-n", NS)
+                msgs = [json.loads(l)["msg"] for l in log.stdout.splitlines()]
+                item = {"0": '("x")', "1": "(3)", "2": "(:y)"}[i]
+                self.assertIn("index %s of 3: if %s == 3, do: LiveStream.exit_with(%s), else: "
+                              "IO.inspect(%s)" % (i, item, item, item), msgs)
+
     # ------------------------------------------------------------- kubectl
     def test_kubectl_creates_the_rbac(self):
         text, objs = self.template({"tasks": [], "rbac": {"create": True},

@@ -475,12 +475,18 @@ static void test_job_each_indexed(void **state)
                               "LiveStream.run((\"s3\"))",
                               NULL};
         assert_strs_at(job, "spec.template.spec.containers.0.args", args);
+        /* no items given: no annotation */
+        assert_absent(job, "metadata.annotations.relrun|dev/each");
         json_object_put(job);
-        /* parallelism 0 (or above the count): all at once */
+        /* parallelism 0 (or above the count): all at once; the items as given
+         * in relrun.dev/each (relrun's table reads them back) */
         o.parallelism = 0;
+        o.each_items = "[\"s1\", \"s2\", \"s3\"]";
         if (manifest_job_new(&o, &job, &e) != 0)
                 fail_msg("%s", e.msg);
         assert_int_at(job, "spec.parallelism", 3);
+        assert_str_at(job, "metadata.annotations.relrun|dev/each", o.each_items);
+        assert_absent(job, "spec.template.metadata.annotations.relrun|dev/each");
         json_object_put(job);
         /* each item is checked as an expression */
         each[1] = "LiveStream.run((\"s2\")";

@@ -42,12 +42,12 @@
 /* Boot lines wait at most this long for the node's format (it comes with
  * "ready"): a busy machine boots a release in 5-7 s; one stuck in its boot
  * still shows its lines after this. */
-#define HOLD_MAX_MS 10000
-#define HOLD_MAX_BYTES   (1024 * 1024)
-#define REJECT_WAIT_MS   300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
-#define BOOT_STOP_MS     3000 /* a release stopped before it was ready: kill after this */
-#define READ_CHUNK       65536
-#define OUT_FLUSH_AT     65536
+#define HOLD_MAX_MS    10000
+#define HOLD_MAX_BYTES (1024 * 1024)
+#define REJECT_WAIT_MS 300  /* a refused handshake: does the VM exit (boot failure) meanwhile? */
+#define BOOT_STOP_MS   3000 /* a release stopped before it was ready: kill after this */
+#define READ_CHUNK     65536
+#define OUT_FLUSH_AT   65536
 
 static struct pod pod;
 

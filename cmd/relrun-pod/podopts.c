@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "expr.h"
 #include "release.h"
 
 const char podopts_usage[] =
@@ -39,6 +40,9 @@ const char podopts_usage[] =
     "  --error-exit N         exit N (1-63) when EXPR returns {:error, _}\n"
     "  --indexed              -- EXPR0 EXPR1 ...: run the one of $JOB_COMPLETION_INDEX\n"
     "                         (a pod of an Indexed Job, relrun render --each)\n"
+    "  --each JSON_ARRAY      -- EXPR: EXPR with $item replaced by item number\n"
+    "                         $JOB_COMPLETION_INDEX (serialised as relrun --each does:\n"
+    "                         the Helm chart's each)\n"
     "  --on-term EXPR         drain hook: on SIGTERM while the task runs, first run EXPR\n"
     "                         on the node (given up to --grace), then stop the release\n"
     "  --eval EXPR            next to a running relrun-pod (kubectl exec): run EXPR on\n"
@@ -75,6 +79,7 @@ enum flag {
         F_START_COMMAND,
         F_ON_TERM,
         F_LANG,
+        F_EACH,
 };
 
 static const struct {
@@ -96,6 +101,7 @@ static const struct {
     {"--start-command", F_START_COMMAND},
     {"--on-term", F_ON_TERM},
     {"--lang", F_LANG},
+    {"--each", F_EACH},
 };
 
 static int set_flag(struct podopts *o, enum flag f, const char *name, const char *v, struct err *e)
@@ -109,6 +115,7 @@ static int set_flag(struct podopts *o, enum flag f, const char *name, const char
         case F_INSTALL: o->install_dest = v; return 0;
         case F_COOKIE_FILE: o->cookie_file = v; return 0;
         case F_ON_TERM: o->on_term = *v ? v : NULL; return 0;
+        case F_EACH: o->each = v; return 0;
         case F_READY_TIMEOUT: return cli_parse_duration(name, v, &o->ready_timeout_ms, e);
         case F_GRACE: return cli_parse_duration(name, v, &o->grace_ms, e);
         case F_LOG_FORMAT: return logline_out_parse(v, &o->log_format, e);
@@ -239,6 +246,13 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
                 positional = argv[i];
         }
         r.expr = positional;
+        if (r.each) {
+                if (r.indexed)
+                        return err_set(e, ERR_USAGE,
+                                       "--each and --indexed: give one of them (--each makes the "
+                                       "expressions from one template)");
+                r.indexed = true; /* the expressions come in podopts_pick_index */
+        }
         if (!r.help && !r.version && !r.install_dest && !r.normalise) {
                 if (!r.expr || !*r.expr)
                         return err_set(e, ERR_USAGE,
@@ -254,6 +268,15 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
 
 int podopts_pick_index(struct podopts *o, const char *env_index, struct err *e)
 {
+        if (o->each && !o->exprs) {
+                char **list;
+                size_t n;
+                if (expr_each(o->expr, o->each, &list, &n, e) < 0)
+                        return -1;
+                /* kept for the process's life: o->expr points into it */
+                o->exprs = list;
+                o->n_exprs = (int)n;
+        }
         if (!env_index || !*env_index)
                 return err_set(e, ERR_CONFIG,
                                "--indexed: $JOB_COMPLETION_INDEX is not set (not a pod of an "

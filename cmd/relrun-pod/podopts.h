@@ -31,6 +31,7 @@ struct podopts {
         bool fast_stop;     /* --stop fast (default) or sigterm */
         bool normalise;     /* --normalise: stdin to uniform events, nothing else */
         bool indexed;       /* --indexed: one expression per Job completion index */
+        const char *each;   /* --each JSON_ARRAY: the items; expr is the $item template */
         char *const *exprs; /* --indexed: the expressions after "--" */
         int n_exprs;
         int index; /* --indexed: the one picked (podopts_pick_index) */
@@ -46,7 +47,10 @@ struct podopts {
 int podopts_parse(int argc, char **argv, const char *env_release, struct podopts *o, struct err *e);
 
 /* --indexed: pick the expression of env_index ($JOB_COMPLETION_INDEX) into
- * o->expr and o->index. ERR_CONFIG when it is unset or not one of them. */
+ * o->expr and o->index. ERR_CONFIG when it is unset or not one of them.
+ * --each: the expressions are made first from the template and the items
+ * (pkg/expr expr_each, as relrun render --each makes them; they live until
+ * the process ends); ERR_USAGE when the template or the items are bad. */
 int podopts_pick_index(struct podopts *o, const char *env_index, struct err *e);
 
 /* The bin script command that starts the release in the foreground:

@@ -959,10 +959,14 @@ static const char task_help2[] =
     "                           delete) while the task runs, relrun-pod first runs EXPR\n"
     "                           on the task's node for up to --grace, then stops the\n"
     "                           release (the pod's grace period covers both)\n"
-    "      --each JSON_ARRAY    fan-out (render only for now): one Indexed Job, index i\n"
-    "                           runs EXPR with $item as the array's element i, an\n"
-    "                           Elixir term serialised as --args does (never text);\n"
-    "                           $item must stand in code, not inside quotes\n"
+    "      --each JSON_ARRAY    fan-out: one Indexed Job, index i runs EXPR with $item\n"
+    "                           as the array's element i, an Elixir term serialised as\n"
+    "                           --args does (never text); $item must stand in code, not\n"
+    "                           inside quotes. run follows every index: each log line\n"
+    "                           prefixed \"[i] \" (-o json: an \"index\":i field), a line\n"
+    "                           per index as it ends, then a table (index, item, exit,\n"
+    "                           duration, result); exit 0 only if every index\n"
+    "                           succeeded, else the code of the lowest failing index\n"
     "      --parallelism N      --each: indexes running at once (default: all)\n";
 
 static const char ci_help[] =
@@ -976,6 +980,9 @@ static const char ci_help[] =
     "                            \"killed\"|\"deadline\",\"exit_code\":N,\"duration_ms\":N,\n"
     "                            \"return\":..,\"expr\":..,\"cause\":..,\"message\":..}\n"
     "                           (select it with: tail -n1 | jq 'select(.relrun==\"summary\")')\n"
+    "                           a fan-out (an Indexed Job) adds \"indexes\":[{\"index\":N,\n"
+    "                           \"item\":..,\"pod\":..,\"phase\":..,\"exit_code\":N,\n"
+    "                           \"duration_ms\":N,\"return\":..,..}, ...], one per index\n"
     "      --summary-file PATH  also write that summary object to PATH (atomically),\n"
     "                           whatever the outcome\n"
     "  GITHUB_ACTIONS=true      on a non-zero exit, print a '::error title=relrun::...'\n"

@@ -249,7 +249,11 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         fo.logs = true;
         fo.summary = true;
         fo.owns_job = true;
-        rc = follow_job(k->c, &fo, e);
+        const char *items;
+        size_t n;
+        /* an Indexed Job (run --each, cron trigger of one): every index */
+        rc = each_job(job, &items, &n) ? each_follow(k->c, &fo, items, n, e)
+                                       : follow_job(k->c, &fo, e);
         char named[300];
         snprintf(named, sizeof named, "job/%s", name);
         if (e->msg[0] && !strstr(e->msg, named))
@@ -273,15 +277,14 @@ int cmd_run(const struct opts *o, struct err *e)
                 err_set(e, ERR_USAGE, "run: -o \"%s\": expected json or text", o->output);
                 goto out;
         }
-        if (o->each) {
-                /* following every index of one Job is not built yet */
-                err_set(e, ERR_USAGE,
-                        "run: --each is not supported by relrun run yet: relrun render --each "
-                        "prints the Indexed Job (kubectl apply -f it)");
+        if (job_expr(o, &expr, e) < 0)
                 goto out;
-        }
-        if (job_expr(o, &expr, e) < 0 || conn_open(o, &k, e) < 0 ||
-            job_build(o, expr, k.ns, &job, e) < 0)
+        /* --each: the items and $item are checked before any connection */
+        if (o->each && job_build(o, expr, NULL, &job, e) < 0)
+                goto out;
+        json_object_put(job);
+        job = NULL;
+        if (conn_open(o, &k, e) < 0 || job_build(o, expr, k.ns, &job, e) < 0)
                 goto out;
         rc = run_job(o, &k, job, e);
 out:
@@ -346,7 +349,9 @@ static int newest_pod(struct conn *k, const char *job, char *name, size_t n, str
         return 0;
 }
 
-static int job_exists(struct conn *k, const char *job, const char *what, struct err *e)
+/* GET the Job; *obj (may be NULL) gets it, the caller puts it. */
+static int job_get(struct conn *k, const char *job, const char *what, struct json_object **obj,
+                   struct err *e)
 {
         struct buf p;
         buf_init(&p, 4096);
@@ -354,9 +359,20 @@ static int job_exists(struct conn *k, const char *job, const char *what, struct 
         if (rc == 0)
                 rc = url_check(buf_putc(&p, '/') | kube_query_escape(&p, job), &p, what, e);
         if (rc == 0)
-                rc = kube_request(k->c, "GET", buf_str(&p), NULL, what, NULL, NULL, e);
+                rc = kube_request(k->c, "GET", buf_str(&p), NULL, what, obj, NULL, e);
         buf_fini(&p);
         return rc;
+}
+
+/* Follow job with fo: every index of an Indexed Job, else its pod. */
+static int follow_any(struct conn *k, struct json_object *job, const struct follow_opts *fo,
+                      struct err *e)
+{
+        const char *items;
+        size_t n;
+        if (job && each_job(job, &items, &n))
+                return each_follow(k->c, fo, items, n, e);
+        return follow_job(k->c, fo, e);
 }
 
 int cmd_logs(const struct opts *o, struct err *e)
@@ -367,14 +383,15 @@ int cmd_logs(const struct opts *o, struct err *e)
                 return fail(e);
         int rc = -1;
         struct follow_opts fo;
+        struct json_object *jobj = NULL;
         follow_defaults(o, &k, job, &fo);
-        if (job_exists(&k, job, "get job", e) < 0)
+        if (job_get(&k, job, "get job", &jobj, e) < 0)
                 goto out;
         if (o->follow) {
                 fo.logs = true;
                 fo.tty = false;
                 /* The task's code, as run and wait give it. */
-                rc = follow_job(k.c, &fo, e);
+                rc = follow_any(&k, jobj, &fo, e);
                 goto out;
         }
         char pod[256];
@@ -398,6 +415,7 @@ int cmd_logs(const struct opts *o, struct err *e)
         }
         rc = 0;
 out:
+        json_object_put(jobj);
         conn_close(&k);
         return rc < 0 ? fail(e) : rc;
 }
@@ -409,7 +427,8 @@ int cmd_wait(const struct opts *o, struct err *e)
         if (conn_open(o, &k, e) < 0)
                 return fail(e);
         int rc = -1;
-        if (job_exists(&k, job, "get job", e) < 0)
+        struct json_object *jobj = NULL;
+        if (job_get(&k, job, "get job", &jobj, e) < 0)
                 goto out;
         struct follow_opts fo;
         follow_defaults(o, &k, job, &fo);
@@ -421,8 +440,9 @@ int cmd_wait(const struct opts *o, struct err *e)
                         "waits; the Job goes on); run --timeout is the Job's own deadline\n");
         fo.deadline_ms = o->wait_timeout_ms;
         fo.boot_retries = 1; /* the Job's own retries decide; wait for its verdict */
-        rc = follow_job(k.c, &fo, e);
+        rc = follow_any(&k, jobj, &fo, e);
 out:
+        json_object_put(jobj);
         conn_close(&k);
         return rc < 0 ? fail(e) : rc;
 }

@@ -36,10 +36,6 @@ static int cron_create(const struct opts *o, bool post, struct err *e)
         if (o->n_pos < 2 || (o->n_pos < 3 && !o->mfa) || o->n_pos > 3)
                 return err_set(e, ERR_USAGE, "cron %s: expected NAME and EXPR (or --mfa)",
                                o->pos[0]);
-        if (o->each || o->parallelism)
-                return err_set(e, ERR_USAGE,
-                               "cron: --each is not supported by cron create yet (relrun render "
-                               "--each prints the Indexed Job)");
         struct opts eo = *o;
         eo.pos[0] = o->n_pos > 2 ? o->pos[2] : NULL;
         eo.n_pos = o->n_pos > 2 ? 1 : 0;
@@ -292,14 +288,25 @@ static int cron_trigger(const struct opts *o, struct err *e)
                 goto out;
         if (!(job = job_from(cj, k.ns, e)))
                 goto out;
+        const char *items;
+        size_t n;
+        bool indexed = each_job(job, &items, &n);
+        if (expr && indexed) {
+                err_set(e, ERR_USAGE,
+                        "cron trigger: cronjob \"%s\" runs one expression per item (--each): "
+                        "trigger it without EXPR",
+                        o->pos[1]);
+                goto out;
+        }
         if (expr && override_expr(job, expr, e) < 0)
                 goto out;
         struct opts ro = *o;
         ro.boot_retries = 0;
         struct json_object *v;
-        /* The template's boot-retry budget decides whether a 70 is final. */
+        /* The template's boot-retry budget decides whether a 70 is final
+         * (an Indexed Job's, per index). */
         if (json_object_object_get_ex(job, "spec", &v) &&
-            json_object_object_get_ex(v, "backoffLimit", &v))
+            json_object_object_get_ex(v, indexed ? "backoffLimitPerIndex" : "backoffLimit", &v))
                 ro.boot_retries = json_object_get_int(v);
         rc = run_job(&ro, &k, job, e);
 out:

@@ -102,6 +102,21 @@ static int job_opts(const struct opts *o, const char *expr, const char *namespac
         return 0;
 }
 
+/* --each: one expression per item into m (*each holds them: expr_each_free). */
+static int job_each(const struct opts *o, const char *expr, struct manifest_job_opts *m,
+                    char ***each, size_t *n, struct err *e)
+{
+        if (!o->each)
+                return o->parallelism ? err_set(e, ERR_USAGE, "--parallelism: only with --each")
+                                      : 0;
+        if (expr_each(expr, o->each, each, n, e) < 0)
+                return -1;
+        m->each = (const char *const *)*each;
+        m->each_n = *n;
+        m->each_items = o->each;
+        return 0;
+}
+
 int job_build(const struct opts *o, const char *expr, const char *namespace_,
               struct json_object **out, struct err *e)
 {
@@ -115,14 +130,8 @@ int job_build(const struct opts *o, const char *expr, const char *namespace_,
                 m.ttl_seconds = RELRUN_DEFAULT_TTL_S;
         char **each = NULL;
         size_t n = 0;
-        if (o->each) {
-                if (expr_each(expr, o->each, &each, &n, e) < 0)
-                        return -1;
-                m.each = (const char *const *)each;
-                m.each_n = n;
-        } else if (o->parallelism) {
-                return err_set(e, ERR_USAGE, "--parallelism: only with --each");
-        }
+        if (job_each(o, expr, &m, &each, &n, e) < 0)
+                return -1;
         int rc = manifest_job_new(&m, out, e);
         expr_each_free(each, n);
         return rc;
@@ -149,7 +158,13 @@ int job_cron_build(const struct opts *o, const char *expr, const char *namespace
         c.successful_jobs_history = (int)o->successful_history;
         c.failed_jobs_history = (int)o->failed_history;
         c.suspend = o->suspend;
-        return manifest_cronjob_new(&m, &c, out, e);
+        char **each = NULL;
+        size_t n = 0;
+        if (job_each(o, expr, &m, &each, &n, e) < 0)
+                return -1;
+        int rc = manifest_cronjob_new(&m, &c, out, e);
+        expr_each_free(each, n);
+        return rc;
 }
 
 int job_format(struct json_object *obj, const char *format, char **out, struct err *e)

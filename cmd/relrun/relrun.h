@@ -218,6 +218,17 @@ struct follow_opts {
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
 int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *e);
+/* each.c: follow every index of the Indexed Job fo->job: n indexes, items
+ * the --each JSON array they were made from (NULL: unknown, the table shows
+ * none). Each pod's log with its index on every line ("[i] ", or "index":i
+ * in -o json), with fo->summary a line per index as it ends, then the table;
+ * fo->sum gets the indexes. Returns 0 when every index succeeded, else the
+ * code of the lowest failing index, or relrun's own failure code with e set. */
+int each_follow(struct kube_client *c, const struct follow_opts *fo, const char *items, size_t n,
+                struct err *e);
+/* Whether job (a Job object) is an Indexed Job: *n its completions, *items
+ * its relrun.dev/each annotation (borrowed from job) or NULL. */
+bool each_job(struct json_object *job, const char **items, size_t *n);
 
 /* cmds.c: the API connection of a subcommand and shared steps. */
 struct conn {
@@ -276,6 +287,11 @@ int cmd_config(const struct opts *o, struct err *e);
  *    "failed_phase":..,"exit_code":N,"duration_ms":N,"return":..,"expr":..,
  *    "cause":..,"message":..}
  *
+ * run --each adds "indexes":[{"index":N,"item":..,"pod":..,"phase":..,
+ * "failed_phase":..,"exit_code":N,"duration_ms":N,"return":..,"cause":..,
+ * "message":..}, ...] (phase also running or pending when relrun stopped
+ * first); the top level is the whole run's.
+ *
  * phase: succeeded | failed (the task or its pod failed) | created (--detach)
  * | timeout (wait --wait-timeout gave up; the Job goes on) | interrupted | error
  * (relrun itself failed: API, auth, usage). failed_phase: null or one of
@@ -293,8 +309,9 @@ struct summary {
         long duration_ms; /* -1: unknown */
         char ret[4100];
         char cause[600];
-        char *expr;      /* heap; NULL unknown */
-        char line[1200]; /* the human one-line summary, without "relrun: " */
+        char *expr;                  /* heap; NULL unknown */
+        char line[1200];             /* the human one-line summary, without "relrun: " */
+        struct json_object *indexes; /* run --each: one object per index; NULL otherwise */
 };
 void summary_init(struct summary *s);
 void summary_fini(struct summary *s);

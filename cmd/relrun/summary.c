@@ -21,6 +21,8 @@ void summary_fini(struct summary *s)
 {
         free(s->expr);
         s->expr = NULL;
+        json_object_put(s->indexes);
+        s->indexes = NULL;
 }
 
 void summary_finish(struct summary *s, int rc, const struct err *e)
@@ -71,6 +73,8 @@ char *summary_json(const struct summary *s)
         add_str(o, "expr", s->expr);
         add_str(o, "cause", s->cause);
         add_str(o, "message", s->line);
+        if (s->indexes) /* a reference for o; s keeps its own */
+                json_object_object_add(o, "indexes", json_object_get(s->indexes));
         const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         char *out = t ? strdup(t) : NULL;
         json_object_put(o);

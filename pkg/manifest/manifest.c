@@ -22,6 +22,7 @@
 #define LABEL_TASK      "relrun.dev/task"
 #define LABEL_CRON      "relrun.dev/cron"
 #define ANNOT_EXPR      "relrun.dev/expr"
+#define ANNOT_EACH      "relrun.dev/each"
 #define EXIT_BOOT       70 /* DESIGN: the release failed to start or become ready */
 
 /* ---- validation --------------------------------------------------------- */
@@ -912,7 +913,8 @@ static int build_job(const struct manifest_job_opts *o, const char *cron, struct
             add_str(p->labels, LABEL_MANAGED, "relrun") < 0 ||
             add_str(p->labels, LABEL_TASK, p->slug) < 0 ||
             (cron && add_str(p->labels, LABEL_CRON, cron) < 0) ||
-            add_str(p->annotations, ANNOT_EXPR, o->expr) < 0)
+            add_str(p->annotations, ANNOT_EXPR, o->expr) < 0 ||
+            (o->each_n && o->each_items && add_str(p->annotations, ANNOT_EACH, o->each_items) < 0))
                 goto oom;
         if (add_pairs(p->labels, o->labels, "--label", true, e) < 0 ||
             add_pairs(p->annotations, o->annotations, "--annotation", false, e) < 0 ||

@@ -101,12 +101,15 @@ struct manifest_job_opts {
          * template, for the name and the annotation); each_n 0 for none */
         const char *const *each;
         size_t each_n;
-        int parallelism;     /* --parallelism; 0: all indexes at once */
-        const char *on_term; /* --on-term: the drain hook (terminationGracePeriod 2x grace) */
-        long grace_seconds;  /* --grace Ns */
-        const char *rpc;     /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
-        const char *lang;    /* --lang erlang|elixir; NULL: relrun-pod decides */
-        int error_exit;      /* --error-exit N, 1..63 */
+        const char *each_items; /* the --each JSON array as given: annotation
+                                   relrun.dev/each (the items for relrun's table),
+                                   with each_n only; NULL: none */
+        int parallelism;        /* --parallelism; 0: all indexes at once */
+        const char *on_term;    /* --on-term: the drain hook (terminationGracePeriod 2x grace) */
+        long grace_seconds;     /* --grace Ns */
+        const char *rpc;        /* --rpc auto|dist|script; NULL: relrun-pod's default (auto) */
+        const char *lang;       /* --lang erlang|elixir; NULL: relrun-pod decides */
+        int error_exit;         /* --error-exit N, 1..63 */
 
         const char *const *labels;      /* extra "key=value" labels, NULL-terminated */
         const char *const *annotations; /* extra "key=value" annotations, NULL-terminated */

@@ -114,6 +114,22 @@ schedule: {{ $t.schedule | toJson }}
 {{- end }}
 {{- end }}
 backoffLimit: {{ max (int ($t.backoffLimit | default 0)) (int ($t.bootRetries | default 0)) }}
+{{- if hasKey $t "each" }}
+{{- if or (not (kindIs "slice" $t.each)) (empty $t.each) }}
+{{- fail (printf "%s: each: want a list of items (the values of $item)" $where) }}
+{{- end }}
+{{- if gt (len $t.each) 1000 }}
+{{- fail (printf "%s: each: %d items, at most 1000 in one Job" $where (len $t.each)) }}
+{{- end }}
+{{- if not (contains "$item" $expr) }}
+{{- fail (printf "%s: each: the expression does not use $item" $where) }}
+{{- end }}
+each: {{ $t.each | toJson | toJson }}
+completions: {{ len $t.each }}
+parallelism: {{ min (len $t.each) (int ($t.parallelism | default (len $t.each))) }}
+{{- else if hasKey $t "parallelism" }}
+{{- fail (printf "%s: parallelism: only with each" $where) }}
+{{- end }}
 {{- if $t.timeout }}
 timeout: {{ include "relrun.seconds" (list $t.timeout (printf "%s: timeout" $where)) }}
 {{- end }}
@@ -206,7 +222,16 @@ Argument: (dict "t" TASK "s" SETTINGS "cron" NAME-or-"" "root" $).
 {{- $res := $s.resources | default dict -}}
 {{- $hasRes := or $res.cpu $res.memory $res.requests $res.limits -}}
 {{- $sc := $s.securityContext | default (include "relrun.containerSecurity" . | fromYaml) -}}
+{{- $fail := ternary "FailIndex" "FailJob" (hasKey $s "each") -}}
+{{- if hasKey $s "each" }}
+{{- /* one Indexed Job: index i runs item i; retries count per index */}}
+completionMode: Indexed
+completions: {{ $s.completions }}
+parallelism: {{ $s.parallelism }}
+backoffLimitPerIndex: {{ $s.backoffLimit }}
+{{- else }}
 backoffLimit: {{ $s.backoffLimit }}
+{{- end }}
 {{- with $s.timeout }}
 activeDeadlineSeconds: {{ . }}
 {{- end }}
@@ -216,7 +241,7 @@ ttlSecondsAfterFinished: {{ $s.ttl }}
 podFailurePolicy:
   rules:
   # disruption first: an evicted pod's container also exits non-zero
-  - action: {{ ternary "Ignore" "FailJob" (eq ($t.retryOnDisruption | default false) true) }}
+  - action: {{ ternary "Ignore" $fail (eq ($t.retryOnDisruption | default false) true) }}
     onPodConditions:
     - type: DisruptionTarget
       status: "True"
@@ -228,7 +253,7 @@ podFailurePolicy:
       values:
       - 70
   # the task ran and failed: never retried blindly
-  - action: FailJob
+  - action: {{ $fail }}
     onExitCodes:
       containerName: task
       operator: NotIn
@@ -343,6 +368,11 @@ template:
       {{- end }}
       - --termination-log
       - /dev/termination-log
+      {{- with $s.each }}
+      {{- /* relrun-pod makes index i's expression from item i (pkg/expr, as relrun --each) */}}
+      - --each
+      - {{ . | toJson }}
+      {{- end }}
       - --
       - {{ $s.expression | toJson }}
       {{- if or $t.env $t.cookieSecret }}
