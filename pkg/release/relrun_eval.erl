@@ -11,14 +11,11 @@
 %%   {relrun_ok, Inspected, IsErrorTuple} | {relrun_exit, N, <<>>}
 %%   | {relrun_raise, FormattedError}
 %% Plain Erlang, so it runs on any BEAM, with Elixir only when lang is 0.
-Arg = fun(K) -> proplists:get_value(K, Args) end,
-Lang = Arg(lang),
+%% (Arg, Lang, Eval, Inspect, FormatError and Cut come from relrun_lang.erl,
+%% which the embedded text starts with.)
 Max = Arg(output_max),
 Peer = binary_to_atom(Arg(peer), utf8),
 
-Cut = fun(B, N) when byte_size(B) > N -> binary_part(B, 0, N);
-         (B, _) -> B
-      end,
 Text = fun(Enc, Chars) ->
                In = case Enc of latin1 -> latin1; _ -> unicode end,
                case catch unicode:characters_to_binary(Chars, In, utf8) of
@@ -53,31 +50,6 @@ Sink = spawn(fun() ->
                             end,
                      Loop([], 0)
              end),
-
-Eval = fun(T) when Lang =:= 1 ->
-               {ok, Toks0, End} = erl_scan:string(unicode:characters_to_list(T)),
-               Toks = case lists:reverse(Toks0) of
-                          [{dot, _} | _] -> Toks0;
-                          _ -> Toks0 ++ [{dot, End}]
-                      end,
-               {ok, Exprs} = erl_parse:parse_exprs(Toks),
-               {value, V, _} = erl_eval:exprs(Exprs, erl_eval:new_bindings()),
-               V;
-          (T) ->
-               {V, _} = 'Elixir.Code':eval_string(T),
-               V
-       end,
-Inspect = fun(V) when Lang =:= 1 ->
-                  unicode:characters_to_binary(io_lib:format("~0tP", [V, 50]));
-             (V) ->
-                  'Elixir.Kernel':inspect(V, [{limit, 50}, {printable_limit, 4096}])
-          end,
-FormatError = fun(Kind, Reason, Stack) when Lang =:= 1 ->
-                      unicode:characters_to_binary(
-                        io_lib:format("** ~p: ~tp~n~tp", [Kind, Reason, Stack]));
-                 (Kind, Reason, Stack) ->
-                      'Elixir.Exception':format(Kind, Reason, Stack)
-              end,
 
 Gl = group_leader(),
 group_leader(Sink, self()),

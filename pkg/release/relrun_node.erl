@@ -1,7 +1,8 @@
 %% relrun_node: the program relrun-pod runs on the release's node, for both
 %% backends. It is a sequence of Erlang expressions, not a module, so any BEAM
 %% can run it with erl_scan, erl_parse and erl_eval (no compiler needed, no
-%% Elixir needed to run it). relrun-pod embeds this file at build time.
+%% Elixir needed to run it). relrun-pod embeds relrun_lang.erl and this file,
+%% in that order, at build time.
 %%
 %% One binding comes in: Args, a proplist whose values were sent as base64
 %% (binaries) or integers, never spliced into this text:
@@ -35,10 +36,10 @@
 %% script mode prints "<tag> ready FORMAT64", "<tag> result ok|error TEXT64",
 %% "<tag> exit N", "<tag> raise TEXT64" or "<tag> not-ready" instead.
 
-Arg = fun(K) -> proplists:get_value(K, Args) end,
+%% (Arg, Lang, Eval, Inspect, FormatError and Cut come from relrun_lang.erl,
+%% which the embedded text starts with.)
 Mode = Arg(mode),
 Tag = Arg(tag),
-Lang = Arg(lang),
 Gl0 = group_leader(),
 %% The nodes whose going away stops the release: the C node (dist), the rpc's
 %% node (script), or in mode 3 the hidden nodes connected now, erl_call's
@@ -50,36 +51,6 @@ Peers = case Arg(peer) of
             P -> [binary_to_atom(P, utf8)]
         end,
 Deadline = erlang:monotonic_time(millisecond) + Arg(ready_timeout),
-
-%% Evaluate an expression of the task's language; returns its value.
-Eval = fun(Text) when Lang =:= 1 ->
-               {ok, Toks0, End} = erl_scan:string(unicode:characters_to_list(Text)),
-               %% the full stop is optional, as in relrun's Erlang checker
-               Toks = case lists:reverse(Toks0) of
-                          [{dot, _} | _] -> Toks0;
-                          _ -> Toks0 ++ [{dot, End}]
-                      end,
-               {ok, Exprs} = erl_parse:parse_exprs(Toks),
-               {value, V, _} = erl_eval:exprs(Exprs, erl_eval:new_bindings()),
-               V;
-          (Text) ->
-               {V, _} = 'Elixir.Code':eval_string(Text),
-               V
-       end,
-Inspect = fun(V) when Lang =:= 1 ->
-                  unicode:characters_to_binary(io_lib:format("~0tP", [V, 50]));
-             (V) ->
-                  'Elixir.Kernel':inspect(V, [{limit, 50}, {printable_limit, 4096}])
-          end,
-FormatError = fun(Kind, Reason, Stack) when Lang =:= 1 ->
-                      unicode:characters_to_binary(
-                        io_lib:format("** ~p: ~tp~n~tp", [Kind, Reason, Stack]));
-                 (Kind, Reason, Stack) ->
-                      'Elixir.Exception':format(Kind, Reason, Stack)
-              end,
-Cut = fun(B, Max) when byte_size(B) > Max -> binary_part(B, 0, Max);
-         (B, _) -> B
-      end,
 
 Up = fun() ->
              init:get_status() =:= {started, started} andalso
