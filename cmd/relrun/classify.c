@@ -607,3 +607,14 @@ void classify(const struct classify_in *in, const struct classify_timers *t, str
                 return;
         }
 }
+
+const char *classify_annotation(struct json_object *obj, const char *key)
+{
+        struct json_object *md, *ann, *v;
+        return json_object_object_get_ex(obj, "metadata", &md) &&
+                       json_object_object_get_ex(md, "annotations", &ann) &&
+                       json_object_object_get_ex(ann, key, &v) &&
+                       json_object_is_type(v, json_type_string)
+                   ? json_object_get_string(v)
+                   : NULL;
+}

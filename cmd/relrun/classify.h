@@ -113,6 +113,10 @@ void classify_read_pod(struct json_object *obj, struct pod_view *p);
 void classify_carry(const struct pod_view *old, struct pod_view *p);
 /* Add what a Job object's conditions say to *j (flags only ever get set). */
 void classify_read_job(struct json_object *obj, struct job_view *j);
+
+/* The string annotation key of a Job or pod (metadata.annotations), or NULL
+ * when it has none; borrowed from obj. */
+const char *classify_annotation(struct json_object *obj, const char *key);
 /* Note a core/v1 Event; returns true when it concerns the Job (FailedCreate). */
 bool classify_read_event(struct json_object *obj, struct job_view *j);
 

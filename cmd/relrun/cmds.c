@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "classify.h"
 #include "relrun.h"
 
 /* A 401 mid-task (an exec plugin's short-lived token expired during an
@@ -225,11 +226,9 @@ int run_job(const struct opts *o, struct conn *k, struct json_object *job, struc
         }
         const char *name = json_object_get_string(nm);
         if (o->sum) {
-                struct json_object *ann, *ex;
-                if (!o->sum->expr && json_object_object_get_ex(job, "metadata", &md) &&
-                    json_object_object_get_ex(md, "annotations", &ann) &&
-                    json_object_object_get_ex(ann, "relrun.dev/expr", &ex))
-                        o->sum->expr = strdup(json_object_get_string(ex));
+                const char *expr = classify_annotation(job, "relrun.dev/expr");
+                if (!o->sum->expr && expr)
+                        o->sum->expr = strdup(expr);
                 snprintf(o->sum->job, sizeof o->sum->job, "%s", name);
                 snprintf(o->sum->namespace_, sizeof o->sum->namespace_, "%s", k->ns);
         }

@@ -231,12 +231,9 @@ static int on_job(void *ud, enum kube_event_type type, struct json_object *obj)
                 f->jv.deleted = true;
                 return 0;
         }
-        struct json_object *md, *ann, *ex;
-        if (!f->expr && json_object_object_get_ex(obj, "metadata", &md) &&
-            json_object_object_get_ex(md, "annotations", &ann) &&
-            json_object_object_get_ex(ann, "relrun.dev/expr", &ex) &&
-            json_object_is_type(ex, json_type_string))
-                f->expr = strdup(json_object_get_string(ex));
+        const char *expr = classify_annotation(obj, "relrun.dev/expr");
+        if (!f->expr && expr)
+                f->expr = strdup(expr);
         classify_read_job(obj, &f->jv);
         read_indexes(f, obj, "completedIndexes", 1);
         read_indexes(f, obj, "failedIndexes", -1);
@@ -666,7 +663,7 @@ static void fill_partial(struct each *f)
 
 bool each_job(struct json_object *job, const char **items, size_t *n)
 {
-        struct json_object *spec, *v, *md, *ann;
+        struct json_object *spec, *v;
         if (!json_object_object_get_ex(job, "spec", &spec) ||
             !json_object_object_get_ex(spec, "completionMode", &v) ||
             strcmp(json_object_get_string(v), "Indexed"))
@@ -674,12 +671,7 @@ bool each_job(struct json_object *job, const char **items, size_t *n)
         *n = json_object_object_get_ex(spec, "completions", &v) && json_object_get_int(v) > 0
                  ? (size_t)json_object_get_int(v)
                  : 1;
-        *items = json_object_object_get_ex(job, "metadata", &md) &&
-                         json_object_object_get_ex(md, "annotations", &ann) &&
-                         json_object_object_get_ex(ann, "relrun.dev/each", &v) &&
-                         json_object_is_type(v, json_type_string)
-                     ? json_object_get_string(v)
-                     : NULL;
+        *items = classify_annotation(job, "relrun.dev/each");
         return true;
 }
 

@@ -103,12 +103,9 @@ static int on_job(void *ud, enum kube_event_type type, struct json_object *obj)
                 f->jv.deleted = true;
                 return 0;
         }
-        struct json_object *md, *ann, *ex;
-        if (!f->expr && json_object_object_get_ex(obj, "metadata", &md) &&
-            json_object_object_get_ex(md, "annotations", &ann) &&
-            json_object_object_get_ex(ann, "relrun.dev/expr", &ex) &&
-            json_object_is_type(ex, json_type_string))
-                f->expr = strdup(json_object_get_string(ex));
+        const char *expr = classify_annotation(obj, "relrun.dev/expr");
+        if (!f->expr && expr)
+                f->expr = strdup(expr);
         classify_read_job(obj, &f->jv);
         return 0;
 }
