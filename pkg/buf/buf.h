@@ -35,7 +35,8 @@ BUF_MUST_CHECK int buf_puts(struct buf *b, const char *s);
 BUF_MUST_CHECK int buf_putc(struct buf *b, char c);
 BUF_MUST_CHECK int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-BUF_MUST_CHECK int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+BUF_MUST_CHECK int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Room for n more bytes: returns where they go (data + len), or NULL (errno
  * ENOBUFS or ENOMEM) past the cap. Write at most n bytes there, then
