@@ -96,6 +96,57 @@ static void test_match_fixture_format(void **state)
         logline_format_free(f);
 }
 
+/* The fixture's shape ("[$level] $metadata| $message" after the template)
+ * takes a straight path; a format of the same meaning that is not that shape
+ * (its "] " split by $levelpad) goes through the token loop: both agree on
+ * every line, matched or not. */
+static void test_match_straight_path_agrees(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct logline_format *g = mk_fmt("$date $time [$level]$levelpad$metadata| $message");
+        const char *lines[] = {
+            "2026-11-23 11:18:16.254 [warning] stream_id=s1 | segment 3 late",
+            "2026-11-23 11:18:16.254 [info] | started",
+            "2026-11-23 11:18:16.254 [info] |",
+            "2026-11-23 11:18:16.254 [info] | ",
+            "2026-11-23 11:18:16.254 [debug] a=1 b=two words | m | with | bars",
+            "2026-11-23 11:18:16.254 [critical] k=v |x",
+            "2026-11-23 11:18:16.254 [emergency] k=v | long level word",
+            "2026-11-23 11:18:16.254 [ERROR]  two=spaces | m",
+            "2026-11-23 11:18:16.254 [err] x=1 no bar at all",
+            "2026-11-23 11:18:16.254 [bogus] | unknown level",
+            "2026-11-23 11:18:16.254 [info) | wrong literal",
+            "2026-11-23 11:18:16.254 [info]",
+            "2026-11-23 11:18:16.254 [info] ",
+            "2026-11-23 11:18:16.254 [",
+            "2026-11-23 11:18:16.254 [i] | one letter",
+            "2026-11-23 11:18:16.254 [notice] a=1 b=2 c=3 d=4|| m",
+        };
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+                struct logline_event a = {0}, b = {0};
+                size_t n = strlen(lines[i]);
+                bool ma = logline_format_match(f, lines[i], n, FIXED_NOW, &a);
+                bool mb = logline_format_match(g, lines[i], n, FIXED_NOW, &b);
+                assert_int_equal(ma, mb);
+                if (!ma)
+                        continue;
+                assert_string_equal(a.ts, b.ts);
+                assert_int_equal(a.level, b.level);
+                assert_int_equal(a.msg_len, b.msg_len);
+                assert_memory_equal(a.msg, b.msg, a.msg_len);
+                assert_int_equal(a.nfields, b.nfields);
+                for (size_t k = 0; k < a.nfields; k++) {
+                        assert_int_equal(a.fields[k].key_len, b.fields[k].key_len);
+                        assert_memory_equal(a.fields[k].key, b.fields[k].key, a.fields[k].key_len);
+                        assert_int_equal(a.fields[k].val_len, b.fields[k].val_len);
+                        assert_memory_equal(a.fields[k].val, b.fields[k].val, a.fields[k].val_len);
+                }
+        }
+        logline_format_free(f);
+        logline_format_free(g);
+}
+
 /* Metadata words of every shape, and the date/time/level/literal checks
  * that look at 8 bytes at once, off by one byte in every place. */
 static void test_match_metadata_and_shapes(void **state)
@@ -843,6 +894,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_fixture_format),
+            cmocka_unit_test(test_match_straight_path_agrees),
             cmocka_unit_test(test_match_metadata_and_shapes),
             cmocka_unit_test(test_match_default_format_adds_today),
             cmocka_unit_test(test_match_erlang_template),

@@ -179,6 +179,10 @@ struct logline_format {
         size_t fix_off[FIX_MAX / 8 + 1];
         uint64_t fix_dm[FIX_MAX / 8 + 1], fix_lit[FIX_MAX / 8 + 1];
         long date_off, time_off; /* where $date, $time sit in it, or -1 */
+        /* After the template the common rest "$level" LIT "$metadata" LIT
+         * "$message" (literals of 1..8 bytes, the message last, a time in
+         * the template): matched by one straight path, no token loop. */
+        bool level_meta_msg;
 };
 
 void logline_format_set_local(struct logline_format *f, bool local)
@@ -281,6 +285,11 @@ static void compile_fixed(struct logline_format *f)
                 if (off + 8 >= len)
                         break;
         }
+        const struct tok *t = f->toks + f->fix_toks;
+        f->level_meta_msg = f->time_off >= 0 && f->ntoks == f->fix_toks + 5 &&
+                            t[0].kind == TOK_LEVEL && t[1].kind == TOK_LIT && t[1].mask8 &&
+                            t[2].kind == TOK_META && t[3].kind == TOK_LIT && t[3].mask8 &&
+                            t[4].kind == TOK_MSG;
 }
 
 int logline_format_new(const char *fmt, struct logline_format **out, struct err *e)
@@ -595,6 +604,27 @@ static inline int level_at(const char *p, size_t len)
         return (int)l;
 }
 
+/* The level word at line[*pos..n): its level, or -1; *pos moves past it. */
+static inline __attribute__((always_inline)) int level_scan(const char *line, size_t *pos, size_t n)
+{
+        size_t s = *pos, e = s;
+        int lv;
+        if (n - s >= 8) {
+                size_t k = letters8(load8(line + s));
+                e += k;
+                if (k == 8)
+                        while (e < n && is_letter(line[e]))
+                                e++;
+                lv = k < 8 ? level_at(line + s, k) : level_word(line + s, e - s);
+        } else {
+                while (e < n && is_letter(line[e]))
+                        e++;
+                lv = level_word(line + s, e - s);
+        }
+        *pos = e;
+        return lv;
+}
+
 /* logline_format_ts kept out of the matcher (its locals would cost a stack
  * canary on every line). */
 static __attribute__((noinline)) void format_ts_cold(int64_t unix_ms, char *ts)
@@ -698,6 +728,22 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         time_ = line + f->time_off;
                 pos = f->fix_len;
                 t += f->fix_toks;
+                if (f->level_meta_msg) {
+                        int lv = level_scan(line, &pos, n);
+                        if (lv < 0 || !lit_at(line, pos, n, &t[1]))
+                                return false;
+                        level = (enum logline_level)lv;
+                        have_level = true;
+                        pos += t[1].lit_len;
+                        long at = find_lit(line, pos, n, &t[3]);
+                        if (at < 0)
+                                return false;
+                        meta = line + pos;
+                        meta_len = (size_t)at - pos;
+                        msg = line + at + t[3].lit_len;
+                        msg_len = n - ((size_t)at + t[3].lit_len);
+                        goto matched;
+                }
         }
         for (; t < tend; t++) {
                 switch (t->kind) {
@@ -719,20 +765,7 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         pos += 12;
                         break;
                 case TOK_LEVEL: {
-                        size_t s = pos;
-                        int lv;
-                        if (n - pos >= 8) {
-                                size_t k = letters8(load8(line + pos));
-                                pos += k;
-                                if (k == 8)
-                                        while (pos < n && is_letter(line[pos]))
-                                                pos++;
-                                lv = k < 8 ? level_at(line + s, k) : level_word(line + s, pos - s);
-                        } else {
-                                while (pos < n && is_letter(line[pos]))
-                                        pos++;
-                                lv = level_word(line + s, pos - s);
-                        }
+                        int lv = level_scan(line, &pos, n);
                         if (lv < 0)
                                 return false;
                         level = (enum logline_level)lv;
@@ -822,6 +855,7 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         }
         if (pos != n && !(msg && msg + msg_len == line + n))
                 return false;
+matched:
         /* A format of only "$message" would claim every line; require some anchor. */
         if (!date && !time_ && !have_level && !erl_time)
                 return false;
