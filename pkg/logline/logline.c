@@ -1042,6 +1042,42 @@ static size_t json_room(const struct logline_event *ev, size_t ts_len, size_t no
         return n;
 }
 
+/* Per profile, level and source: everything from the time's closing quote
+ * to the message's value ("level":"info","src":"app","msg":) as one literal,
+ * made once at start; n = 0 where it would not fit (then piece by piece). */
+#define NPROFILES (sizeof profiles / sizeof profiles[0])
+static struct lit mids[NPROFILES][8][3];
+
+static size_t lit_cat(char *d, size_t at, const struct lit *l)
+{
+        if (at + l->n <= LIT_PAD)
+                memcpy(d + at, l->s, l->n);
+        return at + l->n;
+}
+
+static __attribute__((constructor)) void make_mids(void)
+{
+        static const struct lit q = LIT("\"");
+        for (size_t p = 0; p < NPROFILES; p++)
+                for (size_t l = 0; l < 8; l++)
+                        for (size_t s = 0; s < 3; s++) {
+                                const struct profile *pr = &profiles[p];
+                                struct lit *m = &mids[p][l][s];
+                                if (!pr->msg.n)
+                                        continue; /* not a JSON form */
+                                size_t at = lit_cat(m->s, 0, &pr->level);
+                                at = lit_cat(m->s, at, &pr->levels[l]);
+                                at = lit_cat(m->s, at, &q);
+                                if (pr->src.n && pr->src_first) {
+                                        at = lit_cat(m->s, at, &pr->src);
+                                        at = lit_cat(m->s, at, &src_words[s]);
+                                        at = lit_cat(m->s, at, &q);
+                                }
+                                at = lit_cat(m->s, at, &pr->msg);
+                                m->n = at <= LIT_PAD ? (unsigned char)at : 0;
+                        }
+}
+
 /* The event in place at w, which has json_room bytes. */
 static const struct lit lit_quote = LIT("\""), lit_split = LIT(",\"split\":true"),
                         lit_label_src = LIT("\"src\":\""), lit_label_node = LIT(",\"node\":");
@@ -1078,7 +1114,10 @@ static inline size_t ts_scan(const char *ts, bool *plain)
 static char *json_write(char *w, const struct logline_event *ev, const struct profile *pr,
                         size_t ts_len, bool ts_plain, size_t node_len)
 {
-        const struct lit *src = &src_words[(unsigned)ev->src < 3 ? ev->src : 0];
+        unsigned si = (unsigned)ev->src < 3 ? ev->src : 0;
+        unsigned li = (unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO;
+        const struct lit *src = &src_words[si];
+        const struct lit *mid = &mids[pr - profiles][li][si];
         w = put(w, &pr->ts);
         if (ts_plain) {
                 /* 32 bytes copied (the room allows it), ts_len of them kept */
@@ -1089,15 +1128,19 @@ static char *json_write(char *w, const struct logline_event *ev, const struct pr
         } else {
                 w = put_jstr(w, ev->ts, ts_len);
         }
-        w = put(w, &pr->level);
-        w = put(w, &pr->levels[(unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO]);
-        *w++ = '"';
-        if (pr->src.n && pr->src_first) {
-                w = put(w, &pr->src);
-                w = put(w, src);
+        if (mid->n) {
+                w = put(w, mid);
+        } else {
+                w = put(w, &pr->level);
+                w = put(w, &pr->levels[li]);
                 *w++ = '"';
+                if (pr->src.n && pr->src_first) {
+                        w = put(w, &pr->src);
+                        w = put(w, src);
+                        *w++ = '"';
+                }
+                w = put(w, &pr->msg);
         }
-        w = put(w, &pr->msg);
         w = put_jstr(w, ev->msg ? ev->msg : "", ev->msg_len);
         if (pr->src.n && !pr->src_first) {
                 w = put(w, &pr->src);
