@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "codec.h"
 #include "logline.h"
 
 /* 2026-11-23T06:00:00.123Z */
@@ -546,6 +547,43 @@ static void test_stream_overlong_split(void **state)
         buf_fini(&k.out);
 }
 
+/* Messages of 16 bytes and more are copied 16 bytes a step in the encoder
+ * and handed to the escaper at the first byte that is not plain: a special
+ * byte (or a UTF-8 sequence, or an invalid byte) at every position of every
+ * length from 15 to 40 comes out as the escaper alone writes it. */
+static void test_encode_escapes_every_offset(void **state)
+{
+        (void)state;
+        static const char *const specials[] = {"\"",       "\\",   "\n",          "\x01",
+                                               "\xc3\xa9", "\xff", "\xe2\x82\xac"};
+        struct buf b, want;
+        buf_init(&b, 4096);
+        buf_init(&want, 4096);
+        struct logline_event ev = {.level = LOGLINE_INFO, .src = LOGLINE_SRC_APP};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        char msg[64];
+        for (size_t len = 15; len <= 40; len++)
+                for (size_t sp = 0; sp < sizeof specials / sizeof specials[0]; sp++)
+                        for (size_t at = 0; at + strlen(specials[sp]) <= len; at++) {
+                                memset(msg, 'a' + (int)(len % 26), len);
+                                memcpy(msg + at, specials[sp], strlen(specials[sp]));
+                                ev.msg = msg;
+                                ev.msg_len = len;
+                                buf_reset(&b);
+                                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
+                                buf_reset(&want);
+                                assert_int_equal(buf_puts(&want, "{\"ts\":\"2026-11-23T06:00:00."
+                                                                 "123Z\",\"level\":\"info\","
+                                                                 "\"src\":\"app\",\"msg\":\""),
+                                                 0);
+                                assert_int_equal(codec_json_escape(&want, msg, len), 0);
+                                assert_int_equal(buf_puts(&want, "\"}\n"), 0);
+                                assert_string_equal(buf_str(&b), buf_str(&want));
+                        }
+        buf_fini(&b);
+        buf_fini(&want);
+}
+
 static void test_encode_escapes(void **state)
 {
         (void)state;
@@ -909,6 +947,7 @@ int main(void)
             cmocka_unit_test(test_stream_json_passthrough),
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
+            cmocka_unit_test(test_encode_escapes_every_offset),
             cmocka_unit_test(test_encode_profiles),
             cmocka_unit_test(test_encode_profiles_never_repeat_a_key),
             cmocka_unit_test(test_encode_profile_levels),

@@ -1023,10 +1023,49 @@ static inline char *put(char *w, const struct lit *l)
         return w + l->n;
 }
 
+#ifdef __SSE2__
+/* The bytes of v that JSON needs escaped or that start UTF-8 (a signed
+ * "< ' '" catches the controls and every byte from 0x80), as bits. */
+static inline unsigned json_special16(__m128i v)
+{
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+        return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* s escaped at w (room for 6 bytes a byte): a string of 16 bytes or more
+ * that is plain ASCII (most messages) is copied here 16 bytes a step, its
+ * tail as its last 16; from the first byte that is not, and for short
+ * strings, codec_json_escape_to does it (no UTF-8 sequence starts before). */
+static inline char *escape_to(char *w, const char *s, size_t n)
+{
+#ifdef __SSE2__
+        if (n >= 16) {
+                size_t i = 0;
+                for (; i + 16 <= n; i += 16) {
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                        _mm_storeu_si128((__m128i *)(void *)(w + i), v);
+                        if (json_special16(v))
+                                return codec_json_escape_to(w + i, s + i, n - i);
+                }
+                if (i < n) {
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+                        if (json_special16(v))
+                                return codec_json_escape_to(w + i, s + i, n - i);
+                        _mm_storeu_si128((__m128i *)(void *)(w + n - 16), v);
+                }
+                return w + n;
+        }
+#endif
+        return codec_json_escape_to(w, s, n);
+}
+
 static inline char *put_jstr(char *w, const char *s, size_t n)
 {
         *w++ = '"';
-        w = codec_json_escape_to(w, s, n);
+        w = escape_to(w, s, n);
         *w++ = '"';
         return w;
 }
@@ -1091,18 +1130,12 @@ static inline size_t ts_scan(const char *ts, bool *plain)
         _Static_assert(LOGLINE_TS_MAX >= 32, "two 16-byte loads of ts");
         __m128i a = _mm_loadu_si128((const __m128i *)(const void *)ts);
         __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(ts + 16));
-        __m128i z = _mm_setzero_si128(), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
-                sp = _mm_set1_epi8(' ');
+        __m128i z = _mm_setzero_si128();
         unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, z)) |
                        (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, z)) << 16;
         if (nul) {
                 unsigned k = (unsigned)__builtin_ctz(nul);
-                __m128i ma = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(a, q), _mm_cmpeq_epi8(a, bs)),
-                                          _mm_cmplt_epi8(a, sp));
-                __m128i mb = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, q), _mm_cmpeq_epi8(b, bs)),
-                                          _mm_cmplt_epi8(b, sp));
-                unsigned special = (unsigned)_mm_movemask_epi8(ma) | (unsigned)_mm_movemask_epi8(mb)
-                                                                         << 16;
+                unsigned special = json_special16(a) | json_special16(b) << 16;
                 *plain = (special & ((1u << k) - 1)) == 0;
                 return k;
         }
