@@ -97,6 +97,30 @@ static void test_match_fixture_format(void **state)
         logline_format_free(f);
 }
 
+/* The template's digits: a byte just past '9' (':' to '?', which share the
+ * digits' high nibble) or just before '0' in any digit's place is no match,
+ * nor is any literal byte changed. */
+static void test_match_template_bytes(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct logline_event ev = {0};
+        const char good[] = "2026-11-23 11:18:16.254 [info] | x";
+        assert_true(logline_format_match(f, good, strlen(good), FIXED_NOW, &ev));
+        char line[sizeof good];
+        for (size_t i = 0; i < 25; i++) {
+                static const char repl[] = ":;<=>?/ a";
+                for (size_t r = 0; r < sizeof repl - 1; r++) {
+                        if (repl[r] == good[i])
+                                continue;
+                        memcpy(line, good, sizeof good);
+                        line[i] = repl[r];
+                        assert_false(logline_format_match(f, line, strlen(line), FIXED_NOW, &ev));
+                }
+        }
+        logline_format_free(f);
+}
+
 /* The fixture's shape ("[$level] $metadata| $message" after the template)
  * takes a straight path; a format of the same meaning that is not that shape
  * (its "] " split by $levelpad) goes through the token loop: both agree on
@@ -933,6 +957,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_fixture_format),
             cmocka_unit_test(test_match_straight_path_agrees),
+            cmocka_unit_test(test_match_template_bytes),
             cmocka_unit_test(test_match_metadata_and_shapes),
             cmocka_unit_test(test_match_default_format_adds_today),
             cmocka_unit_test(test_match_erlang_template),

@@ -178,6 +178,11 @@ struct logline_format {
         size_t fix_words;
         size_t fix_off[FIX_MAX / 8 + 1];
         uint64_t fix_dm[FIX_MAX / 8 + 1], fix_lit[FIX_MAX / 8 + 1];
+        /* per word, what digits_and derives from them, made once: the word v
+         * fits when (v & and) == want and ((v + add) & high) == three */
+        struct {
+                uint64_t and, want, add, high, three;
+        } fix_chk[FIX_MAX / 8 + 1];
         long date_off, time_off; /* where $date, $time sit in it, or -1 */
         /* After the template the common rest "$level" LIT "$metadata" LIT
          * "$message" (literals of 1..8 bytes, the message last, a time in
@@ -237,6 +242,9 @@ static const struct {
     {"node", TOK_NODE},         {"erltime", TOK_ERLTIME}, {"meta:", TOK_METAKEY},
 };
 
+#define ONES8  0x0101010101010101ull
+#define HIGHS8 0x8080808080808080ull
+
 /* The template of the format's fixed-width start (see struct logline_format). */
 static void compile_fixed(struct logline_format *f)
 {
@@ -282,6 +290,12 @@ static void compile_fixed(struct logline_format *f)
                         else
                                 f->fix_lit[w] |= (uint64_t)c << (8 * k);
                 }
+                uint64_t dm = f->fix_dm[w], hi = (ONES8 * 0xf0) & dm;
+                f->fix_chk[w].and = hi | ~dm;
+                f->fix_chk[w].want = ((ONES8 * 0x30) & dm) | f->fix_lit[w];
+                f->fix_chk[w].add = (ONES8 * 0x06) & dm;
+                f->fix_chk[w].high = hi;
+                f->fix_chk[w].three = (ONES8 * 0x30) & dm;
                 if (off + 8 >= len)
                         break;
         }
@@ -404,9 +418,6 @@ static inline uint64_t load8(const char *p)
 #endif
         return v;
 }
-
-#define ONES8  0x0101010101010101ull
-#define HIGHS8 0x8080808080808080ull
 
 /* The lowest byte of v that is zero, as a bit 7 of it; 0 when none. (Bits
  * above the first zero byte may be false, the lowest one never is.) */
@@ -719,9 +730,16 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         if (f->fix_toks) {
                 if (n < f->fix_len)
                         return false;
-                for (size_t w = 0; w < f->fix_words; w++)
-                        if (!digits_and(load8(line + f->fix_off[w]), f->fix_dm[w], f->fix_lit[w]))
-                                return false;
+                /* digits_and per word, its masks made when the format was */
+                uint64_t bad = 0;
+                for (size_t w = 0; w < f->fix_words; w++) {
+                        uint64_t v = load8(line + f->fix_off[w]);
+                        bad |=
+                            ((v & f->fix_chk[w].and) ^ f->fix_chk[w].want) |
+                            (((v + f->fix_chk[w].add) & f->fix_chk[w].high) ^ f->fix_chk[w].three);
+                }
+                if (bad)
+                        return false;
                 if (f->date_off >= 0)
                         date = line + f->date_off;
                 if (f->time_off >= 0)
