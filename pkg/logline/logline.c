@@ -442,7 +442,8 @@ static inline bool lit_at(const char *line, size_t pos, size_t n, const struct t
 
 /* Find lit in line[pos..n); returns its offset or -1. Its first byte is
  * looked for 8 bytes at a time. */
-static long find_lit(const char *line, size_t pos, size_t n, const struct tok *t)
+static inline __attribute__((always_inline)) long find_lit(const char *line, size_t pos, size_t n,
+                                                           const struct tok *t)
 {
         if (t->lit_len == 0)
                 return (long)pos;
