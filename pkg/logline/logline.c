@@ -1207,7 +1207,8 @@ static char *json_write(char *w, const struct logline_event *ev, const struct pr
                 w = put(w, &pr->extra);
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
-                if (reserved_in(pr, f->key, f->key_len))
+                if (f->key_len < 64 && ((pr->rlens >> f->key_len) & 1) &&
+                    reserved_in(pr, f->key, f->key_len))
                         continue;
                 *w++ = ',';
                 w = put_jstr(w, f->key, f->key_len);
