@@ -608,6 +608,51 @@ static void test_encode_escapes_every_offset(void **state)
         buf_fini(&want);
 }
 
+/* A metadata field as the line has it ("k=v", the value right after the
+ * '=') is written from there when nothing in it needs escaping: every split
+ * of 8 to 17 bytes into key and value, with a special byte at every place or
+ * none, comes out as the same field held apart writes it. */
+static void test_encode_field_in_place(void **state)
+{
+        (void)state;
+        static const char *const specials[] = {"", "\"", "\\", "\t", "\xc3\xa9", "\xff"};
+        struct buf b, want;
+        buf_init(&b, 4096);
+        buf_init(&want, 4096);
+        struct logline_event ev = {
+            .level = LOGLINE_INFO, .src = LOGLINE_SRC_APP, .msg = "m", .msg_len = 1, .nfields = 1};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        char line[32], key[32], val[32];
+        for (size_t span = 8; span <= 17; span++)
+                for (size_t kl = 1; kl + 1 < span; kl++)
+                        for (size_t sp = 0; sp < sizeof specials / sizeof specials[0]; sp++)
+                                for (size_t at = 0; at + strlen(specials[sp]) <= span; at++) {
+                                        size_t vl = span - kl - 1;
+                                        memset(line, 'k', kl);
+                                        line[kl] = '=';
+                                        memset(line + kl + 1, 'v', vl);
+                                        if (at != kl &&
+                                            (at > kl || at + strlen(specials[sp]) <= kl))
+                                                memcpy(line + at, specials[sp],
+                                                       strlen(specials[sp]));
+                                        memcpy(key, line, kl);
+                                        memcpy(val, line + kl + 1, vl);
+                                        ev.fields[0] = (struct logline_field){
+                                            line, kl, line + kl + 1, vl, false};
+                                        buf_reset(&b);
+                                        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b),
+                                                         0);
+                                        ev.fields[0] =
+                                            (struct logline_field){key, kl, val, vl, false};
+                                        buf_reset(&want);
+                                        assert_int_equal(
+                                            logline_encode(&ev, LOGLINE_OUT_JSON, &want), 0);
+                                        assert_string_equal(buf_str(&b), buf_str(&want));
+                                }
+        buf_fini(&b);
+        buf_fini(&want);
+}
+
 static void test_encode_escapes(void **state)
 {
         (void)state;
@@ -972,6 +1017,7 @@ int main(void)
             cmocka_unit_test(test_stream_json_passthrough),
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
+            cmocka_unit_test(test_encode_field_in_place),
             cmocka_unit_test(test_encode_escapes_every_offset),
             cmocka_unit_test(test_encode_profiles),
             cmocka_unit_test(test_encode_profiles_never_repeat_a_key),

@@ -1054,6 +1054,13 @@ static inline unsigned json_special16(__m128i v)
 }
 #endif
 
+/* Non-zero when a byte of v is one JSON escapes or one from 0x80 (SWAR). */
+static inline uint64_t json_special8(uint64_t v)
+{
+        uint64_t q = v ^ (ONES8 * '"'), b = v ^ (ONES8 * '\\');
+        return (v | ((v - ONES8 * 0x20) & ~v) | ((q - ONES8) & ~q) | ((b - ONES8) & ~b)) & HIGHS8;
+}
+
 /* s escaped at w (room for 6 bytes a byte): a string of 16 bytes or more
  * that is plain ASCII (most messages) is copied here 16 bytes a step, its
  * tail as its last 16; from the first byte that is not, and for short
@@ -1079,6 +1086,31 @@ static inline char *escape_to(char *w, const char *s, size_t n)
         }
 #endif
         return codec_json_escape_to(w, s, n);
+}
+
+/* p[0..n), 8 <= n <= 16, holds nothing JSON escapes (ASCII, no '"', '\\',
+ * controls): two overlapping loads. */
+static inline bool span_plain(const char *p, size_t n)
+{
+        uint64_t a = load8(p), b = load8(p + n - 8);
+        return !json_special8(a) && !json_special8(b);
+}
+
+/* n bytes from s to w, reading and writing only those (n < 16). */
+static inline char *copy_exact(char *w, const char *s, size_t n)
+{
+        if (n >= 8) {
+                memcpy(w, s, 8);
+                memcpy(w + n - 8, s + n - 8, 8);
+        } else if (n >= 4) {
+                memcpy(w, s, 4);
+                memcpy(w + n - 4, s + n - 4, 4);
+        } else if (n > 0) {
+                w[0] = s[0];
+                w[n >> 1] = s[n >> 1];
+                w[n - 1] = s[n - 1];
+        }
+        return w + n;
 }
 
 static inline char *put_jstr(char *w, const char *s, size_t n)
@@ -1210,6 +1242,17 @@ static char *json_write(char *w, const struct logline_event *ev, const struct pr
                 if (f->key_len < 64 && ((pr->rlens >> f->key_len) & 1) &&
                     reserved_in(pr, f->key, f->key_len))
                         continue;
+                size_t span = f->key_len + 1 + f->val_len;
+                if (!f->raw_json && f->val == f->key + f->key_len + 1 && span >= 8 && span <= 16 &&
+                    span_plain(f->key, span)) {
+                        /* "k=v" as the line has it, nothing in it to escape */
+                        memcpy(w, ",\"", 2);
+                        w = copy_exact(w + 2, f->key, f->key_len);
+                        memcpy(w, "\":\"", 3);
+                        w = copy_exact(w + 3, f->val, f->val_len);
+                        *w++ = '"';
+                        continue;
+                }
                 *w++ = ',';
                 w = put_jstr(w, f->key, f->key_len);
                 *w++ = ':';
