@@ -712,8 +712,52 @@ static size_t erltime(const char *p, size_t n, char *ts, bool *offset)
         return i;
 }
 
-bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
-                          int64_t now_ms, struct logline_event *ev)
+/* The fixture's shape (struct logline_format's level_meta_msg): the
+ * template, "$level" LIT, "$metadata" up to LIT, the message to the end. Its
+ * own function: no token loop, no keyed fields on the stack. */
+static bool match_straight(const struct logline_format *f, const char *line, size_t n,
+                           int64_t now_ms, struct logline_event *ev)
+{
+        if (n < f->fix_len)
+                return false;
+        uint64_t bad = 0;
+        for (size_t w = 0; w < f->fix_words; w++) {
+                uint64_t v = load8(line + f->fix_off[w]);
+                bad |= ((v & f->fix_chk[w].and) ^ f->fix_chk[w].want) |
+                       (((v + f->fix_chk[w].add) & f->fix_chk[w].high) ^ f->fix_chk[w].three);
+        }
+        if (bad)
+                return false;
+        const struct tok *t = f->toks + f->fix_toks;
+        size_t pos = f->fix_len;
+        int lv = level_scan(line, &pos, n);
+        if (lv < 0 || !lit_at(line, pos, n, &t[1]))
+                return false;
+        pos += t[1].lit_len;
+        long at = find_lit(line, pos, n, &t[3]);
+        if (at < 0)
+                return false;
+        if (f->date_off >= 0)
+                memcpy(ev->ts, line + f->date_off, 10);
+        else
+                today(f, now_ms, ev->ts);
+        ev->ts[10] = 'T';
+        memcpy(ev->ts + 11, line + f->time_off, 12);
+        ev->ts[23] = 'Z';
+        ev->ts[24] = '\0';
+        if (f->local)
+                local_to_utc((struct logline_format *)f, ev->ts);
+        ev->level = (enum logline_level)lv;
+        ev->msg = line + at + t[3].lit_len;
+        ev->msg_len = n - ((size_t)at + t[3].lit_len);
+        ev->nfields = 0;
+        ev->split = false;
+        parse_metadata(line + pos, (size_t)at - pos, ev);
+        return true;
+}
+
+static bool match_tokens(const struct logline_format *f, const char *line, size_t n, int64_t now_ms,
+                         struct logline_event *ev)
 {
         size_t pos = 0;
         const char *date = NULL, *time_ = NULL;
@@ -747,22 +791,6 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         time_ = line + f->time_off;
                 pos = f->fix_len;
                 t += f->fix_toks;
-                if (f->level_meta_msg) {
-                        int lv = level_scan(line, &pos, n);
-                        if (lv < 0 || !lit_at(line, pos, n, &t[1]))
-                                return false;
-                        level = (enum logline_level)lv;
-                        have_level = true;
-                        pos += t[1].lit_len;
-                        long at = find_lit(line, pos, n, &t[3]);
-                        if (at < 0)
-                                return false;
-                        meta = line + pos;
-                        meta_len = (size_t)at - pos;
-                        msg = line + at + t[3].lit_len;
-                        msg_len = n - ((size_t)at + t[3].lit_len);
-                        goto matched;
-                }
         }
         for (; t < tend; t++) {
                 switch (t->kind) {
@@ -874,7 +902,6 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         }
         if (pos != n && !(msg && msg + msg_len == line + n))
                 return false;
-matched:
         /* A format of only "$message" would claim every line; require some anchor. */
         if (!date && !time_ && !have_level && !erl_time)
                 return false;
@@ -909,6 +936,14 @@ matched:
                 if (keyed[i].val_len > 0)
                         ev->fields[ev->nfields++] = keyed[i];
         return true;
+}
+
+bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
+                          int64_t now_ms, struct logline_event *ev)
+{
+        if (f->level_meta_msg)
+                return match_straight(f, line, n, now_ms, ev);
+        return match_tokens(f, line, n, now_ms, ev);
 }
 
 /* ---- encoding ---- */
