@@ -1238,8 +1238,9 @@ static inline size_t ts_scan(const char *ts, bool *plain)
         return strnlen(ts, LOGLINE_TS_MAX);
 }
 
-static char *json_write(char *w, const struct logline_event *ev, const struct profile *pr,
-                        size_t ts_len, bool ts_plain, size_t node_len)
+static inline __attribute__((always_inline)) char *
+json_write(char *w, const struct logline_event *ev, const struct profile *pr, size_t ts_len,
+           bool ts_plain, size_t node_len)
 {
         unsigned si = (unsigned)ev->src < 3 ? ev->src : 0;
         unsigned li = (unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO;
