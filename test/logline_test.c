@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "codec.h"
 #include "logline.h"
 
 /* 2026-11-23T06:00:00.123Z */
@@ -94,6 +95,81 @@ static void test_match_fixture_format(void **state)
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
                 assert_false(logline_format_match(f, bad[i], strlen(bad[i]), FIXED_NOW, &ev));
         logline_format_free(f);
+}
+
+/* The template's digits: a byte just past '9' (':' to '?', which share the
+ * digits' high nibble) or just before '0' in any digit's place is no match,
+ * nor is any literal byte changed. */
+static void test_match_template_bytes(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct logline_event ev = {0};
+        const char good[] = "2026-11-23 11:18:16.254 [info] | x";
+        assert_true(logline_format_match(f, good, strlen(good), FIXED_NOW, &ev));
+        char line[sizeof good];
+        for (size_t i = 0; i < 25; i++) {
+                static const char repl[] = ":;<=>?/ a";
+                for (size_t r = 0; r < sizeof repl - 1; r++) {
+                        if (repl[r] == good[i])
+                                continue;
+                        memcpy(line, good, sizeof good);
+                        line[i] = repl[r];
+                        assert_false(logline_format_match(f, line, strlen(line), FIXED_NOW, &ev));
+                }
+        }
+        logline_format_free(f);
+}
+
+/* The fixture's shape ("[$level] $metadata| $message" after the template)
+ * takes a straight path; a format of the same meaning that is not that shape
+ * (its "] " split by $levelpad) goes through the token loop: both agree on
+ * every line, matched or not. */
+static void test_match_straight_path_agrees(void **state)
+{
+        (void)state;
+        struct logline_format *f = mk_fmt(fixture_fmt);
+        struct logline_format *g = mk_fmt("$date $time [$level]$levelpad$metadata| $message");
+        const char *lines[] = {
+            "2026-11-23 11:18:16.254 [warning] stream_id=s1 | segment 3 late",
+            "2026-11-23 11:18:16.254 [info] | started",
+            "2026-11-23 11:18:16.254 [info] |",
+            "2026-11-23 11:18:16.254 [info] | ",
+            "2026-11-23 11:18:16.254 [debug] a=1 b=two words | m | with | bars",
+            "2026-11-23 11:18:16.254 [critical] k=v |x",
+            "2026-11-23 11:18:16.254 [emergency] k=v | long level word",
+            "2026-11-23 11:18:16.254 [ERROR]  two=spaces | m",
+            "2026-11-23 11:18:16.254 [err] x=1 no bar at all",
+            "2026-11-23 11:18:16.254 [bogus] | unknown level",
+            "2026-11-23 11:18:16.254 [info) | wrong literal",
+            "2026-11-23 11:18:16.254 [info]",
+            "2026-11-23 11:18:16.254 [info] ",
+            "2026-11-23 11:18:16.254 [",
+            "2026-11-23 11:18:16.254 [i] | one letter",
+            "2026-11-23 11:18:16.254 [notice] a=1 b=2 c=3 d=4|| m",
+        };
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+                struct logline_event a = {0}, b = {0};
+                size_t n = strlen(lines[i]);
+                bool ma = logline_format_match(f, lines[i], n, FIXED_NOW, &a);
+                bool mb = logline_format_match(g, lines[i], n, FIXED_NOW, &b);
+                assert_int_equal(ma, mb);
+                if (!ma)
+                        continue;
+                assert_string_equal(a.ts, b.ts);
+                assert_int_equal(a.level, b.level);
+                assert_int_equal(a.msg_len, b.msg_len);
+                assert_memory_equal(a.msg, b.msg, a.msg_len);
+                assert_int_equal(a.nfields, b.nfields);
+                for (size_t k = 0; k < a.nfields; k++) {
+                        assert_int_equal(a.fields[k].key_len, b.fields[k].key_len);
+                        assert_memory_equal(a.fields[k].key, b.fields[k].key, a.fields[k].key_len);
+                        assert_int_equal(a.fields[k].val_len, b.fields[k].val_len);
+                        assert_memory_equal(a.fields[k].val, b.fields[k].val, a.fields[k].val_len);
+                }
+        }
+        logline_format_free(f);
+        logline_format_free(g);
 }
 
 /* Metadata words of every shape, and the date/time/level/literal checks
@@ -495,6 +571,88 @@ static void test_stream_overlong_split(void **state)
         buf_fini(&k.out);
 }
 
+/* Messages of 16 bytes and more are copied 16 bytes a step in the encoder
+ * and handed to the escaper at the first byte that is not plain: a special
+ * byte (or a UTF-8 sequence, or an invalid byte) at every position of every
+ * length from 15 to 40 comes out as the escaper alone writes it. */
+static void test_encode_escapes_every_offset(void **state)
+{
+        (void)state;
+        static const char *const specials[] = {"\"",       "\\",   "\n",          "\x01",
+                                               "\xc3\xa9", "\xff", "\xe2\x82\xac"};
+        struct buf b, want;
+        buf_init(&b, 4096);
+        buf_init(&want, 4096);
+        struct logline_event ev = {.level = LOGLINE_INFO, .src = LOGLINE_SRC_APP};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        char msg[64];
+        for (size_t len = 15; len <= 40; len++)
+                for (size_t sp = 0; sp < sizeof specials / sizeof specials[0]; sp++)
+                        for (size_t at = 0; at + strlen(specials[sp]) <= len; at++) {
+                                memset(msg, 'a' + (int)(len % 26), len);
+                                memcpy(msg + at, specials[sp], strlen(specials[sp]));
+                                ev.msg = msg;
+                                ev.msg_len = len;
+                                buf_reset(&b);
+                                assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b), 0);
+                                buf_reset(&want);
+                                assert_int_equal(buf_puts(&want, "{\"ts\":\"2026-11-23T06:00:00."
+                                                                 "123Z\",\"level\":\"info\","
+                                                                 "\"src\":\"app\",\"msg\":\""),
+                                                 0);
+                                assert_int_equal(codec_json_escape(&want, msg, len), 0);
+                                assert_int_equal(buf_puts(&want, "\"}\n"), 0);
+                                assert_string_equal(buf_str(&b), buf_str(&want));
+                        }
+        buf_fini(&b);
+        buf_fini(&want);
+}
+
+/* A metadata field as the line has it ("k=v", the value right after the
+ * '=') is written from there when nothing in it needs escaping: every split
+ * of 8 to 17 bytes into key and value, with a special byte at every place or
+ * none, comes out as the same field held apart writes it. */
+static void test_encode_field_in_place(void **state)
+{
+        (void)state;
+        static const char *const specials[] = {"", "\"", "\\", "\t", "\xc3\xa9", "\xff"};
+        struct buf b, want;
+        buf_init(&b, 4096);
+        buf_init(&want, 4096);
+        struct logline_event ev = {
+            .level = LOGLINE_INFO, .src = LOGLINE_SRC_APP, .msg = "m", .msg_len = 1, .nfields = 1};
+        strcpy(ev.ts, "2026-11-23T06:00:00.123Z");
+        char line[32], key[32], val[32];
+        for (size_t span = 8; span <= 17; span++)
+                for (size_t kl = 1; kl + 1 < span; kl++)
+                        for (size_t sp = 0; sp < sizeof specials / sizeof specials[0]; sp++)
+                                for (size_t at = 0; at + strlen(specials[sp]) <= span; at++) {
+                                        size_t vl = span - kl - 1;
+                                        memset(line, 'k', kl);
+                                        line[kl] = '=';
+                                        memset(line + kl + 1, 'v', vl);
+                                        if (at != kl &&
+                                            (at > kl || at + strlen(specials[sp]) <= kl))
+                                                memcpy(line + at, specials[sp],
+                                                       strlen(specials[sp]));
+                                        memcpy(key, line, kl);
+                                        memcpy(val, line + kl + 1, vl);
+                                        ev.fields[0] = (struct logline_field){
+                                            line, kl, line + kl + 1, vl, false};
+                                        buf_reset(&b);
+                                        assert_int_equal(logline_encode(&ev, LOGLINE_OUT_JSON, &b),
+                                                         0);
+                                        ev.fields[0] =
+                                            (struct logline_field){key, kl, val, vl, false};
+                                        buf_reset(&want);
+                                        assert_int_equal(
+                                            logline_encode(&ev, LOGLINE_OUT_JSON, &want), 0);
+                                        assert_string_equal(buf_str(&b), buf_str(&want));
+                                }
+        buf_fini(&b);
+        buf_fini(&want);
+}
+
 static void test_encode_escapes(void **state)
 {
         (void)state;
@@ -843,6 +1001,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_match_fixture_format),
+            cmocka_unit_test(test_match_straight_path_agrees),
+            cmocka_unit_test(test_match_template_bytes),
             cmocka_unit_test(test_match_metadata_and_shapes),
             cmocka_unit_test(test_match_default_format_adds_today),
             cmocka_unit_test(test_match_erlang_template),
@@ -857,6 +1017,8 @@ int main(void)
             cmocka_unit_test(test_stream_json_passthrough),
             cmocka_unit_test(test_stream_overlong_split),
             cmocka_unit_test(test_encode_escapes),
+            cmocka_unit_test(test_encode_field_in_place),
+            cmocka_unit_test(test_encode_escapes_every_offset),
             cmocka_unit_test(test_encode_profiles),
             cmocka_unit_test(test_encode_profiles_never_repeat_a_key),
             cmocka_unit_test(test_encode_profile_levels),

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static const char *const level_names[] = {
     "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
@@ -175,7 +178,16 @@ struct logline_format {
         size_t fix_words;
         size_t fix_off[FIX_MAX / 8 + 1];
         uint64_t fix_dm[FIX_MAX / 8 + 1], fix_lit[FIX_MAX / 8 + 1];
+        /* per word, what digits_and derives from them, made once: the word v
+         * fits when (v & and) == want and ((v + add) & high) == three */
+        struct {
+                uint64_t and, want, add, high, three;
+        } fix_chk[FIX_MAX / 8 + 1];
         long date_off, time_off; /* where $date, $time sit in it, or -1 */
+        /* After the template the common rest "$level" LIT "$metadata" LIT
+         * "$message" (literals of 1..8 bytes, the message last, a time in
+         * the template): matched by one straight path, no token loop. */
+        bool level_meta_msg;
 };
 
 void logline_format_set_local(struct logline_format *f, bool local)
@@ -230,6 +242,9 @@ static const struct {
     {"node", TOK_NODE},         {"erltime", TOK_ERLTIME}, {"meta:", TOK_METAKEY},
 };
 
+#define ONES8  0x0101010101010101ull
+#define HIGHS8 0x8080808080808080ull
+
 /* The template of the format's fixed-width start (see struct logline_format). */
 static void compile_fixed(struct logline_format *f)
 {
@@ -275,9 +290,20 @@ static void compile_fixed(struct logline_format *f)
                         else
                                 f->fix_lit[w] |= (uint64_t)c << (8 * k);
                 }
+                uint64_t dm = f->fix_dm[w], hi = (ONES8 * 0xf0) & dm;
+                f->fix_chk[w].and = hi | ~dm;
+                f->fix_chk[w].want = ((ONES8 * 0x30) & dm) | f->fix_lit[w];
+                f->fix_chk[w].add = (ONES8 * 0x06) & dm;
+                f->fix_chk[w].high = hi;
+                f->fix_chk[w].three = (ONES8 * 0x30) & dm;
                 if (off + 8 >= len)
                         break;
         }
+        const struct tok *t = f->toks + f->fix_toks;
+        f->level_meta_msg = f->time_off >= 0 && f->ntoks == f->fix_toks + 5 &&
+                            t[0].kind == TOK_LEVEL && t[1].kind == TOK_LIT && t[1].mask8 &&
+                            t[2].kind == TOK_META && t[3].kind == TOK_LIT && t[3].mask8 &&
+                            t[4].kind == TOK_MSG;
 }
 
 int logline_format_new(const char *fmt, struct logline_format **out, struct err *e)
@@ -393,9 +419,6 @@ static inline uint64_t load8(const char *p)
         return v;
 }
 
-#define ONES8  0x0101010101010101ull
-#define HIGHS8 0x8080808080808080ull
-
 /* The lowest byte of v that is zero, as a bit 7 of it; 0 when none. (Bits
  * above the first zero byte may be false, the lowest one never is.) */
 static inline uint64_t zero_byte(uint64_t v)
@@ -419,7 +442,8 @@ static inline bool lit_at(const char *line, size_t pos, size_t n, const struct t
 
 /* Find lit in line[pos..n); returns its offset or -1. Its first byte is
  * looked for 8 bytes at a time. */
-static long find_lit(const char *line, size_t pos, size_t n, const struct tok *t)
+static inline __attribute__((always_inline)) long find_lit(const char *line, size_t pos, size_t n,
+                                                           const struct tok *t)
 {
         if (t->lit_len == 0)
                 return (long)pos;
@@ -592,6 +616,27 @@ static inline int level_at(const char *p, size_t len)
         return (int)l;
 }
 
+/* The level word at line[*pos..n): its level, or -1; *pos moves past it. */
+static inline __attribute__((always_inline)) int level_scan(const char *line, size_t *pos, size_t n)
+{
+        size_t s = *pos, e = s;
+        int lv;
+        if (n - s >= 8) {
+                size_t k = letters8(load8(line + s));
+                e += k;
+                if (k == 8)
+                        while (e < n && is_letter(line[e]))
+                                e++;
+                lv = k < 8 ? level_at(line + s, k) : level_word(line + s, e - s);
+        } else {
+                while (e < n && is_letter(line[e]))
+                        e++;
+                lv = level_word(line + s, e - s);
+        }
+        *pos = e;
+        return lv;
+}
+
 /* logline_format_ts kept out of the matcher (its locals would cost a stack
  * canary on every line). */
 static __attribute__((noinline)) void format_ts_cold(int64_t unix_ms, char *ts)
@@ -667,8 +712,60 @@ static size_t erltime(const char *p, size_t n, char *ts, bool *offset)
         return i;
 }
 
-bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
-                          int64_t now_ms, struct logline_event *ev)
+/* The fixture's shape (struct logline_format's level_meta_msg): the
+ * template, "$level" LIT, "$metadata" up to LIT, the message to the end. Its
+ * own function: no token loop, no keyed fields on the stack. */
+static bool match_straight(const struct logline_format *f, const char *line, size_t n,
+                           int64_t now_ms, struct logline_event *ev)
+{
+        if (n < f->fix_len)
+                return false;
+#define FIX_BAD(w)                                                                                 \
+        ((((load8(line + f->fix_off[w]) & f->fix_chk[w].and) ^ f->fix_chk[w].want) |               \
+          (((load8(line + f->fix_off[w]) + f->fix_chk[w].add) & f->fix_chk[w].high) ^              \
+           f->fix_chk[w].three)))
+        uint64_t bad;
+        if (f->fix_words == 4) {
+                /* "$date $time [": 25 bytes, four words, no loop */
+                bad = FIX_BAD(0) | FIX_BAD(1) | FIX_BAD(2) | FIX_BAD(3);
+        } else {
+                bad = 0;
+                for (size_t w = 0; w < f->fix_words; w++)
+                        bad |= FIX_BAD(w);
+        }
+#undef FIX_BAD
+        if (bad)
+                return false;
+        const struct tok *t = f->toks + f->fix_toks;
+        size_t pos = f->fix_len;
+        int lv = level_scan(line, &pos, n);
+        if (lv < 0 || !lit_at(line, pos, n, &t[1]))
+                return false;
+        pos += t[1].lit_len;
+        long at = find_lit(line, pos, n, &t[3]);
+        if (at < 0)
+                return false;
+        if (f->date_off >= 0)
+                memcpy(ev->ts, line + f->date_off, 10);
+        else
+                today(f, now_ms, ev->ts);
+        ev->ts[10] = 'T';
+        memcpy(ev->ts + 11, line + f->time_off, 12);
+        ev->ts[23] = 'Z';
+        ev->ts[24] = '\0';
+        if (f->local)
+                local_to_utc((struct logline_format *)f, ev->ts);
+        ev->level = (enum logline_level)lv;
+        ev->msg = line + at + t[3].lit_len;
+        ev->msg_len = n - ((size_t)at + t[3].lit_len);
+        ev->nfields = 0;
+        ev->split = false;
+        parse_metadata(line + pos, (size_t)at - pos, ev);
+        return true;
+}
+
+static bool match_tokens(const struct logline_format *f, const char *line, size_t n, int64_t now_ms,
+                         struct logline_event *ev)
 {
         size_t pos = 0;
         const char *date = NULL, *time_ = NULL;
@@ -686,9 +783,16 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
         if (f->fix_toks) {
                 if (n < f->fix_len)
                         return false;
-                for (size_t w = 0; w < f->fix_words; w++)
-                        if (!digits_and(load8(line + f->fix_off[w]), f->fix_dm[w], f->fix_lit[w]))
-                                return false;
+                /* digits_and per word, its masks made when the format was */
+                uint64_t bad = 0;
+                for (size_t w = 0; w < f->fix_words; w++) {
+                        uint64_t v = load8(line + f->fix_off[w]);
+                        bad |=
+                            ((v & f->fix_chk[w].and) ^ f->fix_chk[w].want) |
+                            (((v + f->fix_chk[w].add) & f->fix_chk[w].high) ^ f->fix_chk[w].three);
+                }
+                if (bad)
+                        return false;
                 if (f->date_off >= 0)
                         date = line + f->date_off;
                 if (f->time_off >= 0)
@@ -716,20 +820,7 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                         pos += 12;
                         break;
                 case TOK_LEVEL: {
-                        size_t s = pos;
-                        int lv;
-                        if (n - pos >= 8) {
-                                size_t k = letters8(load8(line + pos));
-                                pos += k;
-                                if (k == 8)
-                                        while (pos < n && is_letter(line[pos]))
-                                                pos++;
-                                lv = k < 8 ? level_at(line + s, k) : level_word(line + s, pos - s);
-                        } else {
-                                while (pos < n && is_letter(line[pos]))
-                                        pos++;
-                                lv = level_word(line + s, pos - s);
-                        }
+                        int lv = level_scan(line, &pos, n);
                         if (lv < 0)
                                 return false;
                         level = (enum logline_level)lv;
@@ -853,6 +944,14 @@ bool logline_format_match(const struct logline_format *f, const char *line, size
                 if (keyed[i].val_len > 0)
                         ev->fields[ev->nfields++] = keyed[i];
         return true;
+}
+
+bool logline_format_match(const struct logline_format *f, const char *line, size_t n,
+                          int64_t now_ms, struct logline_event *ev)
+{
+        if (f->level_meta_msg)
+                return match_straight(f, line, n, now_ms, ev);
+        return match_tokens(f, line, n, now_ms, ev);
 }
 
 /* ---- encoding ---- */
@@ -986,10 +1085,81 @@ static inline char *put(char *w, const struct lit *l)
         return w + l->n;
 }
 
+#ifdef __SSE2__
+/* The bytes of v that JSON needs escaped or that start UTF-8 (a signed
+ * "< ' '" catches the controls and every byte from 0x80), as bits. */
+static inline unsigned json_special16(__m128i v)
+{
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+        return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* Non-zero when a byte of v is one JSON escapes or one from 0x80 (SWAR). */
+static inline uint64_t json_special8(uint64_t v)
+{
+        uint64_t q = v ^ (ONES8 * '"'), b = v ^ (ONES8 * '\\');
+        return (v | ((v - ONES8 * 0x20) & ~v) | ((q - ONES8) & ~q) | ((b - ONES8) & ~b)) & HIGHS8;
+}
+
+/* s escaped at w (room for 6 bytes a byte): a string of 16 bytes or more
+ * that is plain ASCII (most messages) is copied here 16 bytes a step, its
+ * tail as its last 16; from the first byte that is not, and for short
+ * strings, codec_json_escape_to does it (no UTF-8 sequence starts before). */
+static inline char *escape_to(char *w, const char *s, size_t n)
+{
+#ifdef __SSE2__
+        if (n >= 16) {
+                size_t i = 0;
+                for (; i + 16 <= n; i += 16) {
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                        _mm_storeu_si128((__m128i *)(void *)(w + i), v);
+                        if (json_special16(v))
+                                return codec_json_escape_to(w + i, s + i, n - i);
+                }
+                if (i < n) {
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+                        if (json_special16(v))
+                                return codec_json_escape_to(w + i, s + i, n - i);
+                        _mm_storeu_si128((__m128i *)(void *)(w + n - 16), v);
+                }
+                return w + n;
+        }
+#endif
+        return codec_json_escape_to(w, s, n);
+}
+
+/* p[0..n), 8 <= n <= 16, holds nothing JSON escapes (ASCII, no '"', '\\',
+ * controls): two overlapping loads. */
+static inline bool span_plain(const char *p, size_t n)
+{
+        uint64_t a = load8(p), b = load8(p + n - 8);
+        return !json_special8(a) && !json_special8(b);
+}
+
+/* n bytes from s to w, reading and writing only those (n < 16). */
+static inline char *copy_exact(char *w, const char *s, size_t n)
+{
+        if (n >= 8) {
+                memcpy(w, s, 8);
+                memcpy(w + n - 8, s + n - 8, 8);
+        } else if (n >= 4) {
+                memcpy(w, s, 4);
+                memcpy(w + n - 4, s + n - 4, 4);
+        } else if (n > 0) {
+                w[0] = s[0];
+                w[n >> 1] = s[n >> 1];
+                w[n - 1] = s[n - 1];
+        }
+        return w + n;
+}
+
 static inline char *put_jstr(char *w, const char *s, size_t n)
 {
         *w++ = '"';
-        w = codec_json_escape_to(w, s, n);
+        w = escape_to(w, s, n);
         *w++ = '"';
         return w;
 }
@@ -1005,25 +1175,100 @@ static size_t json_room(const struct logline_event *ev, size_t ts_len, size_t no
         return n;
 }
 
+/* Per profile, level and source: everything from the time's closing quote
+ * to the message's value ("level":"info","src":"app","msg":) as one literal,
+ * made once at start; n = 0 where it would not fit (then piece by piece). */
+#define NPROFILES (sizeof profiles / sizeof profiles[0])
+static struct lit mids[NPROFILES][8][3];
+
+static size_t lit_cat(char *d, size_t at, const struct lit *l)
+{
+        if (at + l->n <= LIT_PAD)
+                memcpy(d + at, l->s, l->n);
+        return at + l->n;
+}
+
+static __attribute__((constructor)) void make_mids(void)
+{
+        static const struct lit q = LIT("\"");
+        for (size_t p = 0; p < NPROFILES; p++)
+                for (size_t l = 0; l < 8; l++)
+                        for (size_t s = 0; s < 3; s++) {
+                                const struct profile *pr = &profiles[p];
+                                struct lit *m = &mids[p][l][s];
+                                if (!pr->msg.n)
+                                        continue; /* not a JSON form */
+                                size_t at = lit_cat(m->s, 0, &pr->level);
+                                at = lit_cat(m->s, at, &pr->levels[l]);
+                                at = lit_cat(m->s, at, &q);
+                                if (pr->src.n && pr->src_first) {
+                                        at = lit_cat(m->s, at, &pr->src);
+                                        at = lit_cat(m->s, at, &src_words[s]);
+                                        at = lit_cat(m->s, at, &q);
+                                }
+                                at = lit_cat(m->s, at, &pr->msg);
+                                m->n = at <= LIT_PAD ? (unsigned char)at : 0;
+                        }
+}
+
 /* The event in place at w, which has json_room bytes. */
 static const struct lit lit_quote = LIT("\""), lit_split = LIT(",\"split\":true"),
                         lit_label_src = LIT("\"src\":\""), lit_label_node = LIT(",\"node\":");
 
-static char *json_write(char *w, const struct logline_event *ev, const struct profile *pr,
-                        size_t ts_len, size_t node_len)
+/* The length of ev->ts, and whether it needs no escaping (the matcher's
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" always): its first 32 bytes looked at in two
+ * loads, no strnlen and no escaper call on the hot path. */
+static inline size_t ts_scan(const char *ts, bool *plain)
 {
-        const struct lit *src = &src_words[(unsigned)ev->src < 3 ? ev->src : 0];
-        w = put(w, &pr->ts);
-        w = put_jstr(w, ev->ts, ts_len);
-        w = put(w, &pr->level);
-        w = put(w, &pr->levels[(unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO]);
-        *w++ = '"';
-        if (pr->src.n && pr->src_first) {
-                w = put(w, &pr->src);
-                w = put(w, src);
-                *w++ = '"';
+#ifdef __SSE2__
+        _Static_assert(LOGLINE_TS_MAX >= 32, "two 16-byte loads of ts");
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)ts);
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(ts + 16));
+        __m128i z = _mm_setzero_si128();
+        unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, z)) |
+                       (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, z)) << 16;
+        if (nul) {
+                unsigned k = (unsigned)__builtin_ctz(nul);
+                unsigned special = json_special16(a) | json_special16(b) << 16;
+                *plain = (special & ((1u << k) - 1)) == 0;
+                return k;
         }
-        w = put(w, &pr->msg);
+#endif
+        *plain = false;
+        return strnlen(ts, LOGLINE_TS_MAX);
+}
+
+static inline __attribute__((always_inline)) char *
+json_write(char *w, const struct logline_event *ev, const struct profile *pr, size_t ts_len,
+           bool ts_plain, size_t node_len)
+{
+        unsigned si = (unsigned)ev->src < 3 ? ev->src : 0;
+        unsigned li = (unsigned)ev->level < 8 ? ev->level : LOGLINE_INFO;
+        const struct lit *src = &src_words[si];
+        const struct lit *mid = &mids[pr - profiles][li][si];
+        w = put(w, &pr->ts);
+        if (ts_plain) {
+                /* 32 bytes copied (the room allows it), ts_len of them kept */
+                *w++ = '"';
+                memcpy(w, ev->ts, 32);
+                w += ts_len;
+                *w++ = '"';
+        } else {
+                w = put_jstr(w, ev->ts, ts_len);
+        }
+        if (mid->n) {
+                w = put(w, mid);
+        } else {
+                w = put(w, &pr->level);
+                w = put(w, &pr->levels[li]);
+                *w++ = '"';
+                if (pr->src.n && pr->src_first) {
+                        w = put(w, &pr->src);
+                        w = put(w, src);
+                        *w++ = '"';
+                }
+                w = put(w, &pr->msg);
+        }
         w = put_jstr(w, ev->msg ? ev->msg : "", ev->msg_len);
         if (pr->src.n && !pr->src_first) {
                 w = put(w, &pr->src);
@@ -1038,8 +1283,20 @@ static char *json_write(char *w, const struct logline_event *ev, const struct pr
                 w = put(w, &pr->extra);
         for (size_t i = 0; i < ev->nfields; i++) {
                 const struct logline_field *f = &ev->fields[i];
-                if (reserved_in(pr, f->key, f->key_len))
+                if (f->key_len < 64 && ((pr->rlens >> f->key_len) & 1) &&
+                    reserved_in(pr, f->key, f->key_len))
                         continue;
+                size_t span = f->key_len + 1 + f->val_len;
+                if (!f->raw_json && f->val == f->key + f->key_len + 1 && span >= 8 && span <= 16 &&
+                    span_plain(f->key, span)) {
+                        /* "k=v" as the line has it, nothing in it to escape */
+                        memcpy(w, ",\"", 2);
+                        w = copy_exact(w + 2, f->key, f->key_len);
+                        memcpy(w, "\":\"", 3);
+                        w = copy_exact(w + 3, f->val, f->val_len);
+                        *w++ = '"';
+                        continue;
+                }
                 *w++ = ',';
                 w = put_jstr(w, f->key, f->key_len);
                 *w++ = ':';
@@ -1072,12 +1329,13 @@ static char *json_write(char *w, const struct logline_event *ev, const struct pr
  * checks on the hot path. */
 static int encode_json(const struct logline_event *ev, const struct profile *pr, struct buf *out)
 {
-        size_t ts_len = strnlen(ev->ts, LOGLINE_TS_MAX);
+        bool ts_plain;
+        size_t ts_len = ts_scan(ev->ts, &ts_plain);
         size_t node_len = ev->node ? strlen(ev->node) : 0;
         size_t room = json_room(ev, ts_len, node_len);
         char *w0 = buf_room(out, room);
         if (w0) {
-                buf_grew(out, (size_t)(json_write(w0, ev, pr, ts_len, node_len) - w0));
+                buf_grew(out, (size_t)(json_write(w0, ev, pr, ts_len, ts_plain, node_len) - w0));
                 return 0;
         }
         /* Near the cap the worst case may not fit where the event itself
@@ -1085,7 +1343,7 @@ static int encode_json(const struct logline_event *ev, const struct profile *pr,
         char *tmp = malloc(room);
         if (!tmp)
                 return -1;
-        size_t n = (size_t)(json_write(tmp, ev, pr, ts_len, node_len) - tmp);
+        size_t n = (size_t)(json_write(tmp, ev, pr, ts_len, ts_plain, node_len) - tmp);
         int r = buf_append(out, tmp, n);
         free(tmp);
         return r;
