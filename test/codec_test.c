@@ -266,6 +266,47 @@ static void test_json_scan(void **state)
         assert_int_equal(scan(ok, m, 4, NULL), 2);
 }
 
+/* A special byte at every offset of strings of every length up to 48: the
+ * scanner's wide steps (16 and 8 bytes) and its byte steps agree. */
+static void test_json_scan_every_offset(void **state)
+{
+        (void)state;
+        struct codec_json_member m[2];
+        char b[96];
+        for (size_t len = 0; len <= 48; len++) {
+                memcpy(b, "{\"a\":\"", 6);
+                memset(b + 6, 'x', len);
+                memcpy(b + 6 + len, "\"}", 2);
+                assert_int_equal(codec_json_scan(b, len + 8, m, 2, NULL), 1);
+                assert_int_equal(m[0].val_len, len);
+                assert_false(m[0].val_escaped);
+                /* cut anywhere inside the string: not JSON */
+                assert_int_equal(codec_json_scan(b, 6 + len, m, 2, NULL), -1);
+                for (size_t k = 0; k < len; k++) {
+                        static const char *bad[] = {"\x01", "\x1f", "\xff", "\x80", "\"", "\\q"};
+                        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                                memset(b + 6, 'x', len);
+                                memcpy(b + 6 + k, bad[i], strlen(bad[i]));
+                                memcpy(b + 6 + len, "\"}", 2);
+                                assert_int_equal(codec_json_scan(b, len + 8, m, 2, NULL), -1);
+                        }
+                        if (k + 2 > len)
+                                continue;
+                        static const char *good[] = {"\xc3\xa9", "\\n", "\\/"};
+                        for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+                                unsigned fl = 0;
+                                memset(b + 6, 'x', len);
+                                memcpy(b + 6 + k, good[i], 2);
+                                memcpy(b + 6 + len, "\"}", 2);
+                                assert_int_equal(codec_json_scan(b, len + 8, m, 2, &fl), 1);
+                                assert_int_equal(m[0].val_len, len);
+                                assert_int_equal(m[0].val_escaped, i > 0);
+                                assert_int_equal(fl, i == 2 ? CODEC_JSON_SLASH : 0);
+                        }
+                }
+        }
+}
+
 static void test_json_unescape_unslash(void **state)
 {
         (void)state;
@@ -322,6 +363,7 @@ int main(void)
             cmocka_unit_test(test_json_escape),
             cmocka_unit_test(test_json_escape_to_matches_reference),
             cmocka_unit_test(test_json_scan),
+            cmocka_unit_test(test_json_scan_every_offset),
             cmocka_unit_test(test_json_unescape_unslash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

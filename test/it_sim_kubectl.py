@@ -4,6 +4,7 @@ its controllers, kubelet and faults behave as the other end-to-end tests rely on
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -46,6 +47,12 @@ SCRIPTS = {
         #!/bin/sh
         i=1
         while [ $i -le 8 ]; do echo "line $i"; i=$((i+1)); sleep 0.08; done
+        """,
+    # 3000 lines at once, then a last line without its newline.
+    "burst.sh": """\
+        #!/bin/sh
+        seq 3000
+        printf 'no newline'
         """,
     # Ignores SIGTERM: only SIGKILL after the grace period stops it.
     "stubborn.sh": """\
@@ -268,6 +275,39 @@ class SimKubectlTest(unittest.TestCase):
         self.wait_pod_phase(ns, "f", ("Running", "Succeeded"))
         r = self.kubectl("logs", "-f", "-n", ns, "job/f", timeout=20)
         self.assertEqual(r.stdout.splitlines(), ["line %d" % i for i in range(1, 9)])
+
+    def test_log_stamps_each_line_strictly_increasing(self):
+        ns = self.namespace("stamps")
+        self.create(ns, job_manifest("b", "burst.sh"))
+        self.wait_pod_phase(ns, "b", ("Succeeded",))
+        name = self.pods(ns, "b")[0]["metadata"]["name"]
+        base = "/api/v1/namespaces/%s/pods/%s/log" % (ns, name)
+        code, _, text = self.sim.get(base + "?timestamps=true")
+        self.assertEqual(code, 200)
+        self.assertFalse(text.endswith("\n"))
+        stamps, lines = zip(*(line.split(" ", 1) for line in text.split("\n")))
+        self.assertEqual(list(lines), [str(i) for i in range(1, 3001)] + ["no newline"])
+        keys = []
+        for st in stamps:
+            m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{0,8}[1-9]))?Z", st)
+            self.assertTrue(m, st)  # RFC3339Nano: trailing zeros trimmed
+            keys.append((m.group(1), int((m.group(2) or "").ljust(9, "0"))))
+        self.assertTrue(all(a < b for a, b in zip(keys, keys[1:])), "not strictly increasing")
+        # sinceTime (whole seconds): exactly the lines stamped at or after it
+        for sec in sorted({k[0] for k in keys}) + ["2999-01-01T00:00:00"]:
+            code, _, got = self.sim.get(base + "?sinceTime=%sZ" % sec)
+            self.assertEqual(code, 200)
+            want = [line for k, line in zip(keys, lines) if k[0] >= sec]
+            self.assertEqual(got.split("\n") if got else [], want)
+        self.assertEqual(self.sim.get(base)[2], "\n".join(lines))
+
+    def test_log_stamps_across_a_second(self):
+        from k8s_sim.logs import Stamper, rfc3339nano
+        stamp = Stamper()
+        texts = ["l%d\n" % i for i in range(40)]
+        for ns0 in (1_700_000_000_999_999_980, 1_700_000_001_000_000_000, 1_700_000_000_123_456_700):
+            self.assertEqual(stamp.stamp_lines(ns0, texts),
+                             [rfc3339nano(ns0 + i) + " " + t for i, t in enumerate(texts)])
 
     def test_delete_foreground_terminates_pod(self):
         ns = self.namespace("fg")

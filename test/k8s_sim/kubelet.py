@@ -14,6 +14,7 @@ env sets it, RELEASE_NODE=<pod name with '-' replaced by '_'>.
 """
 
 import base64
+import fcntl
 import os
 import re
 import selectors
@@ -32,6 +33,8 @@ NODE = "sim-node"
 TERM_MSG_CAP = 4096
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 MAX_PARTIAL = 64 * 1024
+# the container's stdout/stderr pipes and the reads from them
+PIPE_SIZE = 1024 * 1024
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -563,8 +566,8 @@ class PodWorker(threading.Thread):
         with open(tm_file, "rb") as f:
             msg = f.read(TERM_MSG_CAP).decode("utf-8", "replace")
         if not msg and code != 0 and c.get("terminationMessagePolicy") == "FallbackToLogsOnError":
-            lines, _ = log.snapshot()
-            msg = "".join(x[1] for x in lines[-FALLBACK_LINES:])[-FALLBACK_BYTES:]
+            _, texts, _, _ = log.snapshot()
+            msg = "".join(texts[-FALLBACK_LINES:])[-FALLBACK_BYTES:]
         term = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                 "startedAt": started, "finishedAt": _now(), "_cid": cid}
         if signal_no:
@@ -620,6 +623,10 @@ def _pump(out, err, log):
     pending = {}
     for s in (out, err):
         os.set_blocking(s.fileno(), False)
+        try:  # a roomier pipe: the container blocks less, each read takes more
+            fcntl.fcntl(s.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        except (OSError, AttributeError):
+            pass
         sel.register(s, selectors.EVENT_READ)
         pending[s] = b""
     try:
@@ -627,7 +634,7 @@ def _pump(out, err, log):
             for key, _ in sel.select(timeout=1.0):
                 s = key.fileobj
                 try:
-                    data = os.read(s.fileno(), 65536)
+                    data = os.read(s.fileno(), PIPE_SIZE)
                 except BlockingIOError:
                     continue
                 if not data:
