@@ -189,6 +189,37 @@ static void test_each(void **state)
         assert_non_null(strstr(e.msg, "unclosed \"(\""));
 }
 
+/* --each for an Erlang release: items as Erlang terms, $item found in
+ * Erlang's code ($i there is a character, "..." and '...' are literals). */
+static void test_each_erlang(void **state)
+{
+        (void)state;
+        char **v = NULL;
+        size_t n = 0;
+        struct err e;
+        assert_int_equal(expr_each_lang("live_stream:run($item).",
+                                        "[\"s1\", {\"$atom\": \"fast\"}, {\"a\": 1}, "
+                                        "\"\\\"), halt(1), (\\\"\"]",
+                                        EXPR_LANG_ERLANG, &v, &n, &e),
+                         0);
+        assert_int_equal(n, 4);
+        assert_string_equal(v[0], "live_stream:run((<<\"s1\"/utf8>>)).");
+        assert_string_equal(v[1], "live_stream:run((fast)).");
+        assert_string_equal(v[2], "live_stream:run((#{<<\"a\"/utf8>> => 1})).");
+        /* a hostile string stays one binary */
+        assert_string_equal(v[3], "live_stream:run((<<\"\\\"), halt(1), (\\\"\"/utf8>>)).");
+        expr_each_free(v, n);
+        const char *in_quotes[] = {"f(\"$item\").", "f('$item').", "f(1). % $item", NULL};
+        for (int i = 0; in_quotes[i]; i++) {
+                assert_int_equal(expr_each_lang(in_quotes[i], "[1]", EXPR_LANG_ERLANG, &v, &n, &e),
+                                 -1);
+                assert_non_null(strstr(e.msg, "$item inside a string, quoted atom or comment"));
+        }
+        /* $i is a character literal, not the placeholder */
+        assert_int_equal(expr_each_lang("f($i).", "[1]", EXPR_LANG_ERLANG, &v, &n, &e), -1);
+        assert_string_equal(e.msg, "--each: the expression does not use $item");
+}
+
 static void test_mfa_refuses_nan_and_infinity(void **state)
 {
         (void)state;
@@ -591,6 +622,7 @@ int main(void)
             cmocka_unit_test(test_mfa_errors),
             cmocka_unit_test(test_slug),
             cmocka_unit_test(test_each),
+            cmocka_unit_test(test_each_erlang),
             cmocka_unit_test(test_mfa_random_strings),
             cmocka_unit_test(test_check_random_input),
             cmocka_unit_test(test_erlang_mfa_terms),

@@ -76,5 +76,16 @@ class StartCommand(unittest.TestCase):
         self.assertEqual(r.stdout, "")
 
 
+class EachOnErlang(unittest.TestCase):
+    def test_items_become_erlang_terms(self):
+        # the chart's form (relrun-pod --each JSON -- TEMPLATE) on an Erlang release:
+        # "s1" must be the binary live_stream:run/1 takes, not an Elixir string
+        r = run_erl_pod('live_stream:run($item).', "--each", '["s0", "s1"]',
+                        env={"JOB_COMPLETION_INDEX": "1"})
+        self.assertEqual(r.code, 0, r.stdout)
+        self.assertEqual(r.term["expr"], 'live_stream:run((<<"s1"/utf8>>)).')
+        self.assertEqual(r.term["return"], '{ok,<<"s1">>}')
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1407,6 +1407,18 @@ static int normalise(struct pod *p)
         return 0;
 }
 
+/* The task's language: --lang, else Erlang for a release (a mix or relx one,
+ * or one with releases/) without Elixir in its lib/. */
+static bool task_erlang(const struct podopts *o)
+{
+        if (o->lang != PODOPTS_LANG_AUTO)
+                return o->lang == PODOPTS_LANG_ERLANG;
+        struct release_layout l;
+        struct err e;
+        return release_layout_read(o->release, &l, &e) == 0 && !l.elixir &&
+               (l.kind != RELEASE_KIND_UNKNOWN || l.releases_dir);
+}
+
 static int setup(struct pod *p, struct err *e)
 {
         p->t.t0 = proc_mono_ms();
@@ -1423,9 +1435,7 @@ static int setup(struct pod *p, struct err *e)
         struct err le;
         bool layout = release_layout_read(p->o.release, &l, &le) == 0;
         bool relx = layout && l.kind == RELEASE_KIND_RELX;
-        bool erlang = p->o.lang == PODOPTS_LANG_ERLANG ||
-                      (p->o.lang == PODOPTS_LANG_AUTO && layout && !l.elixir &&
-                       (l.kind != RELEASE_KIND_UNKNOWN || l.releases_dir));
+        bool erlang = task_erlang(&p->o);
         p->script.user_markers = relx;
         /* relx's eval waits RELX_RPC_TIMEOUT (60 s) for the call: a task may run for days */
         if (relx)
@@ -1528,7 +1538,8 @@ int main(int argc, char **argv)
         if (p->o.normalise)
                 return normalise(p);
         p->t.t0 = proc_mono_ms(); /* setup sets it again; an error before needs it */
-        if ((p->o.indexed && podopts_pick_index(&p->o, getenv("JOB_COMPLETION_INDEX"), &e) < 0) ||
+        if ((p->o.indexed && podopts_pick_index(&p->o, getenv("JOB_COMPLETION_INDEX"),
+                                                task_erlang(&p->o), &e) < 0) ||
             setup(p, &e) < 0) {
                 if (e.code == ERR_USAGE || !e.code) {
                         fprintf(stderr, "relrun-pod: %s\n", e.msg);

@@ -266,12 +266,13 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
         return 0;
 }
 
-int podopts_pick_index(struct podopts *o, const char *env_index, struct err *e)
+int podopts_pick_index(struct podopts *o, const char *env_index, bool erlang, struct err *e)
 {
         if (o->each && !o->exprs) {
                 char **list;
                 size_t n;
-                if (expr_each(o->expr, o->each, &list, &n, e) < 0)
+                if (expr_each_lang(o->expr, o->each, erlang ? EXPR_LANG_ERLANG : EXPR_LANG_ELIXIR,
+                                   &list, &n, e) < 0)
                         return -1;
                 /* kept for the process's life: o->expr points into it */
                 o->exprs = list;

@@ -51,7 +51,7 @@ int podopts_parse(int argc, char **argv, const char *env_release, struct podopts
  * --each: the expressions are made first from the template and the items
  * (pkg/expr expr_each, as relrun render --each makes them; they live until
  * the process ends); ERR_USAGE when the template or the items are bad. */
-int podopts_pick_index(struct podopts *o, const char *env_index, struct err *e);
+int podopts_pick_index(struct podopts *o, const char *env_index, bool erlang, struct err *e);
 
 /* The bin script command that starts the release in the foreground:
  * --start-command if given, else by the release's kind (relx: foreground,

@@ -109,7 +109,9 @@ static int job_each(const struct opts *o, const char *expr, struct manifest_job_
         if (!o->each)
                 return o->parallelism ? err_set(e, ERR_USAGE, "--parallelism: only with --each")
                                       : 0;
-        if (expr_each(expr, o->each, each, n, e) < 0)
+        enum expr_lang lang =
+            o->lang && !strcmp(o->lang, "erlang") ? EXPR_LANG_ERLANG : EXPR_LANG_ELIXIR;
+        if (expr_each_lang(expr, o->each, lang, each, n, e) < 0)
                 return -1;
         m->each = (const char *const *)*each;
         m->each_n = *n;

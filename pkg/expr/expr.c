@@ -247,6 +247,24 @@ static int scan_sigil(struct scan *sc)
         return 0;
 }
 
+/* The placeholder (expr_each's) stands at sc->i in code: note where and step
+ * over it. True when it did; nhits past maxhits (with the error set) when
+ * there were too many. */
+static bool placeholder_at(struct scan *sc)
+{
+        if (!sc->ph || sc->n - sc->i < sc->phn || memcmp(sc->s + sc->i, sc->ph, sc->phn) != 0 ||
+            is_ident_char(at(sc, sc->phn)))
+                return false;
+        if (sc->nhits == sc->maxhits) {
+                err_set(sc->e, ERR_USAGE, "expression: more than %zu %s", sc->maxhits, sc->ph);
+                sc->nhits = sc->maxhits + 1;
+                return true;
+        }
+        sc->hits[sc->nhits++] = sc->i;
+        advance_n(sc, sc->phn);
+        return true;
+}
+
 /* In code: brackets, the start of literals, comments, char literals. */
 static int scan_code(struct scan *sc)
 {
@@ -261,7 +279,9 @@ static int scan_code(struct scan *sc)
                 case '#': /* maps and records: #{...}, #rec{...} */
                 case '?': /* macros: ?MODULE */
                 case '~': advance(sc); return 0;
-                case '$': /* a character: $a $\n $\\ $( */
+                case '$': /* a character: $a $\n $\\ $( (or --each's placeholder) */
+                        if (placeholder_at(sc))
+                                return sc->nhits > sc->maxhits ? -1 : 0;
                         if (sc->i + 1 >= sc->n)
                                 return err_set(
                                     sc->e, ERR_USAGE,
@@ -354,15 +374,8 @@ static int scan_code(struct scan *sc)
         case ']': return close_frame(sc, F_BRACKET, "]");
         case '}': return close_frame(sc, F_BRACE, "}");
         case '$':
-                if (sc->ph && sc->n - sc->i >= sc->phn && !memcmp(sc->s + sc->i, sc->ph, sc->phn) &&
-                    !is_ident_char(at(sc, sc->phn))) {
-                        if (sc->nhits == sc->maxhits)
-                                return err_set(sc->e, ERR_USAGE, "expression: more than %zu %s",
-                                               sc->maxhits, sc->ph);
-                        sc->hits[sc->nhits++] = sc->i;
-                        advance_n(sc, sc->phn);
-                        return 0;
-                }
+                if (placeholder_at(sc))
+                        return sc->nhits > sc->maxhits ? -1 : 0;
                 advance(sc);
                 return 0;
         default: advance(sc); return 0;
@@ -1248,7 +1261,7 @@ size_t expr_slug(const char *expr, char *buf, size_t n)
 
 /* expr with term (in parentheses) at each of hits; a new string or NULL. */
 static char *splice(const char *expr, size_t n, const size_t *hits, size_t nhits,
-                    const struct buf *term, struct err *e)
+                    const struct buf *term, bool erlang, struct err *e)
 {
         struct buf b;
         buf_init(&b, EXPR_MAX);
@@ -1261,7 +1274,7 @@ static char *splice(const char *expr, size_t n, const size_t *hits, size_t nhits
         }
         if (buf_append(&b, expr + at, n - at) < 0)
                 goto toolong;
-        if (expr_check_n(b.data, b.len, e) < 0) {
+        if (check_n(b.data, b.len, erlang, e) < 0) {
                 err_prefix(e, "--each: internal error");
                 buf_fini(&b);
                 return NULL;
@@ -1285,11 +1298,18 @@ void expr_each_free(char **exprs, size_t n)
 
 int expr_each(const char *expr, const char *items_json, char ***out, size_t *nout, struct err *e)
 {
+        return expr_each_lang(expr, items_json, EXPR_LANG_ELIXIR, out, nout, e);
+}
+
+int expr_each_lang(const char *expr, const char *items_json, enum expr_lang lang, char ***out,
+                   size_t *nout, struct err *e)
+{
         size_t hits[ITEM_HITS_MAX], nhits = 0;
+        bool erlang = lang == EXPR_LANG_ERLANG;
         if (!expr)
                 return err_set(e, ERR_USAGE, "expression: empty");
         size_t n = strnlen(expr, (size_t)EXPR_MAX + 1);
-        if (scan_n(expr, n, false, EXPR_ITEM, hits, ITEM_HITS_MAX, &nhits, e) < 0)
+        if (scan_n(expr, n, erlang, EXPR_ITEM, hits, ITEM_HITS_MAX, &nhits, e) < 0)
                 return -1;
         /* every other $item is in a string, a charlist, a sigil or a comment,
          * where a term spliced in could end the quotes */
@@ -1297,6 +1317,11 @@ int expr_each(const char *expr, const char *items_json, char ***out, size_t *nou
         for (const char *p = expr; (p = strstr(p, EXPR_ITEM)); p += pl)
                 if (!is_ident_char(p[pl]))
                         all++;
+        if (all > nhits && erlang)
+                return err_set(e, ERR_USAGE,
+                               "--each: %s inside a string, quoted atom or comment: write it as "
+                               "code (<<\"id \", (%s)/binary>>)",
+                               EXPR_ITEM, EXPR_ITEM);
         if (all > nhits)
                 return err_set(e, ERR_USAGE,
                                "--each: %s inside a string, charlist, sigil or comment: write it "
@@ -1311,7 +1336,8 @@ int expr_each(const char *expr, const char *items_json, char ***out, size_t *nou
         char **v = NULL;
         size_t count = 0;
         int rc = -1;
-        struct ser z = {.s = items_json, .n = strlen(items_json), .out = &term, .e = e};
+        struct ser z = {
+            .s = items_json, .n = strlen(items_json), .out = &term, .e = e, .erlang = erlang};
         skip_ws(&z);
         z.i++; /* [ */
         skip_ws(&z);
@@ -1326,7 +1352,7 @@ int expr_each(const char *expr, const char *items_json, char ***out, size_t *nou
                         goto out;
                 }
                 v = nv;
-                if (!(v[count] = splice(expr, n, hits, nhits, &term, e)))
+                if (!(v[count] = splice(expr, n, hits, nhits, &term, erlang, e)))
                         goto out;
                 count++;
                 skip_ws(&z);

@@ -84,6 +84,11 @@ int expr_from_mfa(const char *mfa, const char *args_json, char **out, struct err
  * ("--each: want a JSON array, got an object"), an empty array. */
 int expr_each(const char *expr, const char *items_json, char ***out, size_t *n, struct err *e);
 void expr_each_free(char **exprs, size_t n);
+/* expr_each for either language: Erlang items as --lang erlang --args makes
+ * them (strings as binaries, objects as maps), $item looked for in Erlang's
+ * code (not in "strings", 'atoms' or % comments). */
+int expr_each_lang(const char *expr, const char *items_json, enum expr_lang lang, char ***out,
+                   size_t *n, struct err *e);
 
 /* expr_from_mfa for either language. Erlang: mfa is "module:function"
  * (atoms [a-z][a-zA-Z0-9_@]*, not reserved words), the call ends in a full

@@ -469,20 +469,19 @@ static int check_opts(const struct manifest_job_opts *o, struct err *e)
                                                "--app-format: control characters (a newline is "
                                                "allowed only at the end)");
         }
-        if (o->ready_expr &&
-            expr_check_lang(
-                o->ready_expr,
-                o->lang && !strcmp(o->lang, "erlang") ? EXPR_LANG_ERLANG : EXPR_LANG_ELIXIR, e) < 0)
+        enum expr_lang lang =
+            o->lang && !strcmp(o->lang, "erlang") ? EXPR_LANG_ERLANG : EXPR_LANG_ELIXIR;
+        if (o->ready_expr && expr_check_lang(o->ready_expr, lang, e) < 0)
                 return err_prefix(e, "--ready-expr");
         if (o->each_n > MANIFEST_EACH_MAX)
                 return err_set(e, ERR_USAGE, "--each: %zu items, at most %d in one Job", o->each_n,
                                MANIFEST_EACH_MAX);
         for (size_t i = 0; i < o->each_n; i++)
-                if (expr_check(o->each[i], e) < 0)
+                if (expr_check_lang(o->each[i], lang, e) < 0)
                         return err_prefix(e, "--each item %zu", i);
         if (o->parallelism < 0)
                 return err_set(e, ERR_USAGE, "--parallelism: must not be negative");
-        if (o->on_term && expr_check(o->on_term, e) < 0)
+        if (o->on_term && expr_check_lang(o->on_term, lang, e) < 0)
                 return err_prefix(e, "--on-term");
         return 0;
 }
