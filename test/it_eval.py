@@ -1,12 +1,15 @@
 """relrun eval / remote end to end: through the simulator's pods/exec (the real
 kubectl speaks it) into the task container's relrun-pod, onto the running task's
 node. Also what a user meets when the target is wrong."""
+import fcntl
 import json
 import os
 import pty
 import select
 import shutil
+import struct
 import subprocess
+import termios
 import time
 import unittest
 
@@ -140,6 +143,9 @@ class EvalLive(Base):
     def test_remote_console(self):
         run, job = self.start_waiting_task()
         m, s = pty.openpty()
+        # a terminal has a size: 40x200, so iex neither wraps the line typed below
+        # nor works from a 0x0 window
+        fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
         env = dict(os.environ, TERM="xterm")
         env.pop("KUBECONFIG", None)
         p = subprocess.Popen([RELRUN, "--kubeconfig", self.sim.kubeconfig, "remote", job],
