@@ -210,6 +210,15 @@ static void test_vm_parse_dist_listen_false(void **state)
         release_vm_parse(cmd2, sizeof cmd2, NULL, 0, &vm);
         assert_false(vm.no_listen);
         assert_string_equal(vm.name, "app");
+        /* and the erl it asks for the ERTS root: no name, not the node (it was
+         * once taken for a release without distribution, 78) */
+        const char cmd3[] = "erlexec\0-boot\0no_dot_erlang\0-sasl\0errlog_type\0error\0"
+                            "-noshell\0-eval\0io:format(code:root_dir())\0";
+        release_vm_parse(cmd3, sizeof cmd3, NULL, 0, &vm);
+        assert_true(vm.no_listen);
+        const char cmd4[] = "beam.smp\0-boot\0/app/releases/0.1.0/start\0-sname\0app\0";
+        release_vm_parse(cmd4, sizeof cmd4, NULL, 0, &vm);
+        assert_false(vm.no_listen);
 }
 
 static void test_markers(void **state)

@@ -54,14 +54,18 @@ void release_vm_parse(const char *cmdline, size_t n, const char *environ, size_t
                         } else if (!strcmp(prev, "-epmd_module") && strcmp(a, "erl_epmd") != 0) {
                                 vm.no_epmd = true;
                         } else if (!strcmp(prev, "-dist_listen")) {
-                                vm.no_listen = !strcmp(a, "false");
+                                vm.no_listen |= !strcmp(a, "false");
+                        } else if (!strcmp(prev, "-boot")) {
+                                /* relx's script asks an erl of its own (no name)
+                                 * for the ERTS root and version: not the node */
+                                vm.no_listen |= !strcmp(a, "no_dot_erlang");
                         }
                         prev = NULL;
                         /* a flag's value is not a flag itself */
                         continue;
                 }
                 if (!strcmp(a, "-name") || !strcmp(a, "-sname") || !strcmp(a, "-setcookie") ||
-                    !strcmp(a, "-epmd_module") || !strcmp(a, "-dist_listen"))
+                    !strcmp(a, "-epmd_module") || !strcmp(a, "-dist_listen") || !strcmp(a, "-boot"))
                         prev = a;
         }
         for (size_t i = 0; environ && i < en;) {

@@ -174,8 +174,9 @@ struct release_vm {
         bool no_epmd;     /* -epmd_module (not erl_epmd): EPMD is not the registry */
         int epmd_port;    /* ERL_EPMD_PORT of the VM, 0 if unset */
         bool dist_none;   /* RELEASE_DISTRIBUTION=none in its environment */
-        /* -dist_listen false: a VM nobody can call, such as the one relx's
-         * script starts first to learn the host part of node names */
+        /* -dist_listen false or -boot no_dot_erlang: a VM nobody can call,
+         * such as those relx's script starts first to learn the host part of
+         * node names and the ERTS root */
         bool no_listen;
         char name[256];         /* the alive part, as EPMD knows it */
         char host[256];         /* the host part; "" when the VM gave none */
