@@ -247,6 +247,23 @@ static int scan_sigil(struct scan *sc)
         return 0;
 }
 
+/* A character literal at sc->i, Erlang's $a or Elixir's ?a (an escape as
+ * in $\n): step over it. */
+static int char_literal(struct scan *sc)
+{
+        char w[48];
+        char c = at(sc, 0);
+        if (sc->i + 1 >= sc->n)
+                return err_set(sc->e, ERR_USAGE,
+                               "expression: incomplete character literal \"%c\" at %s", c,
+                               where(sc, sc->line, sc->col, w, sizeof w));
+        advance(sc);
+        if (at(sc, 0) == '\\' && sc->i + 1 < sc->n)
+                advance(sc);
+        advance_cp(sc);
+        return 0;
+}
+
 /* The placeholder (expr_each's) stands at sc->i in code: note where and step
  * over it. True when it did; nhits past maxhits (with the error set) when
  * there were too many. */
@@ -268,7 +285,6 @@ static bool placeholder_at(struct scan *sc)
 /* In code: brackets, the start of literals, comments, char literals. */
 static int scan_code(struct scan *sc)
 {
-        char w[48];
         char c = at(sc, 0);
         if (sc->erlang) {
                 switch (c) {
@@ -282,16 +298,7 @@ static int scan_code(struct scan *sc)
                 case '$': /* a character: $a $\n $\\ $( (or --each's placeholder) */
                         if (placeholder_at(sc))
                                 return sc->nhits > sc->maxhits ? -1 : 0;
-                        if (sc->i + 1 >= sc->n)
-                                return err_set(
-                                    sc->e, ERR_USAGE,
-                                    "expression: incomplete character literal \"$\" at %s",
-                                    where(sc, sc->line, sc->col, w, sizeof w));
-                        advance(sc);
-                        if (at(sc, 0) == '\\' && sc->i + 1 < sc->n)
-                                advance(sc);
-                        advance_cp(sc);
-                        return 0;
+                        return char_literal(sc);
                 case '"':
                 case '\'': {
                         bool triple = c == '"' && at(sc, 1) == c && at(sc, 2) == c; /* OTP 27 */
@@ -325,15 +332,7 @@ static int scan_code(struct scan *sc)
                         advance(sc);
                         return 0;
                 }
-                if (sc->i + 1 >= sc->n)
-                        return err_set(sc->e, ERR_USAGE,
-                                       "expression: incomplete character literal \"?\" at %s",
-                                       where(sc, sc->line, sc->col, w, sizeof w));
-                advance(sc);
-                if (at(sc, 0) == '\\' && sc->i + 1 < sc->n)
-                        advance(sc);
-                advance_cp(sc);
-                return 0;
+                return char_literal(sc);
         case '~':
                 if (isalpha((unsigned char)at(sc, 1)))
                         return scan_sigil(sc);
