@@ -23,29 +23,15 @@ import time
 import urllib.error
 import urllib.request
 
+from k8s_sim.procs import marked_pids
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-MARKER = "K8S_SIM_CONTAINER"
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _marked_pids(prefix):
-    needle = ("%s=%s/" % (MARKER, prefix)).encode()
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % d, "rb") as f:
-                if any(e.startswith(needle) for e in f.read().split(b"\0")):
-                    out.append(int(d))
-        except OSError:
-            pass
-    return out
 
 
 class Sim:
@@ -141,7 +127,7 @@ class Sim:
                 self.proc.wait()
         if getattr(self, "sim_id", None):
             for _ in range(20):
-                leftovers = _marked_pids(self.sim_id)
+                leftovers = marked_pids(self.sim_id + "/")
                 if not leftovers:
                     break
                 time.sleep(0.05)
@@ -263,7 +249,7 @@ class Sim:
 
     def processes(self, pod_uid=None):
         """PIDs of processes the kubelet started that are still alive (of one pod if given)."""
-        return _marked_pids(self.sim_id + ("/" + pod_uid if pod_uid else ""))
+        return marked_pids(self.sim_id + "/" + (pod_uid + "/" if pod_uid else ""))
 
     # ---------------------------------------------------------------- kubectl
     def kubectl(self, *args, context=None, timeout=60, check=False, **kw):

@@ -555,8 +555,7 @@ class PodWorker(threading.Thread):
         rc = self._wait(p)
         # The container's PID 1 is gone: everything else in it dies too.
         procs.killpg(p.pid, signal.SIGKILL)
-        procs.kill_marked("%s/%s/%s" % (self.k.sim_id, self.uid, c["name"]),
-                          spare_comms=("epmd",))
+        procs.kill_marked("%s/%s/%s" % (self.k.sim_id, self.uid, c["name"]))
         reader.join(2)
         log.close()
         with self.lock:
@@ -613,7 +612,7 @@ class PodWorker(threading.Thread):
             ps = list(self.procs.values())
         for p in ps:
             procs.killpg(p.pid, signal.SIGKILL)
-        procs.kill_marked("%s/%s/" % (self.k.sim_id, self.uid), spare_comms=("epmd",))
+        procs.kill_marked("%s/%s/" % (self.k.sim_id, self.uid))
 
 
 def _pump(out, err, log):

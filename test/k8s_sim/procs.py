@@ -7,9 +7,13 @@ import os
 import signal
 
 MARKER = "K8S_SIM_CONTAINER"
+# Daemons every node on the machine shares: EPMD, started by whichever BEAM came first
+# (often a pod's, so it carries that pod's marker). In a cluster each pod has its own;
+# here killing it fails every release booting elsewhere at that moment.
+SHARED = ("epmd",)
 
 
-def marked_pids(prefix, spare_comms=()):
+def marked_pids(prefix, spare_comms=SHARED):
     """PIDs whose marker starts with prefix (skipping processes named in spare_comms)."""
     needle = (MARKER + "=" + prefix).encode()
     out = []
@@ -35,7 +39,7 @@ def marked_pids(prefix, spare_comms=()):
     return out
 
 
-def kill_marked(prefix, sig=signal.SIGKILL, spare_comms=()):
+def kill_marked(prefix, sig=signal.SIGKILL, spare_comms=SHARED):
     pids = marked_pids(prefix, spare_comms)
     for pid in pids:
         try:
