@@ -147,6 +147,20 @@ static void test_match_straight_path_agrees(void **state)
             "2026-11-23 11:18:16.254 [",
             "2026-11-23 11:18:16.254 [i] | one letter",
             "2026-11-23 11:18:16.254 [notice] a=1 b=2 c=3 d=4|| m",
+            /* one k=v word (the straight path's one-compare case), each edge */
+            "2026-11-23 11:18:16.254 [info] k= | a message long enough",
+            "2026-11-23 11:18:16.254 [info] a=b=c | a message long enough",
+            "2026-11-23 11:18:16.254 [info]  k=v | a message long enough",
+            "2026-11-23 11:18:16.254 [info] =v | a message long enough",
+            "2026-11-23 11:18:16.254 [info] kv | a message long enough",
+            "2026-11-23 11:18:16.254 [info] k=v   | a message long enough",
+            "2026-11-23 11:18:16.254 [info] k=v x | a message long enough",
+            "2026-11-23 11:18:16.254 [info] k=v x=y | a message long enough",
+            "2026-11-23 11:18:16.254 [info] abcdefg=12345678| a message long enough",
+            "2026-11-23 11:18:16.254 [info] abcdefg=1234567 | a message long enough",
+            "2026-11-23 11:18:16.254 [info] abcdefg=123456789 | a message long enough",
+            "2026-11-23 11:18:16.254 [info] k=v| m",
+            "2026-11-23 11:18:16.254 [info] k=v |",
         };
         for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
                 struct logline_event a = {0}, b = {0};
