@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -379,6 +381,68 @@ static void test_vm_discovery_from_recorded_cmdlines(void **state)
         assert_false(vm.distributed);
 }
 
+/* A process caught while it execs the VM (relx's erlexec becoming beam.smp):
+ * the command line read must be the VM's own, never the one of the program
+ * it replaced (read before the exec, with the executable read after, it gave
+ * a VM without -sname: 78 "without distribution", seen in CI). */
+static void test_vm_found_while_it_execs_has_its_own_cmdline(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/relrun-exec-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char beam[64];
+        snprintf(beam, sizeof beam, "%s/beam.smp", dir);
+        /* a shell named like the emulator, waiting on a pipe */
+        char cp[256];
+        snprintf(cp, sizeof cp, "cp /bin/sh %s", beam);
+        assert_int_equal(system(cp), 0);
+        int found = 0, tries = 0;
+        for (; tries < 400 && found < 60; tries++) {
+                int fds[2];
+                assert_int_equal(pipe(fds), 0);
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        dup2(fds[0], 0);
+                        close(fds[1]);
+                        /* a long command line before the exec, as erlexec's */
+                        static char *argv[2048];
+                        int a = 0;
+                        argv[a++] = "bash";
+                        argv[a++] = "-c";
+                        argv[a++] = "exec -a bin/app \"$0\" -c 'read x' -sname app";
+                        argv[a++] = beam;
+                        while (a < 2040)
+                                argv[a++] = "-args_file_and_more_of_erlexec_s_flags";
+                        argv[a] = NULL;
+                        execv("/bin/bash", argv);
+                        _exit(127);
+                }
+                close(fds[0]);
+                struct release_vm vm;
+                pid_t vm_pid = 0;
+                for (int i = 0; i < 20000; i++) {
+                        if (release_vm_find(pid, &vm_pid, &vm) == 1) {
+                                found++;
+                                assert_int_equal(vm_pid, pid);
+                                if (!vm.distributed)
+                                        fail_msg("try %d: the VM was read with the command line "
+                                                 "of the program it exec'd from",
+                                                 tries);
+                                assert_string_equal(vm.name, "app");
+                                break;
+                        }
+                }
+                close(fds[1]);
+                int st;
+                waitpid(pid, &st, 0);
+        }
+        unlink(beam);
+        rmdir(dir);
+        /* the VM was seen, so the reads raced its exec */
+        assert_true(found > 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -392,6 +456,7 @@ int main(void)
             cmocka_unit_test(test_eval_expr_is_erlang_with_user_text_as_base64),
             cmocka_unit_test(test_program_args_for_the_dist_backend),
             cmocka_unit_test(test_vm_parse_dist_listen_false),
+            cmocka_unit_test(test_vm_found_while_it_execs_has_its_own_cmdline),
             cmocka_unit_test(test_kind_of_the_mix_fixture),
             cmocka_unit_test(test_kind_of_the_relx_fixture),
             cmocka_unit_test(test_kind_from_script_text),

@@ -214,9 +214,8 @@ static pid_t find_task_vm(const char *release, pid_t only, struct release_vm *vm
                 pid_t pid = (pid_t)atoi(de->d_name);
                 if (only && pid != only)
                         continue;
-                snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-                ssize_t n = slurp(path, cmd, sizeof cmd);
-                if (n <= 0 || !release_pid_is_beam(pid, cmd, (size_t)n))
+                ssize_t n = release_beam_cmdline(pid, cmd, sizeof cmd);
+                if (n <= 0)
                         continue;
                 bool hidden, remsh, has_root;
                 vm_arg(cmd, (size_t)n, "-hidden", &hidden);

@@ -95,21 +95,6 @@ bool release_is_beam(const char *cmdline, size_t n)
         return strncmp(base, "beam", 4) == 0;
 }
 
-bool release_pid_is_beam(pid_t pid, const char *cmdline, size_t n)
-{
-        if (release_is_beam(cmdline, n))
-                return true;
-        /* relx's erlexec gives the VM its script's name as argv[0]
-         * (bin/<app>): the executable itself says it is the emulator */
-        char path[64], exe[4096];
-        snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-        ssize_t el = readlink(path, exe, sizeof exe - 1);
-        if (el <= 0)
-                return false;
-        exe[el] = '\0';
-        return release_is_beam(exe, (size_t)el);
-}
-
 /* Read a /proc file whole (up to cap bytes); returns its length or -1. */
 static ssize_t slurp(const char *path, char *buf, size_t cap)
 {
@@ -125,6 +110,28 @@ static ssize_t slurp(const char *path, char *buf, size_t cap)
         }
         close(fd);
         return (ssize_t)got;
+}
+
+ssize_t release_beam_cmdline(pid_t pid, char *cmd, size_t cap)
+{
+        /* the executable first: once it is the emulator the exec is done and
+         * the command line read after it is the VM's own, not the one of the
+         * program it replaced (erlexec's, with no -sname: a race once gave 78) */
+        char path[64], exe[4096];
+        snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+        ssize_t el = readlink(path, exe, sizeof exe - 1);
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+        ssize_t n = slurp(path, cmd, cap);
+        if (n <= 0)
+                return -1;
+        if (release_is_beam(cmd, (size_t)n))
+                return n;
+        /* relx's erlexec gives the VM its script's name as argv[0]
+         * (bin/<app>): the executable itself says it is the emulator */
+        if (el <= 0)
+                return 0;
+        exe[el] = '\0';
+        return release_is_beam(exe, (size_t)el) ? n : 0;
 }
 
 /* The process group of pid, from /proc/PID/stat (field 5, after the
@@ -149,11 +156,8 @@ static int try_pid(pid_t pid, struct release_vm *out)
 {
         static char cmd[256 * 1024], env[256 * 1024];
         char path[64];
-        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-        ssize_t n = slurp(path, cmd, sizeof cmd);
+        ssize_t n = release_beam_cmdline(pid, cmd, sizeof cmd);
         if (n <= 0)
-                return 0;
-        if (!release_pid_is_beam(pid, cmd, (size_t)n))
                 return 0;
         snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
         ssize_t en = slurp(path, env, sizeof env);

@@ -204,10 +204,12 @@ int release_vm_args_read(const char *script, struct release_vm *out);
  * emulator (beam, beam.smp, beam.debug.smp...). */
 bool release_is_beam(const char *cmdline, size_t n);
 
-/* Whether process pid, whose /proc cmdline is cmdline (n bytes), is a BEAM:
- * by its argv[0], else by its executable (relx names the VM after its
- * script). */
-bool release_pid_is_beam(pid_t pid, const char *cmdline, size_t n);
+/* The /proc command line of process pid into cmd (cap bytes) when pid is a
+ * BEAM, by its argv[0], else by its executable (relx names the VM after its
+ * script); the executable is read first, so a process caught while it execs
+ * the VM never gives the command line of the program it replaced. Returns
+ * its length, 0 when pid is no BEAM (yet), -1 when it is gone. */
+ssize_t release_beam_cmdline(pid_t pid, char *cmd, size_t cap);
 
 /* Find the release's VM: pid itself once it has exec'd the emulator, else a
  * process of its process group that has (a release that forks). Reads
