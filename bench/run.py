@@ -1197,7 +1197,15 @@ sleep "${DELAY_S:-0}"
 seq 1 "${LINES_N:-1000}" | sed 's|.*|{"ts":"2026-12-02T07:00:00.000Z","level":"info","src":"app","msg":"bench line & of the log","node":"live_stream@pod"}|'
 exit 0
 """
-FOLLOW_VARIANTS = ("kubectl", "relrun-json", "relrun-text")
+FOLLOW_VARIANTS = ["kubectl", "relrun-json", "relrun-text"]
+
+
+def follow_before(path):
+    """--relrun-before: an earlier relrun build's followers run beside this one's, interleaved
+    run by run (a change's effect measured in one run of the bench)."""
+    if not os.access(path, os.X_OK):
+        sys.exit("bench: --relrun-before %s: not an executable" % path)
+    FOLLOW_VARIANTS.extend(["relrun-json-before", "relrun-text-before"])
 
 
 def _proc_cpu_s(pid):
@@ -1210,8 +1218,9 @@ def _proc_cpu_s(pid):
 def follower_argv(variant, sim, paths, name):
     if variant == "kubectl":
         return ["kubectl", "--kubeconfig", sim.kubeconfig, "logs", "-f", "job/" + name]
-    argv = [paths["relrun"], "--kubeconfig", sim.kubeconfig, "logs", name, "-f"]
-    return argv + (["-o", "json"] if variant == "relrun-json" else [])
+    relrun = paths["relrun_before"] if variant.endswith("-before") else paths["relrun"]
+    argv = [relrun, "--kubeconfig", sim.kubeconfig, "logs", name, "-f"]
+    return argv + (["-o", "json"] if variant.startswith("relrun-json") else [])
 
 
 def follow_start(sim, paths, lines, delay):
@@ -1517,6 +1526,7 @@ def main():
     ap.add_argument("--concurrent", type=int, default=100, help="coord: concurrent relrun runs")
     ap.add_argument("--sim-tasks", default="10,100,300",
                     help="coord/sim: concurrent task counts for the simulator's cost per task ('': skip)")
+    ap.add_argument("--relrun-before", help="follow: an earlier relrun binary, followed beside this build's")
     ap.add_argument("--follow-lines", type=int, default=1_000_000,
                     help="coord/follow: lines of the log followed live and replayed (0: skip)")
     ap.add_argument("--callgrind", action="store_true",
@@ -1527,6 +1537,9 @@ def main():
     a = ap.parse_args()
     sys.setswitchinterval(0.0005)  # probe threads timestamp within ~0.5 ms
     paths = find_paths(a.build)
+    if a.relrun_before:
+        follow_before(a.relrun_before)
+        paths["relrun_before"] = os.path.abspath(a.relrun_before)
     if a.root:
         enter_root(a, paths)
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)

@@ -937,6 +937,26 @@ static void test_text_safe_every_byte(void **state)
                         assert_true(x != 0x7f);
                 }
         }
+        /* a byte to show at every place of a longer line (16 bytes a step,
+         * then the tail) */
+        static const struct {
+                char c;
+                const char *shown;
+        } bad[] = {{'\033', "\\x1b"}, {'\r', "\\x0d"},   {'\0', "\\x00"},
+                   {'\x7f', "\\x7f"}, {'\x9b', "\\x9b"}, {'\xff', "\xef\xbf\xbd"}};
+        const char text[] = "a plain line of forty bytes, tab\tand nl\n";
+        size_t tn = sizeof text - 1;
+        assert_int_equal(logline_plain_prefix(text, tn), tn);
+        for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+                for (size_t at = 0; at < tn; at++) {
+                        char in[64], want[80];
+                        memcpy(in, text, tn);
+                        in[at] = bad[k].c;
+                        assert_int_equal(logline_plain_prefix(in, tn), at);
+                        snprintf(want, sizeof want, "%.*s%s%s", (int)at, text, bad[k].shown,
+                                 text + at + 1);
+                        assert_string_equal(safe(&b, in, tn), want);
+                }
         /* at its cap: -1, and what was written is still safe */
         struct buf small;
         buf_init(&small, 5);
@@ -976,6 +996,24 @@ static void test_key_roles(void **state)
             {"tss", LOGLINE_ROLE_OTHER},
             {"Message", LOGLINE_ROLE_OTHER},
             {"", LOGLINE_ROLE_OTHER},
+            /* a role key's length with other bytes */
+            {"xs", LOGLINE_ROLE_OTHER},
+            {"abc", LOGLINE_ROLE_OTHER},
+            {"sra", LOGLINE_ROLE_OTHER},
+            {"tame", LOGLINE_ROLE_OTHER},
+            {"nope", LOGLINE_ROLE_OTHER},
+            {"lever", LOGLINE_ROLE_OTHER},
+            {"statu5", LOGLINE_ROLE_OTHER},
+            {"massage", LOGLINE_ROLE_OTHER},
+            {"severit_", LOGLINE_ROLE_OTHER},
+            {"timestamq", LOGLINE_ROLE_OTHER},
+            {"log.levex", LOGLINE_ROLE_OTHER},
+            {"@timestame", LOGLINE_ROLE_OTHER},
+            {"log.loggex", LOGLINE_ROLE_OTHER},
+            {"logger.namx", LOGLINE_ROLE_OTHER},
+            {"ecs.versioN", LOGLINE_ROLE_OTHER},
+            {"service.node.nam_", LOGLINE_ROLE_OTHER},
+            {"logging.googleapis.com/label_", LOGLINE_ROLE_OTHER},
         };
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
                 assert_int_equal(logline_key_role(cases[i].k, strlen(cases[i].k)), cases[i].r);

@@ -47,6 +47,7 @@ struct each {
         size_t n;
         char *expr; /* the relrun.dev/expr annotation (heap) */
         int64_t t0;
+        size_t round_bytes; /* log bytes this round of the loop brought */
         bool job_deleted_by_us;
         struct classify_timers none_timers; /* the Job while it has no pod at all */
         /* the line-prefixing stream render_line writes into */
@@ -110,6 +111,7 @@ static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t l
                 f->prefix = s->index;
         }
         render_line(&f->fo->render, ts, line, len, f->out);
+        f->round_bytes += len;
         s->line_at = proc_mono_ms();
         return 0;
 }
@@ -750,6 +752,8 @@ int each_follow(struct kube_client *c, const struct follow_opts *fo, const char 
         for (;;) {
                 int prc = relrun_interrupted ? 0 : kube_client_poll(c, 250, e);
                 render_flush(f.out); /* what this batch of lines brought */
+                follow_settle(f.round_bytes);
+                f.round_bytes = 0;
                 if (relrun_interrupted || prc < 0) {
                         if (relrun_interrupted)
                                 err_set(e, 128 + relrun_interrupted,

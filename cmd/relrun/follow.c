@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 #include "logline.h"
@@ -34,7 +35,8 @@ struct follower {
         int64_t t0;
         int64_t progress_at; /* when it was printed */
         unsigned long lines;
-        int64_t line_at; /* when the log stream last delivered a line (ms) */
+        int64_t line_at;    /* when the log stream last delivered a line (ms) */
+        size_t round_bytes; /* log bytes this round of the loop brought */
 };
 
 volatile sig_atomic_t relrun_interrupted;
@@ -134,6 +136,7 @@ static int on_log(void *ud, const struct kube_ts *ts, const char *line, size_t l
         struct follower *f = ud;
         clear_shown(f);
         render_line(&f->fo->render, ts, line, len, stdout);
+        f->round_bytes += len;
         f->lines++;
         if ((f->lines & 1023) == 1)
                 f->line_at = proc_mono_ms();
@@ -407,6 +410,14 @@ static void watch_events(struct follower *f, struct buf *path, struct buf *sel)
                 f->events = NULL;
 }
 
+void follow_settle(size_t bytes)
+{
+        if (bytes == 0 || bytes >= FOLLOW_SETTLE_BYTES)
+                return;
+        struct timespec ts = {0, FOLLOW_SETTLE_MS * 1000000L};
+        nanosleep(&ts, NULL); /* a signal ends it early: the loop sees it next */
+}
+
 int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *e)
 {
         struct follower f;
@@ -450,6 +461,8 @@ int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *
                         goto out;
                 }
                 render_flush(stdout);
+                follow_settle(f.round_bytes);
+                f.round_bytes = 0;
                 if (kube_watch_done(f.pods, e) || kube_watch_done(f.job, e)) {
                         if (e->code == 0)
                                 err_set(e, ERR_UNAVAILABLE, "watch ended unexpectedly");

@@ -218,6 +218,13 @@ struct follow_opts {
 /* Returns the exit code for the run (DESIGN table); writes a message to e on
  * failures of relrun itself (its code is the return value then). */
 int follow_job(struct kube_client *c, const struct follow_opts *fo, struct err *e);
+/* After a round of a follow loop that brought some log but little, wait
+ * FOLLOW_SETTLE_MS so that the next read finds more: a live pod's log comes
+ * in many small pieces and every round costs a poll, reads and a write
+ * whatever it brings. A wait below what a person sees; a signal ends it. */
+#define FOLLOW_SETTLE_MS    5
+#define FOLLOW_SETTLE_BYTES (128u << 10)
+void follow_settle(size_t bytes);
 /* each.c: follow every index of the Indexed Job fo->job: n indexes, items
  * the --each JSON array they were made from (NULL: unknown, the table shows
  * none). Each pod's log with its index on every line ("[i] ", or "index":i

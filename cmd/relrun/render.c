@@ -59,18 +59,25 @@ static const char *level_color(const char *level)
 struct text {
         const char *p;
         size_t n;
+        bool plain; /* known to hold nothing put_safe would change */
 };
+
+/* The line being rendered holds only printable ASCII: so does every string
+ * of it that needs no unescaping (the usual event), and it is written as it
+ * is without a look at each piece. */
+static bool line_plain;
 
 /* A string member's text: as it is, or unescaped into scratch. The pointer
  * stays valid until scratch is reset (once per line). */
 static struct text text_of(const char *v, size_t n, bool escaped)
 {
-        struct text t = {v, n};
+        struct text t = {v, n, line_plain};
         if (escaped) {
                 size_t at = scratch.len;
                 if (codec_json_unescape(&scratch, v, n) == 0) {
                         t.p = scratch.data + at;
                         t.n = scratch.len - at;
+                        t.plain = false;
                 }
         }
         return t;
@@ -101,6 +108,13 @@ static void put(const char *s, size_t n)
  * obeyed (a pod must not retitle or clear the user's terminal). */
 static void put_safe(const char *s, size_t n)
 {
+        /* the common case, plain text that fits, copied in one piece */
+        if (n < pending.alloc - pending.len && logline_plain_prefix(s, n) == n) {
+                memcpy(pending.data + pending.len, s, n);
+                pending.len += n;
+                pending.data[pending.len] = '\0';
+                return;
+        }
         size_t at = pending.len;
         if (logline_text_safe(&pending, s, n) == 0)
                 return;
@@ -116,14 +130,17 @@ static void put_safe(const char *s, size_t n)
 
 /* s dimmed, each of its lines on its own: a terminal that shows the next line
  * must not find the dim still on (a field value may hold a newline). */
-static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
+static void put_dim(const char *dim, const char *reset, const char *s, size_t n, bool plain)
 {
         for (;;) {
                 const char *nl = memchr(s, '\n', n);
                 size_t k = nl ? (size_t)(nl - s) : n;
                 if (k) {
                         put(dim, strlen(dim));
-                        put_safe(s, k);
+                        if (plain)
+                                put(s, k);
+                        else
+                                put_safe(s, k);
                         put(reset, strlen(reset));
                 }
                 if (!nl)
@@ -135,9 +152,18 @@ static void put_dim(const char *dim, const char *reset, const char *s, size_t n)
 }
 #define PUTS(lit) put(lit, sizeof(lit) - 1)
 
-static void put_padded(const char *s, size_t n, size_t width)
+static void put_text(struct text t)
 {
-        put_safe(s, n);
+        if (t.plain)
+                put(t.p, t.n);
+        else
+                put_safe(t.p, t.n);
+}
+
+static void put_padded(struct text t, size_t width)
+{
+        size_t n = t.n;
+        put_text(t);
         static const char spaces[] = "                ";
         if (n < width)
                 put(spaces, width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1);
@@ -150,7 +176,7 @@ static void put_hms(struct text ts)
                 size_t n = ts.n - 11 < 12 ? ts.n - 11 : 12;
                 while (n && (ts.p[11 + n - 1] == 'Z' || ts.p[11 + n - 1] == '+'))
                         n--;
-                put_safe(ts.p + 11, n);
+                put_text((struct text){ts.p + 11, n, ts.plain});
                 if (n < 12)
                         put("            ", 12 - n);
         } else {
@@ -224,16 +250,16 @@ static void put_field(const char *dim, const char *reset, const struct codec_jso
         struct text v = text_of(m->val, m->val_len, m->val_escaped);
         PUTS(" ");
         put(dim, strlen(dim));
-        put_safe(k.p, k.n);
+        put_text(k);
         PUTS("=");
         put(reset, strlen(reset));
-        put_dim(dim, reset, v.p, v.n);
+        put_dim(dim, reset, v.p, v.n, v.plain);
 }
 
 /* The text of the member that has role r, "" when none has. */
 static struct text role_text(const struct codec_json_member *m, const int *at, enum logline_role r)
 {
-        struct text none = {"", 0};
+        struct text none = {"", 0, true};
         return at[r] < 0 ? none : text_of(m[at[r]].val, m[at[r]].val_len, m[at[r]].val_escaped);
 }
 
@@ -258,10 +284,11 @@ static void render_people(const struct render *r, const char *line, size_t len)
                 return;
         }
         buf_reset(&scratch);
+        line_plain = logline_plain_prefix(line, len) == len;
         struct text msg = role_text(m, at, LOGLINE_ROLE_MSG);
         struct text ts = role_text(m, at, LOGLINE_ROLE_TS);
         struct text src = role_text(m, at, LOGLINE_ROLE_SRC);
-        struct text lv = {"", 0};
+        struct text lv = {"", 0, true};
         struct codec_json_member lab[8];
         int nl = -1;
         if (at[LOGLINE_ROLE_LABELS] >= 0 && m[at[LOGLINE_ROLE_LABELS]].kind == CODEC_JSON_OBJECT) {
@@ -292,21 +319,21 @@ static void render_people(const struct render *r, const char *line, size_t len)
         PUTS(" ");
         put(col, strlen(col));
         if (level)
-                put_padded(level, strlen(level), 7);
+                put_padded((struct text){level, strlen(level), true}, 7);
         else
-                put_padded(lv.p, lv.n, 7);
+                put_padded(lv, 7);
         if (*col)
                 put(reset, strlen(reset));
         PUTS(" ");
         put(dim, strlen(dim));
-        put_padded(src.p, src.n, 6);
+        put_padded(src, 6);
         put(reset, strlen(reset));
         PUTS(" ");
         /* The first line of a multi-line message (stack trace, report)
          * carries the header and the metadata; the rest follows as is. */
         const char *nlp = memchr(msg.p, '\n', msg.n);
         size_t first = nlp ? (size_t)(nlp - msg.p) : msg.n;
-        put_safe(msg.p, first);
+        put_text((struct text){msg.p, first, msg.plain});
         for (size_t i = 0; i < nm; i++) {
                 if (roles[i] != LOGLINE_ROLE_OTHER || m[i].kind != CODEC_JSON_STRING)
                         continue;
@@ -319,7 +346,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
                 put_field(dim, reset, &lab[i]);
         }
         if (nlp)
-                put_safe(nlp, msg.n - first);
+                put_text((struct text){nlp, msg.n - first, msg.plain});
         PUTS("\n");
 }
 

@@ -188,4 +188,8 @@ int logline_level_word(const char *s, size_t n, enum logline_level *out);
  * bytes that are not valid UTF-8 as U+FFFD. Returns 0, or -1 at out's cap. */
 int logline_text_safe(struct buf *out, const char *s, size_t n);
 
+/* How many bytes s[0..n) starts with that logline_text_safe writes as they
+ * are (printable ASCII, tab, newline): n for the usual line. */
+size_t logline_plain_prefix(const char *s, size_t n);
+
 #endif

@@ -2,48 +2,49 @@
  * (in any of its profiles) and making pod text safe to show on a terminal. */
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "codec.h"
 #include "logline.h"
 
-struct key_role {
-        const char *key;
-        size_t len;
-        enum logline_role role;
-};
-#define K(lit) lit, sizeof(lit) - 1
-
-/* Every profile's top-level keys (json, gcp, ecs, datadog). A key no profile
+/* Every profile's top-level keys (json, gcp, ecs, datadog), by length and
+ * then one compare of a known size (five keys a line). A key no profile
  * names is LOGLINE_ROLE_OTHER: a metadata field. */
-static const struct key_role key_roles[] = {
-    {K("ts"), LOGLINE_ROLE_TS},
-    {K("time"), LOGLINE_ROLE_TS},
-    {K("timestamp"), LOGLINE_ROLE_TS},
-    {K("@timestamp"), LOGLINE_ROLE_TS},
-    {K("level"), LOGLINE_ROLE_LEVEL},
-    {K("log.level"), LOGLINE_ROLE_LEVEL},
-    {K("severity"), LOGLINE_ROLE_LEVEL},
-    {K("status"), LOGLINE_ROLE_LEVEL},
-    {K("src"), LOGLINE_ROLE_SRC},
-    {K("log.logger"), LOGLINE_ROLE_SRC},
-    {K("logger.name"), LOGLINE_ROLE_SRC},
-    {K("msg"), LOGLINE_ROLE_MSG},
-    {K("message"), LOGLINE_ROLE_MSG},
-    {K("node"), LOGLINE_ROLE_NODE},
-    {K("service.node.name"), LOGLINE_ROLE_NODE},
-    {K("logging.googleapis.com/labels"), LOGLINE_ROLE_LABELS},
-    {K("ecs.version"), LOGLINE_ROLE_SKIP},
-};
+#define IS(lit) (!memcmp(key, lit, sizeof(lit) - 1))
 
 enum logline_role logline_key_role(const char *key, size_t n)
 {
-        /* Length and first byte rule out most keys before a compare. */
-        for (size_t i = 0; i < sizeof key_roles / sizeof *key_roles; i++) {
-                const char *k = key_roles[i].key;
-                if (key_roles[i].len == n && k[0] == key[0] && !memcmp(k, key, n))
-                        return key_roles[i].role;
+        enum logline_role r = LOGLINE_ROLE_OTHER;
+        switch (n) {
+        case 2: r = IS("ts") ? LOGLINE_ROLE_TS : r; break;
+        case 3: r = IS("src") ? LOGLINE_ROLE_SRC : IS("msg") ? LOGLINE_ROLE_MSG : r; break;
+        case 4: r = IS("time") ? LOGLINE_ROLE_TS : IS("node") ? LOGLINE_ROLE_NODE : r; break;
+        case 5: r = IS("level") ? LOGLINE_ROLE_LEVEL : r; break;
+        case 6: r = IS("status") ? LOGLINE_ROLE_LEVEL : r; break;
+        case 7: r = IS("message") ? LOGLINE_ROLE_MSG : r; break;
+        case 8: r = IS("severity") ? LOGLINE_ROLE_LEVEL : r; break;
+        case 9:
+                r = IS("timestamp") ? LOGLINE_ROLE_TS : IS("log.level") ? LOGLINE_ROLE_LEVEL : r;
+                break;
+        case 10:
+                r = IS("@timestamp") ? LOGLINE_ROLE_TS : IS("log.logger") ? LOGLINE_ROLE_SRC : r;
+                break;
+        case 11:
+                r = IS("logger.name")   ? LOGLINE_ROLE_SRC
+                    : IS("ecs.version") ? LOGLINE_ROLE_SKIP
+                                        : r;
+                break;
+        case 17: r = IS("service.node.name") ? LOGLINE_ROLE_NODE : r; break;
+        case 29: r = IS("logging.googleapis.com/labels") ? LOGLINE_ROLE_LABELS : r; break;
+        default: break;
         }
-        return LOGLINE_ROLE_OTHER;
+        return r;
 }
+#undef IS
+
+#define K(lit) lit, sizeof(lit) - 1
 
 struct level_word {
         const char *word;
@@ -94,14 +95,35 @@ static int put_hex(struct buf *out, unsigned v)
         return buf_append(out, b, sizeof b);
 }
 
+size_t logline_plain_prefix(const char *s, size_t n)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        size_t i = 0;
+#ifdef __SSE2__
+        /* 16 a step: printable ASCII is 0x20-0x7e as signed bytes (0x80 and
+         * up are negative), or a tab, or a newline */
+        const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f);
+        const __m128i tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n');
+        for (; i + 16 <= n; i += 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+                __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+                ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, nl)));
+                unsigned bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+                if (bad)
+                        return i + (size_t)__builtin_ctz(bad);
+        }
+#endif
+        while (i < n && plain_byte(p[i]))
+                i++;
+        return i;
+}
+
 int logline_text_safe(struct buf *out, const char *s, size_t n)
 {
         const unsigned char *p = (const unsigned char *)s;
         size_t i = 0;
         while (i < n) {
-                size_t run = i;
-                while (run < n && plain_byte(p[run]))
-                        run++;
+                size_t run = i + logline_plain_prefix(s + i, n - i);
                 if (run > i && buf_append(out, p + i, run - i) < 0)
                         return -1;
                 i = run;

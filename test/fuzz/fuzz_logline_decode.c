@@ -27,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 j++;
         if (j == size)
                 CHECK(out.len == size && (!size || !memcmp(out.data, s, size)));
+        /* the plain prefix: as long as the bytes shown as they are */
+        j = 0;
+        while (j < size &&
+               ((data[j] >= 0x20 && data[j] < 0x7f) || data[j] == '\t' || data[j] == '\n'))
+                j++;
+        CHECK(logline_plain_prefix(s, size) == j);
         buf_fini(&out);
 
         /* a cap that cuts: -1, and what was written is still safe */
