@@ -108,11 +108,9 @@ static void put(const char *s, size_t n)
  * obeyed (a pod must not retitle or clear the user's terminal). */
 static void put_safe(const char *s, size_t n)
 {
-        /* the common case, plain text that fits, copied in one piece */
-        if (n < pending.alloc - pending.len && logline_plain_prefix(s, n) == n) {
-                memcpy(pending.data + pending.len, s, n);
-                pending.len += n;
-                pending.data[pending.len] = '\0';
+        /* the common case, plain text, in one piece */
+        if (logline_plain_prefix(s, n) == n) {
+                put(s, n);
                 return;
         }
         size_t at = pending.len;
@@ -128,19 +126,26 @@ static void put_safe(const char *s, size_t n)
         (void)logline_text_safe(&pending, s, n);
 }
 
-/* s dimmed, each of its lines on its own: a terminal that shows the next line
- * must not find the dim still on (a field value may hold a newline). */
-static void put_dim(const char *dim, const char *reset, const char *s, size_t n, bool plain)
+static void put_text(struct text t)
 {
+        if (t.plain)
+                put(t.p, t.n);
+        else
+                put_safe(t.p, t.n);
+}
+
+/* t dimmed, each of its lines on its own: a terminal that shows the next line
+ * must not find the dim still on (a field value may hold a newline). */
+static void put_dim(const char *dim, const char *reset, struct text t)
+{
+        const char *s = t.p;
+        size_t n = t.n;
         for (;;) {
                 const char *nl = memchr(s, '\n', n);
                 size_t k = nl ? (size_t)(nl - s) : n;
                 if (k) {
                         put(dim, strlen(dim));
-                        if (plain)
-                                put(s, k);
-                        else
-                                put_safe(s, k);
+                        put_text((struct text){s, k, t.plain});
                         put(reset, strlen(reset));
                 }
                 if (!nl)
@@ -151,14 +156,6 @@ static void put_dim(const char *dim, const char *reset, const char *s, size_t n,
         }
 }
 #define PUTS(lit) put(lit, sizeof(lit) - 1)
-
-static void put_text(struct text t)
-{
-        if (t.plain)
-                put(t.p, t.n);
-        else
-                put_safe(t.p, t.n);
-}
 
 static void put_padded(struct text t, size_t width)
 {
@@ -253,7 +250,7 @@ static void put_field(const char *dim, const char *reset, const struct codec_jso
         put_text(k);
         PUTS("=");
         put(reset, strlen(reset));
-        put_dim(dim, reset, v.p, v.n, v.plain);
+        put_dim(dim, reset, v);
 }
 
 /* The text of the member that has role r, "" when none has. */
