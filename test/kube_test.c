@@ -401,6 +401,38 @@ static void dedup_live_stream_keeps_repeats(void **state)
         kube_log_dedup_fini(&d);
 }
 
+/* A stream's lines live in its read buffer, which the next read reuses: what
+ * the de-duplication keeps of a line outlives that storage. */
+static void dedup_settle_outlives_the_buffer(void **state)
+{
+        (void)state;
+        struct kube_ts t1, t2;
+        assert_int_equal(kube_ts_parse("2026-11-23T06:00:00.5Z", 22, &t1), 0);
+        assert_int_equal(kube_ts_parse("2026-11-23T06:00:01.5Z", 22, &t2), 0);
+        struct kube_log_dedup d;
+        kube_log_dedup_init(&d);
+        char b[16];
+        memcpy(b, "one", 4);
+        assert_true(kube_log_dedup_accept(&d, &t1, b, 3));
+        memcpy(b, "two", 4);
+        assert_true(kube_log_dedup_accept(&d, &t2, b, 3));
+        kube_log_dedup_settle(&d);
+        memcpy(b, "XXX", 4);
+        kube_log_dedup_resume(&d);
+        /* the resumed stream sends "two" again: not printed; "three" is new */
+        memcpy(b, "two", 4);
+        assert_false(kube_log_dedup_accept(&d, &t2, b, 3));
+        memcpy(b, "three", 6);
+        assert_true(kube_log_dedup_accept(&d, &t2, b, 5));
+        /* a resume settles what it holds: "three" is skipped when sent again */
+        kube_log_dedup_resume(&d);
+        memcpy(b, "zzzzz", 6);
+        assert_false(kube_log_dedup_accept(&d, &t2, "two", 3));
+        assert_false(kube_log_dedup_accept(&d, &t2, "three", 5));
+        assert_true(kube_log_dedup_accept(&d, &t2, "three", 5));
+        kube_log_dedup_fini(&d);
+}
+
 static void query_escape(void **state)
 {
         (void)state;
@@ -549,6 +581,7 @@ int main(void)
             cmocka_unit_test(timestamps),
             cmocka_unit_test(dedup_resume_everywhere),
             cmocka_unit_test(dedup_live_stream_keeps_repeats),
+            cmocka_unit_test(dedup_settle_outlives_the_buffer),
             cmocka_unit_test(query_escape),
             cmocka_unit_test(no_token_over_http),
             cmocka_unit_test(userinfo_never_printed),

@@ -230,6 +230,8 @@ struct kube_log_dedup {
         uint64_t *hashes; /* contents printed at `last`, in order */
         size_t n, alloc;
         size_t replay; /* position in hashes during a resumed stream */
+        const char *held; /* the last line accepted, not hashed yet (or NULL) */
+        size_t held_len;
 };
 
 void kube_log_dedup_init(struct kube_log_dedup *d);
@@ -237,9 +239,13 @@ void kube_log_dedup_fini(struct kube_log_dedup *d);
 /* A new connection starts: replaying from the beginning of `last`. */
 void kube_log_dedup_resume(struct kube_log_dedup *d);
 /* Decide for one line: true when it is new (and remember it), false when it
- * was printed before. */
+ * was printed before. The content of the line accepted last is read again
+ * later: it must stay as it is until the next accept, settle or resume. */
 bool kube_log_dedup_accept(struct kube_log_dedup *d, const struct kube_ts *ts, const char *content,
                            size_t clen);
+/* Take what accept holds of the last line into the dedup's own memory (before
+ * the caller reuses the line's storage). */
+void kube_log_dedup_settle(struct kube_log_dedup *d);
 
 struct kube_logs;
 

@@ -129,9 +129,49 @@ static int ts_parse_cached(struct ts_cache *c, const char *s, size_t n, struct k
         return 0;
 }
 
+/* 8 ASCII digits at s as their value, or -1 when one of them is not a digit
+ * (SWAR: all 8 at once, the first the most significant). */
+static int64_t digits8(const char *s)
+{
+        uint64_t w;
+        memcpy(&w, s, 8);
+        const uint64_t lo = 0x0f0f0f0f0f0f0f0fULL, hi = 0xf0f0f0f0f0f0f0f0ULL;
+        if ((w & hi) != 0x3030303030303030ULL ||
+            ((w + 0x0606060606060606ULL) & hi) != 0x3030303030303030ULL)
+                return -1;
+        w &= lo;
+        w = (w * 10 + (w >> 8)) & 0x00ff00ff00ff00ffULL;
+        w = (w * 100 + (w >> 16)) & 0x0000ffff0000ffffULL;
+        w = (w * 10000 + (w >> 32)) & 0xffffffffULL;
+        return (int64_t)w;
+}
+
+static bool same19(const char *a, const char *b)
+{
+        uint64_t x0, x1, y0, y1;
+        uint32_t x2, y2;
+        memcpy(&x0, a, 8), memcpy(&y0, b, 8);
+        memcpy(&x1, a + 8, 8), memcpy(&y1, b + 8, 8);
+        memcpy(&x2, a + 15, 4), memcpy(&y2, b + 15, 4);
+        return !((x0 ^ y0) | (x1 ^ y1) | (x2 ^ y2));
+}
+
 static int split_cached(struct ts_cache *c, const char *line, size_t len, struct kube_ts *ts,
                         const char **content, size_t *clen)
 {
+        /* The kubelet's usual form, "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ ", in the
+         * second parsed last: the nanoseconds are all there is to read. */
+        if (c->valid && len >= 31 && line[30] == ' ' && line[29] == 'Z' && line[19] == '.' &&
+            same19(line, c->prefix)) {
+                int64_t v = digits8(line + 20);
+                if (v >= 0 && line[28] >= '0' && line[28] <= '9') {
+                        ts->sec = c->sec;
+                        ts->nsec = (int32_t)(v * 10 + (line[28] - '0'));
+                        *content = line + 31;
+                        *clen = len - 31;
+                        return 0;
+                }
+        }
         const char *sp = memchr(line, ' ', len < 64 ? len : 64);
         size_t tl = sp ? (size_t)(sp - line) : len;
         if (tl > 40 || ts_parse_cached(c, line, tl, ts) < 0)
@@ -178,11 +218,6 @@ void kube_log_dedup_fini(struct kube_log_dedup *d)
         memset(d, 0, sizeof *d);
 }
 
-void kube_log_dedup_resume(struct kube_log_dedup *d)
-{
-        d->replay = 0;
-}
-
 static void remember(struct kube_log_dedup *d, uint64_t h)
 {
         if (d->n == d->alloc) {
@@ -204,39 +239,64 @@ static void remember(struct kube_log_dedup *d, uint64_t h)
         d->replay = d->n;
 }
 
+void kube_log_dedup_settle(struct kube_log_dedup *d)
+{
+        if (d->held) {
+                remember(d, line_hash(d->held, d->held_len));
+                d->held = NULL;
+        }
+}
+
+void kube_log_dedup_resume(struct kube_log_dedup *d)
+{
+        kube_log_dedup_settle(d);
+        d->replay = 0;
+}
+
+/* The line printed last is hashed only when that is needed: a next line at
+ * its timestamp, a resume, or the end of what the caller holds. The kubelet
+ * stamps lines to the nanosecond, so a line's successor usually starts a new
+ * timestamp and the line is never hashed. */
+static void hold(struct kube_log_dedup *d, const char *content, size_t clen)
+{
+        d->held = content;
+        d->held_len = clen;
+}
+
 bool kube_log_dedup_accept(struct kube_log_dedup *d, const struct kube_ts *ts, const char *content,
                            size_t clen)
 {
-        uint64_t h = line_hash(content, clen);
-        if (!d->have) {
+        int c = d->have ? kube_ts_cmp(ts, &d->last) : 1;
+        if (c > 0) {
+                /* a new timestamp: what was held at the old one is no longer
+                 * a comparison point */
                 d->have = true;
                 d->last = *ts;
-                d->n = 0;
-                remember(d, h);
+                d->n = d->replay = 0;
+                hold(d, content, clen);
                 return true;
         }
+        kube_log_dedup_settle(d);
         bool replaying = d->replay < d->n;
-        int c = kube_ts_cmp(ts, &d->last);
         if (c < 0) {
                 /* Older than what was printed last: only a resumed stream
                  * (sinceTime floored to the second) sends those again. A live
                  * stream with a clock step backwards still prints. */
                 if (replaying)
                         return false;
-                remember(d, h);
+                hold(d, content, clen);
                 return true;
         }
-        if (c == 0) {
-                if (replaying && d->hashes[d->replay] == h) {
+        if (replaying) {
+                uint64_t h = line_hash(content, clen);
+                if (d->hashes[d->replay] == h) {
                         d->replay++;
                         return false;
                 }
                 remember(d, h);
                 return true;
         }
-        d->last = *ts;
-        d->n = 0;
-        remember(d, h);
+        hold(d, content, clen);
         return true;
 }
 
@@ -269,6 +329,7 @@ static void logs_finish(struct kube_logs *l, const struct err *why)
         l->state = ST_DONE;
         if (why)
                 l->err = *why;
+        kube_log_dedup_settle(&l->dedup); /* its line is in the transfer's buffer */
         kube_xfer_free(l->x);
         l->x = NULL;
 }
@@ -315,6 +376,7 @@ static void logs_start(struct kube_logs *l)
 
 static void logs_retry(struct kube_logs *l, long delay)
 {
+        kube_log_dedup_settle(&l->dedup);
         kube_xfer_free(l->x);
         l->x = NULL;
         l->state = ST_DUE;
@@ -365,6 +427,8 @@ static void logs_tick(void *self, int64_t now)
         while (kube_lines_next(&x->lines, &line, &len))
                 if (logs_line(l, line, len) < 0)
                         return;
+        /* the lines' storage is reused by the next read */
+        kube_log_dedup_settle(&l->dedup);
         if (x->paused) {
                 x->paused = false;
                 curl_easy_pause(x->h, CURLPAUSE_CONT);
