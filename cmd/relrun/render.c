@@ -85,15 +85,8 @@ static struct text text_of(const char *v, size_t n, bool escaped)
 
 static FILE *sink; /* render_line's out, for when pending cannot take more */
 
-static void put(const char *s, size_t n)
+static __attribute__((noinline)) void put_grow(const char *s, size_t n)
 {
-        /* the common case, in place: a line is some 20 small pieces */
-        if (n < pending.alloc - pending.len) {
-                memcpy(pending.data + pending.len, s, n);
-                pending.len += n;
-                pending.data[pending.len] = '\0';
-                return;
-        }
         if (buf_append(&pending, s, n) == 0)
                 return;
         /* out of memory: what is held, then this piece, straight out */
@@ -102,6 +95,25 @@ static void put(const char *s, size_t n)
                 buf_reset(&pending);
                 fwrite(s, 1, n, sink);
         }
+}
+
+/* The common case in line, in place: a line is a dozen small pieces, most of
+ * a size known here. (pending is written with fwrite only: no NUL kept.) */
+static inline __attribute__((always_inline)) void put(const char *s, size_t n)
+{
+        if (pending.data && n < pending.alloc - pending.len) {
+                memcpy(pending.data + pending.len, s, n);
+                pending.len += n;
+                return;
+        }
+        put_grow(s, n);
+}
+
+/* Room for n bytes and 16 more at the end of pending, or NULL. */
+static inline char *room16(size_t n)
+{
+        return pending.data && n + 16 < pending.alloc - pending.len ? pending.data + pending.len
+                                                                   : NULL;
 }
 
 /* Text from the pod, for a terminal: its control sequences shown, never
@@ -136,7 +148,9 @@ static void put_text(struct text t)
 
 /* t dimmed, each of its lines on its own: a terminal that shows the next line
  * must not find the dim still on (a field value may hold a newline). */
-static void put_dim(const char *dim, const char *reset, struct text t)
+#define TEXT(lit) ((struct text){lit, sizeof(lit) - 1, true})
+
+static void put_dim(struct text dim, struct text reset, struct text t)
 {
         const char *s = t.p;
         size_t n = t.n;
@@ -144,9 +158,9 @@ static void put_dim(const char *dim, const char *reset, struct text t)
                 const char *nl = memchr(s, '\n', n);
                 size_t k = nl ? (size_t)(nl - s) : n;
                 if (k) {
-                        put(dim, strlen(dim));
+                        put_text(dim);
                         put_text((struct text){s, k, t.plain});
-                        put(reset, strlen(reset));
+                        put_text(reset);
                 }
                 if (!nl)
                         return;
@@ -157,9 +171,17 @@ static void put_dim(const char *dim, const char *reset, struct text t)
 }
 #define PUTS(lit) put(lit, sizeof(lit) - 1)
 
+/* width is at most 16 */
 static void put_padded(struct text t, size_t width)
 {
         size_t n = t.n;
+        char *w = room16(n);
+        if (w && t.plain) {
+                memset(w, ' ', 16);
+                memcpy(w, t.p, n);
+                pending.len += n < width ? width : n;
+                return;
+        }
         put_text(t);
         static const char spaces[] = "                ";
         if (n < width)
@@ -173,6 +195,13 @@ static void put_hms(struct text ts)
                 size_t n = ts.n - 11 < 12 ? ts.n - 11 : 12;
                 while (n && (ts.p[11 + n - 1] == 'Z' || ts.p[11 + n - 1] == '+'))
                         n--;
+                char *w = room16(12);
+                if (w && ts.plain && ts.n >= 23) {
+                        memcpy(w, ts.p + 11, 12);
+                        memset(w + n, ' ', 12 - n);
+                        pending.len += 12;
+                        return;
+                }
                 put_text((struct text){ts.p + 11, n, ts.plain});
                 if (n < 12)
                         put("            ", 12 - n);
@@ -241,15 +270,15 @@ static void render_json(const struct kube_ts *ts, const char *line, size_t len)
 }
 
 /* " key=value", dimmed; a value's lines each closed on their own line. */
-static void put_field(const char *dim, const char *reset, const struct codec_json_member *m)
+static void put_field(struct text dim, struct text reset, const struct codec_json_member *m)
 {
         struct text k = text_of(m->key, m->key_len, m->key_escaped);
         struct text v = text_of(m->val, m->val_len, m->val_escaped);
         PUTS(" ");
-        put(dim, strlen(dim));
+        put_text(dim);
         put_text(k);
         PUTS("=");
-        put(reset, strlen(reset));
+        put_text(reset);
         put_dim(dim, reset, v);
 }
 
@@ -263,7 +292,8 @@ static struct text role_text(const struct codec_json_member *m, const int *at, e
 static void render_people(const struct render *r, const char *line, size_t len)
 {
         struct codec_json_member m[MAX_MEMBERS];
-        int n = len && line[0] == '{' ? codec_json_scan(line, len, m, MAX_MEMBERS, NULL) : -1;
+        unsigned flags = 0;
+        int n = len && line[0] == '{' ? codec_json_scan(line, len, m, MAX_MEMBERS, &flags) : -1;
         size_t nm = n < 0 ? 0 : (size_t)n < MAX_MEMBERS ? (size_t)n : MAX_MEMBERS;
         int at[LOGLINE_ROLE_SKIP + 1];
         for (int i = 0; i <= LOGLINE_ROLE_SKIP; i++)
@@ -281,7 +311,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
                 return;
         }
         buf_reset(&scratch);
-        line_plain = logline_plain_prefix(line, len) == len;
+        line_plain = !(flags & CODEC_JSON_HIGH);
         struct text msg = role_text(m, at, LOGLINE_ROLE_MSG);
         struct text ts = role_text(m, at, LOGLINE_ROLE_TS);
         struct text src = role_text(m, at, LOGLINE_ROLE_SRC);
@@ -307,24 +337,25 @@ static void render_people(const struct render *r, const char *line, size_t len)
                         level = NULL;
                 }
         }
-        const char *col = r->color && level ? level_color(level) : "";
-        const char *dim = r->color ? "\033[2m" : "";
-        const char *reset = r->color ? "\033[0m" : "";
-        put(dim, strlen(dim));
+        const char *c = r->color && level ? level_color(level) : "";
+        struct text col = {c, strlen(c), true};
+        struct text dim = r->color ? TEXT("\033[2m") : TEXT("");
+        struct text reset = r->color ? TEXT("\033[0m") : TEXT("");
+        put_text(dim);
         put_hms(ts);
-        put(reset, strlen(reset));
+        put_text(reset);
         PUTS(" ");
-        put(col, strlen(col));
+        put_text(col);
         if (level)
                 put_padded((struct text){level, strlen(level), true}, 7);
         else
                 put_padded(lv, 7);
-        if (*col)
-                put(reset, strlen(reset));
+        if (col.n)
+                put_text(reset);
         PUTS(" ");
-        put(dim, strlen(dim));
+        put_text(dim);
         put_padded(src, 6);
-        put(reset, strlen(reset));
+        put_text(reset);
         PUTS(" ");
         /* The first line of a multi-line message (stack trace, report)
          * carries the header and the metadata; the rest follows as is. */

@@ -414,10 +414,28 @@ struct jscan {
         unsigned flags;
 };
 
-static void skip_ws(struct jscan *s)
+/* JSON's whitespace is all below '!': the usual next byte is none of it. */
+static inline __attribute__((always_inline)) void skip_ws(struct jscan *s)
 {
-        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        while (s->p < s->end && *s->p <= ' ' &&
+               (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
                 s->p++;
+}
+
+#ifdef __SSE2__
+/* special16 for the scanner: DEL as well, so that a string found without
+ * one of these is printable ASCII (CODEC_JSON_HIGH otherwise). */
+static inline unsigned scan_special16(__m128i v)
+{
+        return special16(v) | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+}
+#endif
+
+/* special8 with DEL. */
+static inline uint64_t scan_special8(uint64_t v)
+{
+        uint64_t d = v ^ (ONES * 0x7f);
+        return special8(v) | (((d - ONES) & ~d) & HIGHS);
 }
 
 /* At the opening '"'; leaves s->p after the closing one. */
@@ -431,7 +449,7 @@ static __attribute__((noinline)) int scan_string_any(struct jscan *s, const char
 #ifdef __SSE2__
                 /* 16 bytes a step, straight to the first special one */
                 while (end - p >= 16) {
-                        unsigned bits = special16(_mm_loadu_si128((const __m128i *)p));
+                        unsigned bits = scan_special16(_mm_loadu_si128((const __m128i *)p));
                         if (bits) {
                                 p += __builtin_ctz(bits);
                                 goto special;
@@ -442,11 +460,11 @@ static __attribute__((noinline)) int scan_string_any(struct jscan *s, const char
                 uint64_t v;
                 while (end - p >= 8) {
                         memcpy(&v, p, 8);
-                        if (special8(v))
+                        if (scan_special8(v))
                                 break;
                         p += 8;
                 }
-                while (p < end && !json_special[*p])
+                while (p < end && !json_special[*p] && *p != 0x7f)
                         p++;
                 if (p >= end)
                         return -1;
@@ -458,9 +476,10 @@ static __attribute__((noinline)) int scan_string_any(struct jscan *s, const char
                         break;
                 if (c < 0x20)
                         return -1;
-                if (c >= 0x80) {
+                if (c >= 0x7f) {
+                        s->flags |= CODEC_JSON_HIGH;
                         uint32_t cp;
-                        size_t l = codec_utf8_decode(p, (size_t)(end - p), &cp);
+                        size_t l = c == 0x7f ? 1 : codec_utf8_decode(p, (size_t)(end - p), &cp);
                         if (!l)
                                 return -1;
                         p += l;
@@ -503,7 +522,7 @@ static inline __attribute__((always_inline)) int scan_string(struct jscan *s, co
 #ifdef __SSE2__
         const unsigned char *p = s->p + 1;
         if (s->end - p >= 16) {
-                unsigned bits = special16(_mm_loadu_si128((const __m128i *)p));
+                unsigned bits = scan_special16(_mm_loadu_si128((const __m128i *)p));
                 const unsigned char *q = p + (bits ? __builtin_ctz(bits) : 0);
                 if (bits && *q == '"') {
                         *in = (const char *)p;
@@ -583,33 +602,38 @@ static int scan_container(struct jscan *s, int depth, bool object, struct codec_
                         *count = 0;
                 return 0;
         }
+        struct codec_json_member spare; /* a member not recorded */
         for (;;) {
-                struct codec_json_member cur = {0};
+                /* written in place: every field is set below */
+                struct codec_json_member *cur = m && nm < max ? &m[nm] : &spare;
                 if (object) {
                         if (s->p >= s->end || *s->p != '"' ||
-                            scan_string(s, &cur.key, &cur.key_len, &cur.key_escaped) < 0)
+                            scan_string(s, &cur->key, &cur->key_len, &cur->key_escaped) < 0)
                                 return -1;
                         skip_ws(s);
                         if (s->p >= s->end || *s->p != ':')
                                 return -1;
                         s->p++;
                         skip_ws(s);
+                } else {
+                        cur->key = NULL;
+                        cur->key_len = 0;
+                        cur->key_escaped = false;
                 }
                 if (s->p >= s->end)
                         return -1;
                 const unsigned char *vstart = s->p;
                 if (*s->p == '"') {
-                        cur.kind = CODEC_JSON_STRING;
-                        if (scan_string(s, &cur.val, &cur.val_len, &cur.val_escaped) < 0)
+                        cur->kind = CODEC_JSON_STRING;
+                        if (scan_string(s, &cur->val, &cur->val_len, &cur->val_escaped) < 0)
                                 return -1;
                 } else {
-                        if (scan_value(s, depth, &cur.kind) < 0)
+                        if (scan_value(s, depth, &cur->kind) < 0)
                                 return -1;
-                        cur.val = (const char *)vstart;
-                        cur.val_len = (size_t)(s->p - vstart);
+                        cur->val = (const char *)vstart;
+                        cur->val_len = (size_t)(s->p - vstart);
+                        cur->val_escaped = false;
                 }
-                if (m && nm < max)
-                        m[nm] = cur;
                 nm++;
                 skip_ws(s);
                 if (s->p >= s->end)

@@ -78,12 +78,15 @@ struct codec_json_member {
 };
 
 #define CODEC_JSON_SLASH 1u /* the text writes "\/" somewhere */
+#define CODEC_JSON_HIGH  2u /* a string holds a byte from 0x7f (DEL, non-ASCII) as it is */
 
 /* Check that p[0..n) is exactly one JSON object (RFC 8259, strict UTF-8,
  * whitespace around it allowed, nesting at most 64 deep) and record its first
  * max top-level members in m, in order. No allocation. Returns the number of
  * members (all of them, even past max), or -1 when the text is not such an
- * object. *flags (may be NULL) gets CODEC_JSON_SLASH when "\/" occurs. */
+ * object. *flags (may be NULL) gets CODEC_JSON_SLASH when "\/" occurs and
+ * CODEC_JSON_HIGH when a string holds a byte from 0x7f unescaped: without it
+ * every string that has no escape is printable ASCII. */
 int codec_json_scan(const char *p, size_t n, struct codec_json_member *m, size_t max,
                     unsigned *flags);
 
