@@ -59,7 +59,8 @@ static const char *level_color(const char *level)
 struct text {
         const char *p;
         size_t n;
-        bool plain; /* known to hold nothing put_safe would change */
+        bool plain; /* known to be printable ASCII: nothing put_safe would
+                     * change, no newline (a JSON string as it is has none) */
 };
 
 /* The line being rendered holds only printable ASCII: so does every string
@@ -69,7 +70,7 @@ static bool line_plain;
 
 /* A string member's text: as it is, or unescaped into scratch. The pointer
  * stays valid until scratch is reset (once per line). */
-static struct text text_of(const char *v, size_t n, bool escaped)
+static inline struct text text_of(const char *v, size_t n, bool escaped)
 {
         struct text t = {v, n, line_plain};
         if (escaped) {
@@ -138,7 +139,7 @@ static void put_safe(const char *s, size_t n)
         (void)logline_text_safe(&pending, s, n);
 }
 
-static void put_text(struct text t)
+static inline __attribute__((always_inline)) void put_text(struct text t)
 {
         if (t.plain)
                 put(t.p, t.n);
@@ -152,6 +153,14 @@ static void put_text(struct text t)
 
 static void put_dim(struct text dim, struct text reset, struct text t)
 {
+        if (t.plain) {
+                if (t.n) {
+                        put_text(dim);
+                        put_text(t);
+                        put_text(reset);
+                }
+                return;
+        }
         const char *s = t.p;
         size_t n = t.n;
         for (;;) {
@@ -159,7 +168,7 @@ static void put_dim(struct text dim, struct text reset, struct text t)
                 size_t k = nl ? (size_t)(nl - s) : n;
                 if (k) {
                         put_text(dim);
-                        put_text((struct text){s, k, t.plain});
+                        put_safe(s, k);
                         put_text(reset);
                 }
                 if (!nl)
@@ -283,7 +292,8 @@ static void put_field(struct text dim, struct text reset, const struct codec_jso
 }
 
 /* The text of the member that has role r, "" when none has. */
-static struct text role_text(const struct codec_json_member *m, const int *at, enum logline_role r)
+static inline struct text role_text(const struct codec_json_member *m, const int *at,
+                                    enum logline_role r)
 {
         struct text none = {"", 0, true};
         return at[r] < 0 ? none : text_of(m[at[r]].val, m[at[r]].val_len, m[at[r]].val_escaped);
@@ -359,7 +369,7 @@ static void render_people(const struct render *r, const char *line, size_t len)
         PUTS(" ");
         /* The first line of a multi-line message (stack trace, report)
          * carries the header and the metadata; the rest follows as is. */
-        const char *nlp = memchr(msg.p, '\n', msg.n);
+        const char *nlp = msg.plain ? NULL : memchr(msg.p, '\n', msg.n);
         size_t first = nlp ? (size_t)(nlp - msg.p) : msg.n;
         put_text((struct text){msg.p, first, msg.plain});
         for (size_t i = 0; i < nm; i++) {

@@ -514,8 +514,8 @@ static __attribute__((noinline)) int scan_string_any(struct jscan *s, const char
 }
 
 /* scan_string_any, with the common case in line: a string without escapes
- * or non-ASCII that closes within the next 16 bytes (a key, a short value)
- * costs one vector compare and no call. */
+ * or non-ASCII that closes within the next 32 bytes (a key, a short value,
+ * a timestamp) costs two vector compares and no call. */
 static inline __attribute__((always_inline)) int scan_string(struct jscan *s, const char **in,
                                                              size_t *inlen, bool *escaped)
 {
@@ -523,6 +523,8 @@ static inline __attribute__((always_inline)) int scan_string(struct jscan *s, co
         const unsigned char *p = s->p + 1;
         if (s->end - p >= 16) {
                 unsigned bits = scan_special16(_mm_loadu_si128((const __m128i *)p));
+                if (!bits && s->end - p >= 32)
+                        bits = scan_special16(_mm_loadu_si128((const __m128i *)(p + 16))) << 16;
                 const unsigned char *q = p + (bits ? __builtin_ctz(bits) : 0);
                 if (bits && *q == '"') {
                         *in = (const char *)p;
@@ -586,18 +588,30 @@ static int scan_word(struct jscan *s, const char *w, size_t n)
 
 static int scan_value(struct jscan *s, int depth, enum codec_json_kind *kind);
 
-/* At '{' or '['. Records members of the top-level object only (m != NULL). */
+static inline bool is_ws(unsigned char c)
+{
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* At '{' or '['. Records members of the top-level object only (m != NULL).
+ * Works on a local cursor (s->p only around the calls that read it): the
+ * members written through m would otherwise make the compiler reload it. */
 static int scan_container(struct jscan *s, int depth, bool object, struct codec_json_member *m,
                           size_t max, size_t *count)
 {
         if (depth > 64)
                 return -1;
+        const unsigned char *p = s->p + 1, *const end = s->end;
+#define WS()                                                                                       \
+        do {                                                                                       \
+                while (p < end && *p <= ' ' && is_ws(*p))                                          \
+                        p++;                                                                       \
+        } while (0)
         char close = object ? '}' : ']';
         size_t nm = 0;
-        s->p++;
-        skip_ws(s);
-        if (s->p < s->end && *s->p == close) {
-                s->p++;
+        WS();
+        if (p < end && *p == close) {
+                s->p = p + 1;
                 if (count)
                         *count = 0;
                 return 0;
@@ -607,47 +621,53 @@ static int scan_container(struct jscan *s, int depth, bool object, struct codec_
                 /* written in place: every field is set below */
                 struct codec_json_member *cur = m && nm < max ? &m[nm] : &spare;
                 if (object) {
-                        if (s->p >= s->end || *s->p != '"' ||
-                            scan_string(s, &cur->key, &cur->key_len, &cur->key_escaped) < 0)
+                        if (p >= end || *p != '"')
                                 return -1;
-                        skip_ws(s);
-                        if (s->p >= s->end || *s->p != ':')
+                        s->p = p;
+                        if (scan_string(s, &cur->key, &cur->key_len, &cur->key_escaped) < 0)
                                 return -1;
-                        s->p++;
-                        skip_ws(s);
+                        p = s->p;
+                        WS();
+                        if (p >= end || *p != ':')
+                                return -1;
+                        p++;
+                        WS();
                 } else {
                         cur->key = NULL;
                         cur->key_len = 0;
                         cur->key_escaped = false;
                 }
-                if (s->p >= s->end)
+                if (p >= end)
                         return -1;
-                const unsigned char *vstart = s->p;
-                if (*s->p == '"') {
+                s->p = p;
+                if (*p == '"') {
                         cur->kind = CODEC_JSON_STRING;
                         if (scan_string(s, &cur->val, &cur->val_len, &cur->val_escaped) < 0)
                                 return -1;
                 } else {
                         if (scan_value(s, depth, &cur->kind) < 0)
                                 return -1;
-                        cur->val = (const char *)vstart;
-                        cur->val_len = (size_t)(s->p - vstart);
+                        cur->val = (const char *)p;
+                        cur->val_len = (size_t)(s->p - p);
                         cur->val_escaped = false;
                 }
+                p = s->p;
                 nm++;
-                skip_ws(s);
-                if (s->p >= s->end)
+                WS();
+                if (p >= end)
                         return -1;
-                if (*s->p == ',') {
-                        s->p++;
-                        skip_ws(s);
+                if (*p == ',') {
+                        p++;
+                        WS();
                         continue;
                 }
-                if (*s->p != close)
+                if (*p != close)
                         return -1;
-                s->p++;
+                p++;
                 break;
         }
+#undef WS
+        s->p = p;
         if (count)
                 *count = nm;
         return 0;
