@@ -44,7 +44,7 @@ static enum logline_role role_of(const struct codec_json_member *m)
         return m->key_escaped ? LOGLINE_ROLE_OTHER : logline_key_role(m->key, m->key_len);
 }
 
-static const char *level_color(const char *level)
+static const char *level_color_of(const char *level)
 {
         if (!strcmp(level, "error") || !strcmp(level, "critical") || !strcmp(level, "alert") ||
             !strcmp(level, "emergency"))
@@ -141,10 +141,12 @@ static void put_safe(const char *s, size_t n)
 
 static inline __attribute__((always_inline)) void put_text(struct text t)
 {
-        if (t.plain)
-                put(t.p, t.n);
-        else
+        if (t.plain) {
+                if (t.n) /* no call for the colour codes' "" */
+                        put(t.p, t.n);
+        } else {
                 put_safe(t.p, t.n);
+        }
 }
 
 /* t dimmed, each of its lines on its own: a terminal that shows the next line
@@ -347,8 +349,11 @@ static void render_people(const struct render *r, const char *line, size_t len)
                         level = NULL;
                 }
         }
-        const char *c = r->color && level ? level_color(level) : "";
-        struct text col = {c, strlen(c), true};
+        struct text col = {"", 0, true};
+        if (r->color && level) {
+                col.p = level_color_of(level);
+                col.n = strlen(col.p);
+        }
         struct text dim = r->color ? TEXT("\033[2m") : TEXT("");
         struct text reset = r->color ? TEXT("\033[0m") : TEXT("");
         put_text(dim);

@@ -513,28 +513,46 @@ static __attribute__((noinline)) int scan_string_any(struct jscan *s, const char
         return 0;
 }
 
+/* At the opening '"' of a string: its closing '"' when the string is plain
+ * (no escape, control or byte from 0x7f) and closes within 32 bytes, else
+ * NULL (scan_string_any then). Pure, on values: the caller keeps its cursor
+ * in a register. */
+static inline __attribute__((always_inline)) const unsigned char *
+scan_plain(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+        p++;
+        if (end - p >= 16) {
+                unsigned bits = scan_special16(_mm_loadu_si128((const __m128i *)p));
+                if (!bits && end - p >= 32)
+                        bits = scan_special16(_mm_loadu_si128((const __m128i *)(p + 16))) << 16;
+                if (bits) {
+                        const unsigned char *q = p + __builtin_ctz(bits);
+                        if (*q == '"')
+                                return q;
+                }
+        }
+#else
+        (void)p;
+        (void)end;
+#endif
+        return NULL;
+}
+
 /* scan_string_any, with the common case in line: a string without escapes
  * or non-ASCII that closes within the next 32 bytes (a key, a short value,
  * a timestamp) costs two vector compares and no call. */
 static inline __attribute__((always_inline)) int scan_string(struct jscan *s, const char **in,
                                                              size_t *inlen, bool *escaped)
 {
-#ifdef __SSE2__
-        const unsigned char *p = s->p + 1;
-        if (s->end - p >= 16) {
-                unsigned bits = scan_special16(_mm_loadu_si128((const __m128i *)p));
-                if (!bits && s->end - p >= 32)
-                        bits = scan_special16(_mm_loadu_si128((const __m128i *)(p + 16))) << 16;
-                const unsigned char *q = p + (bits ? __builtin_ctz(bits) : 0);
-                if (bits && *q == '"') {
-                        *in = (const char *)p;
-                        *inlen = (size_t)(q - p);
-                        *escaped = false;
-                        s->p = q + 1;
-                        return 0;
-                }
+        const unsigned char *q = scan_plain(s->p, s->end);
+        if (q) {
+                *in = (const char *)s->p + 1;
+                *inlen = (size_t)(q - s->p - 1);
+                *escaped = false;
+                s->p = q + 1;
+                return 0;
         }
-#endif
         return scan_string_any(s, in, inlen, escaped);
 }
 
@@ -623,10 +641,19 @@ static int scan_container(struct jscan *s, int depth, bool object, struct codec_
                 if (object) {
                         if (p >= end || *p != '"')
                                 return -1;
-                        s->p = p;
-                        if (scan_string(s, &cur->key, &cur->key_len, &cur->key_escaped) < 0)
-                                return -1;
-                        p = s->p;
+                        const unsigned char *q = scan_plain(p, end);
+                        if (q) {
+                                cur->key = (const char *)p + 1;
+                                cur->key_len = (size_t)(q - p - 1);
+                                cur->key_escaped = false;
+                                p = q + 1;
+                        } else {
+                                s->p = p;
+                                if (scan_string_any(s, &cur->key, &cur->key_len,
+                                                    &cur->key_escaped) < 0)
+                                        return -1;
+                                p = s->p;
+                        }
                         WS();
                         if (p >= end || *p != ':')
                                 return -1;
@@ -639,19 +666,29 @@ static int scan_container(struct jscan *s, int depth, bool object, struct codec_
                 }
                 if (p >= end)
                         return -1;
-                s->p = p;
-                if (*p == '"') {
+                const unsigned char *q = *p == '"' ? scan_plain(p, end) : NULL;
+                if (q) {
                         cur->kind = CODEC_JSON_STRING;
-                        if (scan_string(s, &cur->val, &cur->val_len, &cur->val_escaped) < 0)
-                                return -1;
-                } else {
-                        if (scan_value(s, depth, &cur->kind) < 0)
-                                return -1;
-                        cur->val = (const char *)p;
-                        cur->val_len = (size_t)(s->p - p);
+                        cur->val = (const char *)p + 1;
+                        cur->val_len = (size_t)(q - p - 1);
                         cur->val_escaped = false;
+                        p = q + 1;
+                } else {
+                        s->p = p;
+                        if (*p == '"') {
+                                cur->kind = CODEC_JSON_STRING;
+                                if (scan_string_any(s, &cur->val, &cur->val_len,
+                                                    &cur->val_escaped) < 0)
+                                        return -1;
+                        } else {
+                                if (scan_value(s, depth, &cur->kind) < 0)
+                                        return -1;
+                                cur->val = (const char *)p;
+                                cur->val_len = (size_t)(s->p - p);
+                                cur->val_escaped = false;
+                        }
+                        p = s->p;
                 }
-                p = s->p;
                 nm++;
                 WS();
                 if (p >= end)
