@@ -33,35 +33,18 @@ class LogsBase(unittest.TestCase):
         if not os.path.exists(RELRUN):
             raise unittest.SkipTest("relrun not built")
         cls.root = tempfile.mkdtemp(prefix="relrun-it-logs-")
-        img = os.path.join(cls.root, "img")
-        os.makedirs(os.path.join(img, "usr", "local", "bin"))
-        fake = os.path.join(img, "usr", "local", "bin", "relrun-pod")
-        with open(fake, "w") as f:
-            f.write(SCRIPT)
-        os.chmod(fake, 0o755)
-        cls.hostile = os.path.join(cls.root, "hostile")
-        os.makedirs(os.path.join(cls.hostile, "usr", "local", "bin"))
-        with open(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), "wb") as f:
-            f.write(HOSTILE)
-        os.chmod(os.path.join(cls.hostile, "usr", "local", "bin", "relrun-pod"), 0o755)
-        cls.ctl = os.path.join(cls.root, "ctl")
-        os.makedirs(os.path.join(cls.ctl, "usr", "local", "bin"))
-        with open(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), "wb") as f:
-            f.write(CONTROL)
-        os.chmod(os.path.join(cls.ctl, "usr", "local", "bin", "relrun-pod"), 0o755)
-        cls.prof = os.path.join(cls.root, "prof")
-        os.makedirs(os.path.join(cls.prof, "usr", "local", "bin"))
-        with open(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), "wb") as f:
-            f.write(PROFILES)
-        os.chmod(os.path.join(cls.prof, "usr", "local", "bin", "relrun-pod"), 0o755)
-        cls.tm = os.path.join(cls.root, "tm")
-        os.makedirs(os.path.join(cls.tm, "usr", "local", "bin"))
-        with open(os.path.join(cls.tm, "usr", "local", "bin", "relrun-pod"), "wb") as f:
-            f.write(TERM_CONTROL)
-        os.chmod(os.path.join(cls.tm, "usr", "local", "bin", "relrun-pod"), 0o755)
-        cls.sim = Sim(tls=True, images={"lines:test": img, "hostile:test": cls.hostile,
-                                        "ctl:test": cls.ctl, "prof:test": cls.prof,
-                                        "tm:test": cls.tm}).start()
+        # one image per pod script: the script stands in for relrun-pod
+        images = {}
+        for image, script in (("lines", SCRIPT.encode()), ("hostile", HOSTILE), ("ctl", CONTROL),
+                              ("prof", PROFILES), ("tm", TERM_CONTROL), ("pairs", PAIRS)):
+            img = os.path.join(cls.root, image)
+            os.makedirs(os.path.join(img, "usr", "local", "bin"))
+            fake = os.path.join(img, "usr", "local", "bin", "relrun-pod")
+            with open(fake, "wb") as f:
+                f.write(script)
+            os.chmod(fake, 0o755)
+            images[image + ":test"] = img
+        cls.sim = Sim(tls=True, images=images).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -147,6 +130,63 @@ class TestProfilesForPeople(LogsBase):
             "07:00:04.000 error   relrun dd ev user=d",
             "07:00:05.000 chatty         odd level",
         ])
+
+# Each event twice: as it is, then with one character of its message or of a
+# field written as a JSON escape ("\u0061" for "a"): the first takes the
+# renderer's one-room path for plain lines, the second the general one, and
+# people must not see a difference. Shapes: fields, no src, a long src, a
+# level longer than its column, no time, a time without a fraction, with
+# nanoseconds, an empty field, a level no profile names, a non-string field.
+PAIRS_EVENTS = [
+    ('{"ts":"2026-12-02T07:00:01.123Z","level":"info","src":"app","msg":"%s","k":"v"}', "m a"),
+    ('{"ts":"2026-12-02T07:00:02.000Z","level":"debug","msg":"%s"}', "no src a"),
+    ('{"ts":"2026-12-02T07:00:03.5Z","level":"warning","src":"application","msg":"%s"}', "long a"),
+    ('{"ts":"2026-12-02T07:00:04Z","level":"emergency","src":"app","msg":"%s"}', "lvl a"),
+    ('{"level":"error","src":"rpc","msg":"%s","user":"u"}', "no ts a"),
+    ('{"ts":"2026-12-02T07:00:05.123456789Z","level":"info","src":"app","msg":"%s"}', "ns a"),
+    ('{"ts":"2026-12-02T07:00:06.000Z","level":"info","src":"app","msg":"%s","e":"","f":"x"}',
+     "empty a"),
+    ('{"ts":"2026-12-02T07:00:07.000Z","level":"chatty","src":"app","msg":"%s"}', "odd a"),
+    ('{"ts":"2026-12-02T07:00:08.000Z","level":"info","src":"app","msg":"%s","n":5,"o":{"a":1}}',
+     "num a"),
+    ('{"ts":"bad","level":"info","src":"app","msg":"%s"}', "bad ts a"),
+]
+PAIRS = b"#!/bin/sh\ncat <<'EOF'\n"
+for _ev, _msg in PAIRS_EVENTS:
+    PAIRS += (_ev % _msg).encode() + b"\n"
+    PAIRS += (_ev % _msg.replace("a", "\\u0061")).encode() + b"\n"
+    if '"k":"v"' in _ev:  # the escape in a field's value instead
+        PAIRS += (_ev % _msg).replace('"k":"v"', '"k":"\\u0076"').encode() + b"\n"
+PAIRS += b"EOF\nexit 0\n"
+
+
+class TestPlainAndEscapedReadTheSame(LogsBase):
+    def test_the_one_room_path_writes_what_the_general_one_does(self):
+        name = self.start(image="pairs:test")
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, 0, w)
+        p = self.relrun("logs", name)
+        self.assertEqual(p.returncode, 0, p)
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 2 * len(PAIRS_EVENTS) + 1, lines)
+        self.assertEqual(lines[0], "07:00:01.123 info    app    m a k=v")
+        self.assertEqual(lines[1], lines[0])
+        self.assertEqual(lines[2], lines[0])  # the field's escape
+        got = lines[3:]
+        for i in range(0, len(got), 2):
+            self.assertEqual(got[i], got[i + 1], "pair %d" % (i // 2 + 1))
+        self.assertEqual(got, [x for x in [
+            "07:00:02.000 debug          no src a",
+            "07:00:03.5   warning application long a",
+            "07:00:04     emergency app    lvl a",
+            "--:--:--.--- error   rpc    no ts a user=u",
+            "07:00:05.123 info    app    ns a",
+            "07:00:06.000 info    app    empty a e= f=x",
+            "07:00:07.000 chatty  app    odd a",
+            "07:00:08.000 info    app    num a",
+            "--:--:--.--- info    app    bad ts a",
+        ] for _ in (0, 1)])
+
 
 # A failed task whose termination message (the cause relrun's summary line shows) tries
 # to retitle and clear the terminal.

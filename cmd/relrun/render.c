@@ -114,7 +114,7 @@ static inline __attribute__((always_inline)) void put(const char *s, size_t n)
 static inline char *room16(size_t n)
 {
         return pending.data && n + 16 < pending.alloc - pending.len ? pending.data + pending.len
-                                                                   : NULL;
+                                                                    : NULL;
 }
 
 /* Text from the pod, for a terminal: its control sequences shown, never
@@ -182,15 +182,20 @@ static void put_dim(struct text dim, struct text reset, struct text t)
 }
 #define PUTS(lit) put(lit, sizeof(lit) - 1)
 
-/* width is at most 16 */
+/* Plain t padded to width (at most 16) at w, which has room for t.n + 16. */
+static inline char *pad_plain(char *w, struct text t, size_t width)
+{
+        memset(w, ' ', 16);
+        memcpy(w, t.p, t.n);
+        return w + (t.n < width ? width : t.n);
+}
+
 static void put_padded(struct text t, size_t width)
 {
         size_t n = t.n;
         char *w = room16(n);
         if (w && t.plain) {
-                memset(w, ' ', 16);
-                memcpy(w, t.p, n);
-                pending.len += n < width ? width : n;
+                pending.len = (size_t)(pad_plain(w, t, width) - pending.data);
                 return;
         }
         put_text(t);
@@ -199,26 +204,48 @@ static void put_padded(struct text t, size_t width)
                 put(spaces, width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1);
 }
 
-/* "2026-11-23T06:00:00.123456Z" -> "06:00:00.123" */
+/* The 12 columns of a time: "2026-11-23T06:00:00.123456Z" -> "06:00:00.123",
+ * padded; "--:--:--.---" for a text that is no time (false). *n gets how many
+ * of ts's bytes, from its 12th, they show. */
+static bool hms_of(struct text ts, size_t *n)
+{
+        if (ts.n < 19 || ts.p[10] != 'T')
+                return false;
+        size_t k = ts.n - 11 < 12 ? ts.n - 11 : 12;
+        while (k && (ts.p[11 + k - 1] == 'Z' || ts.p[11 + k - 1] == '+'))
+                k--;
+        *n = k;
+        return true;
+}
+
+/* Plain ts's 12 columns at w (room for 12). */
+static inline char *hms_plain(char *w, struct text ts)
+{
+        size_t n;
+        if (!hms_of(ts, &n)) {
+                memcpy(w, "--:--:--.---", 12);
+        } else {
+                memcpy(w, ts.p + 11, n);
+                memset(w + n, ' ', 12 - n);
+        }
+        return w + 12;
+}
+
 static void put_hms(struct text ts)
 {
-        if (ts.n >= 19 && ts.p[10] == 'T') {
-                size_t n = ts.n - 11 < 12 ? ts.n - 11 : 12;
-                while (n && (ts.p[11 + n - 1] == 'Z' || ts.p[11 + n - 1] == '+'))
-                        n--;
-                char *w = room16(12);
-                if (w && ts.plain && ts.n >= 23) {
-                        memcpy(w, ts.p + 11, 12);
-                        memset(w + n, ' ', 12 - n);
-                        pending.len += 12;
-                        return;
-                }
-                put_text((struct text){ts.p + 11, n, ts.plain});
-                if (n < 12)
-                        put("            ", 12 - n);
-        } else {
-                PUTS("--:--:--.---");
+        char *w = room16(12);
+        if (w && ts.plain) {
+                pending.len = (size_t)(hms_plain(w, ts) - pending.data);
+                return;
         }
+        size_t n;
+        if (!hms_of(ts, &n)) {
+                PUTS("--:--:--.---");
+                return;
+        }
+        put_text((struct text){ts.p + 11, n, ts.plain});
+        if (n < 12)
+                put("            ", 12 - n);
 }
 
 /* The kubelet's time of the line, as relrun-pod writes "ts". */
@@ -301,6 +328,44 @@ static inline struct text role_text(const struct codec_json_member *m, const int
         return at[r] < 0 ? none : text_of(m[at[r]].val, m[at[r]].val_len, m[at[r]].val_escaped);
 }
 
+/* The common line, for a file or a pipe: no colour, every piece plain (no
+ * escape, printable ASCII), no labels object, a level word known. Written with
+ * one room check, piece by piece as the general path below lays them out
+ * (the same helpers); false when the line is not such a one. fields: the
+ * bytes of the metadata fields, " k=v" each. */
+static bool people_plain(const struct codec_json_member *m, size_t nm,
+                         const enum logline_role *roles, size_t fields, struct text ts,
+                         const char *level, struct text src, struct text msg)
+{
+        size_t ln = strlen(level);
+        size_t need =
+            12 + 1 + (ln < 16 ? 16 : ln) + 1 + (src.n < 16 ? 16 : src.n) + 1 + msg.n + fields + 1;
+        char *w = room16(need);
+        if (!w)
+                return false;
+        w = hms_plain(w, ts);
+        *w++ = ' ';
+        w = pad_plain(w, (struct text){level, ln, true}, 7);
+        *w++ = ' ';
+        w = pad_plain(w, src, 6);
+        *w++ = ' ';
+        memcpy(w, msg.p, msg.n);
+        w += msg.n;
+        for (size_t i = 0; i < nm; i++) {
+                if (roles[i] != LOGLINE_ROLE_OTHER || m[i].kind != CODEC_JSON_STRING)
+                        continue;
+                *w++ = ' ';
+                memcpy(w, m[i].key, m[i].key_len);
+                w += m[i].key_len;
+                *w++ = '=';
+                memcpy(w, m[i].val, m[i].val_len);
+                w += m[i].val_len;
+        }
+        *w++ = '\n';
+        pending.len = (size_t)(w - pending.data);
+        return true;
+}
+
 static void render_people(const struct render *r, const char *line, size_t len)
 {
         struct codec_json_member m[MAX_MEMBERS];
@@ -311,11 +376,17 @@ static void render_people(const struct render *r, const char *line, size_t len)
         for (int i = 0; i <= LOGLINE_ROLE_SKIP; i++)
                 at[i] = -1;
         enum logline_role roles[MAX_MEMBERS];
+        size_t fields = 0;      /* " k=v" each, when written as they are */
+        bool fields_raw = true; /* no field's key or value has an escape */
         for (size_t i = 0; i < nm; i++) {
                 roles[i] = role_of(&m[i]);
                 bool str = m[i].kind == CODEC_JSON_STRING;
                 if ((str || roles[i] == LOGLINE_ROLE_LABELS) && at[roles[i]] < 0)
                         at[roles[i]] = (int)i;
+                if (str && roles[i] == LOGLINE_ROLE_OTHER) {
+                        fields += 2 + m[i].key_len + m[i].val_len;
+                        fields_raw &= !m[i].key_escaped && !m[i].val_escaped;
+                }
         }
         if (at[LOGLINE_ROLE_MSG] < 0) {
                 put_safe(line, len);
@@ -349,6 +420,9 @@ static void render_people(const struct render *r, const char *line, size_t len)
                         level = NULL;
                 }
         }
+        if (!r->color && line_plain && level && nl < 0 && fields_raw && msg.plain && ts.plain &&
+            src.plain && people_plain(m, nm, roles, fields, ts, level, src, msg))
+                return;
         struct text col = {"", 0, true};
         if (r->color && level) {
                 col.p = level_color_of(level);

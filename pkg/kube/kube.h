@@ -229,7 +229,7 @@ struct kube_log_dedup {
         struct kube_ts last;
         uint64_t *hashes; /* contents printed at `last`, in order */
         size_t n, alloc;
-        size_t replay; /* position in hashes during a resumed stream */
+        size_t replay;    /* position in hashes during a resumed stream */
         const char *held; /* the last line accepted, not hashed yet (or NULL) */
         size_t held_len;
 };

@@ -56,13 +56,13 @@ struct level_word {
  * "warn", syslog's short forms) as Erlang names it. */
 static const struct level_word level_words[] = {
     /* the most frequent first: each line looks its level up */
-    {K("info"), LOGLINE_INFO},           {K("debug"), LOGLINE_DEBUG},
-    {K("warning"), LOGLINE_WARNING},     {K("error"), LOGLINE_ERROR},
-    {K("notice"), LOGLINE_NOTICE},       {K("critical"), LOGLINE_CRITICAL},
-    {K("alert"), LOGLINE_ALERT},         {K("emergency"), LOGLINE_EMERGENCY},
-    {K("warn"), LOGLINE_WARNING},        {K("err"), LOGLINE_ERROR},
-    {K("crit"), LOGLINE_CRITICAL},       {K("emerg"), LOGLINE_EMERGENCY},
-    {K("fatal"), LOGLINE_EMERGENCY},     {K("trace"), LOGLINE_DEBUG},
+    {K("info"), LOGLINE_INFO},       {K("debug"), LOGLINE_DEBUG},
+    {K("warning"), LOGLINE_WARNING}, {K("error"), LOGLINE_ERROR},
+    {K("notice"), LOGLINE_NOTICE},   {K("critical"), LOGLINE_CRITICAL},
+    {K("alert"), LOGLINE_ALERT},     {K("emergency"), LOGLINE_EMERGENCY},
+    {K("warn"), LOGLINE_WARNING},    {K("err"), LOGLINE_ERROR},
+    {K("crit"), LOGLINE_CRITICAL},   {K("emerg"), LOGLINE_EMERGENCY},
+    {K("fatal"), LOGLINE_EMERGENCY}, {K("trace"), LOGLINE_DEBUG},
     {K("default"), LOGLINE_INFO},
 };
 
