@@ -427,7 +427,14 @@ static inline __attribute__((always_inline)) void skip_ws(struct jscan *s)
  * one of these is printable ASCII (CODEC_JSON_HIGH otherwise). */
 static inline unsigned scan_special16(__m128i v)
 {
-        return special16(v) | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+        /* outside 0x20-0x7e: v - 0x20 is 0x5f or more, unsigned (a control
+         * wraps around to 0xe0 and up) */
+        __m128i y = _mm_sub_epi8(v, _mm_set1_epi8(0x20));
+        __m128i out = _mm_cmpeq_epi8(_mm_max_epu8(y, _mm_set1_epi8(0x5f)), y);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 out);
+        return (unsigned)_mm_movemask_epi8(m);
 }
 #endif
 
@@ -654,11 +661,15 @@ static int scan_container(struct jscan *s, int depth, bool object, struct codec_
                                         return -1;
                                 p = s->p;
                         }
-                        WS();
-                        if (p >= end || *p != ':')
-                                return -1;
-                        p++;
-                        WS();
+                        if (end - p >= 2 && p[0] == ':' && p[1] == '"') {
+                                p++; /* compact, a string next: no whitespace to skip */
+                        } else {
+                                WS();
+                                if (p >= end || *p != ':')
+                                        return -1;
+                                p++;
+                                WS();
+                        }
                 } else {
                         cur->key = NULL;
                         cur->key_len = 0;
@@ -690,6 +701,10 @@ static int scan_container(struct jscan *s, int depth, bool object, struct codec_
                         p = s->p;
                 }
                 nm++;
+                if (end - p >= 2 && p[0] == ',' && p[1] == '"') {
+                        p++; /* compact, a string next */
+                        continue;
+                }
                 WS();
                 if (p >= end)
                         return -1;
