@@ -621,8 +621,9 @@ static inline bool is_ws(unsigned char c)
 /* At '{' or '['. Records members of the top-level object only (m != NULL).
  * Works on a local cursor (s->p only around the calls that read it): the
  * members written through m would otherwise make the compiler reload it. */
-static int scan_container(struct jscan *s, int depth, bool object, struct codec_json_member *m,
-                          size_t max, size_t *count)
+static inline __attribute__((always_inline)) int container(struct jscan *s, int depth, bool object,
+                                                           struct codec_json_member *m, size_t max,
+                                                           size_t *count)
 {
         if (depth > 64)
                 return -1;
@@ -725,15 +726,24 @@ static int scan_container(struct jscan *s, int depth, bool object, struct codec_
         return 0;
 }
 
+/* A nested value: nothing recorded. */
+static int scan_container(struct jscan *s, int depth, bool object)
+{
+        return container(s, depth, object, NULL, 0, NULL);
+}
+
+/* The top-level object, its members recorded: its own copy of the loop, the
+ * object's checks made once at compile time. */
+static int scan_members(struct jscan *s, struct codec_json_member *m, size_t max, size_t *count)
+{
+        return container(s, 1, true, m, max, count);
+}
+
 static int scan_value(struct jscan *s, int depth, enum codec_json_kind *kind)
 {
         switch (*s->p) {
-        case '{':
-                *kind = CODEC_JSON_OBJECT;
-                return scan_container(s, depth + 1, true, NULL, 0, NULL);
-        case '[':
-                *kind = CODEC_JSON_ARRAY;
-                return scan_container(s, depth + 1, false, NULL, 0, NULL);
+        case '{': *kind = CODEC_JSON_OBJECT; return scan_container(s, depth + 1, true);
+        case '[': *kind = CODEC_JSON_ARRAY; return scan_container(s, depth + 1, false);
         case '"': {
                 const char *in;
                 size_t n;
@@ -754,7 +764,7 @@ int codec_json_scan(const char *p, size_t n, struct codec_json_member *m, size_t
         struct jscan s = {(const unsigned char *)p, (const unsigned char *)p + n, 0};
         size_t count = 0;
         skip_ws(&s);
-        if (s.p >= s.end || *s.p != '{' || scan_container(&s, 1, true, m, max, &count) < 0)
+        if (s.p >= s.end || *s.p != '{' || scan_members(&s, m, max, &count) < 0)
                 return -1;
         skip_ws(&s);
         if (s.p != s.end || count > INT32_MAX)
