@@ -2,11 +2,24 @@
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 
-from .app import Simulator
+# The TLS 1.3 suite a kube-apiserver picks (openssl.cnf): OpenSSL reads its configuration
+# once, when ssl is first imported; the variable is gone again before the simulator runs
+# a pod or the openssl CLI (neither is to see this configuration).
+_conf = os.environ.get("OPENSSL_CONF")
+os.environ["OPENSSL_CONF"] = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                          "openssl.cnf")
+import ssl  # noqa: E402,F401
+if _conf is None:
+    del os.environ["OPENSSL_CONF"]
+else:
+    os.environ["OPENSSL_CONF"] = _conf
+
+from .app import Simulator  # noqa: E402
 
 
 def main(argv=None):
