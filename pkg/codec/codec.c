@@ -548,19 +548,31 @@ scan_plain(const unsigned char *p, const unsigned char *end)
 
 /* scan_string_any, with the common case in line: a string without escapes
  * or non-ASCII that closes within the next 32 bytes (a key, a short value,
- * a timestamp) costs two vector compares and no call. */
+ * a timestamp) costs two vector compares and no call. At the opening '"' at
+ * *pp, a cursor of the caller's (in a register once inlined; s->p is only
+ * set for the call); leaves *pp after the closing one. */
+static inline __attribute__((always_inline)) int
+string_at(struct jscan *s, const unsigned char **pp, const char **in, size_t *inlen, bool *escaped)
+{
+        const unsigned char *p = *pp, *q = scan_plain(p, s->end);
+        if (q) {
+                *in = (const char *)p + 1;
+                *inlen = (size_t)(q - p - 1);
+                *escaped = false;
+                *pp = q + 1;
+                return 0;
+        }
+        s->p = p;
+        if (scan_string_any(s, in, inlen, escaped) < 0)
+                return -1;
+        *pp = s->p;
+        return 0;
+}
+
 static inline __attribute__((always_inline)) int scan_string(struct jscan *s, const char **in,
                                                              size_t *inlen, bool *escaped)
 {
-        const unsigned char *q = scan_plain(s->p, s->end);
-        if (q) {
-                *in = (const char *)s->p + 1;
-                *inlen = (size_t)(q - s->p - 1);
-                *escaped = false;
-                s->p = q + 1;
-                return 0;
-        }
-        return scan_string_any(s, in, inlen, escaped);
+        return string_at(s, &s->p, in, inlen, escaped);
 }
 
 static bool is_digit(unsigned char c)
@@ -647,21 +659,9 @@ static inline __attribute__((always_inline)) int container(struct jscan *s, int 
                 /* written in place: every field is set below */
                 struct codec_json_member *cur = m && nm < max ? &m[nm] : &spare;
                 if (object) {
-                        if (p >= end || *p != '"')
+                        if (p >= end || *p != '"' ||
+                            string_at(s, &p, &cur->key, &cur->key_len, &cur->key_escaped) < 0)
                                 return -1;
-                        const unsigned char *q = scan_plain(p, end);
-                        if (q) {
-                                cur->key = (const char *)p + 1;
-                                cur->key_len = (size_t)(q - p - 1);
-                                cur->key_escaped = false;
-                                p = q + 1;
-                        } else {
-                                s->p = p;
-                                if (scan_string_any(s, &cur->key, &cur->key_len,
-                                                    &cur->key_escaped) < 0)
-                                        return -1;
-                                p = s->p;
-                        }
                         if (end - p >= 2 && p[0] == ':' && p[1] == '"') {
                                 p++; /* compact, a string next: no whitespace to skip */
                         } else {
@@ -678,27 +678,17 @@ static inline __attribute__((always_inline)) int container(struct jscan *s, int 
                 }
                 if (p >= end)
                         return -1;
-                const unsigned char *q = *p == '"' ? scan_plain(p, end) : NULL;
-                if (q) {
+                if (*p == '"') {
                         cur->kind = CODEC_JSON_STRING;
-                        cur->val = (const char *)p + 1;
-                        cur->val_len = (size_t)(q - p - 1);
-                        cur->val_escaped = false;
-                        p = q + 1;
+                        if (string_at(s, &p, &cur->val, &cur->val_len, &cur->val_escaped) < 0)
+                                return -1;
                 } else {
                         s->p = p;
-                        if (*p == '"') {
-                                cur->kind = CODEC_JSON_STRING;
-                                if (scan_string_any(s, &cur->val, &cur->val_len,
-                                                    &cur->val_escaped) < 0)
-                                        return -1;
-                        } else {
-                                if (scan_value(s, depth, &cur->kind) < 0)
-                                        return -1;
-                                cur->val = (const char *)p;
-                                cur->val_len = (size_t)(s->p - p);
-                                cur->val_escaped = false;
-                        }
+                        if (scan_value(s, depth, &cur->kind) < 0)
+                                return -1;
+                        cur->val = (const char *)p;
+                        cur->val_len = (size_t)(s->p - p);
+                        cur->val_escaped = false;
                         p = s->p;
                 }
                 nm++;
