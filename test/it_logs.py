@@ -69,6 +69,13 @@ class LogsBase(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p)
         return p.stdout.decode().strip()
 
+    def finished(self, want=0, **start):
+        """A Job started (start's arguments) and waited for: its name; wait's code checked."""
+        name = self.start(**start)
+        w = self.relrun("wait", name, "--timeout", "60s")
+        self.assertEqual(w.returncode, want, w)
+        return name
+
 
 HOSTILE = (b"#!/bin/sh\n"
            b"printf 'bad utf8 \\377\\376 here\\n'\n"
@@ -117,9 +124,7 @@ PROFILES = (b"#!/bin/sh\n"
 
 class TestProfilesForPeople(LogsBase):
     def test_every_profile_reads_the_same_for_people(self):
-        name = self.start(image="prof:test")
-        w = self.relrun("wait", name, "--timeout", "60s")
-        self.assertEqual(w.returncode, 0, w)
+        name = self.finished(image="prof:test")
         p = self.relrun("logs", name)
         self.assertEqual(p.returncode, 0, p)
         lines = p.stdout.decode().splitlines()
@@ -162,9 +167,7 @@ PAIRS += b"EOF\nexit 0\n"
 
 class TestPlainAndEscapedReadTheSame(LogsBase):
     def test_the_one_room_path_writes_what_the_general_one_does(self):
-        name = self.start(image="pairs:test")
-        w = self.relrun("wait", name, "--timeout", "60s")
-        self.assertEqual(w.returncode, 0, w)
+        name = self.finished(image="pairs:test")
         p = self.relrun("logs", name)
         self.assertEqual(p.returncode, 0, p)
         lines = p.stdout.decode().splitlines()
@@ -214,9 +217,7 @@ class TestTextIsSafe(LogsBase):
         self.assertIn("** (RuntimeError) \\x1b]0;pwned\\x07 boom \\x1b[2J\\x9b", text)
 
     def test_text_output_shows_control_sequences_never_sends_them(self):
-        name = self.start(image="ctl:test")
-        w = self.relrun("wait", name, "--timeout", "60s")
-        self.assertEqual(w.returncode, 0, w)
+        name = self.finished(image="ctl:test")
         for args in (("logs", name), ("logs", name, "-f")):
             p = self.relrun(*args)
             self.assertEqual(p.returncode, 0, p)
@@ -240,9 +241,7 @@ class TestTextIsSafe(LogsBase):
             self.assertIn("\nsecond \\x1b[31m", text)
 
     def test_json_output_keeps_control_characters_escaped(self):
-        name = self.start(image="ctl:test")
-        w = self.relrun("wait", name, "--timeout", "60s")
-        self.assertEqual(w.returncode, 0, w)
+        name = self.finished(image="ctl:test")
         p = self.relrun("logs", name, "-o", "json")
         self.assertEqual(p.returncode, 0, p)
         self.assertNotIn(b"\x1b", p.stdout)
@@ -253,9 +252,7 @@ class TestTextIsSafe(LogsBase):
 
 class TestLogsFinished(LogsBase):
     def test_follow_a_finished_job_prints_every_line_every_time(self):
-        name = self.start(lines=2000, code=3)
-        w = self.relrun("wait", name, "--timeout", "60s")
-        self.assertEqual(w.returncode, 3, w)
+        name = self.finished(want=3, lines=2000, code=3)
         want = ["line %d" % i for i in range(1, 2001)]
         # The outcome is known before any log stream opens: every run must still
         # read the whole log, and exit with the task's code.
@@ -268,9 +265,7 @@ class TestLogsFinished(LogsBase):
             self.assertEqual(p.returncode, 3, "run %d: %s" % (i, p.stderr))
 
     def test_wait_and_logs_without_follow_agree(self):
-        name = self.start(lines=500, code=0)
-        w = self.relrun("wait", name, "--timeout", "60s")
-        self.assertEqual(w.returncode, 0, w)
+        name = self.finished(lines=500, code=0)
         a = self.relrun("logs", name)
         b = self.relrun("logs", name, "-f")
         self.assertEqual(a.returncode, 0, a)
@@ -290,9 +285,7 @@ class TestLogsFinished(LogsBase):
 
 class TestJsonOutput(LogsBase):
     def test_json_output_is_valid_json_lines_over_hostile_input(self):
-        name = self.start(image="hostile:test")
-        w = self.relrun("wait", name, "--timeout", "60s")
-        self.assertEqual(w.returncode, 0, w)
+        name = self.finished(image="hostile:test")
         for args in (("logs", name, "-o", "json"), ("logs", name, "-f", "-o", "json")):
             p = self.relrun(*args)
             self.assertEqual(p.returncode, 0, p)
