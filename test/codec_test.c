@@ -311,6 +311,97 @@ static void test_json_scan_every_offset(void **state)
         }
 }
 
+/* codec_json_scan of s[0..n) reads the same as of " " + s, which the scanner
+ * reads the general way (the one-shape fast path wants '{' first): the same
+ * count, flags and members, at the same offsets. */
+static void scan_as_general(const char *s, size_t n)
+{
+        static char spaced[2048];
+        assert_true(n < sizeof spaced);
+        spaced[0] = ' ';
+        memcpy(spaced + 1, s, n);
+        struct codec_json_member a[8], b[8];
+        memset(a, 0xa5, sizeof a);
+        memset(b, 0xa5, sizeof b);
+        unsigned fa = 99, fb = 99;
+        int na = codec_json_scan(s, n, a, 8, &fa);
+        int nb = codec_json_scan(spaced, n + 1, b, 8, &fb);
+        assert_int_equal(na, nb);
+        if (na < 0)
+                return;
+        assert_int_equal(fa, fb);
+        for (int i = 0; i < na && i < 8; i++) {
+                assert_int_equal(a[i].key - s, b[i].key - (spaced + 1));
+                assert_int_equal(a[i].key_len, b[i].key_len);
+                assert_int_equal(a[i].key_escaped, b[i].key_escaped);
+                assert_int_equal(a[i].kind, b[i].kind);
+                assert_int_equal(a[i].val - s, b[i].val - (spaced + 1));
+                assert_int_equal(a[i].val_len, b[i].val_len);
+                assert_int_equal(a[i].val_escaped, b[i].val_escaped);
+        }
+}
+
+/* The usual event's shape, {"k":"v",...}, is read from a map of its quotes
+ * made 16 bytes a step (up to 1024 bytes): lines of that shape with keys and
+ * values of lengths around every 16- and 64-byte edge, and each with one byte
+ * replaced at every offset by one that breaks or changes the shape, read as
+ * the general scanner reads them. */
+static void test_json_scan_flat_as_general(void **state)
+{
+        (void)state;
+        static const size_t lens[] = {0,  1,  2,  13, 14, 15, 16, 17,  31,
+                                      32, 33, 47, 62, 63, 64, 65, 200, 500};
+        static const char repl[] = {'"',    ':',    ',', ' ', '\\', '\x01',
+                                    '\x7f', '\xc3', '{', '}', 'x',  '1'};
+        char line[1400];
+        size_t nl = sizeof lens / sizeof lens[0];
+        for (size_t members = 1; members <= 9; members++) {
+                for (size_t a = 0; a < nl; a++) {
+                        size_t n = 0;
+                        line[n++] = '{';
+                        for (size_t k = 0; k < members; k++) {
+                                size_t kl = lens[(a + k) % nl] % 40, vl = lens[(a + 3 * k) % nl];
+                                if (n + kl + vl + 8 > 1300)
+                                        break;
+                                if (k)
+                                        line[n++] = ',';
+                                line[n++] = '"';
+                                memset(line + n, 'k', kl);
+                                n += kl;
+                                memcpy(line + n, "\":\"", 3);
+                                n += 3;
+                                memset(line + n, 'v', vl);
+                                n += vl;
+                                line[n++] = '"';
+                        }
+                        line[n++] = '}';
+                        struct codec_json_member m[8];
+                        assert_true(codec_json_scan(line, n, m, 8, NULL) >= 1);
+                        scan_as_general(line, n);
+                        for (size_t i = 0; i < n; i++) {
+                                char was = line[i];
+                                for (size_t r = 0; r < sizeof repl; r++) {
+                                        line[i] = repl[r];
+                                        scan_as_general(line, n);
+                                }
+                                line[i] = was;
+                        }
+                        for (size_t cut = 0; cut < n; cut++)
+                                scan_as_general(line, cut);
+                        /* a byte put in at every offset */
+                        char ins[sizeof line + 1];
+                        for (size_t i = 0; i <= n; i++) {
+                                memcpy(ins, line, i);
+                                memcpy(ins + i + 1, line + i, n - i);
+                                for (size_t r = 0; r < sizeof repl; r++) {
+                                        ins[i] = repl[r];
+                                        scan_as_general(ins, n + 1);
+                                }
+                        }
+                }
+        }
+}
+
 static void test_json_unescape_unslash(void **state)
 {
         (void)state;
@@ -368,6 +459,7 @@ int main(void)
             cmocka_unit_test(test_json_escape_to_matches_reference),
             cmocka_unit_test(test_json_scan),
             cmocka_unit_test(test_json_scan_every_offset),
+            cmocka_unit_test(test_json_scan_flat_as_general),
             cmocka_unit_test(test_json_unescape_unslash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

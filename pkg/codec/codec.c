@@ -748,9 +748,110 @@ static int scan_value(struct jscan *s, int depth, enum codec_json_kind *kind)
         }
 }
 
+#ifdef __SSE2__
+/* The longest line scan_flat reads: its quote map is on the stack. */
+#define FLAT_MAX 1024
+
+/* The usual event, {"k":"v",...,"k":"v"}: string members only, no
+ * whitespace, escape, control or byte from 0x7f. Such a line is read from a
+ * map of where its quotes are, made 16 bytes a step: with no backslash every
+ * quote opens or closes a string, so the strings are the quote pairs, and the
+ * line is that object exactly when the byte between each pair is the ':' or
+ * ',' the shape wants. Nothing waits on a byte loaded at a place found just
+ * before (the general scanner's chain from one string to the next). Returns
+ * the member count, or -1 when the line is not of this shape; the general
+ * scanner then decides. n is 16 to FLAT_MAX, p[0] is '{' and p[n-1] '}'. */
+/* The quote bits of the 16 bytes at p; *bad gets a bit for each that is a
+ * backslash or outside 0x20-0x7e. */
+static inline __attribute__((always_inline)) unsigned flat16(const unsigned char *p, unsigned *bad)
+{
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i y = _mm_sub_epi8(v, _mm_set1_epi8(0x20));
+        __m128i out = _mm_cmpeq_epi8(_mm_max_epu8(y, _mm_set1_epi8(0x5f)), y);
+        *bad |=
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(out, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+        return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+}
+
+static int scan_flat(const unsigned char *p, size_t n, struct codec_json_member *m, size_t max)
+{
+        uint64_t q[FLAT_MAX / 64 + 1];
+        unsigned bad = 0;
+        size_t full = n / 64, words = (n + 63) / 64;
+        for (size_t wi = 0; wi < full; wi++) {
+                const unsigned char *b = p + wi * 64;
+                q[wi] = (uint64_t)flat16(b, &bad) | (uint64_t)flat16(b + 16, &bad) << 16 |
+                        (uint64_t)flat16(b + 32, &bad) << 32 | (uint64_t)flat16(b + 48, &bad) << 48;
+        }
+        if (words > full) {
+                uint64_t acc = 0;
+                for (size_t o = full * 64; o < n; o += 16) {
+                        /* the last step reads the line's last 16 bytes: the
+                         * ones before o are dropped from its quote bits */
+                        size_t at = o + 16 <= n ? o : n - 16;
+                        acc |= (uint64_t)(flat16(p + at, &bad) >> (o - at)) << (o % 64);
+                }
+                q[full] = acc;
+        }
+        if (bad)
+                return -1;
+        size_t base = 0, nm = 0, want = 1; /* where the next key's '"' must be */
+        const uint64_t *wp = q, *const wend = q + words;
+        uint64_t w = q[0];
+#define NEXT(x)                                                                                    \
+        do {                                                                                       \
+                while (!w) {                                                                       \
+                        if (++wp == wend)                                                          \
+                                return -1;                                                         \
+                        w = *wp;                                                                   \
+                        base += 64;                                                                \
+                }                                                                                  \
+                x = base + (size_t)__builtin_ctzll(w);                                             \
+                w &= w - 1;                                                                        \
+        } while (0)
+        for (;;) {
+                size_t ko, kc, vo, vc; /* key open, key close, value open, value close */
+                NEXT(ko);
+                NEXT(kc);
+                NEXT(vo);
+                NEXT(vc);
+                /* kc < n - 1 (p[n-1] is '}'): p[kc + 1] is in the line */
+                if (ko != want || vo != kc + 2 || p[kc + 1] != ':')
+                        return -1;
+                if (nm < max) {
+                        struct codec_json_member *cur = &m[nm];
+                        cur->key = (const char *)p + ko + 1;
+                        cur->key_len = kc - ko - 1;
+                        cur->key_escaped = false;
+                        cur->kind = CODEC_JSON_STRING;
+                        cur->val = (const char *)p + vo + 1;
+                        cur->val_len = vc - vo - 1;
+                        cur->val_escaped = false;
+                }
+                nm++;
+                if (vc + 2 == n) /* the '}' at n - 1, and no quote after */
+                        return (int)nm;
+                if (p[vc + 1] != ',')
+                        return -1;
+                want = vc + 2;
+        }
+#undef NEXT
+}
+#endif
+
 int codec_json_scan(const char *p, size_t n, struct codec_json_member *m, size_t max,
                     unsigned *flags)
 {
+#ifdef __SSE2__
+        if (n >= 16 && n <= FLAT_MAX && p[0] == '{' && p[n - 1] == '}') {
+                int k = scan_flat((const unsigned char *)p, n, m, max);
+                if (k >= 0) {
+                        if (flags)
+                                *flags = 0;
+                        return k;
+                }
+        }
+#endif
         struct jscan s = {(const unsigned char *)p, (const unsigned char *)p + n, 0};
         size_t count = 0;
         skip_ws(&s);

@@ -1,4 +1,5 @@
-/* codec: the UTF-8 decoder and strict base64 round-trip. */
+/* codec: the UTF-8 decoder, strict base64 round-trip, and the JSON scanner's
+ * one-shape fast path read as its general path reads. */
 
 #include "buf.h"
 #include "codec.h"
@@ -34,5 +35,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 buf_fini(&b);
         }
         free(out);
+        /* " " + data takes the general path (the fast one wants '{' first):
+         * the same count, flags and members at the same offsets. */
+        if (size < 1100) {
+                char spaced[1101];
+                spaced[0] = ' ';
+                memcpy(spaced + 1, data, size);
+                struct codec_json_member a[8], b[8];
+                unsigned fa = 0, fb = 0;
+                int na = codec_json_scan((const char *)data, size, a, 8, &fa);
+                int nb = codec_json_scan(spaced, size + 1, b, 8, &fb);
+                CHECK(na == nb);
+                CHECK(na < 0 || fa == fb);
+                for (int i = 0; i < na && i < 8; i++)
+                        CHECK(a[i].key - (const char *)data == b[i].key - (spaced + 1) &&
+                              a[i].key_len == b[i].key_len && a[i].kind == b[i].kind &&
+                              a[i].key_escaped == b[i].key_escaped &&
+                              a[i].val - (const char *)data == b[i].val - (spaced + 1) &&
+                              a[i].val_len == b[i].val_len && a[i].val_escaped == b[i].val_escaped);
+        }
         return 0;
 }
