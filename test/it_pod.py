@@ -272,6 +272,41 @@ class PodUsage(unittest.TestCase):
         self.assertEqual([json.loads(l)["msg"] for l in r.stdout.splitlines()],
                          ["plain first", "json second"])
 
+    def test_burst_goes_out_while_the_reader_lags(self):
+        # The runtime reads the pod's stdout through a pipe and may lag: a
+        # burst of events (here ~400 KB of JSON, past a pipe's default 64 KiB)
+        # is written into the pipe's room and the normaliser finishes, rather
+        # than waiting on the reader. Nothing reads the pipe until it exits.
+        r, w = os.pipe()
+        try:
+            with tempfile.TemporaryFile() as inp:
+                inp.write("".join("burst line %d of the task's log\n" % i
+                                  for i in range(4000)).encode())
+                inp.seek(0)
+                p = subprocess.Popen([POD, "--normalise"], stdin=inp, stdout=w,
+                                     stderr=subprocess.PIPE)
+            os.close(w)
+            w = None
+            try:
+                rc = p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                self.fail("relrun-pod --normalise blocked on its stdout pipe while nobody read it")
+            self.assertEqual(rc, 0, p.stderr.read())
+            out = b""
+            while True:
+                b = os.read(r, 1 << 20)
+                if not b:
+                    break
+                out += b
+            msgs = [json.loads(l)["msg"] for l in out.decode().splitlines()]
+            self.assertEqual(msgs, ["burst line %d of the task's log" % i for i in range(4000)])
+        finally:
+            os.close(r)
+            if w is not None:
+                os.close(w)
+
     def test_help_and_install(self):
         r = self.run_raw("--help")
         self.assertEqual(r.returncode, 0)

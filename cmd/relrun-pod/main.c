@@ -48,6 +48,7 @@
 #define BOOT_STOP_MS   3000 /* a release stopped before it was ready: kill after this */
 #define READ_CHUNK     65536
 #define OUT_FLUSH_AT   65536
+#define OUT_PIPE_ROOM  (1 << 20)
 
 static struct pod pod;
 
@@ -60,6 +61,21 @@ static void out_flush(struct pod *p)
                 /* nobody reads our stdout any more; keep running the task regardless */
         }
         buf_reset(&p->stdout_buf);
+}
+
+/* The runtime reads our stdout through a pipe (a FIFO) and may lag: with
+ * 1 MiB of room instead of 64 KiB a burst of events goes out while it
+ * catches up, in fewer and larger rounds, rather than holding up the task's
+ * log. Only grown, never shrunk; where the limit (fs.pipe-max-size) is
+ * lower the pipe stays as it is. */
+static void widen_stdout_pipe(void)
+{
+        struct stat st;
+        if (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode)) {
+                int have = fcntl(1, F_GETPIPE_SZ);
+                if (have >= 0 && have < OUT_PIPE_ROOM)
+                        (void)fcntl(1, F_SETPIPE_SZ, OUT_PIPE_ROOM);
+        }
 }
 
 static void out_event(struct pod *p, const struct logline_event *ev)
@@ -1535,6 +1551,7 @@ int main(int argc, char **argv)
         }
         if (p->o.install_dest)
                 return install(p->o.install_dest);
+        widen_stdout_pipe();
         if (p->o.normalise)
                 return normalise(p);
         p->t.t0 = proc_mono_ms(); /* setup sets it again; an error before needs it */
