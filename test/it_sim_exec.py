@@ -95,6 +95,20 @@ class Exec(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(r.stdout.split(), ["2000", "after-eof"])
 
+    def test_stdin_and_stdout_at_once(self):
+        # The command echoes its stdin while more of it is still coming: the
+        # simulator reads the client's frames and writes the command's output on
+        # one TLS connection at the same time. Every byte must come back, in
+        # order, with the exit code (a read broken by a concurrent write ends
+        # the exec early and the command is killed: 137).
+        data = "".join("echoed line %06d of the exec's stdin\n" % i for i in range(60000))
+        for attempt in range(3):
+            r = subprocess.run([KUBECTL, "--kubeconfig", self.sim.kubeconfig, "exec", "-i", "busy",
+                                "--", "cat"], input=data, capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual((r.returncode, len(r.stdout)), (0, len(data)), (attempt, r.stderr))
+            self.assertEqual(r.stdout, data, attempt)
+
     def test_tty(self):
         pid, fd = pty.fork()
         if pid == 0:

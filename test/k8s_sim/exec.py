@@ -31,22 +31,36 @@ MAX_FRAME = 16 << 20
 
 
 class Socket:
-    """Frames on one upgraded connection: reads from the handler's buffered
-    reader (it may hold bytes already), writes under a lock."""
+    """Frames on one upgraded connection. The client's frames are read by one
+    thread while another writes the command's output, and OpenSSL does not
+    allow one connection to be read and written from two threads at once: a
+    read waits for data with a select on the socket, outside the lock, and
+    then reads under the lock the writes take. Reads go straight to the
+    connection, not through the handler's buffered reader: clients send
+    frames only after the 101, so that reader holds none of them."""
 
     def __init__(self, h):
-        self.r = h.rfile
+        self.conn = h.connection
         self.w = h.wfile
         self.lock = threading.Lock()
         self.closed = False
+        self.buf = bytearray()
+
+    def _fill(self):
+        pending = getattr(self.conn, "pending", None)  # a TLS socket's decrypted bytes
+        if not (pending and pending()):
+            select.select([self.conn], [], [])
+        with self.lock:
+            data = self.conn.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
 
     def _read_exact(self, n):
-        data = b""
-        while len(data) < n:
-            chunk = self.r.read(n - len(data))
-            if not chunk:
-                raise EOFError
-            data += chunk
+        while len(self.buf) < n:
+            self._fill()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
         return data
 
     def recv(self):
