@@ -1266,6 +1266,12 @@ def follow_once(variant, sim, paths, out, name, lines):
     return r
 
 
+def paired_ratio(rs, base):
+    """The median over runs of one variant's CPU over another's in the same run."""
+    r = [a["cpu_s"] / b["cpu_s"] for a, b in zip(rs, base) if a["ok"] and b["ok"] and b["cpu_s"]]
+    return med(r) if r else None
+
+
 def bench_follow(paths, runs, out, lines):
     """relrun logs -f (as -o json and as text) against kubectl logs -f, on a Job whose pod
     prints `lines` lines: live (a Job of its own per follower, attached before the first
@@ -1310,6 +1316,11 @@ def bench_follow(paths, runs, out, lines):
                 x[k] = med([r[k] for r in rs])
             x["cpu_us_per_line"] = x["cpu_s"] * 1e6 / lines if x["cpu_s"] is not None else None
             x["sim_lines_per_s"] = lines / x["wall_s"] if x["wall_s"] else None
+            # The runs interleave, so the ratio within each run cancels the machine's drift
+            # from run to run (kubectl's CPU alone moves by 1.5x between runs here).
+            x["cpu_vs_kubectl_paired"] = paired_ratio(rs, res[mode]["kubectl"])
+            if v + "-before" in res[mode]:
+                x["cpu_vs_before_paired"] = paired_ratio(rs, res[mode][v + "-before"])
             summary[mode][v] = x
     res["summary"] = summary
     return res
@@ -1365,10 +1376,15 @@ def fmt_sim_tasks(res):
     return table(rows)
 
 
+def _ratio(x):
+    return "%.3fx" % x if x is not None else "—"
+
+
 def fmt_follow(res):
     n = res["lines"]
     rows = [("follower (%d lines)" % n, "mode", "runs ok", "wall", "CPU (user+sys)", "CPU / line",
-             "peak RSS", "wall vs kubectl", "CPU vs kubectl", "simulator CPU", "lines/s")]
+             "peak RSS", "wall vs kubectl", "CPU vs kubectl", "CPU vs kubectl, paired",
+             "CPU vs before, paired", "simulator CPU", "lines/s")]
     for mode in ("live", "replay"):
         s = res["summary"][mode]
         k = s["kubectl"]
@@ -1378,6 +1394,7 @@ def fmt_follow(res):
                          "%.2f s" % x["wall_s"], "%.3f s" % x["cpu_s"], "%.2f µs" % x["cpu_us_per_line"],
                          _mb(x["maxrss_kb"]),
                          "%.2fx" % (x["wall_s"] / k["wall_s"]), "%.2fx" % (x["cpu_s"] / k["cpu_s"]),
+                         _ratio(x["cpu_vs_kubectl_paired"]), _ratio(x.get("cpu_vs_before_paired")),
                          "%.2f s" % x["sim_cpu_s"], "%.0f" % x["sim_lines_per_s"]))
     return table(rows)
 
